@@ -1,0 +1,38 @@
+# The set-up contract: `make demo` and `make test` work as the first command on a fresh machine.
+# Both create .venv with Python 3.12 when it is missing and install the project (a no-op when the
+# install stamp matches pyproject.toml + constraints.txt).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# python3.12 may be a pyenv shim that refuses to run when 3.12 is not the global version: try real binaries.
+PY312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export YOLO_OFFLINE := 1
+
+.PHONY: install demo test clean kernels
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PY312)" || { echo "error: Python 3.12 not found (need python3.12 on PATH or under ~/.pyenv/versions)"; exit 1; }
+	@test -x $(PY) || $(PY312) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@# exactly one OpenCV distribution may own cv2/ (see pyproject.toml)
+	@n=$$($(PY) -m pip list --disable-pip-version-check 2>/dev/null | grep -ciE '^opencv-(contrib-)?python(-headless)? '); \
+	  test "$$n" = 1 || { echo "error: $$n OpenCV distributions installed, expected 1"; exit 1; }
+	@rm -f $(VENV)/.installed-*; touch $@
+
+demo: $(STAMP)
+	$(PY) -m vla_builder build recipes/demo.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+kernels: $(STAMP)
+	$(PY) -m vla_builder.kernels.build
+
+clean:
+	rm -rf out build *.egg-info

@@ -1,0 +1,56 @@
+"""Boxes without track ids become tracks: IoU cost + Hungarian assignment (scipy), class-aware, frame by frame."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from vla_builder.types import LabelTable
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU between every box of a (N, 4) and b (M, 4), xyxy."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def associate(table: LabelTable, iou_min: float = 0.3, max_age_frames: int = 10) -> LabelTable:
+    """Give every row a track id. Tracks end when unmatched for more than `max_age_frames` source frames."""
+    if len(table) == 0 or table.has_ids:
+        return table
+    ids = np.full(len(table), -1, np.int64)
+    next_id = 1
+    active: list[tuple[int, np.ndarray, str, int]] = []  # (id, last box, class, last frame)
+    for f in np.unique(table.frame):
+        rows = np.nonzero(table.frame == f)[0]
+        active = [a for a in active if f - a[3] <= max_age_frames]
+        if active:
+            cost = 1.0 - iou_matrix(table.boxes_xyxy[rows], np.stack([a[1] for a in active]))
+            same_class = table.class_name[rows][:, None] == np.array([a[2] for a in active], dtype=object)[None, :]
+            cost[~same_class] = 2.0
+            r_idx, a_idx = linear_sum_assignment(cost)
+        else:
+            r_idx, a_idx = np.zeros(0, int), np.zeros(0, int)
+        matched = set()
+        for r, a in zip(r_idx, a_idx, strict=True):
+            if cost[r, a] <= 1.0 - iou_min:
+                row = rows[r]
+                ids[row] = active[a][0]
+                active[a] = (active[a][0], table.boxes_xyxy[row], active[a][2], int(f))
+                matched.add(r)
+        for r, row in enumerate(rows):
+            if r not in matched:
+                ids[row] = next_id
+                active.append((next_id, table.boxes_xyxy[row], str(table.class_name[row]), int(f)))
+                next_id += 1
+    return dataclasses.replace(table, track_id=ids)

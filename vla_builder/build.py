@@ -1,0 +1,224 @@
+"""Plan and run a build: recipe -> clips -> runner -> shards -> merged LeRobot dataset.
+
+Resumable: finished clips live as shards in `<output>/../.<name>.work/shards/`, each renamed into place when
+complete; a rerun of the same command skips them. Failures are data (`failures.jsonl`), never a crashed build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vla_builder.pipeline import Failure, Pipeline
+from vla_builder.recipe import LoadedRecipe
+from vla_builder.sinks.lerobot import CLIP_RECORD, LeRobotSink, remove_tree
+from vla_builder.sources.video import DecodeError, probe, probe_images
+from vla_builder.types import Clip
+from vla_builder.work import ClipOutcome, ClipTask
+
+BUILD_RECORD = "vla_builder_build.json"
+
+EXIT_OK, EXIT_NOTHING_BUILT, EXIT_BAD_RECIPE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+class BuildError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class PipelineFactory:
+    """Picklable recipe for the stage list, so every worker builds (and sets up) its own pipeline."""
+
+    fps: int
+    image_size: tuple[int, int]
+    actor: str | None
+    task: str | None
+    motion_method: str
+    motion_preset: str
+    motion_max_side_px: int
+    motion_impl: str
+
+    def __call__(self) -> Pipeline:
+        from vla_builder.stages.decode import DecodeStage
+        from vla_builder.stages.interactions import InteractionStage
+        from vla_builder.stages.language import LanguageStage
+        from vla_builder.stages.motion import MotionStage
+        from vla_builder.stages.probe import LabelsStage, ProbeStage
+        from vla_builder.stages.tracks import TracksStage
+        from vla_builder.stages.trajectory import TrajectoryStage
+
+        return Pipeline([
+            ProbeStage(),
+            LabelsStage(),
+            DecodeStage(fps=self.fps, image_size=self.image_size),
+            TracksStage(),
+            MotionStage(self.motion_method, self.motion_preset, self.motion_max_side_px, self.motion_impl),
+            InteractionStage(actor=self.actor),
+            TrajectoryStage(actor=self.actor),
+            LanguageStage(task=self.task),
+        ])
+
+
+@dataclass
+class BuildReport:
+    output: Path
+    episodes: int = 0
+    frames: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    resumed: int = 0
+    wall_s: float = 0.0
+    up_to_date: bool = False
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.episodes == 0:
+            return EXIT_NOTHING_BUILT
+        return EXIT_PARTIAL if self.failures else EXIT_OK
+
+
+def output_fps(loaded: LoadedRecipe) -> int:
+    if loaded.recipe.fps is not None:
+        return loaded.recipe.fps
+    first = loaded.sources[0]
+    try:
+        info = probe(first.video) if first.video is not None else probe_images(first.media, first.frames_fps or 0)
+    except DecodeError as e:
+        raise BuildError(f"fps is not set and the first source cannot be probed for it: {e}") from None
+    return max(1, int(round(info.fps)))
+
+
+def _file_stamp(path: Path | None) -> list:
+    if path is None:
+        return []
+    st = path.stat()
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
+def make_clips(loaded: LoadedRecipe) -> list[Clip]:
+    clips, seen = [], set()
+    for spec in loaded.sources:
+        clip_id = Clip.make_id(spec)
+        n = 2
+        while clip_id in seen:  # the same source listed twice is two episodes
+            clip_id, n = f"{Clip.make_id(spec)}-{n}", n + 1
+        seen.add(clip_id)
+        clips.append(Clip(clip_id=clip_id, source=spec, provenance={
+            "source": str(spec.media), "labels": str(spec.labels) if spec.labels else None,
+            "licence": spec.licence, "camera": spec.camera, "camera_kind": spec.camera_kind,
+        }))
+    return clips
+
+
+def fingerprint(loaded: LoadedRecipe, fps: int) -> str:
+    settings = loaded.recipe.model_dump(exclude={"output", "runner", "fail_fast"})
+    stamps = [_file_stamp(s.media) + _file_stamp(s.labels) for s in loaded.sources]
+    blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def make_runner(kind: str, address: str | None = None, num_workers: int = 2):
+    if kind == "local":
+        from vla_builder.runners.local import LocalRunner
+
+        return LocalRunner()
+    if kind == "ray":
+        from vla_builder.runners.ray import RayRunner  # noqa: F401 — optional dependency
+
+        return RayRunner(address=address, num_workers=num_workers)
+    raise BuildError(f"unknown runner {kind!r}; have local, ray")
+
+
+def build(
+    loaded: LoadedRecipe,
+    output: Path | None = None,
+    runner: str | None = None,
+    fail_fast: bool | None = None,
+    overwrite: bool = False,
+    log=print,
+) -> BuildReport:
+    t0 = time.perf_counter()
+    recipe = loaded.recipe
+    output = Path(output) if output is not None else loaded.output
+    fail_fast = recipe.fail_fast if fail_fast is None else fail_fast
+    fps = output_fps(loaded)
+    stamp = fingerprint(loaded, fps)
+    report = BuildReport(output=output)
+
+    previous = output / "meta" / BUILD_RECORD
+    if output.exists():
+        if previous.is_file():
+            prev = json.loads(previous.read_text())
+            if prev.get("fingerprint") == stamp and not prev.get("failures") and not overwrite:
+                report.episodes, report.frames, report.up_to_date = prev["episodes"], prev["frames"], True
+                report.wall_s = time.perf_counter() - t0
+                return report
+        elif not overwrite:
+            raise BuildError(f"{output} exists and is not a vla_builder dataset; remove it or pass --overwrite")
+
+    work = output.parent / f".{output.name}.work"
+    shards = work / "shards"
+    work_record = work / "build.json"
+    if work_record.is_file() and json.loads(work_record.read_text()).get("fingerprint") != stamp:
+        log(f"inputs or settings changed since the interrupted build in {work}: starting over")
+        remove_tree(work)
+    shards.mkdir(parents=True, exist_ok=True)
+    work_record.write_text(json.dumps({"fingerprint": stamp, "recipe": str(loaded.path)}))
+
+    sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera,
+                       codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop)
+    factory = PipelineFactory(fps, tuple(recipe.image_size), recipe.actor, recipe.task, recipe.motion.method,
+                              recipe.motion.preset, recipe.motion.max_side_px, recipe.motion.impl)
+    log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s))")
+
+    clips = make_clips(loaded)
+    for leftover in shards.glob("*.tmp"):  # a shard being written when the last build was killed
+        remove_tree(leftover)
+    todo = []
+    for clip in clips:
+        if (shards / clip.clip_id / "meta" / CLIP_RECORD).is_file():
+            report.resumed += 1
+        else:
+            todo.append(ClipTask(clip, shards / clip.clip_id, factory, sink))
+    if report.resumed:
+        log(f"resuming: {report.resumed} clip(s) already done, {len(todo)} to go")
+
+    failures_path = work / "failures.jsonl"
+    failures_path.unlink(missing_ok=True)
+
+    def on_outcome(outcome: ClipOutcome) -> bool:
+        if outcome.failure is not None:
+            f = outcome.failure
+            report.failures.append(f)
+            with open(failures_path, "a") as fh:
+                fh.write(json.dumps(f.to_json()) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            log(f"  FAILED {f.clip_id} [{f.stage}] {f.file}: {f.reason}")
+            return not fail_fast
+        secs = sum(outcome.seconds_by_stage.values())
+        log(f"  done   {outcome.clip_id}: {outcome.frames} frames in {secs:.1f} s")
+        return True
+
+    make_runner(runner or recipe.runner.kind, recipe.runner.address, recipe.runner.num_workers).run(todo, on_outcome)
+
+    done = [shards / c.clip_id for c in clips if (shards / c.clip_id / "meta" / CLIP_RECORD).is_file()]
+    if done:
+        report.records = sink.merge(done, output, repo_id=f"vla_builder/{recipe.name}")
+        report.episodes = len(done)
+        report.frames = sum(int(r["frames"]) for r in report.records)
+        failures = [f.to_json() for f in report.failures]
+        with open(output / "meta" / "failures.jsonl", "w") as fh:
+            fh.writelines(json.dumps(f) + "\n" for f in failures)
+        (output / "meta" / BUILD_RECORD).write_text(json.dumps({
+            "fingerprint": stamp, "recipe": str(loaded.path), "episodes": report.episodes,
+            "frames": report.frames, "fps": fps, "failures": len(failures),
+        }))
+        if not report.failures:
+            remove_tree(work)  # everything is in the output; a rerun is a no-op
+    report.wall_s = time.perf_counter() - t0
+    return report

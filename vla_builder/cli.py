@@ -1,0 +1,72 @@
+"""Command line: `python -m vla_builder build RECIPE [--output DIR] [--set key=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Offline by design: nothing may reach a hub at run time (a broken local dataset would otherwise make lerobot try
+# to download it, which shows up as a misleading OfflineModeIsEnabled error much later).
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "YOLO_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+# Quiet libraries' progress bars and the AV1 encoder's banner: our own log says what happens per clip.
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("SVT_LOG", "1")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vla_builder", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build a LeRobot v3.0 dataset from a recipe")
+    b.add_argument("recipe", type=Path, help="recipe YAML")
+    b.add_argument("--output", type=Path, help="output dataset folder (overrides the recipe's 'output')")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key, dotted for nested keys (e.g. --set fps=10 --set motion.preset=medium)")
+    b.add_argument("--runner", choices=["local", "ray"], help="override the recipe's runner")
+    b.add_argument("--fail-fast", action="store_true", default=None, help="stop at the first failed clip")
+    b.add_argument("--overwrite", action="store_true", help="rebuild even if the output is up to date")
+    return p
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from vla_builder.recipe import RecipeError, load_recipe
+
+    try:
+        loaded = load_recipe(args.recipe, args.overrides)
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from vla_builder.build import EXIT_BAD_RECIPE, BuildError, build
+
+    try:
+        report = build(loaded, output=args.output, runner=args.runner, fail_fast=args.fail_fast,
+                       overwrite=args.overwrite, log=lambda m: print(m, flush=True))
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_RECIPE
+    if report.up_to_date:
+        print(f"up to date: {report.output} ({report.episodes} episodes, {report.frames} frames); "
+              "--overwrite rebuilds")
+        return 0
+    print(f"dataset:  {report.output.resolve() if report.episodes else '(none written)'}")
+    print(f"episodes: {report.episodes}  frames: {report.frames}  failed clips: {len(report.failures)}"
+          f"{f'  resumed: {report.resumed}' if report.resumed else ''}")
+    print(f"wall time: {report.wall_s:.1f} s")
+    if report.failures:
+        where = report.output / "meta" / "failures.jsonl" if report.episodes else \
+            report.output.parent / f".{report.output.name}.work" / "failures.jsonl"
+        print(f"failures: {where}")
+    return report.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "build":
+        return cmd_build(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Stage, Pipeline and the one per-clip adapter every runner calls.
+
+A stage is a plain dataclass: its fields are its recipe parameters, `setup()` loads heavy state once per worker,
+`process(clip)` returns a new clip. It declares what it needs and makes (Clip field names) and what it uses
+(CPU / GPU), so a pipeline can be checked before it runs and split by resources by a runner.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from vla_builder.types import Clip
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+class Stage:
+    name: ClassVar[str] = "stage"
+    needs: ClassVar[tuple[str, ...]] = ()
+    makes: ClassVar[tuple[str, ...]] = ()
+    resources: ClassVar[Resources] = Resources()
+
+    def setup(self) -> None:
+        """Load heavy state (models, compiled kernels) once per worker."""
+
+    def process(self, clip: Clip) -> Clip:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A clip that did not make it, as data: which file, which stage, why."""
+
+    clip_id: str
+    file: str
+    stage: str
+    reason: str
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        return {"clip_id": self.clip_id, "file": self.file, "stage": self.stage, "reason": self.reason,
+                "detail": self.detail}
+
+
+@dataclass
+class ClipResult:
+    clip: Clip | None
+    failure: Failure | None
+    seconds_by_stage: dict[str, float] = field(default_factory=dict)
+
+
+class PipelineError(Exception):
+    pass
+
+
+class Pipeline:
+    def __init__(self, stages: list[Stage]):
+        self.stages = tuple(stages)
+        self.check()
+
+    def check(self) -> None:
+        have = {"source"}
+        problems = []
+        for stage in self.stages:
+            missing = [n for n in stage.needs if n not in have]
+            if missing:
+                problems.append(f"stage '{stage.name}' needs {missing}, which no earlier stage makes")
+            have.update(stage.makes)
+        if problems:
+            raise PipelineError("; ".join(problems))
+
+    def describe(self) -> str:
+        return " -> ".join(f"{s.name}{'[gpu]' if s.resources.gpus else ''}" for s in self.stages)
+
+    def setup(self) -> None:
+        for stage in self.stages:
+            stage.setup()
+
+    def run_clip(self, clip: Clip) -> ClipResult:
+        """Run every stage on one clip; an exception becomes a Failure record, never a crash of the build."""
+        timings: dict[str, float] = {}
+        for stage in self.stages:
+            t0 = time.perf_counter()
+            try:
+                clip = stage.process(clip)
+            except Exception as e:  # noqa: BLE001 — any stage error is recorded as data
+                file = getattr(e, "path", None) or str(clip.source.media)
+                reason = getattr(e, "reason", None) or f"{type(e).__name__}: {e}"
+                return ClipResult(None, Failure(clip.clip_id, file, stage.name, reason,
+                                                traceback.format_exc(limit=6)), timings)
+            finally:
+                timings[stage.name] = time.perf_counter() - t0
+        return ClipResult(clip, None, timings)

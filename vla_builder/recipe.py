@@ -1,0 +1,240 @@
+"""Recipe: YAML (data only, `yaml.safe_load`) validated into typed config before any data is touched.
+
+Every problem is gathered — unknown keys, wrong types, globs that match nothing, missing label files — and raised
+once as a `RecipeError` whose message lists each with its key path.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vla_builder.types import SourceSpec
+
+
+class RecipeError(Exception):
+    def __init__(self, path: str | Path, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"recipe {self.path}: {len(problems)} problem(s):\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    video: str | None = None  # path or glob of video files
+    frames: str | None = None  # path or glob of image folders
+    fps: float | None = Field(None, gt=0)  # frame rate of an image folder (else seqinfo.ini, else error)
+    # label path or template: {stem} (file or folder name without suffix) and {dir} (the folder holding it:
+    # for MOT's SEQ/img1 layout, labels: "{dir}/gt/gt.txt")
+    labels: str | None = None
+    labels_format: Literal["auto", "mot", "coco", "yolo", "none"] = "auto"
+    classes: dict[int, str] = Field(default_factory=dict)
+    frame_base: int | None = Field(None, ge=0)
+    licence: str | None = None
+    camera: str = Field("front", pattern=r"^[A-Za-z0-9_]+$")
+    camera_kind: Literal["third_person", "wrist"] = "third_person"
+
+    @model_validator(mode="after")
+    def _one_media(self) -> SourceConfig:
+        if (self.video is None) == (self.frames is None):
+            raise ValueError("give exactly one of 'video' or 'frames'")
+        return self
+
+
+class MotionConfig(_Strict):
+    method: Literal["dis", "farneback"] = "dis"
+    preset: Literal["ultrafast", "fast", "medium"] = "fast"
+    max_side_px: int = Field(320, ge=32, le=4096)  # flow runs at this size: cost grows with pixels
+    impl: Literal["auto", "reference", "cuda"] = "auto"
+
+
+class VideoConfig(_Strict):
+    codec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"
+    crf: int = Field(30, ge=0, le=63)
+    gop: int = Field(2, ge=1, le=600)  # keyframe spacing: small = fast random access in training
+
+
+class RunnerConfig(_Strict):
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+    num_workers: int = Field(2, ge=1)
+
+
+class Recipe(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    sources: list[SourceConfig] = Field(min_length=1)
+    actor: str | None = None  # class name whose motion is the action (else chosen and reported)
+    fps: int | None = Field(None, gt=0, le=240)  # output fps (default: the first source's, rounded)
+    output: str = "out/dataset"
+    image_size: tuple[int, int] = (480, 640)  # (height, width) of the written camera; frames are letterboxed
+    task: str | None = None  # override the generated task text
+    seed: int = 0
+    motion: MotionConfig = MotionConfig()
+    video: VideoConfig = VideoConfig()
+    runner: RunnerConfig = RunnerConfig()
+    fail_fast: bool = False
+
+    @field_validator("image_size")
+    @classmethod
+    def _even_size(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if any(x < 16 or x > 4096 or x % 2 for x in v):
+            raise ValueError("height and width must be even numbers in 16..4096 (video encoders need even sizes)")
+        return v
+
+
+class LoadedRecipe:
+    """A validated recipe plus its sources expanded into concrete `SourceSpec`s."""
+
+    def __init__(self, recipe: Recipe, sources: list[SourceSpec], path: Path):
+        self.recipe = recipe
+        self.sources = sources
+        self.path = path
+
+    @property
+    def output(self) -> Path:
+        # Output is relative to the working directory (what a user typing the command expects);
+        # inputs are relative to the recipe file (so a recipe travels with its data).
+        return Path(self.recipe.output)
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {dotted}: '{k}' is not a mapping")
+    node[keys[-1]] = value
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise RecipeError(path, [f"cannot read the recipe: {e.strerror or e}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise RecipeError(path, [f"not valid YAML: {e}"]) from None
+    if not isinstance(data, dict):
+        raise RecipeError(path, ["the recipe must be a mapping of keys (name, sources, ...)"])
+    problems: list[str] = []
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            problems.append(f"--set {item!r}: expected key=value")
+            continue
+        try:
+            _set_dotted(data, key, yaml.safe_load(raw))
+        except (ValueError, yaml.YAMLError) as e:
+            problems.append(str(e))
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as e:
+        for err in e.errors():
+            where = _loc(err["loc"]) or "(top level)"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{where}: {msg}")
+        raise RecipeError(path, problems) from None
+    if problems:
+        raise RecipeError(path, problems)
+    sources = expand_sources(recipe, path.parent, problems)
+    if problems:
+        raise RecipeError(path, problems)
+    return LoadedRecipe(recipe, sources, path)
+
+
+def _glob(base: Path, pattern: str) -> list[Path]:
+    p = Path(pattern).expanduser()
+    full = p if p.is_absolute() else base / p
+    if glob.has_magic(str(full)):
+        return sorted(Path(m) for m in glob.glob(str(full)))
+    return [full] if full.exists() else []
+
+
+def _read_seqinfo_fps(folder: Path) -> float | None:
+    """MOTChallenge sequences carry their frame rate in SEQ/seqinfo.ini (frameRate=...)."""
+    ini = folder.parent / "seqinfo.ini"
+    if not ini.is_file():
+        return None
+    for line in ini.read_text(errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip().lower() == "framerate":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+def expand_sources(recipe: Recipe, base: Path, problems: list[str]) -> list[SourceSpec]:
+    specs: list[SourceSpec] = []
+    for i, src in enumerate(recipe.sources):
+        key = "video" if src.video is not None else "frames"
+        pattern = src.video or src.frames
+        assert pattern is not None
+        matches = _glob(base, pattern)
+        if not matches:
+            problems.append(f"sources[{i}].{key}: no such file or folder: {pattern} (relative to {base})")
+            continue
+        for media in matches:
+            if key == "frames" and not media.is_dir():
+                problems.append(f"sources[{i}].frames: not a folder: {media}")
+                continue
+            if key == "video" and not media.is_file():
+                problems.append(f"sources[{i}].video: not a file: {media}")
+                continue
+            fps = src.fps
+            if key == "frames" and fps is None:
+                fps = _read_seqinfo_fps(media)
+                if fps is None:
+                    problems.append(f"sources[{i}].fps: required for image folder {media} (no seqinfo.ini)")
+                    continue
+            labels = None
+            if src.labels is not None:
+                try:
+                    rel = src.labels.format(stem=media.stem, dir=str(media.parent))
+                except (KeyError, IndexError, ValueError) as e:
+                    problems.append(f"sources[{i}].labels: bad template {src.labels!r} (use {{stem}} or {{dir}}): {e}")
+                    break
+                label_path = Path(rel) if Path(rel).is_absolute() else base / rel
+                if not label_path.exists():
+                    problems.append(f"sources[{i}].labels: no such file or folder: {label_path}")
+                    continue
+                labels = label_path
+            specs.append(
+                SourceSpec(
+                    video=media if key == "video" else None,
+                    frames=media if key == "frames" else None,
+                    frames_fps=fps if key == "frames" else None,
+                    labels=labels,
+                    labels_format=src.labels_format if labels is not None else "none",
+                    classes=dict(src.classes),
+                    frame_base=src.frame_base,
+                    licence=src.licence,
+                    camera=src.camera,
+                    camera_kind=src.camera_kind,
+                )
+            )
+    cameras = {s.camera for s in specs}
+    if len(cameras) > 1:
+        problems.append(
+            f"sources[*].camera: one camera per dataset for now, got {sorted(cameras)} (each source is one episode)"
+        )
+    return specs

@@ -1,0 +1,1 @@
+"""Outputs: LeRobot v3.0 datasets."""

@@ -1,0 +1,123 @@
+"""LeRobot v3.0 output through lerobot 0.6.1's own writer.
+
+Each clip is written as its own small dataset (a *shard*: create -> add_frame -> save_episode -> finalize, always
+finalized) in a temporary folder that is renamed into place when complete: the rename is the commit point, so a
+killed build leaves either a whole shard or a temporary folder to discard. Shards are merged in source order with
+lerobot's `aggregate_datasets` — the same path a Ray runner's per-worker shards take.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vla_builder.stages.trajectory import ACTION_NAMES, STATE_NAMES
+from vla_builder.types import Clip
+
+CLIP_RECORD = "vla_builder_clip.json"  # per-shard provenance, inside the shard's meta/
+
+
+def letterbox(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Center `rgb` on a black canvas of `size_hw` (frames are already scaled to fit)."""
+    h, w = size_hw
+    if rgb.shape[:2] == (h, w):
+        return rgb
+    canvas = np.zeros((h, w, 3), np.uint8)
+    y0, x0 = (h - rgb.shape[0]) // 2, (w - rgb.shape[1]) // 2
+    canvas[y0 : y0 + rgb.shape[0], x0 : x0 + rgb.shape[1]] = rgb
+    return canvas
+
+
+def remove_tree(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+
+
+@dataclass
+class LeRobotSink:
+    fps: int
+    image_size: tuple[int, int]  # (h, w)
+    camera: str = "front"
+    codec: str = "libsvtav1"
+    crf: int = 30
+    gop: int = 2
+    robot_type: str = "vla_builder_upcycled"
+
+    @property
+    def image_key(self) -> str:
+        return f"observation.images.{self.camera}"
+
+    def features(self) -> dict:
+        h, w = self.image_size
+        return {
+            self.image_key: {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]},
+            "observation.state": {"dtype": "float32", "shape": (len(STATE_NAMES),), "names": list(STATE_NAMES)},
+            "action": {"dtype": "float32", "shape": (len(ACTION_NAMES),), "names": list(ACTION_NAMES)},
+        }
+
+    def _encoder(self):
+        from lerobot.configs.video import RGBEncoderConfig
+
+        return RGBEncoderConfig(vcodec=self.codec, crf=self.crf, g=self.gop)
+
+    def write_shard(self, clip: Clip, shard_dir: Path) -> None:
+        """Write one clip as one finalized single-episode dataset at `shard_dir` (atomically)."""
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        frames, traj = clip.frames, clip.trajectory
+        assert frames is not None and traj is not None and clip.task is not None
+        tmp = shard_dir.parent / f"{shard_dir.name}.tmp"
+        remove_tree(tmp)  # a leftover of a killed build
+        ds = LeRobotDataset.create(
+            repo_id=f"vla_builder/{shard_dir.name}",
+            fps=self.fps,
+            features=self.features(),
+            root=tmp,
+            robot_type=self.robot_type,
+            use_videos=True,
+            rgb_encoder=self._encoder(),
+            video_backend="pyav",  # for reading back; probing torchcodec prints a traceback where its FFmpeg libs are missing
+            streaming_encoding=True,  # encode while adding frames: ~3-4x the PNG round trip (see README)
+        )
+        try:
+            for t in range(len(frames)):
+                ds.add_frame({
+                    self.image_key: letterbox(frames.rgb[t], self.image_size),
+                    "observation.state": traj.state[t].astype(np.float32),
+                    "action": traj.action[t].astype(np.float32),
+                    "task": clip.task,
+                })
+            ds.save_episode()
+        finally:
+            ds.finalize()  # always: an unfinalized dataset has parquet files without footers
+        record = {"clip_id": clip.clip_id, "task": clip.task, "frames": len(frames), **clip.provenance}
+        (tmp / "meta" / CLIP_RECORD).write_text(json.dumps(record, default=str))
+        os.replace(tmp, shard_dir)
+
+    def merge(self, shard_dirs: list[Path], output: Path, repo_id: str) -> list[dict]:
+        """Aggregate finished shards, in the given order, into `output`; return per-episode provenance."""
+        from lerobot.datasets.aggregate import aggregate_datasets
+
+        partial = output.parent / f".{output.name}.partial"
+        remove_tree(partial)
+        aggregate_datasets(
+            repo_ids=[f"vla_builder/{d.name}" for d in shard_dirs],
+            aggr_repo_id=repo_id,
+            roots=list(shard_dirs),
+            aggr_root=partial,
+        )
+        records = []
+        for i, d in enumerate(shard_dirs):
+            rec = json.loads((d / "meta" / CLIP_RECORD).read_text())
+            records.append({"episode_index": i, **rec})
+        with open(partial / "meta" / "provenance.jsonl", "w") as fh:
+            for rec in records:
+                fh.write(json.dumps(rec, default=str) + "\n")
+        remove_tree(output)
+        os.replace(partial, output)
+        return records

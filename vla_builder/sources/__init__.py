@@ -1,0 +1,1 @@
+"""Inputs: video / image-sequence decoding, the time grid, and label import."""

@@ -1,0 +1,1 @@
+"""One file per stage. `default_pipeline` assembles them in order from a recipe."""

@@ -1,0 +1,42 @@
+"""Probe a source (size, fps, codec, rotation) and import its labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from vla_builder.pipeline import Stage
+from vla_builder.sources.labels import read_labels
+from vla_builder.sources.video import probe, probe_images
+from vla_builder.types import Clip
+
+
+@dataclass
+class ProbeStage(Stage):
+    name: ClassVar[str] = "probe"
+    needs: ClassVar[tuple[str, ...]] = ("source",)
+    makes: ClassVar[tuple[str, ...]] = ("info",)
+
+    def process(self, clip: Clip) -> Clip:
+        src = clip.source
+        if src.video is not None:
+            info = probe(src.video)
+        else:
+            assert src.frames is not None and src.frames_fps is not None
+            info = probe_images(src.frames, src.frames_fps)
+        return clip.with_(info=info)
+
+
+@dataclass
+class LabelsStage(Stage):
+    name: ClassVar[str] = "labels"
+    needs: ClassVar[tuple[str, ...]] = ("info",)
+    makes: ClassVar[tuple[str, ...]] = ("labels",)
+
+    def process(self, clip: Clip) -> Clip:
+        assert clip.info is not None
+        labels = read_labels(clip.source, clip.info)
+        prov = {**clip.provenance, "labels_format": labels.format, "label_rows": len(labels)}
+        if labels.dropped:
+            prov["label_rows_dropped"] = labels.dropped
+        return clip.with_(labels=labels, provenance=prov)

@@ -1,0 +1,80 @@
+"""Per-sample `observation.state` and `action` — the names below are written to info.json.
+
+Third-person camera: the actor's box is the end effector. state = (ee_x, ee_y, ee_w, ee_h, gripper),
+action = (ee_dx, ee_dy, ee_dscale, gripper): the actor's center motion from sample t to t+1 in normalized image
+units, log of its size change (a depth proxy: > 0 grows / comes closer), and whether it holds an object.
+Wrist camera (or no tracks): the camera is the end effector; its ego-motion is the negated scene motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from vla_builder.pipeline import Stage
+from vla_builder.stages.interactions import choose_actor, held_mask
+from vla_builder.types import Clip, Trajectory
+
+STATE_NAMES = ("ee_x", "ee_y", "ee_w", "ee_h", "gripper")
+ACTION_NAMES = ("ee_dx", "ee_dy", "ee_dscale", "gripper")
+
+
+def fill_gaps(values: np.ndarray) -> np.ndarray:
+    """Forward- then backward-fill NaN rows (an actor briefly unlabeled keeps its last box)."""
+    out = values.copy()
+    valid = ~np.isnan(out[:, 0])
+    if not valid.any():
+        return np.zeros_like(out)
+    idx = np.where(valid, np.arange(len(out)), 0)
+    np.maximum.accumulate(idx, out=idx)
+    out = out[idx]
+    first = int(np.argmax(valid))
+    out[:first] = out[first]
+    return out
+
+
+@dataclass
+class TrajectoryStage(Stage):
+    actor: str | None = None
+
+    name: ClassVar[str] = "trajectory"
+    needs: ClassVar[tuple[str, ...]] = ("tracks", "motion", "events")
+    makes: ClassVar[tuple[str, ...]] = ("trajectory",)
+
+    def process(self, clip: Clip) -> Clip:
+        tracks, motion, events = clip.tracks, clip.motion, clip.events
+        assert tracks is not None and motion is not None and events is not None
+        t_count = tracks.boxes_xyxy.shape[0]
+        gripper = held_mask(events, t_count).astype(np.float32)
+        actor, reason = choose_actor(tracks, self.actor)
+        if clip.source.camera_kind == "wrist" or actor is None:
+            return clip.with_(trajectory=self._ego(motion, gripper, reason))
+        boxes = fill_gaps(tracks.boxes_xyxy[:, actor])
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        action = np.zeros((t_count, len(ACTION_NAMES)), np.float32)
+        action[:-1, 0] = np.diff(cx)
+        action[:-1, 1] = np.diff(cy)
+        area = np.maximum(w * h, 1e-9)
+        action[:-1, 2] = 0.5 * np.diff(np.log(area))
+        action[:, 3] = gripper
+        state = np.stack([cx, cy, w, h, np.concatenate([[0.0], gripper[:-1]])], axis=1).astype(np.float32)
+        return clip.with_(trajectory=Trajectory(state, STATE_NAMES, action, ACTION_NAMES,
+                                                int(tracks.ids[actor]), reason))
+
+    @staticmethod
+    def _ego(motion, gripper: np.ndarray, reason: str) -> Trajectory:
+        t_count = len(gripper)
+        scene = motion.camera_translation()  # how the scene moved in the image
+        scale, _rot = motion.camera_scale_rotation()
+        action = np.zeros((t_count, len(ACTION_NAMES)), np.float32)
+        action[:-1, 0:2] = -scene[:-1]  # the camera moves opposite to the scene it sees
+        action[:-1, 2] = np.log(np.maximum(scale[:-1], 1e-6))  # scene grows: the camera comes closer
+        action[:, 3] = gripper
+        pos = np.concatenate([[[0.5, 0.5]], 0.5 + np.cumsum(action[:-1, 0:2], axis=0)])
+        size = np.exp(np.concatenate([[0.0], np.cumsum(action[:-1, 2])]))
+        state = np.stack([pos[:, 0], pos[:, 1], size, size, np.concatenate([[0.0], gripper[:-1]])], axis=1)
+        return Trajectory(state.astype(np.float32), STATE_NAMES, action, ACTION_NAMES, None,
+                          f"camera ego-motion ({reason})" if "camera" not in reason else reason)

@@ -1,0 +1,158 @@
+"""Synthetic labeled tabletop scenes with exact ground truth (the tests' and the demo's data).
+
+A textured table seen from above, textured objects (a cup, a box) and a "hand" that acts on them. The scene is
+written as an H.264 video, a MOTChallenge `gt.txt` (ids 1 hand, 2 cup, 3 box) and `truth.json` with what really
+happened: every object's box per frame, the hand's motion per frame, the grasp interval and the camera motion.
+
+Scenarios: `pick_place` (grasp the cup, carry it to the right of the box, release), `push` (push the box to the
+right without grasping), `idle` (the hand moves around, touches nothing), `pan` (no interaction, the camera pans).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CLASSES = {1: "hand", 2: "cup", 3: "box"}
+SIZES = {1: (0.13, 0.16), 2: (0.10, 0.12), 3: (0.16, 0.18)}  # (w, h) normalized
+COLORS = {1: (224, 172, 140), 2: (200, 40, 40), 3: (40, 70, 200)}
+
+
+@dataclass
+class Keyframes:
+    frames: list[int]
+    points: list[tuple[float, float]]
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        x = np.interp(t, self.frames, [p[0] for p in self.points])
+        y = np.interp(t, self.frames, [p[1] for p in self.points])
+        return np.stack([x, y], axis=-1)
+
+
+def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int] | None, np.ndarray, str]:
+    """Return centers per object id (n, 2), the attach interval [from, to] of the cup to the hand, camera pan."""
+    t = np.arange(n, dtype=float)
+    f = lambda a: int(round(a * (n - 1)))  # noqa: E731 — fraction of the clip -> frame
+    cup0, box0 = (0.25, 0.62), (0.55, 0.38)
+    pan = np.zeros((n, 2))
+    attach = None
+    if name == "pick_place":
+        grasp = (cup0[0], cup0[1] - 0.03)  # the hand covers the cup's top
+        place = (0.82, 0.38 - 0.03)
+        hand = Keyframes([0, f(0.22), f(0.28), f(0.62), f(0.68), n - 1],
+                         [(0.10, 0.85), grasp, grasp, place, place, (0.60, 0.85)]).at(t)
+        attach = (f(0.28), f(0.62))
+        offset = np.array(cup0) - np.array(grasp)
+        cup = np.tile(cup0, (n, 1))
+        a, b = attach
+        cup[a : b + 1] = hand[a : b + 1] + offset
+        cup[b + 1 :] = cup[b]
+        centers = {1: hand, 2: cup, 3: np.tile(box0, (n, 1))}
+        task = "put the cup to the right of the box"
+    elif name == "push":
+        # the hand comes from the left, touches the box's left side and pushes it right, then leaves
+        contact = (box0[0] - (SIZES[3][0] + SIZES[1][0]) / 2 + 0.01, box0[1])
+        end = (contact[0] + 0.25, contact[1])
+        hand = Keyframes([0, f(0.25), f(0.30), f(0.65), f(0.70), n - 1],
+                         [(0.10, 0.70), contact, contact, end, end, (0.20, 0.85)]).at(t)
+        box = np.tile(box0, (n, 1))
+        a, b = f(0.30), f(0.65)
+        box[a : b + 1] = hand[a : b + 1] + (np.array(box0) - np.array(contact))
+        box[b + 1 :] = box[b]
+        centers = {1: hand, 2: np.tile(cup0, (n, 1)), 3: box}
+        task = "push the box to the right"
+    elif name == "idle":
+        hand = Keyframes([0, f(0.5), n - 1], [(0.15, 0.88), (0.85, 0.88), (0.5, 0.9)]).at(t)
+        centers = {1: hand, 2: np.tile(cup0, (n, 1)), 3: np.tile(box0, (n, 1))}
+        task = ""
+    elif name == "pan":
+        pan = np.stack([np.linspace(0, 0.15, n), np.zeros(n)], axis=1)  # the camera moves right: scene goes left
+        centers = {1: np.tile((0.15, 0.85), (n, 1)), 2: np.tile(cup0, (n, 1)), 3: np.tile(box0, (n, 1))}
+        centers = {k: v - pan for k, v in centers.items()}
+        task = ""
+    else:
+        raise ValueError(f"unknown scenario {name!r}; have pick_place, push, idle, pan")
+    return centers, attach, pan, task
+
+
+def _texture(rng: np.random.Generator, h: int, w: int, base: tuple[int, int, int], amp: float) -> np.ndarray:
+    import cv2
+
+    noise = rng.normal(0, 1, (h, w, 1)).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), 1.5)[..., None]
+    noise /= noise.std() + 1e-6
+    return np.clip(np.array(base, np.float32) + amp * noise, 0, 255).astype(np.uint8)
+
+
+def make_scene(
+    out_dir: str | Path,
+    scenario: str = "pick_place",
+    n_frames: int = 60,
+    fps: int = 15,
+    size_px: tuple[int, int] = (240, 320),
+    seed: int = 0,
+) -> dict:
+    """Render a scene into out_dir (scene.mp4, gt.txt, truth.json); return the truth dict."""
+    import av
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    h, w = size_px
+    rng = np.random.default_rng(seed)
+    centers, attach, pan, task = _scenario(scenario, n_frames)
+    pad = int(0.2 * w)  # room for the camera to pan over a larger table
+    table = _texture(rng, h + 2 * pad, w + 2 * pad, (150, 120, 90), 40)
+    sprites = {k: _texture(rng, max(2, int(SIZES[k][1] * h)), max(2, int(SIZES[k][0] * w)), COLORS[k], 45)
+               for k in CLASSES}
+    boxes = {k: np.zeros((n_frames, 4)) for k in CLASSES}  # pixel xyxy (float, as labeled)
+    container = av.open(str(out / "scene.mp4"), mode="w")
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    stream.options = {"crf": "12", "preset": "veryfast", "g": "15"}
+    for t in range(n_frames):
+        ox, oy = int(round(pad + pan[t, 0] * w)), int(round(pad + pan[t, 1] * h))
+        frame = table[oy : oy + h, ox : ox + w].copy()
+        for k in (3, 2, 1):  # box, cup, then the hand on top
+            sh, sw = sprites[k].shape[:2]
+            cx, cy = centers[k][t, 0] * w, centers[k][t, 1] * h
+            x0, y0 = int(round(cx - sw / 2)), int(round(cy - sh / 2))
+            xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + sw, w), min(y0 + sh, h)
+            if xb > xa and yb > ya:
+                frame[ya:yb, xa:xb] = sprites[k][ya - y0 : yb - y0, xa - x0 : xb - x0]
+            boxes[k][t] = (x0, y0, x0 + sw, y0 + sh)
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        for packet in stream.encode(vf):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+
+    with open(out / "gt.txt", "w") as fh:
+        for t in range(n_frames):
+            for k in CLASSES:
+                x0, y0, x1, y1 = boxes[k][t]
+                fh.write(f"{t + 1},{k},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},1,{k},1\n")
+    centers_norm = {k: ((boxes[k][:, :2] + boxes[k][:, 2:]) / 2 / [w, h]) for k in CLASSES}
+    hand = centers_norm[1]
+    gripper = np.zeros(n_frames, int)
+    if attach is not None:
+        gripper[attach[0] : attach[1]] = 1  # command at t moves the attached cup from t to t+1
+    truth = {
+        "scenario": scenario,
+        "fps": fps,
+        "n_frames": n_frames,
+        "size_px": [h, w],
+        "classes": CLASSES,
+        "task": task,
+        "attach": list(attach) if attach else None,
+        "gripper": gripper.tolist(),
+        "hand_center": hand.tolist(),
+        "hand_velocity": np.vstack([np.diff(hand, axis=0), [[0.0, 0.0]]]).tolist(),
+        "centers": {str(k): v.tolist() for k, v in centers_norm.items()},
+        "camera_pan": pan.tolist(),
+    }
+    (out / "truth.json").write_text(json.dumps(truth))
+    return truth

@@ -1,0 +1,208 @@
+"""The data that flows through a build.
+
+A `Clip` is the unit of work: an immutable record of one source span and what the stages have learned about it.
+Stages never mutate a clip; they return `clip.with_(...)`. Geometry is kept in *normalized image units*
+(x / display width, y / display height of the source, after rotation) so that it does not depend on the
+resolution we decode or write at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One labeled video (or image-folder sequence) as the recipe names it, paths resolved."""
+
+    video: Path | None = None  # a video file ...
+    frames: Path | None = None  # ... or a folder of images, one per frame
+    frames_fps: float | None = None  # frame rate of an image folder
+    labels: Path | None = None
+    labels_format: str = "auto"  # auto | mot | coco | yolo | none
+    classes: dict[int, str] = field(default_factory=dict)
+    frame_base: int | None = None  # first frame's number in the label file (None: the format's default)
+    licence: str | None = None
+    camera: str = "front"  # which camera view this is (names the LeRobot video feature)
+    camera_kind: str = "third_person"  # third_person | wrist (wrist: action is the camera's ego-motion)
+
+    @property
+    def media(self) -> Path:
+        path = self.video if self.video is not None else self.frames
+        assert path is not None
+        return path
+
+    @property
+    def name(self) -> str:
+        media = self.media
+        # an image folder named img1/ (MOT layout) is better known by its sequence folder
+        return media.parent.name if self.frames is not None and media.name in {"img1", "images", "frames"} else media.stem
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probing a source tells (display size is after rotation)."""
+
+    path: Path
+    width_px: int
+    height_px: int
+    fps: float
+    n_frames: int | None  # from the container header; may be wrong (see decoders)
+    codec: str
+    pix_fmt: str
+    rotation_deg: int  # clockwise rotation applied for display
+    n_video_streams: int = 1
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """Boxes as a label file states them, one row per box, in *source frame indices* (0-based decode order)."""
+
+    frame: np.ndarray  # (R,) int, 0-based source frame index
+    track_id: np.ndarray  # (R,) int, -1 where the format carries no id
+    class_name: np.ndarray  # (R,) object (str)
+    boxes_xyxy: np.ndarray  # (R, 4) float, normalized [0, 1]
+    score: np.ndarray  # (R,) float
+    path: Path | None = None
+    format: str = "none"
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows dropped while importing
+
+    def __len__(self) -> int:
+        return int(self.frame.shape[0])
+
+    @property
+    def has_ids(self) -> bool:
+        return len(self) > 0 and bool(np.all(self.track_id >= 0))
+
+    def span(self) -> tuple[int, int] | None:
+        return (int(self.frame.min()), int(self.frame.max())) if len(self) else None
+
+    @staticmethod
+    def empty(path: Path | None = None, fmt: str = "none") -> LabelTable:
+        return LabelTable(
+            np.zeros(0, int), np.zeros(0, int), np.zeros(0, object), np.zeros((0, 4)), np.zeros(0), path, fmt
+        )
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Decoded frames on the clip's time grid: sample i is at `i / fps` seconds from the clip start."""
+
+    rgb: np.ndarray  # (T, H, W, 3) uint8, display orientation, at working resolution
+    fps: int
+    source_index: np.ndarray  # (T,) int: the source frame shown at each sample
+    source_time_s: np.ndarray  # (T,) float: that frame's presentation time in the source
+    start_s: float  # source time of sample 0
+    backend: str  # which decoder produced them, and why
+    source_size_px: tuple[int, int]  # (width, height) of the source display
+
+    def __len__(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def size_px(self) -> tuple[int, int]:
+        return int(self.rgb.shape[2]), int(self.rgb.shape[1])
+
+
+@dataclass(frozen=True)
+class TrackSet:
+    """Dense tracks on the clip's grid: `boxes_xyxy[t, k]` is track k's box at sample t, NaN where absent."""
+
+    ids: np.ndarray  # (K,) int
+    class_names: tuple[str, ...]  # (K,)
+    boxes_xyxy: np.ndarray  # (T, K, 4) float, normalized
+    labeled: np.ndarray  # (T, K) bool: box comes from a label (not interpolated / propagated)
+
+    @property
+    def present(self) -> np.ndarray:
+        return ~np.isnan(self.boxes_xyxy[..., 0])
+
+    def centers(self) -> np.ndarray:
+        b = self.boxes_xyxy
+        return np.stack([(b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2], axis=-1)
+
+    def index_of(self, track_id: int) -> int:
+        return int(np.nonzero(self.ids == track_id)[0][0])
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Inter-frame motion on the grid. Entry t describes the motion from sample t to t+1 (last entry: zeros)."""
+
+    global_affine: np.ndarray  # (T, 2, 3) camera motion, normalized coordinates (x' = A @ [x, y, 1])
+    global_inlier_ratio: np.ndarray  # (T,)
+    track_flow: np.ndarray  # (T, K, 2) robust flow inside each track's box, normalized units; NaN if absent
+    energy: np.ndarray  # (T,) mean absolute frame difference (0..1) — idle / cut detection
+    method: str
+
+    def camera_translation(self) -> np.ndarray:
+        return self.global_affine[:, :, 2]
+
+    def camera_scale_rotation(self) -> tuple[np.ndarray, np.ndarray]:
+        a = self.global_affine
+        scale = np.sqrt(np.abs(a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]))
+        rotation = np.arctan2(a[:, 1, 0], a[:, 0, 0])
+        return scale, rotation
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happens in a clip, with grid sample bounds [start, end] inclusive."""
+
+    kind: str  # approach | grasp | carry | place | push | appear | leave
+    start: int
+    end: int
+    actor_id: int
+    object_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Per-sample state and action with the names written to info.json."""
+
+    state: np.ndarray  # (T, S) float32
+    state_names: tuple[str, ...]
+    action: np.ndarray  # (T, A) float32
+    action_names: tuple[str, ...]
+    actor_id: int | None
+    actor_reason: str
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One span of one source and everything learned about it. Build new ones with `with_`."""
+
+    clip_id: str
+    source: SourceSpec
+    info: VideoInfo | None = None
+    labels: LabelTable | None = None
+    frames: Frames | None = None
+    tracks: TrackSet | None = None
+    motion: Motion | None = None
+    events: tuple[Event, ...] | None = None
+    trajectory: Trajectory | None = None
+    task: str | None = None
+    language: dict[str, Any] | None = None  # subtasks and other language rows (issue: language)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def with_(self, **changes: Any) -> Clip:
+        return dataclasses.replace(self, **changes)
+
+    @staticmethod
+    def make_id(source: SourceSpec, span: tuple[int, int] | None = None) -> str:
+        """Deterministic id from (source, span): the same inputs always give the same id."""
+        # the last path parts, not the absolute path: the same data gives the same id on any machine
+        tail = lambda p: "/".join(Path(p).parts[-3:]) if p is not None else ""  # noqa: E731
+        key = f"{tail(source.media)}|{tail(source.labels)}|{span}"
+        return f"{source.name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
