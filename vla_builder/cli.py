@@ -30,8 +30,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def recipe_kind(path: Path) -> str:
+    """`kind: text` recipes go to the text track; everything else is a video recipe."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return "video"  # load_recipe reports the problem
+    return str(data.get("kind", "video")) if isinstance(data, dict) else "video"
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from vla_builder.recipe import RecipeError, load_recipe
+
+    if recipe_kind(args.recipe) == "text":
+        from vla_builder.text.build import build_text_cli
+
+        return build_text_cli(args)
 
     try:
         loaded = load_recipe(args.recipe, args.overrides)

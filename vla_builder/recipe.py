@@ -69,6 +69,7 @@ class RunnerConfig(_Strict):
 
 
 class Recipe(_Strict):
+    kind: Literal["video"] = "video"  # `kind: text` recipes are the text track's (vla_builder.text)
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     sources: list[SourceConfig] = Field(min_length=1)
     actor: str | None = None  # class name whose motion is the action (else chosen and reported)
