@@ -25,7 +25,12 @@ $(STAMP): pyproject.toml constraints.txt
 	  test "$$n" = 1 || { echo "error: $$n OpenCV distributions installed, expected 1"; exit 1; }
 	@rm -f $(VENV)/.installed-*; touch $@
 
-demo: $(STAMP)
+DEMO_SCENE := recipes/data/synthetic_pick_place/scene.mp4
+
+$(DEMO_SCENE): scripts/make_synthetic_scene.py vla_builder/synthetic.py | $(STAMP)
+	$(PY) scripts/make_synthetic_scene.py recipes/data/synthetic_pick_place --scenario pick_place
+
+demo: $(STAMP) $(DEMO_SCENE)
 	$(PY) -m vla_builder build recipes/demo.yaml
 
 test: $(STAMP)

@@ -117,7 +117,10 @@ def make_clips(loaded: LoadedRecipe) -> list[Clip]:
 def fingerprint(loaded: LoadedRecipe, fps: int) -> str:
     settings = loaded.recipe.model_dump(exclude={"output", "runner", "fail_fast"})
     stamps = [_file_stamp(s.media) + _file_stamp(s.labels) for s in loaded.sources]
-    blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps}, sort_keys=True, default=str)
+    from vla_builder import __version__
+
+    blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps, "version": __version__}, sort_keys=True,
+                      default=str)
     return hashlib.sha1(blob.encode()).hexdigest()
 
 

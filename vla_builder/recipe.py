@@ -7,6 +7,7 @@ once as a `RecipeError` whose message lists each with its key path.
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -210,7 +211,7 @@ def expand_sources(recipe: Recipe, base: Path, problems: list[str]) -> list[Sour
             labels = None
             if src.labels is not None:
                 try:
-                    rel = src.labels.format(stem=media.stem, dir=str(media.parent))
+                    rel = src.labels.format(stem=media.stem, dir=os.path.relpath(media.parent, base))
                 except (KeyError, IndexError, ValueError) as e:
                     problems.append(f"sources[{i}].labels: bad template {src.labels!r} (use {{stem}} or {{dir}}): {e}")
                     break

@@ -159,6 +159,9 @@ class DecordDecoder:
             return "decord's wheel has no AV1 decoder"
         if info.n_video_streams > 1:
             return "decord reads the largest of several video streams, not the first"
+        if info.pix_fmt.endswith(("10le", "10be", "12le", "12be")):
+            # seen: a 10-bit HEVC file with 4 decodable frames came out of decord as 5
+            return f"decord's wheel miscounts high-bit-depth video ({info.pix_fmt})"
         return None
 
     def frames(self, info: VideoInfo) -> FrameStream:
@@ -178,9 +181,9 @@ class DecordDecoder:
             try:
                 rgb = reader[index].asnumpy()  # decord applies rotation itself
             except Exception as e:
-                if index == 0:
-                    raise DecodeError(info.path, f"decord: decoding failed ({str(e).splitlines()[0][:200]})") from None
-                break  # header counted frames that are not there (seen: 5 in the header, 4 decodable)
+                # seen: VP9 with odd dimensions fails at frame 10 of 30 — never return a silently short clip
+                msg = str(e).strip().splitlines()[-1][-160:]
+                raise DecodeError(info.path, f"decord: decoding failed at frame {index} of {n} ({msg})") from None
             yield index, float(times[index]), rgb
 
 

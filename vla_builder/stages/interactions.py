@@ -50,6 +50,11 @@ def choose_actor(tracks: TrackSet, actor_class: str | None) -> tuple[int | None,
     return k, note + f"the most active track (track {int(tracks.ids[k])}, class '{tracks.class_names[k]}')"
 
 
+def is_manipulator(class_name: str, recipe_actor: str | None) -> bool:
+    name = class_name.lower()
+    return (recipe_actor is not None and name == recipe_actor.lower()) or any(h in name for h in ACTOR_CLASS_HINTS)
+
+
 def _overlap_of_object(actor: np.ndarray, obj: np.ndarray, grow: float = 0.02) -> np.ndarray:
     """Fraction of the object's box covered by the (slightly grown) actor box, per sample; 0 where absent."""
     ax0, ay0, ax1, ay1 = (actor[:, i] for i in range(4))
@@ -94,6 +99,10 @@ class InteractionStage(Stage):
         prov = {**clip.provenance, "actor": reason}
         if actor is None:
             return clip.with_(events=(), provenance=prov)
+        if not is_manipulator(tracks.class_names[actor], self.actor):
+            # a pedestrian walking beside another is not carrying it: only hands/grippers grasp and push
+            prov["interactions"] = f"none inferred: actor class '{tracks.class_names[actor]}' is not a manipulator"
+            return clip.with_(events=(), provenance=prov)
         events = self.find_events(tracks, actor, frames.fps)
         return clip.with_(events=tuple(events), provenance=prov)
 
@@ -109,7 +118,7 @@ class InteractionStage(Stage):
         actor_id = int(tracks.ids[actor])
         candidates: list[tuple[int, np.ndarray, np.ndarray]] = []  # (object, together mask, covered mask)
         for o in range(len(tracks)):
-            if o == actor:
+            if o == actor or tracks.class_names[o] == tracks.class_names[actor]:
                 continue
             vo = v[:, o]
             speed_o = np.linalg.norm(vo, axis=-1)

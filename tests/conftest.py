@@ -1,0 +1,42 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("SVT_LOG", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO.parent / "shared" / "data" / "real"  # the project's shared real test data (there for CI too)
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    assert REAL.is_dir(), f"shared real test data missing at {REAL}"
+    return REAL
+
+
+@pytest.fixture(scope="session")
+def pick_place_scene(tmp_path_factory) -> tuple[Path, dict]:
+    """A 30 fps synthetic pick-and-place scene with exact truth (hand grasps the cup, carries it right of the box)."""
+    from vla_builder.synthetic import make_scene
+
+    out = tmp_path_factory.mktemp("pick_place")
+    truth = make_scene(out, "pick_place", n_frames=72, fps=30, size_px=(240, 320), seed=1)
+    return out, truth
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vla_builder", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def load_dataset(root: Path, repo_id: str, **kwargs):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    return LeRobotDataset(repo_id, root=root, video_backend="pyav", **kwargs)

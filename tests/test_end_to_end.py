@@ -1,0 +1,127 @@
+"""Labeled video in, LeRobot v3.0 out: built through the CLI, opened with LeRobotDataset, values checked."""
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import load_dataset, run_cli
+from vla_builder.sources.grid import n_grid_samples
+
+
+def read_everything(ds, fps: int):
+    """Read every frame through a DataLoader with delta_timestamps; return stacked actions, states, images seen."""
+    loader = torch.utils.data.DataLoader(ds, batch_size=8, shuffle=False, num_workers=0)
+    actions, states, n_images = [], [], 0
+    for batch in loader:
+        img = next(v for k, v in batch.items() if k.startswith("observation.images."))
+        assert img.dtype == torch.float32 and img.shape[1] == 3 and 0 <= img.min() and img.max() <= 1
+        n_images += img.shape[0]
+        actions.append(batch["action"])
+        states.append(batch["observation.state"])
+    return torch.cat(actions).numpy(), torch.cat(states).numpy(), n_images
+
+
+@pytest.fixture(scope="module")
+def synthetic_build(pick_place_scene, tmp_path_factory):
+    scene, truth = pick_place_scene
+    work = tmp_path_factory.mktemp("build_syn")
+    recipe = work / "recipe.yaml"
+    recipe.write_text(textwrap.dedent(f"""
+        name: synthetic
+        sources:
+          - video: {scene}/scene.mp4
+            labels: {scene}/gt.txt
+            classes: {{1: hand, 2: cup, 3: box}}
+        actor: hand
+        fps: 15
+        image_size: [240, 320]
+        output: out/synthetic
+    """))
+    res = run_cli("build", str(recipe), cwd=work)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return work / "out" / "synthetic", truth, res.stdout
+
+
+def test_synthetic_actions_and_gripper_match_the_truth(synthetic_build):
+    root, truth, stdout = synthetic_build
+    assert "episodes: 1" in stdout and "wall time" in stdout and str(root) in stdout
+    fps, src_fps = 15, truth["fps"]
+    step = src_fps // fps
+    ds = load_dataset(root, "vla_builder/synthetic", delta_timestamps={"action": [0, 1 / fps]})
+    n = n_grid_samples((truth["n_frames"] - 1) / src_fps, fps)
+    assert len(ds) == n == ds.meta.total_frames  # the labeled span at the output fps
+    assert ds.meta.info.features["action"]["names"][:3] == ["ee_dx", "ee_dy", "ee_dscale"]
+    assert "gripper" in ds.meta.info.features["action"]["names"]
+    actions, _states, n_images = read_everything(ds, fps)
+    assert n_images == n and actions.shape == (n, 2, 4)
+    now, nxt = actions[:, 0], actions[:, 1]
+    np.testing.assert_allclose(nxt[:-1], now[1:], atol=1e-7)  # delta_timestamps: [0, 1/fps] is t and t+1
+
+    hand = np.array(truth["hand_center"])[::step]  # the hand at each output sample
+    true_v = np.vstack([np.diff(hand, axis=0), [[0, 0]]])
+    moving = np.linalg.norm(true_v, axis=1) > 1e-3
+    assert moving.sum() > n // 2
+    got = now[:, :2]
+    assert np.all(np.sign(got[moving]) == np.sign(true_v[moving]))  # sign
+    rel = np.linalg.norm(got[moving] - true_v[moving], axis=1) / np.linalg.norm(true_v[moving], axis=1)
+    assert rel.max() <= 0.10, rel.max()  # magnitude within 10%
+
+    a, b = truth["attach"]  # the cup moves with the hand from source frame a to b
+    true_grip = np.array([1.0 if a <= t * step and t * step + step <= b else 0.0 for t in range(n)])
+    got_grip = now[:, 3]
+    assert set(np.unique(got_grip)) <= {0.0, 1.0}
+    on, true_on = np.nonzero(got_grip)[0], np.nonzero(true_grip)[0]
+    assert len(on) and abs(on[0] - true_on[0]) <= 1 and abs(on[-1] - true_on[-1]) <= 1
+    assert np.array_equal(on, np.arange(on[0], on[-1] + 1))  # one contiguous grasp
+    assert (got_grip == true_grip).mean() >= 0.95
+
+
+def test_synthetic_task_provenance_and_frames(synthetic_build, pick_place_scene):
+    root, truth, _ = synthetic_build
+    ds = load_dataset(root, "vla_builder/synthetic")
+    assert ds.meta.episodes[0]["tasks"] == ["put the cup to the right of the box"]
+    prov = [json.loads(line) for line in (root / "meta" / "provenance.jsonl").read_text().splitlines()]
+    assert len(prov) == 1 and prov[0]["source"].endswith("scene.mp4") and prov[0]["labels"].endswith("gt.txt")
+    assert prov[0]["source_frames"] == [0, (len(ds) - 1) * 2] and "decoder" in prov[0]  # 30 fps source, 15 out
+    # the written frames are the source's frames (lossy codec: small mean difference)
+    from vla_builder.sources.video import choose_decoder, probe
+
+    scene, _ = pick_place_scene
+    info = probe(scene / "scene.mp4")
+    src = {i: rgb for i, _p, rgb in choose_decoder(info)[0].frames(info)}
+    for t in (0, len(ds) // 2, len(ds) - 1):
+        img = (ds[t]["observation.images.front"].permute(1, 2, 0).numpy() * 255).astype(np.float32)
+        assert np.abs(img - src[t * 2]).mean() < 12
+
+
+def test_mot17_real_sequences(real_data, tmp_path):
+    recipe = tmp_path / "mot.yaml"
+    recipe.write_text(textwrap.dedent(f"""
+        name: mot17
+        sources:
+          - frames: {real_data}/MOT17-mini/*/img1
+            labels: "{{dir}}/gt/gt.txt"
+            classes: {{1: pedestrian}}
+            licence: CC BY-NC-SA 3.0
+        output: {tmp_path}/out
+    """))
+    res = run_cli("build", str(recipe), cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    ds = load_dataset(tmp_path / "out", "vla_builder/mot17")
+    fps = ds.meta.fps
+    assert fps == 30  # the first source's rate (MOT17-04, seqinfo.ini)
+    spans = {"MOT17-04-FRCNN": 7 / 30, "MOT17-05-FRCNN": 5 / 14}  # (last - first labeled frame) / source fps
+    prov = [json.loads(line) for line in (tmp_path / "out" / "meta" / "provenance.jsonl").read_text().splitlines()]
+    assert [p["source"].split("/")[-2] for p in prov] == sorted(spans)
+    for ep, p in enumerate(prov):
+        seq = p["source"].split("/")[-2]
+        assert ds.meta.episodes[ep]["length"] == n_grid_samples(spans[seq], fps), seq
+        assert p["licence"] == "CC BY-NC-SA 3.0" and p["tracks"] > 5
+    ds = load_dataset(tmp_path / "out", "vla_builder/mot17", delta_timestamps={"action": [0, 1 / fps]})
+    actions, states, n_images = read_everything(ds, fps)
+    assert n_images == len(ds) == ds.meta.total_frames
+    assert np.isfinite(actions).all() and np.isfinite(states).all()
+    assert (states[:, 0] > 0).all() and (states[:, 0] < 1).all()  # the actor's x, normalized
