@@ -1,0 +1,143 @@
+"""The text track: QA / classification -> SFT records with a three-step trace, over the shipped example."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vla_builder.text.build import build_text_cli
+from vla_builder.text.traces import STEP_TITLES, classification_trace, qa_trace
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "recipes" / "text_demo.yaml"
+# The deliberately bad lines of recipes/data/text/*.jsonl and a word their reject reason must carry.
+EXPECTED_REJECTS = {
+    ("data/text/qa.jsonl", 18): "does not occur in the context",
+    ("data/text/qa.jsonl", 19): "empty: answer",
+    ("data/text/qa.jsonl", 20): "differs from the source label",
+    ("data/text/qa.jsonl", 21): "not valid JSON",
+    ("data/text/qa.jsonl", 22): "same question and context",
+    ("data/text/sentiment.jsonl", 19): "is not one of",
+    ("data/text/sentiment.jsonl", 20): "missing field(s): label",
+    ("data/text/sentiment.jsonl", 21): "cue words point to negative",
+}
+
+
+def _args(recipe: Path, output: Path | None, *overrides: str) -> argparse.Namespace:
+    return argparse.Namespace(recipe=recipe, output=output, overrides=list(overrides), overwrite=False,
+                              fail_fast=None, runner=None)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("text") / "demo"
+    assert build_text_cli(_args(DEMO, out)) == 3  # some records rejected, on purpose
+    return out
+
+
+def test_records_answer_their_source_labels(demo: Path):
+    records = _jsonl(demo / "records.jsonl")
+    assert len(records) == 35
+    for r in records:
+        line = (DEMO.parent / r["source"]).read_text().splitlines()[r["line"] - 1]
+        source = json.loads(line)
+        label = source["answer"] if r["task"] == "qa" else source["label"]
+        assert r["answer"] == label == r["trace"]["confirmation"]["answer"]
+        assert [m["role"] for m in r["messages"]] == ["system", "user", "assistant"]
+        text = r["messages"][2]["content"]
+        positions = [text.index(title) for title in STEP_TITLES]
+        assert positions == sorted(positions), "the three steps come in order"
+        assert text.endswith(f"Final answer: {label}")
+        assert r["trace"]["verification"] and all(c["passed"] for c in r["trace"]["verification"])
+        if r["task"] == "qa":
+            assert label in source["context"]
+            assert r["trace"]["basis"]["evidence"], "QA basis quotes the context"
+
+
+def test_bad_records_are_rejected_with_reasons(demo: Path):
+    rejects = _jsonl(demo / "rejects.jsonl")
+    assert {(r["source"], r["line"]): r["reason"] for r in rejects}.keys() == EXPECTED_REJECTS.keys()
+    for r in rejects:
+        assert EXPECTED_REJECTS[(r["source"], r["line"])] in r["reason"]
+    emitted = {(r["source"], r["line"]) for r in _jsonl(demo / "records.jsonl")}
+    assert not emitted & EXPECTED_REJECTS.keys()
+    manifest = json.loads((demo / "manifest.json").read_text())
+    assert manifest["counts"] == {"read": 43, "records": 35, "rejects": 8}
+    assert all(s["licence"] for s in manifest["sources"])
+
+
+def test_bad_recipe_lists_every_problem_and_writes_nothing(tmp_path: Path, capsys):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text(
+        "kind: text\nname: bad\nseed: many\ncolour: blue\n"
+        "sources:\n"
+        "  - {path: nowhere.jsonl, task: qa}\n"
+        "  - {path: nowhere_*.jsonl, task: classification, fields: {txt: body}}\n")
+    out = tmp_path / "out"
+    assert build_text_cli(_args(recipe, out)) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "6 problem(s)" in err
+    for expected in ("seed: Input should be a valid integer", "colour: unknown key",
+                     "sources[0].path: no such file: nowhere.jsonl", "sources[1].path: no such file",
+                     "sources[1].fields: unknown role(s) ['txt']", "sources[1].labels: required"):
+        assert expected in err, expected
+    assert not out.exists()
+
+
+def test_same_seed_same_bytes(tmp_path: Path, demo: Path):
+    again, other = tmp_path / "again", tmp_path / "other"
+    assert build_text_cli(_args(DEMO, again)) == 3
+    assert (again / "records.jsonl").read_bytes() == (demo / "records.jsonl").read_bytes()
+    assert (again / "rejects.jsonl").read_bytes() == (demo / "rejects.jsonl").read_bytes()
+    # Another seed rewords the traces, never the answers.
+    assert build_text_cli(_args(DEMO, other, "seed=7")) == 3
+    a, b = _jsonl(demo / "records.jsonl"), _jsonl(other / "records.jsonl")
+    assert [r["answer"] for r in a] == [r["answer"] for r in b]
+    assert [r["messages"] for r in a] != [r["messages"] for r in b]
+
+
+def test_cli_subprocess(tmp_path: Path):
+    out = tmp_path / "cli"
+    run = subprocess.run([sys.executable, "-m", "vla_builder", "build", "recipes/text_demo.yaml", "--output",
+                          str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 3, run.stderr
+    assert "records:  35  rejects: 8" in run.stdout and "wall time:" in run.stdout
+    assert str(out.resolve()) in run.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "records.jsonl", "rejects.jsonl"]
+
+
+def test_nothing_produced_and_foreign_output(tmp_path: Path):
+    (tmp_path / "d.jsonl").write_text('{"text": "x", "label": "odd"}\nnot json\n')
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("kind: text\nname: r\nsources:\n"
+                      "  - {path: d.jsonl, task: classification, labels: [even]}\n")
+    assert build_text_cli(_args(recipe, tmp_path / "o")) == 1  # every line rejected
+    assert len(_jsonl(tmp_path / "o" / "rejects.jsonl")) == 2
+    # A non-empty folder that is not a text-track output is never written into.
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    assert build_text_cli(_args(recipe, foreign)) == 2
+    assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
+
+
+def test_traces_are_pure_and_seeded():
+    ctx = "The mill was built in 1820. It ground oats for the village."
+    one = qa_trace("When was the mill built?", ctx, "1820", key="0|a")
+    assert one == qa_trace("When was the mill built?", ctx, "1820", key="0|a")
+    assert one.answer == "1820" and not one.failed
+    wordings = {qa_trace("When was the mill built?", ctx, "1820", key=f"{s}|a").steps for s in range(20)}
+    assert len(wordings) > 1  # the seed picks among paraphrases
+    bad = qa_trace("When was the mill built?", ctx, "1830", key="0|a")
+    assert bad.answer is None and [c.name for c in bad.failed] == ["answer_in_context"]
+    dup = classification_trace("Fine.", "ok", ["ok", "bad"], key="k", duplicate_of="f:1")
+    assert dup.answer is None and [c.name for c in dup.failed] == ["not_duplicate"]

@@ -1,0 +1,165 @@
+"""Text recipe: YAML (`yaml.safe_load`) validated into typed config before any record is read.
+
+Like the video recipe, every problem — unknown keys, wrong types, paths that match no file, roles that do not fit
+the task — is gathered and raised once as a `RecipeError` listing each with its key path.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator)
+
+from vla_builder.recipe import RecipeError  # one error type for both tracks: the CLI reports them alike
+
+# What each task reads from an input record; `fields` maps a role to the key (dotted for nested) in the input.
+ROLES: dict[str, tuple[str, ...]] = {"qa": ("question", "context", "answer"), "classification": ("text", "label")}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def match_files(base: Path, pattern: str) -> list[Path]:
+    """Files a source path names: a file or a glob, relative to the recipe file (a recipe travels with its data)."""
+    p = Path(pattern).expanduser()
+    full = p if p.is_absolute() else base / p
+    found = [Path(m) for m in glob.glob(str(full))] if glob.has_magic(str(full)) else [full]
+    return sorted(f for f in found if f.is_file())
+
+
+class TextSourceConfig(_Strict):
+    # Field order is validation order: the validators below read `task` (and `labels`) from earlier fields.
+    task: Literal["qa", "classification"]
+    path: str  # JSON Lines file or glob, relative to the recipe file
+    fields: dict[str, str] = Field(default_factory=dict, validate_default=True)  # role -> input key
+    labels: list[str] | None = Field(None, validate_default=True)  # the label set (classification only)
+    # Optional cue words per label (classification): quoted as evidence, and a label that contradicts every
+    # cue found in its text is rejected.
+    cues: dict[str, list[str]] = Field(default_factory=dict, validate_default=True)
+    licence: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _matches_files(cls, v: str, info: ValidationInfo) -> str:
+        base = (info.context or {}).get("base")
+        if base is not None and not match_files(base, v):
+            raise ValueError(f"no such file: {v} (relative to {base})")
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _known_roles(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        task = info.data.get("task")
+        if task is None:  # the task itself is wrong; that is reported at its own key
+            return v
+        unknown = sorted(set(v) - set(ROLES[task]))
+        if unknown:
+            raise ValueError(f"unknown role(s) {unknown} for task {task}; its roles are {list(ROLES[task])}")
+        return {role: v.get(role, role) for role in ROLES[task]}  # unmapped roles read the key of the same name
+
+    @field_validator("labels")
+    @classmethod
+    def _label_set(cls, v: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        task = info.data.get("task")
+        if task == "classification" and not v:
+            raise ValueError("required for task classification: the list of allowed labels")
+        if task == "qa" and v is not None:
+            raise ValueError("only for task classification (a QA answer is a span of its context)")
+        if v and len(set(v)) != len(v):
+            raise ValueError(f"labels repeat: {sorted({x for x in v if v.count(x) > 1})}")
+        return v
+
+    @field_validator("cues")
+    @classmethod
+    def _cue_labels(cls, v: dict[str, list[str]], info: ValidationInfo) -> dict[str, list[str]]:
+        if v and info.data.get("task") == "qa":
+            raise ValueError("only for task classification")
+        labels = info.data.get("labels")
+        if labels and (stray := sorted(set(v) - set(labels))):
+            raise ValueError(f"cues for label(s) not in labels: {stray}")
+        return v
+
+
+class TextRecipe(_Strict):
+    kind: Literal["text"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    sources: list[TextSourceConfig] = Field(min_length=1)
+    output: str | None = None  # default out/<name>, relative to the working directory (as for video)
+    seed: int = 0  # picks the trace wording; same seed -> byte-identical records
+    format: Literal["jsonl"] = "jsonl"
+
+
+@dataclass(frozen=True)
+class LoadedTextRecipe:
+    recipe: TextRecipe
+    path: Path
+    files: tuple[tuple[Path, ...], ...]  # per source, the files it matched (sorted: a stable record order)
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+    @property
+    def output(self) -> Path:
+        return Path(self.recipe.output or f"out/{self.recipe.name}")
+
+    def display(self, file: Path) -> str:
+        """A file as named in records and manifest: relative to the recipe, so outputs do not embed tmp paths."""
+        return Path(os.path.relpath(file, self.base)).as_posix()
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    node = data
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {dotted}: '{k}' is not a mapping")
+    node[keys[-1]] = value
+
+
+def load_text_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedTextRecipe:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise RecipeError(path, [f"cannot read the recipe: {e.strerror or e}"]) from None
+    except yaml.YAMLError as e:
+        raise RecipeError(path, [f"not valid YAML: {e}"]) from None
+    if not isinstance(data, dict):
+        raise RecipeError(path, ["the recipe must be a mapping of keys (kind, name, sources, ...)"])
+    problems: list[str] = []
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            problems.append(f"--set {item!r}: expected key=value")
+            continue
+        try:
+            _set_dotted(data, key, yaml.safe_load(raw))
+        except (ValueError, yaml.YAMLError) as e:
+            problems.append(str(e))
+    base = path.parent
+    try:
+        recipe = TextRecipe.model_validate(data, context={"base": base})
+    except ValidationError as e:
+        for err in e.errors():
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            problems.append(f"{_loc(err['loc']) or '(top level)'}: {msg}")
+        raise RecipeError(path, problems) from None
+    if problems:
+        raise RecipeError(path, problems)
+    files = tuple(tuple(match_files(base, s.path)) for s in recipe.sources)
+    return LoadedTextRecipe(recipe, path, files)
