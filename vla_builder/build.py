@@ -211,16 +211,20 @@ def build(
 
     done = [shards / c.clip_id for c in clips if (shards / c.clip_id / "meta" / CLIP_RECORD).is_file()]
     if done:
-        report.records = sink.merge(done, output, repo_id=f"vla_builder/{recipe.name}")
+        partial = output.parent / f".{output.name}.partial"
+        report.records = sink.merge(done, partial, repo_id=f"vla_builder/{recipe.name}")
         report.episodes = len(done)
         report.frames = sum(int(r["frames"]) for r in report.records)
         failures = [f.to_json() for f in report.failures]
-        with open(output / "meta" / "failures.jsonl", "w") as fh:
+        with open(partial / "meta" / "failures.jsonl", "w") as fh:
             fh.writelines(json.dumps(f) + "\n" for f in failures)
-        (output / "meta" / BUILD_RECORD).write_text(json.dumps({
+        (partial / "meta" / BUILD_RECORD).write_text(json.dumps({
             "fingerprint": stamp, "recipe": str(loaded.path), "episodes": report.episodes,
             "frames": report.frames, "fps": fps, "failures": len(failures),
         }))
+        # commit point: the old output (if any) goes, the finished one takes its place
+        remove_tree(output)
+        os.replace(partial, output)
         if not report.failures:
             remove_tree(work)  # everything is in the output; a rerun is a no-op
     report.wall_s = time.perf_counter() - t0

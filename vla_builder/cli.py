@@ -27,7 +27,23 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--runner", choices=["local", "ray"], help="override the recipe's runner")
     b.add_argument("--fail-fast", action="store_true", default=None, help="stop at the first failed clip")
     b.add_argument("--overwrite", action="store_true", help="rebuild even if the output is up to date")
+    v = sub.add_parser("validate", help="open a dataset as training would and name the cause of any problem")
+    v.add_argument("dataset", type=Path, help="dataset folder (with meta/info.json)")
     return p
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from vla_builder.validate import validate
+
+    report = validate(args.dataset)
+    if report.ok:
+        print(f"OK: {args.dataset}: {report.episodes} episodes, {report.frames} frames, "
+              f"{report.frames_decoded} video frames decoded, timestamps within lerobot's tolerance")
+        return 0
+    print(f"INVALID: {args.dataset}: {len(report.problems)} problem(s):", file=sys.stderr)
+    for p in report.problems:
+        print(f"  - {p}", file=sys.stderr)
+    return 1
 
 
 def recipe_kind(path: Path) -> str:
@@ -81,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "build":
         return cmd_build(args)
+    if args.command == "validate":
+        return cmd_validate(args)
     return 2
 
 

@@ -76,6 +76,7 @@ class Recipe(_Strict):
     actor: str | None = None  # class name whose motion is the action (else chosen and reported)
     fps: int | None = Field(None, gt=0, le=240)  # output fps (default: the first source's, rounded)
     output: str = "out/dataset"
+    data_root: str | None = None  # when set, every source and label path must resolve inside this folder
     image_size: tuple[int, int] = (480, 640)  # (height, width) of the written camera; frames are letterboxed
     task: str | None = None  # override the generated task text
     seed: int = 0
@@ -232,6 +233,7 @@ def expand_sources(recipe: Recipe, base: Path, problems: list[str]) -> list[Sour
                     licence=src.licence,
                     camera=src.camera,
                     camera_kind=src.camera_kind,
+                    data_root=(base / recipe.data_root) if recipe.data_root is not None else None,
                 )
             )
     cameras = {s.camera for s in specs}

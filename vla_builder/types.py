@@ -31,6 +31,17 @@ class SourceSpec:
     licence: str | None = None
     camera: str = "front"  # which camera view this is (names the LeRobot video feature)
     camera_kind: str = "third_person"  # third_person | wrist (wrist: action is the camera's ego-motion)
+    data_root: Path | None = None  # when set, media and labels must resolve inside it
+
+    def check_inside_root(self, path: Path) -> str | None:
+        """Why `path` may not be read (it escapes data_root), or None."""
+        if self.data_root is None:
+            return None
+        root = self.data_root.resolve()
+        real = path.resolve()
+        if real != root and root not in real.parents:
+            return f"path escapes the data root {root} (resolves to {real})"
+        return None
 
     @property
     def media(self) -> Path:

@@ -99,11 +99,13 @@ class LeRobotSink:
         (tmp / "meta" / CLIP_RECORD).write_text(json.dumps(record, default=str))
         os.replace(tmp, shard_dir)
 
-    def merge(self, shard_dirs: list[Path], output: Path, repo_id: str) -> list[dict]:
-        """Aggregate finished shards, in the given order, into `output`; return per-episode provenance."""
+    def merge(self, shard_dirs: list[Path], partial: Path, repo_id: str) -> list[dict]:
+        """Aggregate finished shards, in the given order, into `partial`; return per-episode provenance.
+
+        The caller adds its own records and renames `partial` into place (the commit point of a build).
+        """
         from lerobot.datasets.aggregate import aggregate_datasets
 
-        partial = output.parent / f".{output.name}.partial"
         remove_tree(partial)
         aggregate_datasets(
             repo_ids=[f"vla_builder/{d.name}" for d in shard_dirs],
@@ -118,6 +120,4 @@ class LeRobotSink:
         with open(partial / "meta" / "provenance.jsonl", "w") as fh:
             for rec in records:
                 fh.write(json.dumps(rec, default=str) + "\n")
-        remove_tree(output)
-        os.replace(partial, output)
         return records

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from vla_builder.pipeline import Stage
-from vla_builder.sources.labels import read_labels
-from vla_builder.sources.video import probe, probe_images
+from vla_builder.sources.labels import LabelError, read_labels
+from vla_builder.sources.video import DecodeError, probe, probe_images
 from vla_builder.types import Clip
 
 
@@ -19,6 +19,9 @@ class ProbeStage(Stage):
 
     def process(self, clip: Clip) -> Clip:
         src = clip.source
+        escape = src.check_inside_root(src.media)
+        if escape:
+            raise DecodeError(src.media, escape)
         if src.video is not None:
             info = probe(src.video)
         else:
@@ -35,6 +38,10 @@ class LabelsStage(Stage):
 
     def process(self, clip: Clip) -> Clip:
         assert clip.info is not None
+        if clip.source.labels is not None:
+            escape = clip.source.check_inside_root(clip.source.labels)
+            if escape:
+                raise LabelError(clip.source.labels, escape)
         labels = read_labels(clip.source, clip.info)
         prov = {**clip.provenance, "labels_format": labels.format, "label_rows": len(labels)}
         if labels.dropped:

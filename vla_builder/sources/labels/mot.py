@@ -48,11 +48,12 @@ def read_mot(spec: SourceSpec, info: VideoInfo) -> LabelTable:
         dropped["ignore region (conf 0)"] = int((~consider).sum())
     a = a[consider]
     base = 1 if spec.frame_base is None else spec.frame_base
-    frame = np.where(np.isfinite(a[:, 0]), a[:, 0], -1).astype(np.int64) - base
-    class_id = np.where(a[:, 7] < 0, 1, a[:, 7]).astype(np.int64)  # det files: -1 = the one detected class
+    frame = np.where(np.isfinite(a[:, 0]) & (np.abs(a[:, 0]) < 1e9), a[:, 0], -1).astype(np.int64) - base
+    cls = np.nan_to_num(a[:, 7], nan=-999, posinf=-999, neginf=-999)  # non-numbers: an unknown class
+    class_id = np.where((cls < 0) & (cls != -999), 1, cls).astype(np.int64)  # det files: -1 = the detected class
     names = spec.classes or MOT17_CLASSES
     score = np.where(a[:, 6] > 0, np.minimum(a[:, 6], 1.0), 1.0)
-    track = np.where(np.isfinite(a[:, 1]), a[:, 1], -1).astype(np.int64)
+    track = np.where(np.isfinite(a[:, 1]) & (np.abs(a[:, 1]) < 1e12), a[:, 1], -1).astype(np.int64)
     table = finish_table(
         path, "mot", frame, track, class_id, a[:, 2:6], score, names, (info.width_px, info.height_px), dropped
     )
