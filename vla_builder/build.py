@@ -41,6 +41,7 @@ class PipelineFactory:
     motion_preset: str
     motion_max_side_px: int
     motion_impl: str
+    seed: int = 0
 
     def __call__(self) -> Pipeline:
         from vla_builder.stages.decode import DecodeStage
@@ -59,7 +60,7 @@ class PipelineFactory:
             MotionStage(self.motion_method, self.motion_preset, self.motion_max_side_px, self.motion_impl),
             InteractionStage(actor=self.actor),
             TrajectoryStage(actor=self.actor),
-            LanguageStage(task=self.task),
+            LanguageStage(task=self.task, seed=self.seed),
         ])
 
 
@@ -175,7 +176,7 @@ def build(
     sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera,
                        codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop)
     factory = PipelineFactory(fps, tuple(recipe.image_size), recipe.actor, recipe.task, recipe.motion.method,
-                              recipe.motion.preset, recipe.motion.max_side_px, recipe.motion.impl)
+                              recipe.motion.preset, recipe.motion.max_side_px, recipe.motion.impl, recipe.seed)
     log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s))")
 
     clips = make_clips(loaded)

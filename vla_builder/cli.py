@@ -38,7 +38,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     report = validate(args.dataset)
     if report.ok:
         print(f"OK: {args.dataset}: {report.episodes} episodes, {report.frames} frames, "
-              f"{report.frames_decoded} video frames decoded, timestamps within lerobot's tolerance")
+              f"{report.frames_decoded} video frames decoded, timestamps within lerobot's tolerance, "
+              f"{report.statements_checked} reasoning statements recomputed")
         return 0
     print(f"INVALID: {args.dataset}: {len(report.problems)} problem(s):", file=sys.stderr)
     for p in report.problems:

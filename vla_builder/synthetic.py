@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-CLASSES = {1: "hand", 2: "cup", 3: "box"}
-SIZES = {1: (0.13, 0.16), 2: (0.10, 0.12), 3: (0.16, 0.18)}  # (w, h) normalized
-COLORS = {1: (224, 172, 140), 2: (200, 40, 40), 3: (40, 70, 200)}
+CLASSES = {1: "hand", 2: "cup", 3: "box"}  # MOT class ids of gt.txt
+TRACK_CLASS = {1: 1, 2: 2, 3: 3, 4: 1}  # track id -> class id (track 4 is a second hand, in handovers)
+SIZES = {1: (0.13, 0.16), 2: (0.10, 0.12), 3: (0.16, 0.18), 4: (0.13, 0.16)}  # (w, h) normalized
+COLORS = {1: (224, 172, 140), 2: (200, 40, 40), 3: (40, 70, 200), 4: (190, 140, 110)}
 
 
 @dataclass
@@ -32,13 +33,15 @@ class Keyframes:
         return np.stack([x, y], axis=-1)
 
 
-def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int] | None, np.ndarray, str]:
-    """Return centers per object id (n, 2), the attach interval [from, to] of the cup to the hand, camera pan."""
+def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int] | None, np.ndarray, str, dict]:
+    """Centers per track id (n, 2), the interval [from, to] in which hand 1 moves an object, camera pan, the
+    task, and the true events (frame numbers)."""
     t = np.arange(n, dtype=float)
     f = lambda a: int(round(a * (n - 1)))  # noqa: E731 — fraction of the clip -> frame
     cup0, box0 = (0.25, 0.62), (0.55, 0.38)
     pan = np.zeros((n, 2))
     attach = None
+    events: dict = {}
     if name == "pick_place":
         grasp = (cup0[0], cup0[1] - 0.03)  # the hand covers the cup's top
         place = (0.82, 0.38 - 0.03)
@@ -52,6 +55,7 @@ def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int]
         cup[b + 1 :] = cup[b]
         centers = {1: hand, 2: cup, 3: np.tile(box0, (n, 1))}
         task = "put the cup to the right of the box"
+        events = {"approach": [0, a - 1], "grasp": a, "carry": [a, b - 1], "place": b}
     elif name == "push":
         # the hand comes from the left, touches the box's left side and pushes it right, then leaves
         contact = (box0[0] - (SIZES[3][0] + SIZES[1][0]) / 2 + 0.01, box0[1])
@@ -64,6 +68,29 @@ def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int]
         box[b + 1 :] = box[b]
         centers = {1: hand, 2: np.tile(cup0, (n, 1)), 3: box}
         task = "push the box to the right"
+        events = {"approach": [0, a - 1], "push": [a, b - 1]}
+    elif name == "handover":
+        # hand 1 picks the cup up and brings it to the middle; hand 2 takes it and puts it right of the box
+        grasp = (cup0[0], cup0[1] - 0.03)
+        middle = (0.45, 0.72)
+        place = (0.82, 0.38 - 0.03)
+        h1 = Keyframes([0, f(0.15), f(0.20), f(0.45), f(0.50), n - 1],
+                       [(0.10, 0.85), grasp, grasp, middle, middle, (0.05, 0.95)]).at(t)
+        middle2 = (middle[0] + 0.04, middle[1] - 0.02)  # hand 2 grips the cup from the other side
+        h2 = Keyframes([0, f(0.30), f(0.47), f(0.50), f(0.80), n - 1],
+                       [(0.70, 0.92), (0.70, 0.92), middle2, middle2, (place[0] + 0.04, place[1] - 0.02),
+                        (place[0] + 0.04, place[1] - 0.02)]).at(t)
+        a, b = f(0.20), f(0.45)  # hand 1 moves the cup
+        c, d = f(0.50), f(0.80)  # hand 2 moves it
+        cup = np.tile(cup0, (n, 1))
+        cup[a : b + 1] = h1[a : b + 1] + (np.array(cup0) - np.array(grasp))
+        cup[b + 1 : c + 1] = cup[b]
+        cup[c : d + 1] = h2[c : d + 1] + (cup[c] - h2[c])
+        cup[d + 1 :] = cup[d]
+        attach = (a, b)
+        centers = {1: h1, 2: cup, 3: np.tile(box0, (n, 1)), 4: h2}
+        task = "hand the cup to the other hand"
+        events = {"approach": [0, a - 1], "grasp": a, "carry": [a, b - 1], "place": b, "receive": [c, d - 1]}
     elif name == "idle":
         hand = Keyframes([0, f(0.5), n - 1], [(0.15, 0.88), (0.85, 0.88), (0.5, 0.9)]).at(t)
         centers = {1: hand, 2: np.tile(cup0, (n, 1)), 3: np.tile(box0, (n, 1))}
@@ -74,8 +101,8 @@ def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int]
         centers = {k: v - pan for k, v in centers.items()}
         task = ""
     else:
-        raise ValueError(f"unknown scenario {name!r}; have pick_place, push, idle, pan")
-    return centers, attach, pan, task
+        raise ValueError(f"unknown scenario {name!r}; have pick_place, push, handover, idle, pan")
+    return centers, attach, pan, task, events
 
 
 def _texture(rng: np.random.Generator, h: int, w: int, base: tuple[int, int, int], amp: float) -> np.ndarray:
@@ -102,12 +129,13 @@ def make_scene(
     out.mkdir(parents=True, exist_ok=True)
     h, w = size_px
     rng = np.random.default_rng(seed)
-    centers, attach, pan, task = _scenario(scenario, n_frames)
+    centers, attach, pan, task, events = _scenario(scenario, n_frames)
     pad = int(0.2 * w)  # room for the camera to pan over a larger table
     table = _texture(rng, h + 2 * pad, w + 2 * pad, (150, 120, 90), 40)
+    tracks = sorted(centers)
     sprites = {k: _texture(rng, max(2, int(SIZES[k][1] * h)), max(2, int(SIZES[k][0] * w)), COLORS[k], 45)
-               for k in CLASSES}
-    boxes = {k: np.zeros((n_frames, 4)) for k in CLASSES}  # pixel xyxy (float, as labeled)
+               for k in tracks}
+    boxes = {k: np.zeros((n_frames, 4)) for k in tracks}  # pixel xyxy (float, as labeled)
     container = av.open(str(out / "scene.mp4"), mode="w")
     stream = container.add_stream("libx264", rate=fps)
     stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
@@ -115,7 +143,7 @@ def make_scene(
     for t in range(n_frames):
         ox, oy = int(round(pad + pan[t, 0] * w)), int(round(pad + pan[t, 1] * h))
         frame = table[oy : oy + h, ox : ox + w].copy()
-        for k in (3, 2, 1):  # box, cup, then the hand on top
+        for k in [k for k in (3, 2, 1, 4) if k in centers]:  # box, cup, then the hands on top
             sh, sw = sprites[k].shape[:2]
             cx, cy = centers[k][t, 0] * w, centers[k][t, 1] * h
             x0, y0 = int(round(cx - sw / 2)), int(round(cy - sh / 2))
@@ -132,10 +160,10 @@ def make_scene(
 
     with open(out / "gt.txt", "w") as fh:
         for t in range(n_frames):
-            for k in CLASSES:
+            for k in tracks:
                 x0, y0, x1, y1 = boxes[k][t]
-                fh.write(f"{t + 1},{k},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},1,{k},1\n")
-    centers_norm = {k: ((boxes[k][:, :2] + boxes[k][:, 2:]) / 2 / [w, h]) for k in CLASSES}
+                fh.write(f"{t + 1},{k},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},1,{TRACK_CLASS[k]},1\n")
+    centers_norm = {k: ((boxes[k][:, :2] + boxes[k][:, 2:]) / 2 / [w, h]) for k in tracks}
     hand = centers_norm[1]
     gripper = np.zeros(n_frames, int)
     if attach is not None:
@@ -148,6 +176,7 @@ def make_scene(
         "classes": CLASSES,
         "task": task,
         "attach": list(attach) if attach else None,
+        "events": events,
         "gripper": gripper.tolist(),
         "hand_center": hand.tolist(),
         "hand_velocity": np.vstack([np.diff(hand, axis=0), [[0.0, 0.0]]]).tolist(),

@@ -139,6 +139,12 @@ class TrackSet:
         b = self.boxes_xyxy
         return np.stack([(b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2], axis=-1)
 
+    def with_boxes(self, k: int, boxes_xyxy: np.ndarray) -> TrackSet:
+        """A copy in which track k has the given (T, 4) boxes (e.g. gaps filled)."""
+        boxes = self.boxes_xyxy.copy()
+        boxes[:, k] = boxes_xyxy
+        return dataclasses.replace(self, boxes_xyxy=boxes)
+
     def index_of(self, track_id: int) -> int:
         return int(np.nonzero(self.ids == track_id)[0][0])
 
@@ -202,6 +208,7 @@ class Clip:
     tracks: TrackSet | None = None
     motion: Motion | None = None
     events: tuple[Event, ...] | None = None
+    subtasks: tuple[Event, ...] | None = None  # consecutive segments covering the clip (reach, carry, ...)
     trajectory: Trajectory | None = None
     task: str | None = None
     language: dict[str, Any] | None = None  # subtasks and other language rows (issue: language)
@@ -214,6 +221,6 @@ class Clip:
     def make_id(source: SourceSpec, span: tuple[int, int] | None = None) -> str:
         """Deterministic id from (source, span): the same inputs always give the same id."""
         # the last path parts, not the absolute path: the same data gives the same id on any machine
-        tail = lambda p: "/".join(Path(p).parts[-3:]) if p is not None else ""  # noqa: E731
+        tail = lambda p: "/".join(Path(p).resolve().parts[-3:]) if p is not None else ""  # noqa: E731
         key = f"{tail(source.media)}|{tail(source.labels)}|{span}"
         return f"{source.name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"

@@ -24,6 +24,7 @@ class ValidationReport:
     episodes: int = 0
     frames: int = 0
     frames_decoded: int = 0
+    statements_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -161,6 +162,13 @@ def validate(root: str | Path) -> ValidationReport:
                 v = np.asarray(s.get(name, [math.nan]), dtype=float)
                 if not np.all(np.isfinite(v)):
                     report.problems.append(f"{root / 'meta' / 'stats.json'}: '{key}' {name} is not finite")
+
+    if (root / "meta" / "reasoning.jsonl").is_file():
+        from vla_builder.checker import check_dataset
+
+        check = check_dataset(root)
+        report.problems += [f"reasoning trace: {p}" for p in check.inconsistencies[:20]]
+        report.statements_checked = check.statements
 
     prov_path = root / "meta" / "provenance.jsonl"
     if prov_path.is_file():

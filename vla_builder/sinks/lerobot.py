@@ -33,6 +33,36 @@ def letterbox(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
+def write_language(root: Path, per_episode: list[dict]) -> None:
+    """Language columns through lerobot's own annotation writer, plus meta/reasoning.jsonl and meta/subtasks.jsonl.
+
+    `language_persistent` (task_aug, plan, subtask, motion) and `language_events` (vqa, trace) are staged per
+    episode and written by `LanguageColumnsWriter` — the code path of `lerobot-annotate` — so lerobot's own
+    language helpers (`active_at`, `emitted_at`, the message renderer) read them.
+    """
+    from lerobot.annotations.steerable_pipeline.executor import Executor
+    from lerobot.annotations.steerable_pipeline.reader import iter_episodes
+    from lerobot.annotations.steerable_pipeline.staging import EpisodeStaging
+    from lerobot.annotations.steerable_pipeline.writer import LanguageColumnsWriter
+
+    staging_dir = root / ".language_staging"
+    for ep, lang in enumerate(per_episode):
+        staging = EpisodeStaging(staging_dir, ep)
+        staging.write("plan", lang.get("persistent", []))
+        staging.write("vqa", lang.get("events", []))
+    LanguageColumnsWriter().write_all(list(iter_episodes(root)), staging_dir, root)
+    Executor._ensure_annotation_metadata_in_info(root)  # info.json must advertise the two columns
+    shutil.rmtree(staging_dir)
+    with open(root / "meta" / "reasoning.jsonl", "w") as fh:
+        for ep, lang in enumerate(per_episode):
+            for row in lang.get("reasoning", []):
+                fh.write(json.dumps({"episode_index": ep, **row}) + "\n")
+    with open(root / "meta" / "subtasks.jsonl", "w") as fh:
+        for ep, lang in enumerate(per_episode):
+            fh.write(json.dumps({"episode_index": ep, "subtasks": lang.get("subtasks", []),
+                                 "events": lang.get("events_detected", [])}) + "\n")
+
+
 def remove_tree(path: Path) -> None:
     if path.exists():
         shutil.rmtree(path)
@@ -95,7 +125,8 @@ class LeRobotSink:
             ds.save_episode()
         finally:
             ds.finalize()  # always: an unfinalized dataset has parquet files without footers
-        record = {"clip_id": clip.clip_id, "task": clip.task, "frames": len(frames), **clip.provenance}
+        record = {"clip_id": clip.clip_id, "task": clip.task, "frames": len(frames), **clip.provenance,
+                  "language": clip.language or {}}
         (tmp / "meta" / CLIP_RECORD).write_text(json.dumps(record, default=str))
         os.replace(tmp, shard_dir)
 
@@ -113,11 +144,13 @@ class LeRobotSink:
             roots=list(shard_dirs),
             aggr_root=partial,
         )
-        records = []
+        records, language = [], []
         for i, d in enumerate(shard_dirs):
             rec = json.loads((d / "meta" / CLIP_RECORD).read_text())
+            language.append(rec.pop("language", {}))
             records.append({"episode_index": i, **rec})
         with open(partial / "meta" / "provenance.jsonl", "w") as fh:
             for rec in records:
                 fh.write(json.dumps(rec, default=str) + "\n")
+        write_language(partial, language)
         return records

@@ -1,16 +1,48 @@
-"""One grounded task string per episode: verb + object + spatial relation, all read off the tracks."""
+"""Grounded language from geometry: the task, its paraphrases, one instruction per subtask, move primitives, and a
+per-frame reasoning trace whose every statement can be recomputed from the tracks (see `vla_builder.checker`).
+
+Words come from class names and spatial relations read off the boxes (left of / right of / above / below / on);
+paraphrases are picked deterministically from (seed, clip id), so a rebuild writes the same text.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from vla_builder.pipeline import Stage
-from vla_builder.types import Clip, TrackSet
+from vla_builder.types import Clip, Event, TrackSet, Trajectory
 
-MIN_NET_MOTION = 0.05  # normalized units: less than this is "stays in place"
+MIN_NET_MOTION = 0.05  # normalized units: a net displacement below this is "stays in place"
+MOVE_MIN_PER_S = 0.03  # normalized units / s: slower than this is "still" (same as the interactions stage)
+JUMP_PER_FRAME = 0.2  # normalized units: a labeled box moving more than this in one sample is flagged
+
+TASK_TEMPLATES = {
+    "carry_rel": ["put the {obj} {rel} the {ref}", "place the {obj} {rel} the {ref}",
+                  "pick up the {obj} and set it down {rel} the {ref}", "move the {obj} so it ends up {rel} the {ref}"],
+    "carry_dir": ["move the {obj} {dir}", "carry the {obj} {dir}", "pick up the {obj} and move it {dir}"],
+    "push": ["push the {obj} {dir}", "slide the {obj} {dir} by pushing it", "shove the {obj} {dir}"],
+    "handover": ["hand the {obj} to the other {actor}", "pass the {obj} to the other {actor}",
+                 "give the {obj} to the other {actor}"],
+    "move_toward": ["move the {actor} {dir} toward the {ref}", "bring the {actor} {dir}, toward the {ref}"],
+    "move": ["move the {actor} {dir}", "shift the {actor} {dir}"],
+    "still": ["keep the {actor} still", "hold the {actor} in place"],
+    "camera_move": ["move the camera {dir}", "pan the camera {dir}"],
+    "camera_still": ["hold the camera still", "keep the camera steady"],
+}
+SUBTASK_TEMPLATES = {
+    "reach": ["reach for the {obj}", "move the {actor} to the {obj}"],
+    "retreat": ["let go of the {obj} and move the {actor} away", "release the {obj} and pull the {actor} back"],
+}
+
+
+def pick(seed: int, clip_id: str, key: str, n: int) -> int:
+    """A deterministic choice among n paraphrases: same seed and clip -> same text."""
+    return int(hashlib.sha1(f"{seed}|{clip_id}|{key}".encode()).hexdigest(), 16) % n
 
 
 def direction_words(d: np.ndarray) -> str:
@@ -32,13 +64,18 @@ def relation(obj_box: np.ndarray, ref_box: np.ndarray) -> str:
     return "below" if dy > 0 else "above"
 
 
-def last_box(tracks: TrackSet, k: int) -> np.ndarray | None:
+def box_at(tracks: TrackSet, k: int, t: int | None = None) -> np.ndarray | None:
+    """Track k's box at sample t (None: its last labeled position)."""
     present = np.nonzero(tracks.present[:, k])[0]
-    return tracks.boxes_xyxy[present[-1], k] if len(present) else None
+    if not len(present):
+        return None
+    if t is None:
+        t = int(present[-1])
+    return tracks.boxes_xyxy[t, k] if tracks.present[t, k] else None
 
 
-def nearest_other(tracks: TrackSet, k: int, exclude: set[int]) -> int | None:
-    box = last_box(tracks, k)
+def nearest_other(tracks: TrackSet, k: int, exclude: set[int], t: int | None = None) -> int | None:
+    box = box_at(tracks, k, t)
     if box is None:
         return None
     c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
@@ -46,7 +83,7 @@ def nearest_other(tracks: TrackSet, k: int, exclude: set[int]) -> int | None:
     for j in range(len(tracks)):
         if j == k or j in exclude:
             continue
-        b = last_box(tracks, j)
+        b = box_at(tracks, j, t)
         if b is None:
             continue
         d = float(np.linalg.norm(c - [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]))
@@ -55,51 +92,208 @@ def nearest_other(tracks: TrackSet, k: int, exclude: set[int]) -> int | None:
     return best
 
 
-def net_motion(tracks: TrackSet, k: int) -> np.ndarray:
-    present = np.nonzero(tracks.present[:, k])[0]
+def net_motion(tracks: TrackSet, k: int, start: int = 0, end: int | None = None) -> np.ndarray:
+    present = np.nonzero(tracks.present[start : (end + 1 if end is not None else None), k])[0] + start
     c = tracks.centers()[:, k]
     return c[present[-1]] - c[present[0]] if len(present) else np.zeros(2)
+
+
+def move_primitives(action: np.ndarray, fps: int) -> list[str]:
+    """The move primitive of every sample, from the action alone (so a checker can recompute it).
+
+    8 directions or "stay still", from (ee_dx, ee_dy); runs shorter than 2 samples join their predecessor so one
+    noisy sample does not flicker; a gripper change adds "close the gripper" / "open the gripper".
+    """
+    v_min = MOVE_MIN_PER_S / fps
+    words = []
+    for dx, dy in action[:, :2]:
+        if np.hypot(dx, dy) <= v_min:
+            words.append("stay still")
+            continue
+        horiz = "right" if dx > 0 else "left"
+        vert = "down" if dy > 0 else "up"
+        if abs(dx) > 2.4 * abs(dy):
+            words.append(f"move {horiz}")
+        elif abs(dy) > 2.4 * abs(dx):
+            words.append(f"move {vert}")
+        else:
+            words.append(f"move {vert} and {horiz}")
+    for t in range(1, len(words) - 1):
+        if words[t] != words[t - 1] and words[t] != words[t + 1]:
+            words[t] = words[t - 1]
+    grip = action[:, 3] > 0.5
+    for t in range(len(words)):
+        before = grip[t - 1] if t > 0 else False
+        if grip[t] and not before:
+            words[t] = f"close the gripper, {words[t]}"
+        elif before and not grip[t]:
+            words[t] = f"open the gripper, {words[t]}"
+    return words
+
+
+@dataclass
+class Phrase:
+    key: str  # template family
+    slots: dict[str, str]
+
+    def render(self, seed: int, clip_id: str, templates: dict[str, list[str]] = TASK_TEMPLATES) -> list[str]:
+        options = [t.format(**self.slots) for t in templates[self.key]]
+        first = pick(seed, clip_id, self.key, len(options))
+        return options[first:] + options[:first]  # the chosen one first, then the other paraphrases
+
+
+def describe_act(tracks: TrackSet, ev: Event, actor: int) -> Phrase:
+    """The phrase for one carry / push / handover event of the actor."""
+    obj = tracks.index_of(ev.object_id)
+    name = tracks.class_names[obj]
+    if ev.kind == "handover":
+        return Phrase("handover", {"obj": name, "actor": tracks.class_names[actor]})
+    if ev.kind == "push":
+        return Phrase("push", {"obj": name, "dir": direction_words(net_motion(tracks, obj, ev.start, ev.end + 1))})
+    end = min(ev.end + 1, tracks.boxes_xyxy.shape[0] - 1)
+    ref = nearest_other(tracks, obj, {j for j, n in enumerate(tracks.class_names) if n == tracks.class_names[actor]},
+                        end)
+    if ref is not None and box_at(tracks, obj, end) is not None:
+        rel = relation(box_at(tracks, obj, end), box_at(tracks, ref, end))
+        return Phrase("carry_rel", {"obj": name, "rel": rel, "ref": tracks.class_names[ref]})
+    return Phrase("carry_dir", {"obj": name, "dir": direction_words(net_motion(tracks, obj, ev.start, ev.end + 1))})
+
+
+def describe_episode(tracks: TrackSet, subtasks: list[Event], trajectory: Trajectory) -> Phrase:
+    if len(tracks) == 0 or trajectory.actor_id is None:
+        net = trajectory.state[-1, :2] - trajectory.state[0, :2]
+        if np.linalg.norm(net) < MIN_NET_MOTION:
+            return Phrase("camera_still", {})
+        return Phrase("camera_move", {"dir": direction_words(net)})
+    actor = tracks.index_of(trajectory.actor_id)
+    acts = [s for s in subtasks if s.kind in ("carry", "push", "handover")]
+    if acts:
+        return describe_act(tracks, max(acts, key=lambda e: e.end - e.start), actor)
+    name = tracks.class_names[actor]
+    net = trajectory.action[:-1, :2].sum(axis=0)  # the actor's own motion (camera motion removed)
+    if np.linalg.norm(net) < MIN_NET_MOTION:
+        return Phrase("still", {"actor": name})
+    ref = nearest_other(tracks, actor, set())
+    if ref is not None:
+        return Phrase("move_toward", {"actor": name, "dir": direction_words(net), "ref": tracks.class_names[ref]})
+    return Phrase("move", {"actor": name, "dir": direction_words(net)})
+
+
+def describe_subtask(tracks: TrackSet, st: Event, trajectory: Trajectory, seed: int, clip_id: str) -> str:
+    actor = tracks.index_of(trajectory.actor_id) if trajectory.actor_id is not None else None
+    key = f"subtask{st.start}"
+    if st.kind in ("reach", "retreat") and st.object_id is not None and actor is not None:
+        slots = {"obj": tracks.class_names[tracks.index_of(st.object_id)], "actor": tracks.class_names[actor]}
+        return Phrase(st.kind, slots).render(seed, clip_id + key, SUBTASK_TEMPLATES)[0]
+    if st.kind in ("carry", "push", "handover") and actor is not None:
+        return describe_act(tracks, st, actor).render(seed, clip_id + key)[0]
+    return describe_episode(tracks, [], trajectory).render(seed, clip_id + key)[0]
+
+
+def visible_objects(tracks: TrackSet, t: int) -> list[dict[str, Any]]:
+    return [{"id": int(tracks.ids[k]), "name": tracks.class_names[k],
+             "box": [round(float(v), 4) for v in tracks.boxes_xyxy[t, k]]}
+            for k in range(len(tracks)) if tracks.present[t, k]]
+
+
+def label_checks(tracks: TrackSet, subtasks: list[Event], t: int) -> list[dict[str, Any]]:
+    """Error verification at sample t: contradictions between the labels and what the trace claims."""
+    checks = []
+    if t > 0:
+        c = tracks.centers()
+        for k in range(len(tracks)):
+            if tracks.present[t, k] and tracks.present[t - 1, k]:
+                jump = float(np.linalg.norm(c[t, k] - c[t - 1, k]))
+                checks.append({"check": f"{tracks.class_names[k]} {int(tracks.ids[k])} moves smoothly",
+                               "ok": jump <= JUMP_PER_FRAME, "value": round(jump, 4)})
+    for st in subtasks:
+        if st.kind in ("carry", "handover", "push") and st.start <= t <= st.end and st.object_id is not None:
+            k = tracks.index_of(st.object_id)
+            checks.append({"check": f"the {tracks.class_names[k]} being moved is labeled",
+                           "ok": bool(tracks.present[t, k])})
+    return checks
 
 
 @dataclass
 class LanguageStage(Stage):
     task: str | None = None  # a fixed task from the recipe overrides the generated one
+    seed: int = 0
 
     name: ClassVar[str] = "language"
-    needs: ClassVar[tuple[str, ...]] = ("tracks", "events", "trajectory")
-    makes: ClassVar[tuple[str, ...]] = ("task",)
+    needs: ClassVar[tuple[str, ...]] = ("frames", "tracks", "events", "subtasks", "trajectory")
+    makes: ClassVar[tuple[str, ...]] = ("task", "language")
 
     def process(self, clip: Clip) -> Clip:
-        assert clip.tracks is not None and clip.events is not None and clip.trajectory is not None
-        text = self.task or describe(clip.tracks, list(clip.events), clip.trajectory)
-        return clip.with_(task=text)
+        tracks, subtasks, traj, frames = clip.tracks, list(clip.subtasks or ()), clip.trajectory, clip.frames
+        assert tracks is not None and traj is not None and frames is not None
+        fps = frames.fps
+        paraphrases = describe_episode(tracks, subtasks, traj).render(self.seed, clip.clip_id)
+        task = self.task or paraphrases[0]
+        camera = f"observation.images.{clip.source.camera}"
+        sub_texts = [describe_subtask(tracks, st, traj, self.seed, clip.clip_id) for st in subtasks]
+        plan = "; ".join(f"{i + 1}. {s}" for i, s in enumerate(sub_texts)) if sub_texts else task
+        moves = move_primitives(traj.action, fps)
+        ts = [float(np.float32(t / fps)) for t in range(len(frames))]  # as the parquet's float32 timestamps
 
+        persistent = [{"role": "user", "content": p, "style": "task_aug", "timestamp": 0.0}
+                      for p in ([task] if self.task else []) + paraphrases]
+        persistent.append({"role": "assistant", "content": plan, "style": "plan", "timestamp": 0.0})
+        persistent += [{"role": "assistant", "content": text, "style": "subtask", "timestamp": ts[st.start]}
+                       for st, text in zip(subtasks, sub_texts, strict=True)]
+        persistent += [{"role": "assistant", "content": m, "style": "motion", "timestamp": ts[t]}
+                       for t, m in enumerate(moves) if t == 0 or m != moves[t - 1]]
+        events_rows = []
+        actor = tracks.index_of(traj.actor_id) if traj.actor_id is not None else None
+        for st in subtasks:
+            t = st.start
+            objs = {f"{o['name']} {o['id']}": o["box"] for o in visible_objects(tracks, t)}
+            events_rows += [
+                {"role": "user", "content": "Which objects are visible, and where (x0, y0, x1, y1)?",
+                 "style": "vqa", "timestamp": ts[t], "camera": camera},
+                {"role": "assistant", "content": json.dumps(objs), "style": "vqa", "timestamp": ts[t],
+                 "camera": camera},
+            ]
+            if actor is not None:
+                path = traj.state[st.start : st.end + 1, :2]
+                idx = np.unique(np.linspace(0, len(path) - 1, min(len(path), 8)).round().astype(int))
+                events_rows.append({"role": "assistant", "style": "trace", "timestamp": ts[t], "camera": camera,
+                                    "content": json.dumps([[round(float(x), 4), round(float(y), 4)]
+                                                           for x, y in path[idx]])})
+        reasoning = self._reasoning(clip, task, plan, subtasks, sub_texts, moves, traj)
+        language = {"persistent": persistent, "events": events_rows, "reasoning": reasoning,
+                    "subtasks": [{"kind": st.kind, "start": st.start, "end": st.end, "object_id": st.object_id,
+                                  "text": text} for st, text in zip(subtasks, sub_texts, strict=True)],
+                    "events_detected": [{"kind": e.kind, "start": e.start, "end": e.end, "actor_id": e.actor_id,
+                                         "object_id": e.object_id} for e in clip.events or ()]}
+        return clip.with_(task=task, language=language)
 
-def describe(tracks: TrackSet, events: list, trajectory) -> str:
-    if len(tracks) == 0 or trajectory.actor_id is None:
-        net = trajectory.state[-1, :2] - trajectory.state[0, :2]
-        if np.linalg.norm(net) < MIN_NET_MOTION:
-            return "hold the camera still"
-        return f"move the camera {direction_words(net)}"
-    actor = tracks.index_of(trajectory.actor_id)
-    actor_name = tracks.class_names[actor]
-    carries = [e for e in events if e.kind == "carry"]
-    pushes = [e for e in events if e.kind == "push"]
-    if carries:
-        ev = max(carries, key=lambda e: e.end - e.start)
-        obj = tracks.index_of(ev.object_id)
-        ref = nearest_other(tracks, obj, {actor})
-        if ref is not None:
-            rel = relation(last_box(tracks, obj), last_box(tracks, ref))
-            return f"put the {tracks.class_names[obj]} {rel} the {tracks.class_names[ref]}"
-        return f"move the {tracks.class_names[obj]} {direction_words(net_motion(tracks, obj))}"
-    if pushes:
-        ev = max(pushes, key=lambda e: e.end - e.start)
-        obj = tracks.index_of(ev.object_id)
-        return f"push the {tracks.class_names[obj]} {direction_words(net_motion(tracks, obj))}"
-    net = net_motion(tracks, actor)
-    if np.linalg.norm(net) < MIN_NET_MOTION:
-        return f"keep the {actor_name} still"
-    ref = nearest_other(tracks, actor, set())
-    where = f" toward the {tracks.class_names[ref]}" if ref is not None else ""
-    return f"move the {actor_name} {direction_words(net)}{where}"
+    @staticmethod
+    def _reasoning(clip: Clip, task, plan, subtasks, sub_texts, moves, traj) -> list[dict[str, Any]]:
+        """ECoT-style fields plus the three upcycling steps, for every sample."""
+        tracks = clip.tracks
+        basis = [f"labels: {clip.provenance.get('labels_format', 'none')} boxes from {clip.provenance.get('labels')}",
+                 f"actor: {clip.provenance.get('actor')}"]
+        for st, text in zip(subtasks, sub_texts, strict=True):
+            basis.append(f"samples {st.start}-{st.end}: {st.kind} -> '{text}'")
+        rows = []
+        for t in range(len(moves)):
+            active = [i for i, st in enumerate(subtasks) if st.start <= t <= st.end]
+            i = active[0] if active else None
+            gripper = "closed" if traj.action[t, 3] > 0.5 else "open"
+            checks = label_checks(tracks, subtasks, t)
+            rows.append({
+                "frame_index": t,
+                "task": task,
+                "plan": plan,
+                "subtask": sub_texts[i] if i is not None else task,
+                "move": moves[t],
+                "gripper": gripper,
+                "visible_objects": visible_objects(tracks, t),
+                "question_basis": basis,
+                "error_verification": checks,
+                "answer_confirmation": {
+                    "subtask": sub_texts[i] if i is not None else task, "move": moves[t], "gripper": gripper,
+                    "labels_consistent": all(c["ok"] for c in checks),
+                },
+            })
+        return rows

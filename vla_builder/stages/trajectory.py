@@ -14,7 +14,8 @@ from typing import ClassVar
 import numpy as np
 
 from vla_builder.pipeline import Stage
-from vla_builder.stages.interactions import choose_actor, held_mask
+from vla_builder.egomotion import camera_ego_motion
+from vla_builder.stages.interactions import choose_actor, held_mask, world_velocity
 from vla_builder.types import Clip, Trajectory
 
 STATE_NAMES = ("ee_x", "ee_y", "ee_w", "ee_h", "gripper")
@@ -47,16 +48,19 @@ class TrajectoryStage(Stage):
         tracks, motion, events = clip.tracks, clip.motion, clip.events
         assert tracks is not None and motion is not None and events is not None
         t_count = tracks.boxes_xyxy.shape[0]
-        gripper = held_mask(events, t_count).astype(np.float32)
         actor, reason = choose_actor(tracks, self.actor)
+        actor_id = int(tracks.ids[actor]) if actor is not None else None
+        gripper = held_mask(events, t_count, actor_id).astype(np.float32)
         if clip.source.camera_kind == "wrist" or actor is None:
             return clip.with_(trajectory=self._ego(motion, gripper, reason))
         boxes = fill_gaps(tracks.boxes_xyxy[:, actor])
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         action = np.zeros((t_count, len(ACTION_NAMES)), np.float32)
-        action[:-1, 0] = np.diff(cx)
-        action[:-1, 1] = np.diff(cy)
+        # the actor's own motion: its box motion minus what the camera's motion alone would cause there
+        filled = tracks.with_boxes(actor, boxes)
+        v = world_velocity(filled, motion)[:, actor]
+        action[:-1, 0:2] = np.nan_to_num(v[:-1])
         area = np.maximum(w * h, 1e-9)
         action[:-1, 2] = 0.5 * np.diff(np.log(area))
         action[:, 3] = gripper
@@ -67,11 +71,11 @@ class TrajectoryStage(Stage):
     @staticmethod
     def _ego(motion, gripper: np.ndarray, reason: str) -> Trajectory:
         t_count = len(gripper)
-        scene = motion.camera_translation()  # how the scene moved in the image
-        scale, _rot = motion.camera_scale_rotation()
+        ego = camera_ego_motion(motion)  # the camera's motion; translation measured at the image centre
         action = np.zeros((t_count, len(ACTION_NAMES)), np.float32)
-        action[:-1, 0:2] = -scene[:-1]  # the camera moves opposite to the scene it sees
-        action[:-1, 2] = np.log(np.maximum(scale[:-1], 1e-6))  # scene grows: the camera comes closer
+        action[:-1, 0] = ego["x_norm_per_frame"][:-1]
+        action[:-1, 1] = ego["y_norm_per_frame"][:-1]
+        action[:-1, 2] = ego["zoom_log_per_frame"][:-1]  # > 0: the camera came closer
         action[:, 3] = gripper
         pos = np.concatenate([[[0.5, 0.5]], 0.5 + np.cumsum(action[:-1, 0:2], axis=0)])
         size = np.exp(np.concatenate([[0.0], np.cumsum(action[:-1, 2])]))

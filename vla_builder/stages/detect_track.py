@@ -1,0 +1,418 @@
+"""Dense tracks from whatever labels a source has: dense, id-less, sparse keyframes, or none.
+
+`DetectTrackStage` needs ("labels", "frames") and makes ("labels", "tracks"): it replaces `TracksStage` in a
+pipeline that has a detector (or sparse labels). It makes the `TrackSet` itself rather than a denser LabelTable
+because only a TrackSet can say which boxes a person labeled (`labeled=True`) and which were propagated
+(`labeled=False`); a LabelTable row claims to be a label.
+
+Modes (`mode="auto"` picks one from the labels; provenance records which and why):
+  dense      ids on (nearly) every grid sample: exactly TracksStage (labels_to_grid, short gaps interpolated).
+  associate  boxes without ids: ids by IoU + Hungarian (association.py), then dense or sparse as below.
+  sparse     keyframe labels (say every 10th-30th frame): every sample filled. Labeled boxes always win and the
+             label ids are the track ids. Between two keyframes a box is first predicted by optical flow (the
+             median flow inside the box, carried forward from one keyframe and backward from the next, blended by
+             time; size interpolated) — or linearly interpolated with flow off — then replaced by a detection when
+             one overlaps the prediction (IoU >= snap_iou_min) or belongs to the tracker track that matched the
+             label at either keyframe. Objects detected but never labeled are not added.
+  detect     no labels: detect every sample and track (ByteTrack, fresh ids from 1 per clip).
+
+The detector is optional for dense / associate / sparse (sparse then uses flow alone) and required for detect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from vla_builder.association import associate, iou_matrix
+from vla_builder.detect.detections import Detections
+from vla_builder.detect.tracker import ByteTrackConfig, track_clip
+from vla_builder.pipeline import Resources, Stage
+from vla_builder.stages.tracks import labels_to_grid
+from vla_builder.types import Clip, LabelTable, TrackSet
+
+MODES = ("auto", "dense", "associate", "sparse", "detect")
+
+
+class DetectTrackError(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+def grid_coverage(anchors: TrackSet) -> float:
+    """Labeled samples / samples between each track's first and last label, over all tracks (1.0 = dense)."""
+    if len(anchors) == 0:
+        return 1.0
+    total = 0
+    for k in range(len(anchors)):
+        t = np.nonzero(anchors.labeled[:, k])[0]
+        total += t[-1] - t[0] + 1 if len(t) else 0
+    return float(anchors.labeled.sum()) / max(total, 1)
+
+
+# -- sparse propagation -------------------------------------------------------------------------------------------
+@dataclass
+class FlowField:
+    """Dense optical flow between neighbouring samples, computed on demand (a segment at a time) and cached."""
+
+    rgb: np.ndarray  # (T, H, W, 3) uint8
+    max_side_px: int = 480
+    method: str = "farneback"  # farneback | dis (kernels.reference.dense_flow)
+    preset: str = "medium"  # DIS preset
+    ncc_margin: float = 0.02  # the flow's shift is kept unless the best match correlates this much better
+
+    def __post_init__(self) -> None:
+        self._gray: dict[int, np.ndarray] = {}
+        self._flow: dict[tuple[int, int], np.ndarray] = {}
+
+    def gray(self, t: int) -> np.ndarray:
+        from vla_builder.kernels.reference import to_gray
+
+        if t not in self._gray:
+            self._gray[t] = to_gray(self.rgb[t], self.max_side_px)
+        return self._gray[t]
+
+    def box_shift(self, t_from: int, t_to: int, boxes: np.ndarray) -> np.ndarray:
+        """Shift (K, 2), normalized units, of each box of sample t_from towards t_to; 0 where unknown.
+
+        The median flow inside the box, checked against template matching of the box's interior: dense flow
+        occasionally loses a fast, finely textured object for one frame (Farneback measured 0 px for a true
+        10 px on one frame of pick_place), and one lost step shifts the box for the rest of the carry. Where the
+        flow's shift matches the patch clearly worse (normalized cross-correlation) than the best whole-pixel
+        shift, the matched shift is taken.
+        """
+        from vla_builder.kernels.reference import box_flow_norm, dense_flow
+
+        key = (t_from, t_to)
+        if key not in self._flow:
+            self._flow[key] = dense_flow(self.gray(t_from), self.gray(t_to), self.method, self.preset)
+        shift = np.nan_to_num(box_flow_norm(self._flow[key], boxes), nan=0.0)
+        g0, g1 = self.gray(t_from), self.gray(t_to)
+        for k, box in enumerate(boxes):
+            matched = _match_shift_px(g0, g1, box, shift[k] * (g0.shape[1], g0.shape[0]), self.ncc_margin)
+            if matched is not None:
+                shift[k] = matched / (g0.shape[1], g0.shape[0])
+        return shift
+    def release_before(self, t: int) -> None:
+        """Drop cached images and flows of samples before t (segments are visited in time order)."""
+        self._gray = {k: v for k, v in self._gray.items() if k >= t}
+        self._flow = {k: v for k, v in self._flow.items() if min(k) >= t}
+
+
+def _match_shift_px(g0: np.ndarray, g1: np.ndarray, box: np.ndarray, flow_px: np.ndarray, margin: float,
+                    ncc_min: float = 0.9) -> np.ndarray | None:
+    """Whole-pixel shift of the box interior g0 -> g1 by normalized cross-correlation, when the match is clear
+    (>= ncc_min) and beats the flow's shift by `margin`; None when the flow is as good (or the patch is too small or
+    flat to tell)."""
+    import cv2
+
+    from vla_builder.kernels.reference import box_interior_px
+
+    h, w = g0.shape
+    r = box_interior_px(box, w, h)
+    if r is None:
+        return None
+    xa, ya, xb, yb = r
+    if xb - xa < 6 or yb - ya < 6:
+        return None
+    tpl = g0[ya:yb, xa:xb]
+    if float(tpl.std()) < 2.0:  # flat: correlation means nothing
+        return None
+    reach = int(np.ceil(max(xb - xa, yb - ya) * 0.75 + np.abs(flow_px).max()))  # search radius, pixels
+    wx0, wy0 = max(xa - reach, 0), max(ya - reach, 0)
+    wx1, wy1 = min(xb + reach, w), min(yb + reach, h)
+    window = g1[wy0:wy1, wx0:wx1]
+    if window.shape[0] < tpl.shape[0] or window.shape[1] < tpl.shape[1]:
+        return None
+    score = cv2.matchTemplate(window, tpl, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(score)
+    fx, fy = int(round(xa + flow_px[0])) - wx0, int(round(ya + flow_px[1])) - wy0  # the flow's shift in `score`
+    flow_score = score[fy, fx] if 0 <= fy < score.shape[0] and 0 <= fx < score.shape[1] else -1.0
+    # only an unambiguous match overrides the flow: a patch found nearly intact (a partly occluded or deforming
+    # object correlates < 0.9 everywhere, and there the flow's median is the more robust of the two)
+    if best < ncc_min or best - flow_score <= margin:
+        return None
+    return np.array([bx + wx0 - xa, by + wy0 - ya], float)
+
+
+def _carry(box: np.ndarray, steps: list[int], flow: FlowField | None) -> list[np.ndarray]:
+    """Carry a box along samples `steps` (first = where the box is labeled) with flow; without flow it stays put.
+
+    (Tried and dropped: checking each step against the labeled appearance and leaving the box in place when that
+    matches better. It helps a still object that something passes over and hurts one labeled while occluded,
+    whose "appearance" is the occluder: no net gain on scripts/eval_tracking.py.)
+    """
+    out = [box.copy()]
+    for s0, s1 in zip(steps[:-1], steps[1:], strict=True):
+        b = out[-1]
+        if flow is not None:
+            d = flow.box_shift(s0, s1, b[None])[0]
+            b = b + np.r_[d, d]
+        out.append(b)
+    return out
+
+
+def _center_size(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (b[:2] + b[2:]) / 2, b[2:] - b[:2]
+
+
+def _box(center: np.ndarray, size: np.ndarray) -> np.ndarray:
+    return np.r_[center - size / 2, center + size / 2]
+
+
+def propagation_priors(anchors: TrackSet, flow: FlowField | None,
+                       extend_max_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted boxes (T, K, 4) for every unlabeled sample a track is believed present in (NaN elsewhere), and
+    how much to trust them (T, K): the IoU of the forward- and backward-carried boxes (NaN where only one exists).
+
+    Between two keyframes labeling a track: forward-carried and backward-carried centers blended by time, size
+    interpolated. When the two agree the prediction is anchored to two exact labels and is better than a detection;
+    when they do not (occlusion, a turn, a change of speed between keyframes) a detection is better. Without flow
+    the carried boxes stay put, so agreement is the IoU of the two labels (a still object). Towards a keyframe (or
+    clip end) where the track is not labeled: carried from its last label for half the gap (at most
+    `extend_max_samples`) — the object leaves somewhere in between and we cannot tell where without a detector.
+    """
+    t_count, k_count = anchors.labeled.shape
+    lab = anchors.labeled
+    prior = np.where(lab[..., None], anchors.boxes_xyxy, np.nan)
+    agree = np.where(lab, 1.0, np.nan)
+    keys = np.nonzero(lab.any(axis=1))[0]
+    if len(keys) == 0:
+        return prior, agree
+    bounds = [(-1, int(keys[0]))] + list(zip(keys[:-1].tolist(), keys[1:].tolist())) + [(int(keys[-1]), t_count)]
+    for a, b in bounds:
+        if b - a <= 1:
+            continue
+        for k in range(k_count):
+            at_a = a >= 0 and lab[a, k]
+            at_b = b < t_count and lab[b, k]
+            if at_a and at_b:
+                fwd = _carry(anchors.boxes_xyxy[a, k], list(range(a, b + 1)), flow)
+                bwd = _carry(anchors.boxes_xyxy[b, k], list(range(b, a - 1, -1)), flow)[::-1]
+                (_, size_a), (_, size_b) = _center_size(fwd[0]), _center_size(bwd[-1])
+                for i, t in enumerate(range(a + 1, b), start=1):
+                    w = i / (b - a)  # weight of the later keyframe grows with time
+                    center = (1 - w) * _center_size(fwd[i])[0] + w * _center_size(bwd[i])[0]
+                    size = (1 - w) * size_a + w * size_b
+                    prior[t, k] = _box(center, size)
+                    f, g = _box(_center_size(fwd[i])[0], size), _box(_center_size(bwd[i])[0], size)
+                    agree[t, k] = iou_matrix(f[None], g[None])[0, 0]
+            elif at_a:
+                limit = (b - a - 1) if b == t_count else (b - a) // 2
+                steps = list(range(a, a + 1 + min(limit, extend_max_samples)))
+                for t, box in zip(steps[1:], _carry(anchors.boxes_xyxy[a, k], steps, flow)[1:], strict=True):
+                    prior[t, k] = box
+            elif at_b:
+                limit = (b - a - 1) if a == -1 else (b - a) // 2
+                steps = list(range(b, b - 1 - min(limit, extend_max_samples), -1))
+                for t, box in zip(steps[1:], _carry(anchors.boxes_xyxy[b, k], steps, flow)[1:], strict=True):
+                    prior[t, k] = box
+        if flow is not None:
+            flow.release_before(b)
+    return prior, agree
+
+
+def _link_tracker_ids(anchors: TrackSet, dets: list[Detections], det_ids: list[np.ndarray],
+                      iou_min: float = 0.5) -> np.ndarray:
+    """(T, K) tracker id of the detection matching each labeled box (Hungarian, same class), else -1."""
+    t_count, k_count = anchors.labeled.shape
+    link = np.full((t_count, k_count), -1, np.int64)
+    names = np.array(anchors.class_names, dtype=object)
+    for t in np.nonzero(anchors.labeled.any(axis=1))[0]:
+        ks = np.nonzero(anchors.labeled[t])[0]
+        if len(dets[t]) == 0:
+            continue
+        iou = iou_matrix(anchors.boxes_xyxy[t, ks], dets[t].boxes_xyxy)
+        iou[names[ks][:, None] != dets[t].class_names[None, :]] = 0.0
+        rows, cols = linear_sum_assignment(-iou)
+        for r, c in zip(rows, cols, strict=True):
+            if iou[r, c] >= iou_min:
+                link[t, ks[r]] = det_ids[t][c]
+    return link
+
+
+def refine_with_detections(anchors: TrackSet, prior: np.ndarray, agree: np.ndarray, dets: list[Detections],
+                           det_ids: list[np.ndarray], snap_iou_min: float,
+                           trust_iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """Replace predicted boxes by detections; returns boxes (T, K, 4) and where a detection was used (T, K).
+
+    A track's "own" tracker ids are those matched to its labels at the keyframes bounding the gap. At each unlabeled
+    sample, tracks and detections of the same class are assigned (Hungarian) on IoU with the prediction plus a bonus
+    for the track's own tracker id. A detection is taken when it overlaps the prediction by snap_iou_min, or when
+    it is the track's own tracker track (then it may also extend the track where no prediction reaches) — unless the
+    prediction is trusted (forward and backward agree by `trust_iou`): then the prediction stays, as it is tied to
+    two exact labels and a detector box is only as exact as the detector.
+    """
+    t_count, k_count = anchors.labeled.shape
+    link = _link_tracker_ids(anchors, dets, det_ids)
+    keys = np.nonzero(anchors.labeled.any(axis=1))[0]
+    names = np.array(anchors.class_names, dtype=object)
+    boxes = prior.copy()
+    used = np.zeros((t_count, k_count), bool)
+    if len(keys) == 0:
+        return boxes, used
+    for t in range(t_count):
+        if len(dets[t]) == 0 or anchors.labeled[t].all():
+            continue
+        prev_key = keys[keys <= t].max() if (keys <= t).any() else None
+        next_key = keys[keys >= t].min() if (keys >= t).any() else None
+        own = np.full((k_count, 2), -1, np.int64)
+        if prev_key is not None:
+            own[:, 0] = link[prev_key]
+        if next_key is not None:
+            own[:, 1] = link[next_key]
+        ks = np.nonzero(~anchors.labeled[t])[0]
+        d = dets[t]
+        has_prior = ~np.isnan(prior[t, ks, 0])
+        iou = np.zeros((len(ks), len(d)))
+        if has_prior.any():
+            iou[has_prior] = iou_matrix(prior[t, ks[has_prior]], d.boxes_xyxy)
+        is_own = (det_ids[t][None, :] >= 0) & (
+            (det_ids[t][None, :] == own[ks, 0][:, None]) | (det_ids[t][None, :] == own[ks, 1][:, None]))
+        ok = (iou >= snap_iou_min) | is_own
+        ok &= names[ks][:, None] == d.class_names[None, :]
+        score = np.where(ok, iou + 1.0 * is_own, -1.0)
+        rows, cols = linear_sum_assignment(-score)
+        for r, c in zip(rows, cols, strict=True):
+            if score[r, c] >= 0 and not agree[t, ks[r]] >= trust_iou:  # NaN (one-sided) is not trusted
+                boxes[t, ks[r]] = d.boxes_xyxy[c]
+                used[t, ks[r]] = True
+    return boxes, used
+
+
+# -- the stage ----------------------------------------------------------------------------------------------------
+@dataclass
+class DetectTrackStage(Stage):
+    weights: str | Path | None = None  # YOLO .pt (ultralytics); None: no detector
+    mode: str = "auto"  # auto | dense | associate | sparse | detect
+    classes: tuple[str, ...] | None = None  # detector classes to keep (None: all, or class_map's keys)
+    class_map: dict[str, str] = field(default_factory=dict)  # detector class name -> label class name
+    imgsz: int = 640  # detector input side, pixels
+    conf_min: float = 0.25
+    device: str = "auto"  # auto | cpu | cuda[:N]
+    batch_size: int = 32
+    dense_min_coverage: float = 0.9  # labeled share of samples inside the tracks' spans that counts as dense
+    max_gap_s: float = 2.0  # dense/detect: gaps up to this are interpolated (as TracksStage)
+    iou_min: float = 0.3  # association of id-less boxes
+    snap_iou_min: float = 0.5  # sparse: a detection overlapping the propagated box this much replaces it
+    trust_iou: float = 0.8  # sparse: a prediction whose forward and backward carries agree this much beats detections
+    flow: bool = True  # sparse: optical-flow propagation between keyframes (else linear interpolation)
+    flow_max_side_px: int = 480  # flow is computed on frames scaled down to this longest side
+    # Farneback, not DIS: on finely textured objects moving ~10 px/frame DIS lost the motion on some frames (0.5 px
+    # measured for 9 px true), Farneback's pyramid kept it (scripts/eval_tracking.py, pick_place)
+    flow_method: str = "farneback"
+    extend_max_s: float = 1.0  # sparse: how far past its last (before its first) label a box is carried
+    tracker: ByteTrackConfig = field(default_factory=ByteTrackConfig)
+
+    name: ClassVar[str] = "detect_track"
+    needs: ClassVar[tuple[str, ...]] = ("labels", "frames")
+    makes: ClassVar[tuple[str, ...]] = ("labels", "tracks")
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown detect_track mode {self.mode!r}; have {', '.join(MODES)}")
+        self._detector = None
+
+    @property
+    def resources(self) -> Resources:  # type: ignore[override] — depends on the configured device
+        gpu = self.weights is not None and str(self.device).startswith("cuda")
+        return Resources(cpus=1.0, gpus=1.0 if gpu else 0.0)
+
+    def setup(self) -> None:
+        if self.weights is not None and self._detector is None:
+            from vla_builder.detect.ultralytics_adapter import UltralyticsDetector
+
+            self._detector = UltralyticsDetector(
+                self.weights, classes=self.classes, class_map=dict(self.class_map), imgsz=self.imgsz,
+                conf_min=self.conf_min, device=self.device, batch_size=self.batch_size,
+            ).load()
+
+    @property
+    def detector(self):
+        self.setup()
+        return self._detector
+
+    def detect(self, rgb: np.ndarray) -> tuple[list[Detections], list[np.ndarray]]:
+        """Detections and (fresh, per-clip) ByteTrack ids for every sample."""
+        dets = self.detector.detect(rgb)
+        return dets, track_clip(dets, self.tracker)
+
+    def process(self, clip: Clip) -> Clip:
+        assert clip.labels is not None and clip.frames is not None
+        labels, frames = clip.labels, clip.frames
+        source_fps = clip.info.fps if clip.info is not None else float(frames.fps)
+        prov = dict(clip.provenance)
+        mode, why = self.mode, "set in the recipe"
+        if mode == "auto" and len(labels) == 0:
+            mode, why = "detect", "the source has no labels"
+        if mode == "detect":
+            if self.detector is None:
+                raise DetectTrackError("no labels to build tracks from and no detector: set detect_track weights")
+            tracks, stats = self._detect_mode(frames.rgb, frames.fps)
+            prov.update(tracks_mode=f"detect ({why})", tracks=len(tracks), detector=stats)
+            return clip.with_(tracks=tracks, provenance=prov)
+
+        if len(labels) and not labels.has_ids:
+            labels = associate(labels, self.iou_min, max(1, int(round(self.max_gap_s * source_fps))))
+            prov["track_ids"] = "associated (IoU + Hungarian): the labels carry no ids"
+            why = "labels without ids, associated"
+        anchors = labels_to_grid(labels, frames.source_index, 0)
+        coverage = grid_coverage(anchors)
+        if mode in ("auto", "associate"):
+            mode = "dense" if coverage >= self.dense_min_coverage else "sparse"
+            why = f"{why + '; ' if why != 'set in the recipe' else ''}labeled coverage {coverage:.2f}"
+        prov["label_coverage"] = round(coverage, 4)
+        if mode == "dense":
+            tracks = labels_to_grid(labels, frames.source_index, self.max_gap_s * source_fps)
+            prov.update(tracks_mode=f"dense ({why})", tracks=len(tracks))
+            return clip.with_(labels=labels, tracks=tracks, provenance=prov)
+
+        tracks, stats = self.propagate(anchors, frames.rgb, frames.fps)
+        prov.update(tracks_mode=f"sparse ({why})", tracks=len(tracks), propagation=stats)
+        return clip.with_(labels=labels, tracks=tracks, provenance=prov)
+
+    def propagate(self, anchors: TrackSet, rgb: np.ndarray, fps: float) -> tuple[TrackSet, dict]:
+        """Sparse labels on the grid -> dense tracks (labeled boxes kept, label ids kept)."""
+        flow = FlowField(rgb, self.flow_max_side_px, self.flow_method) if self.flow else None
+        prior, agree = propagation_priors(anchors, flow, max(1, int(round(self.extend_max_s * fps))))
+        stats: dict = {"flow": self.flow}
+        used = np.zeros(anchors.labeled.shape, bool)
+        boxes = prior
+        if self.detector is not None:
+            dets, det_ids = self.detect(rgb)
+            boxes, used = refine_with_detections(anchors, prior, agree, dets, det_ids, self.snap_iou_min,
+                                                 self.trust_iou)
+            stats["detector"] = Path(str(self.weights)).name
+        boxes = np.where(anchors.labeled[..., None], anchors.boxes_xyxy, boxes)  # labels always win
+        filled = ~anchors.labeled & ~np.isnan(boxes[..., 0])
+        stats.update(labeled_boxes=int(anchors.labeled.sum()), from_detector=int((used & filled).sum()),
+                     from_propagation=int((filled & ~used).sum()))
+        tracks = TrackSet(ids=anchors.ids, class_names=anchors.class_names, boxes_xyxy=boxes,
+                          labeled=anchors.labeled.copy())
+        return tracks, stats
+
+    def _detect_mode(self, rgb: np.ndarray, fps: float) -> tuple[TrackSet, dict]:
+        import time
+
+        t0 = time.perf_counter()
+        dets, ids = self.detect(rgb)
+        seconds = time.perf_counter() - t0
+        rows = [(t, int(i), str(d.class_names[j]), d.boxes_xyxy[j], float(d.scores[j]))
+                for t, (d, id_t) in enumerate(zip(dets, ids, strict=True)) for j, i in enumerate(id_t) if i >= 0]
+        if rows:
+            table = LabelTable(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                               np.array([r[2] for r in rows], dtype=object), np.stack([r[3] for r in rows]),
+                               np.array([r[4] for r in rows]), format="detector")
+        else:
+            table = LabelTable.empty(fmt="detector")
+        # rows are on grid samples here (frame = sample index), so the grid is 0..T-1
+        tracks = labels_to_grid(table, np.arange(len(rgb)), self.max_gap_s * fps)
+        tracks = TrackSet(tracks.ids, tracks.class_names, tracks.boxes_xyxy, np.zeros_like(tracks.labeled))
+        stats = {"weights": Path(str(self.weights)).name, "device": self.detector.device_name,
+                 "detections": int(sum(len(d) for d in dets)), "frames_per_s": round(len(rgb) / max(seconds, 1e-9), 1)}
+        return tracks, stats
