@@ -241,7 +241,7 @@ def synthetic_section(n_frames: int = 60, fps: int = 15) -> list[dict]:
             moving = np.linalg.norm(true_v, axis=1) > 1.5 / 160  # above the 1-pixel quantization of the labels
             cos = (action[moving, :2] * true_v[moving]).sum(1) / (
                 np.linalg.norm(action[moving, :2], axis=1) * np.linalg.norm(true_v[moving], axis=1) + 1e-12)
-            true_g, got_g = np.array(truth["gripper"]) > 0, action[:, 3] > 0.5
+            true_g, got_g = np.array(truth["gripper"]) > 0, action[:, -1] > 0.5
             f1 = 2 * (true_g & got_g).sum() / max(true_g.sum() + got_g.sum(), 1) if true_g.any() else float("nan")
             errs = []
             for kind, when in truth["events"].items():

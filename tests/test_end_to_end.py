@@ -61,7 +61,7 @@ def test_synthetic_actions_and_gripper_match_the_truth(synthetic_build):
     assert ds.meta.info.features["action"]["names"][:3] == ["ee_dx", "ee_dy", "ee_dscale"]
     assert "gripper" in ds.meta.info.features["action"]["names"]
     actions, _states, n_images = read_everything(ds, fps)
-    assert n_images == n and actions.shape == (n, 2, 4)
+    assert n_images == n and actions.shape == (n, 2, 5)
     now, nxt = actions[:, 0], actions[:, 1]
     np.testing.assert_allclose(nxt[:-1], now[1:], atol=1e-7)  # delta_timestamps: [0, 1/fps] is t and t+1
 
@@ -76,7 +76,7 @@ def test_synthetic_actions_and_gripper_match_the_truth(synthetic_build):
 
     a, b = truth["attach"]  # the cup moves with the hand from source frame a to b
     true_grip = np.array([1.0 if a <= t * step and t * step + step <= b else 0.0 for t in range(n)])
-    got_grip = now[:, 3]
+    got_grip = now[:, -1]  # gripper is the last action channel
     assert set(np.unique(got_grip)) <= {0.0, 1.0}
     on, true_on = np.nonzero(got_grip)[0], np.nonzero(true_grip)[0]
     assert len(on) and abs(on[0] - true_on[0]) <= 1 and abs(on[-1] - true_on[-1]) <= 1

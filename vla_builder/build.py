@@ -42,6 +42,7 @@ class PipelineFactory:
     motion_max_side_px: int
     motion_impl: str
     seed: int = 0
+    ignore_bottom_frac: float = 0.0
 
     def __call__(self) -> Pipeline:
         from vla_builder.stages.decode import DecodeStage
@@ -57,7 +58,8 @@ class PipelineFactory:
             LabelsStage(),
             DecodeStage(fps=self.fps, image_size=self.image_size),
             TracksStage(),
-            MotionStage(self.motion_method, self.motion_preset, self.motion_max_side_px, self.motion_impl),
+            MotionStage(self.motion_method, self.motion_preset, self.motion_max_side_px, self.motion_impl,
+                        self.ignore_bottom_frac),
             InteractionStage(actor=self.actor),
             TrajectoryStage(actor=self.actor),
             LanguageStage(task=self.task, seed=self.seed),
@@ -176,7 +178,8 @@ def build(
     sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera,
                        codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop)
     factory = PipelineFactory(fps, tuple(recipe.image_size), recipe.actor, recipe.task, recipe.motion.method,
-                              recipe.motion.preset, recipe.motion.max_side_px, recipe.motion.impl, recipe.seed)
+                              recipe.motion.preset, recipe.motion.max_side_px, recipe.motion.impl, recipe.seed,
+                              recipe.motion.ignore_bottom_frac)
     log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s))")
 
     clips = make_clips(loaded)

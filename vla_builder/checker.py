@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_builder.stages.language import JUMP_PER_FRAME, move_primitives
+from vla_builder.stages.trajectory import GRIPPER
 
 
 @dataclass
@@ -69,7 +70,7 @@ def check_dataset(root: str | Path) -> CheckReport:
             t = int(tr["frame_index"])
             where = f"episode {ep} frame {t}"
             row = rows[t]
-            gripper = "closed" if action[t, 3] > 0.5 else "open"
+            gripper = "closed" if action[t, GRIPPER] > 0.5 else "open"
             claim(tr["gripper"] == gripper, f"{where}: gripper '{tr['gripper']}' but action says {gripper}")
             claim(tr["move"] == moves[t], f"{where}: move '{tr['move']}' but the action gives '{moves[t]}'")
             persistent = row.get("language_persistent") or []

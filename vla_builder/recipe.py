@@ -55,6 +55,9 @@ class MotionConfig(_Strict):
     preset: Literal["ultrafast", "fast", "medium"] = "fast"
     max_side_px: int = Field(320, ge=32, le=4096)  # flow runs at this size: cost grows with pixels
     impl: Literal["auto", "reference", "cuda"] = "auto"
+    # leave out the bottom of the image from the camera-motion fit: a wrist camera sees its own gripper there,
+    # which moves with the camera and would pull the fit toward "no motion"
+    ignore_bottom_frac: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class VideoConfig(_Strict):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vla_builder.pipeline import Stage
+from vla_builder.stages.trajectory import GRIPPER
 from vla_builder.types import Clip, Event, TrackSet, Trajectory
 
 MIN_NET_MOTION = 0.05  # normalized units: a net displacement below this is "stays in place"
@@ -121,7 +122,7 @@ def move_primitives(action: np.ndarray, fps: int) -> list[str]:
     for t in range(1, len(words) - 1):
         if words[t] != words[t - 1] and words[t] != words[t + 1]:
             words[t] = words[t - 1]
-    grip = action[:, 3] > 0.5
+    grip = action[:, GRIPPER] > 0.5
     for t in range(len(words)):
         before = grip[t - 1] if t > 0 else False
         if grip[t] and not before:
@@ -279,7 +280,7 @@ class LanguageStage(Stage):
         for t in range(len(moves)):
             active = [i for i, st in enumerate(subtasks) if st.start <= t <= st.end]
             i = active[0] if active else None
-            gripper = "closed" if traj.action[t, 3] > 0.5 else "open"
+            gripper = "closed" if traj.action[t, GRIPPER] > 0.5 else "open"
             checks = label_checks(tracks, subtasks, t)
             rows.append({
                 "frame_index": t,

@@ -19,6 +19,7 @@ class MotionStage(Stage):
     preset: str = "fast"
     max_side_px: int = 320
     impl: str = "auto"
+    ignore_bottom_frac: float = 0.0
 
     name: ClassVar[str] = "motion"
     needs: ClassVar[tuple[str, ...]] = ("frames", "tracks")
@@ -49,6 +50,8 @@ class MotionStage(Stage):
             flow = ref.dense_flow(grays[t], grays[t + 1], self.method, self.preset)
             track_flow[t] = ref.box_flow_norm(flow, boxes[t])
             mask = ref.background_mask(*flow.shape[:2], boxes[t])
+            if self.ignore_bottom_frac > 0:
+                mask[int(round(flow.shape[0] * (1 - self.ignore_bottom_frac))) :] = False
             affine[t], inliers[t] = ref.global_motion_norm(flow, mask)
             energy[t] = ref.motion_energy(grays[t], grays[t + 1])
         return Motion(affine, inliers, track_flow, energy, f"reference ({self.method} {self.preset}, "

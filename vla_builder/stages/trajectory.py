@@ -1,8 +1,9 @@
 """Per-sample `observation.state` and `action` — the names below are written to info.json.
 
 Third-person camera: the actor's box is the end effector. state = (ee_x, ee_y, ee_w, ee_h, gripper),
-action = (ee_dx, ee_dy, ee_dscale, gripper): the actor's center motion from sample t to t+1 in normalized image
-units, log of its size change (a depth proxy: > 0 grows / comes closer), and whether it holds an object.
+action = (ee_dx, ee_dy, ee_dscale, ee_drot, gripper): the actor's center motion from sample t to t+1 in normalized
+image units (the camera's own motion removed), half the log of its area change (a depth proxy: > 0 grows / comes
+closer), its rotation in radians (0 for boxes, which carry none), and whether it holds an object.
 Wrist camera (or no tracks): the camera is the end effector; its ego-motion is the negated scene motion.
 """
 
@@ -19,7 +20,19 @@ from vla_builder.stages.interactions import choose_actor, held_mask, world_veloc
 from vla_builder.types import Clip, Trajectory
 
 STATE_NAMES = ("ee_x", "ee_y", "ee_w", "ee_h", "gripper")
-ACTION_NAMES = ("ee_dx", "ee_dy", "ee_dscale", "gripper")
+ACTION_NAMES = ("ee_dx", "ee_dy", "ee_dscale", "ee_drot", "gripper")
+GRIPPER = ACTION_NAMES.index("gripper")
+
+
+def smooth_121(x: np.ndarray) -> np.ndarray:
+    """Light smoothing along time with a [1, 2, 1] / 4 kernel, ends kept by edge padding.
+
+    Used on flow-derived ego-motion (per-frame estimates are noisy); label-derived motion is left exact.
+    """
+    if len(x) < 3:
+        return x
+    p = np.concatenate([x[:1], x, x[-1:]])
+    return (p[:-2] + 2 * p[1:-1] + p[2:]) / 4
 
 
 def fill_gaps(values: np.ndarray) -> np.ndarray:
@@ -63,7 +76,7 @@ class TrajectoryStage(Stage):
         action[:-1, 0:2] = np.nan_to_num(v[:-1])
         area = np.maximum(w * h, 1e-9)
         action[:-1, 2] = 0.5 * np.diff(np.log(area))
-        action[:, 3] = gripper
+        action[:, GRIPPER] = gripper
         state = np.stack([cx, cy, w, h, np.concatenate([[0.0], gripper[:-1]])], axis=1).astype(np.float32)
         return clip.with_(trajectory=Trajectory(state, STATE_NAMES, action, ACTION_NAMES,
                                                 int(tracks.ids[actor]), reason))
@@ -76,7 +89,9 @@ class TrajectoryStage(Stage):
         action[:-1, 0] = ego["x_norm_per_frame"][:-1]
         action[:-1, 1] = ego["y_norm_per_frame"][:-1]
         action[:-1, 2] = ego["zoom_log_per_frame"][:-1]  # > 0: the camera came closer
-        action[:, 3] = gripper
+        action[:-1, 3] = ego["roll_rad_per_frame"][:-1]
+        action[:-1, :4] = smooth_121(action[:-1, :4])
+        action[:, GRIPPER] = gripper
         pos = np.concatenate([[[0.5, 0.5]], 0.5 + np.cumsum(action[:-1, 0:2], axis=0)])
         size = np.exp(np.concatenate([[0.0], np.cumsum(action[:-1, 2])]))
         state = np.stack([pos[:, 0], pos[:, 1], size, size, np.concatenate([[0.0], gripper[:-1]])], axis=1)
