@@ -30,8 +30,9 @@ def select_impl(impl: str = "auto") -> str:
     if impl == "auto":
         if cuda_available():
             try:
-                from vla_builder.kernels import cuda as _cuda  # noqa: F401
+                from vla_builder.kernels.cuda import get_library
 
+                get_library()  # built (nvcc) or found pre-built: else the reference runs
                 return "cuda"
             except Exception:
                 return "reference"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_builder.sources.gpu_decode import NvdecDecoder
 from vla_builder.types import VideoInfo
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -187,7 +188,7 @@ class DecordDecoder:
             yield index, float(times[index]), rgb
 
 
-DECODERS = {"opencv": OpenCVDecoder, "pyav": PyAVDecoder, "decord": DecordDecoder}
+DECODERS = {"opencv": OpenCVDecoder, "pyav": PyAVDecoder, "decord": DecordDecoder, "nvdec": NvdecDecoder}
 AUTO_ORDER = ("opencv", "pyav")  # fastest first; pyav reads everything else
 
 

@@ -34,7 +34,8 @@ class MotionStage(Stage):
         if impl == "cuda":
             from vla_builder.kernels.cuda import motion_for_clip
 
-            motion = motion_for_clip(clip.frames.rgb, clip.tracks.boxes_xyxy, self.max_side_px)
+            motion = motion_for_clip(clip.frames.rgb, clip.tracks.boxes_xyxy, self.max_side_px,
+                                     ignore_bottom_frac=self.ignore_bottom_frac)
         else:
             motion = self._reference(clip.frames.rgb, clip.tracks.boxes_xyxy)
         return clip.with_(motion=motion, provenance={**clip.provenance, "motion": motion.method})
