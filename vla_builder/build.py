@@ -43,6 +43,14 @@ class PipelineFactory:
     motion_impl: str
     seed: int = 0
     ignore_bottom_frac: float = 0.0
+    tracks_mode: str = "auto"
+    max_gap_s: float = 2.0
+    flow_propagation: bool = True
+    detector_weights: str | None = None
+    detector_classes: tuple[tuple[str, str], ...] = ()  # (detector name, label name): hashable for the factory
+    detector_imgsz: int = 640
+    detector_conf_min: float = 0.25
+    detector_device: str = "auto"
 
     def __call__(self) -> Pipeline:
         from vla_builder.stages.decode import DecodeStage
@@ -50,14 +58,18 @@ class PipelineFactory:
         from vla_builder.stages.language import LanguageStage
         from vla_builder.stages.motion import MotionStage
         from vla_builder.stages.probe import LabelsStage, ProbeStage
-        from vla_builder.stages.tracks import TracksStage
+        from vla_builder.stages.detect_track import DetectTrackStage
         from vla_builder.stages.trajectory import TrajectoryStage
 
         return Pipeline([
             ProbeStage(),
             LabelsStage(),
             DecodeStage(fps=self.fps, image_size=self.image_size),
-            TracksStage(),
+            DetectTrackStage(weights=self.detector_weights, mode=self.tracks_mode,
+                             classes=tuple(k for k, _ in self.detector_classes) or None,
+                             class_map=dict(self.detector_classes), imgsz=self.detector_imgsz,
+                             conf_min=self.detector_conf_min, device=self.detector_device,
+                             max_gap_s=self.max_gap_s, flow=self.flow_propagation),
             MotionStage(self.motion_method, self.motion_preset, self.motion_max_side_px, self.motion_impl,
                         self.ignore_bottom_frac),
             InteractionStage(actor=self.actor),
@@ -105,10 +117,11 @@ def _file_stamp(path: Path | None) -> list:
 def make_clips(loaded: LoadedRecipe) -> list[Clip]:
     clips, seen = [], set()
     for spec in loaded.sources:
-        clip_id = Clip.make_id(spec)
+        base = loaded.path.parent
+        clip_id = Clip.make_id(spec, base=base)
         n = 2
         while clip_id in seen:  # the same source listed twice is two episodes
-            clip_id, n = f"{Clip.make_id(spec)}-{n}", n + 1
+            clip_id, n = f"{Clip.make_id(spec, base=base)}-{n}", n + 1
         seen.add(clip_id)
         clips.append(Clip(clip_id=clip_id, source=spec, provenance={
             "source": str(spec.media), "labels": str(spec.labels) if spec.labels else None,
@@ -120,6 +133,7 @@ def make_clips(loaded: LoadedRecipe) -> list[Clip]:
 def fingerprint(loaded: LoadedRecipe, fps: int) -> str:
     settings = loaded.recipe.model_dump(exclude={"output", "runner", "fail_fast"})
     stamps = [_file_stamp(s.media) + _file_stamp(s.labels) for s in loaded.sources]
+    stamps.append(_file_stamp(loaded.detector_weights))
     from vla_builder import __version__
 
     blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps, "version": __version__}, sort_keys=True,
@@ -177,9 +191,15 @@ def build(
 
     sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera,
                        codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop)
-    factory = PipelineFactory(fps, tuple(recipe.image_size), recipe.actor, recipe.task, recipe.motion.method,
-                              recipe.motion.preset, recipe.motion.max_side_px, recipe.motion.impl, recipe.seed,
-                              recipe.motion.ignore_bottom_frac)
+    det = recipe.detector
+    factory = PipelineFactory(
+        fps, tuple(recipe.image_size), recipe.actor, recipe.task, recipe.motion.method, recipe.motion.preset,
+        recipe.motion.max_side_px, recipe.motion.impl, recipe.seed, recipe.motion.ignore_bottom_frac,
+        tracks_mode=recipe.tracks.mode, max_gap_s=recipe.tracks.max_gap_s, flow_propagation=recipe.tracks.flow,
+        detector_weights=str(loaded.detector_weights) if det else None,
+        detector_classes=tuple(sorted(det.classes.items())) if det else (),
+        detector_imgsz=det.imgsz if det else 640, detector_conf_min=det.conf_min if det else 0.25,
+        detector_device=det.device if det else "auto")
     log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s))")
 
     clips = make_clips(loaded)

@@ -60,6 +60,22 @@ class MotionConfig(_Strict):
     ignore_bottom_frac: float = Field(0.0, ge=0.0, lt=1.0)
 
 
+class DetectorConfig(_Strict):
+    """YOLO + ByteTrack (vla_builder/detect): densifies sparse labels, tracks where there are none."""
+
+    weights: str  # a local ultralytics .pt file, relative to the recipe; never downloaded
+    classes: dict[str, str] = Field(default_factory=dict)  # detector class name -> label class name (and filter)
+    imgsz: int = Field(640, ge=32, le=4096)
+    conf_min: float = Field(0.25, ge=0.0, le=1.0)
+    device: str = "auto"  # auto | cpu | cuda[:N]
+
+
+class TracksConfig(_Strict):
+    mode: Literal["auto", "dense", "associate", "sparse", "detect"] = "auto"
+    max_gap_s: float = Field(2.0, gt=0)  # gaps between labels up to this long are filled
+    flow: bool = True  # sparse labels: carry boxes along optical flow between keyframes (else interpolate)
+
+
 class VideoConfig(_Strict):
     codec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"
     crf: int = Field(30, ge=0, le=63)
@@ -84,6 +100,8 @@ class Recipe(_Strict):
     task: str | None = None  # override the generated task text
     seed: int = 0
     motion: MotionConfig = MotionConfig()
+    tracks: TracksConfig = TracksConfig()
+    detector: DetectorConfig | None = None
     video: VideoConfig = VideoConfig()
     runner: RunnerConfig = RunnerConfig()
     fail_fast: bool = False
@@ -103,6 +121,11 @@ class LoadedRecipe:
         self.recipe = recipe
         self.sources = sources
         self.path = path
+
+    @property
+    def detector_weights(self) -> Path | None:
+        d = self.recipe.detector
+        return (self.path.parent / d.weights) if d is not None else None
 
     @property
     def output(self) -> Path:
@@ -161,6 +184,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedR
     if problems:
         raise RecipeError(path, problems)
     sources = expand_sources(recipe, path.parent, problems)
+    if recipe.detector is not None and not (path.parent / recipe.detector.weights).is_file():
+        problems.append(f"detector.weights: no such file: {path.parent / recipe.detector.weights} "
+                        "(a local .pt file is required; nothing is downloaded)")
     if problems:
         raise RecipeError(path, problems)
     return LoadedRecipe(recipe, sources, path)

@@ -218,9 +218,19 @@ class Clip:
         return dataclasses.replace(self, **changes)
 
     @staticmethod
-    def make_id(source: SourceSpec, span: tuple[int, int] | None = None) -> str:
-        """Deterministic id from (source, span): the same inputs always give the same id."""
-        # the last path parts, not the absolute path: the same data gives the same id on any machine
-        tail = lambda p: "/".join(Path(p).resolve().parts[-3:]) if p is not None else ""  # noqa: E731
-        key = f"{tail(source.media)}|{tail(source.labels)}|{span}"
+    def make_id(source: SourceSpec, span: tuple[int, int] | None = None, base: Path | None = None) -> str:
+        """Deterministic id from (source, span): the same inputs always give the same id.
+
+        Paths count relative to `base` (the recipe's folder), so a corpus and its recipe moved or copied elsewhere
+        keep their ids — and their paraphrases, which are seeded by the id.
+        """
+        import os
+
+        def rel(p: Path | None) -> str:
+            if p is None:
+                return ""
+            p = Path(p).resolve()
+            return os.path.relpath(p, Path(base).resolve()) if base is not None else "/".join(p.parts[-3:])
+
+        key = f"{rel(source.media)}|{rel(source.labels)}|{span}"
         return f"{source.name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"

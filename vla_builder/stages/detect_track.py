@@ -9,14 +9,18 @@ Modes (`mode="auto"` picks one from the labels; provenance records which and why
   dense      ids on (nearly) every grid sample: exactly TracksStage (labels_to_grid, short gaps interpolated).
   associate  boxes without ids: ids by IoU + Hungarian (association.py), then dense or sparse as below.
   sparse     keyframe labels (say every 10th-30th frame): every sample filled. Labeled boxes always win and the
-             label ids are the track ids. Between two keyframes a box is first predicted by optical flow (the
-             median flow inside the box, carried forward from one keyframe and backward from the next, blended by
-             time; size interpolated) — or linearly interpolated with flow off — then replaced by a detection when
-             one overlaps the prediction (IoU >= snap_iou_min) or belongs to the tracker track that matched the
-             label at either keyframe. Objects detected but never labeled are not added.
-  detect     no labels: detect every sample and track (ByteTrack, fresh ids from 1 per clip).
+             label ids are the track ids. Between two keyframes each label is carried along the optical flow
+             (median Farneback flow inside the box, checked by template matching), forward from one keyframe and
+             backward from the next; centers are blended by time, sizes interpolated (flow off: plain linear
+             interpolation). With a detector, a detection replaces the prediction when it overlaps it
+             (IoU >= snap_iou_min) or belongs to the ByteTrack track matched to the label at either keyframe —
+             unless the forward and backward carries agree (IoU >= trust_iou): that prediction is tied to two exact
+             labels and beats a detector box. Objects detected but never labeled are not added.
+  detect     no labels: detect every sample and track (ByteTrack, fresh ids from 1 per clip), all labeled=False.
 
-The detector is optional for dense / associate / sparse (sparse then uses flow alone) and required for detect.
+mode="auto" (and "associate") choose dense or sparse from the labeled share of samples inside the tracks' spans
+(`dense_min_coverage`). The detector is optional for dense / associate / sparse (sparse then uses flow alone) and
+required for detect; it is loaded only when a clip needs it.
 """
 
 from __future__ import annotations
@@ -140,29 +144,19 @@ def _match_shift_px(g0: np.ndarray, g1: np.ndarray, box: np.ndarray, flow_px: np
     return np.array([bx + wx0 - xa, by + wy0 - ya], float)
 
 
-def _carry(box: np.ndarray, steps: list[int], flow: FlowField | None) -> list[np.ndarray]:
-    """Carry a box along samples `steps` (first = where the box is labeled) with flow; without flow it stays put.
+def _carry(boxes: np.ndarray, steps: list[int], flow: FlowField | None) -> np.ndarray:
+    """Carry boxes (M, 4) along samples `steps` (first = where they are labeled) with flow: (len(steps), M, 4).
 
-    (Tried and dropped: checking each step against the labeled appearance and leaving the box in place when that
-    matches better. It helps a still object that something passes over and hurts one labeled while occluded,
-    whose "appearance" is the occluder: no net gain on scripts/eval_tracking.py.)
+    Without flow they stay put. (Tried and dropped: checking each step against the labeled appearance and leaving
+    the box in place when that matches better. It helps a still object that something passes over and hurts one
+    labeled while occluded, whose "appearance" is the occluder: no net gain on scripts/eval_tracking.py.)
     """
-    out = [box.copy()]
-    for s0, s1 in zip(steps[:-1], steps[1:], strict=True):
-        b = out[-1]
-        if flow is not None:
-            d = flow.box_shift(s0, s1, b[None])[0]
-            b = b + np.r_[d, d]
-        out.append(b)
+    out = np.empty((len(steps), *boxes.shape))
+    out[0] = boxes
+    for i, (s0, s1) in enumerate(zip(steps[:-1], steps[1:], strict=True), start=1):
+        d = flow.box_shift(s0, s1, out[i - 1]) if flow is not None and len(boxes) else np.zeros((len(boxes), 2))
+        out[i] = out[i - 1] + np.concatenate([d, d], axis=1)
     return out
-
-
-def _center_size(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (b[:2] + b[2:]) / 2, b[2:] - b[:2]
-
-
-def _box(center: np.ndarray, size: np.ndarray) -> np.ndarray:
-    return np.r_[center - size / 2, center + size / 2]
 
 
 def propagation_priors(anchors: TrackSet, flow: FlowField | None,
@@ -176,42 +170,47 @@ def propagation_priors(anchors: TrackSet, flow: FlowField | None,
     the carried boxes stay put, so agreement is the IoU of the two labels (a still object). Towards a keyframe (or
     clip end) where the track is not labeled: carried from its last label for half the gap (at most
     `extend_max_samples`) — the object leaves somewhere in between and we cannot tell where without a detector.
+    All tracks of a segment are carried together (one flow field per step).
     """
-    t_count, k_count = anchors.labeled.shape
-    lab = anchors.labeled
-    prior = np.where(lab[..., None], anchors.boxes_xyxy, np.nan)
+    t_count, _ = anchors.labeled.shape
+    lab, labeled_boxes = anchors.labeled, anchors.boxes_xyxy
+    prior = np.where(lab[..., None], labeled_boxes, np.nan)
     agree = np.where(lab, 1.0, np.nan)
     keys = np.nonzero(lab.any(axis=1))[0]
     if len(keys) == 0:
         return prior, agree
-    bounds = [(-1, int(keys[0]))] + list(zip(keys[:-1].tolist(), keys[1:].tolist())) + [(int(keys[-1]), t_count)]
-    for a, b in bounds:
+    # segments between consecutive keyframes, plus the clip's head and tail (-1 and t_count: no keyframe there)
+    for a, b in zip([-1, *keys.tolist()], [*keys.tolist(), t_count], strict=True):
         if b - a <= 1:
             continue
-        for k in range(k_count):
-            at_a = a >= 0 and lab[a, k]
-            at_b = b < t_count and lab[b, k]
-            if at_a and at_b:
-                fwd = _carry(anchors.boxes_xyxy[a, k], list(range(a, b + 1)), flow)
-                bwd = _carry(anchors.boxes_xyxy[b, k], list(range(b, a - 1, -1)), flow)[::-1]
-                (_, size_a), (_, size_b) = _center_size(fwd[0]), _center_size(bwd[-1])
-                for i, t in enumerate(range(a + 1, b), start=1):
-                    w = i / (b - a)  # weight of the later keyframe grows with time
-                    center = (1 - w) * _center_size(fwd[i])[0] + w * _center_size(bwd[i])[0]
-                    size = (1 - w) * size_a + w * size_b
-                    prior[t, k] = _box(center, size)
-                    f, g = _box(_center_size(fwd[i])[0], size), _box(_center_size(bwd[i])[0], size)
-                    agree[t, k] = iou_matrix(f[None], g[None])[0, 0]
-            elif at_a:
-                limit = (b - a - 1) if b == t_count else (b - a) // 2
-                steps = list(range(a, a + 1 + min(limit, extend_max_samples)))
-                for t, box in zip(steps[1:], _carry(anchors.boxes_xyxy[a, k], steps, flow)[1:], strict=True):
-                    prior[t, k] = box
-            elif at_b:
-                limit = (b - a - 1) if a == -1 else (b - a) // 2
-                steps = list(range(b, b - 1 - min(limit, extend_max_samples), -1))
-                for t, box in zip(steps[1:], _carry(anchors.boxes_xyxy[b, k], steps, flow)[1:], strict=True):
-                    prior[t, k] = box
+        at_a = lab[a] if a >= 0 else np.zeros(lab.shape[1], bool)
+        at_b = lab[b] if b < t_count else np.zeros(lab.shape[1], bool)
+        both = np.nonzero(at_a & at_b)[0]
+        only_a, only_b = np.nonzero(at_a & ~at_b)[0], np.nonzero(at_b & ~at_a)[0]
+        # how far a track is carried towards a keyframe that does not label it: half the gap; to a clip end: all
+        reach_a = min((b - a - 1) if b == t_count else (b - a) // 2, extend_max_samples)
+        reach_b = min((b - a - 1) if a == -1 else (b - a) // 2, extend_max_samples)
+        fwd_ks, bwd_ks = np.r_[both, only_a], np.r_[both, only_b]
+        fwd = _carry(labeled_boxes[a, fwd_ks], list(range(a, b + 1 if len(both) else a + 1 + reach_a)), flow) \
+            if len(fwd_ks) else None
+        bwd = _carry(labeled_boxes[b, bwd_ks], list(range(b, a - 1 if len(both) else b - 1 - reach_b, -1)), flow) \
+            if len(bwd_ks) else None
+        if len(both):
+            f, g = fwd[1:b - a, :len(both)], bwd[1:b - a, :len(both)][::-1]  # samples a+1 .. b-1
+            w = (np.arange(1, b - a) / (b - a))[:, None, None]  # weight of the later keyframe grows with time
+            size = (1 - w) * (f[:1, :, 2:] - f[:1, :, :2]) + w * (g[-1:, :, 2:] - g[-1:, :, :2])
+            size = np.broadcast_to(size, f[..., 2:].shape)
+            cf, cg = (f[..., :2] + f[..., 2:]) / 2, (g[..., :2] + g[..., 2:]) / 2
+            center = (1 - w) * cf + w * cg
+            prior[a + 1:b, both] = np.concatenate([center - size / 2, center + size / 2], axis=-1)
+            for i in range(b - a - 1):  # agreement of the two carries, both at the blended size
+                fb = np.concatenate([cf[i] - size[i] / 2, cf[i] + size[i] / 2], axis=-1)
+                gb = np.concatenate([cg[i] - size[i] / 2, cg[i] + size[i] / 2], axis=-1)
+                agree[a + 1 + i, both] = np.diag(iou_matrix(fb, gb))
+        if len(only_a) and reach_a > 0:
+            prior[a + 1:a + 1 + reach_a, only_a] = fwd[1:1 + reach_a, len(both):]
+        if len(only_b) and reach_b > 0:
+            prior[b - reach_b:b, only_b] = bwd[1:1 + reach_b, len(both):][::-1]
         if flow is not None:
             flow.release_before(b)
     return prior, agree
@@ -295,7 +294,7 @@ class DetectTrackStage(Stage):
     imgsz: int = 640  # detector input side, pixels
     conf_min: float = 0.25
     device: str = "auto"  # auto | cpu | cuda[:N]
-    batch_size: int = 32
+    batch_size: int | None = None  # frames per detector forward (None: the adapter's default for the device)
     dense_min_coverage: float = 0.9  # labeled share of samples inside the tracks' spans that counts as dense
     max_gap_s: float = 2.0  # dense/detect: gaps up to this are interpolated (as TracksStage)
     iou_min: float = 0.3  # association of id-less boxes
@@ -349,6 +348,11 @@ class DetectTrackStage(Stage):
         prov = dict(clip.provenance)
         mode, why = self.mode, "set in the recipe"
         if mode == "auto" and len(labels) == 0:
+            if self.weights is None:
+                # e.g. a wrist camera: nothing to track, the camera's own motion becomes the action
+                empty = TrackSet(np.zeros(0, int), (), np.zeros((len(frames), 0, 4)), np.zeros((len(frames), 0), bool))
+                prov.update(tracks_mode="none (no labels and no detector)", tracks=0)
+                return clip.with_(tracks=empty, provenance=prov)
             mode, why = "detect", "the source has no labels"
         if mode == "detect":
             if self.detector is None:

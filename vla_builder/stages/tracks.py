@@ -1,8 +1,9 @@
 """Labels onto the clip's grid: one dense track per object, gaps between labeled frames interpolated.
 
 Boxes without ids are associated into tracks first. Sparse (keyframe) labels are filled by linear interpolation
-across gaps up to `max_gap_s`; filled boxes are marked `labeled=False`. (Detector / motion propagation of sparse
-labels is the detect-and-track stage's job.)
+across gaps up to `max_gap_s`; filled boxes are marked `labeled=False`. Detector / motion propagation of sparse
+labels, and tracks for sources without labels, are `DetectTrackStage`'s job (stages/detect_track.py); it makes the
+same TrackSet as this stage for dense labels, so a pipeline uses one or the other.
 """
 
 from __future__ import annotations
