@@ -34,11 +34,9 @@ WRAPPER = textwrap.dedent("""
 
 
 def make_corpus(root: Path, n: int) -> None:
-    from vla_builder.synthetic import make_scene
+    from vla_builder import synthetic
 
-    scenes = ["pick_place", "push", "idle", "pan"]
-    for i in range(n):
-        make_scene(root / f"clip{i:04d}", scenes[i % 4], n_frames=24, fps=15, size_px=(96, 128), seed=i)
+    synthetic.make_corpus(root, n)
     (root / "recipe.yaml").write_text(textwrap.dedent("""
         name: scale
         sources:

@@ -17,18 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import run_cli
-from vla_builder.synthetic import make_scene
-
-SCENARIOS = ["pick_place", "push", "idle", "pan"]
-
-
-def make_corpus(root: Path, n: int, frames: int = 24) -> list[Path]:
-    dirs = []
-    for i in range(n):
-        d = root / f"clip{i:03d}"
-        make_scene(d, SCENARIOS[i % len(SCENARIOS)], n_frames=frames, fps=15, size_px=(96, 128), seed=i)
-        dirs.append(d)
-    return dirs
+from vla_builder.synthetic import make_corpus
 
 
 def write_recipe(path: Path, body: str) -> Path:
@@ -172,7 +161,7 @@ def test_bad_inputs_become_failure_records_and_good_clips_survive(tmp_path, real
     prov = [json.loads(line) for line in (out / "meta" / "provenance.jsonl").read_text().splitlines()]
     sources = sorted(Path(p["source"]).name if "clip" not in p["source"] else p["source"].split("/")[-2]
                      for p in prov)
-    assert sources == ["clip000", "clip001", "dirty.mp4"]  # every good clip is in the dataset
+    assert sources == ["clip0000", "clip0001", "dirty.mp4"]  # every good clip is in the dataset
     dirty = next(p for p in prov if p["source"].endswith("dirty.mp4"))
     dropped = dirty["label_rows_dropped"]
     for reason in ("box with NaN or infinite coordinates", "box with zero or negative size",

@@ -151,8 +151,8 @@ def _loc(loc: tuple) -> str:
     return out
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
-    path = Path(path)
+def read_recipe_data(path: Path, overrides: list[str] | None) -> tuple[dict, list[str]]:
+    """YAML (data only) plus --set overrides -> (mapping, problems so far). Shared by the video and text tracks."""
     try:
         text = path.read_text()
     except OSError as e:
@@ -173,14 +173,25 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedR
             _set_dotted(data, key, yaml.safe_load(raw))
         except (ValueError, yaml.YAMLError) as e:
             problems.append(str(e))
+    return data, problems
+
+
+def validation_problems(e: ValidationError) -> list[str]:
+    """pydantic errors as 'key.path: message' lines."""
+    out = []
+    for err in e.errors():
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        out.append(f"{_loc(err['loc']) or '(top level)'}: {msg}")
+    return out
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
+    path = Path(path)
+    data, problems = read_recipe_data(path, overrides)
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as e:
-        for err in e.errors():
-            where = _loc(err["loc"]) or "(top level)"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append(f"{where}: {msg}")
-        raise RecipeError(path, problems) from None
+        raise RecipeError(path, problems + validation_problems(e)) from None
     if problems:
         raise RecipeError(path, problems)
     sources = expand_sources(recipe, path.parent, problems)

@@ -185,3 +185,14 @@ def make_scene(
     }
     (out / "truth.json").write_text(json.dumps(truth))
     return truth
+
+
+def make_corpus(root: str | Path, n: int, frames: int = 24, size_px: tuple[int, int] = (96, 128),
+                scenarios: tuple[str, ...] = ("pick_place", "push", "idle", "pan")) -> list[Path]:
+    """n small labeled clips `root/clip0000/`, the scenarios in turn, seed = index (tests and bench_scale)."""
+    dirs = []
+    for i in range(n):
+        d = Path(root) / f"clip{i:04d}"
+        make_scene(d, scenarios[i % len(scenarios)], n_frames=frames, fps=15, size_px=size_px, seed=i)
+        dirs.append(d)
+    return dirs

@@ -10,12 +10,11 @@ import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator)
 
-from vla_builder.recipe import RecipeError  # one error type for both tracks: the CLI reports them alike
+from vla_builder.recipe import RecipeError, read_recipe_data, validation_problems  # one error type for both tracks: the CLI reports them alike
 
 # What each task reads from an input record; `fields` maps a role to the key (dotted for nested) in the input.
 ROLES: dict[str, tuple[str, ...]] = {"qa": ("question", "context", "answer"), "classification": ("text", "label")}
@@ -114,51 +113,14 @@ class LoadedTextRecipe:
         return Path(os.path.relpath(file, self.base)).as_posix()
 
 
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _set_dotted(data: dict, dotted: str, value: Any) -> None:
-    node = data
-    keys = dotted.split(".")
-    for k in keys[:-1]:
-        node = node.setdefault(k, {})
-        if not isinstance(node, dict):
-            raise ValueError(f"--set {dotted}: '{k}' is not a mapping")
-    node[keys[-1]] = value
-
-
 def load_text_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedTextRecipe:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise RecipeError(path, [f"cannot read the recipe: {e.strerror or e}"]) from None
-    except yaml.YAMLError as e:
-        raise RecipeError(path, [f"not valid YAML: {e}"]) from None
-    if not isinstance(data, dict):
-        raise RecipeError(path, ["the recipe must be a mapping of keys (kind, name, sources, ...)"])
-    problems: list[str] = []
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            problems.append(f"--set {item!r}: expected key=value")
-            continue
-        try:
-            _set_dotted(data, key, yaml.safe_load(raw))
-        except (ValueError, yaml.YAMLError) as e:
-            problems.append(str(e))
+    data, problems = read_recipe_data(path, overrides)
     base = path.parent
     try:
         recipe = TextRecipe.model_validate(data, context={"base": base})
     except ValidationError as e:
-        for err in e.errors():
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            problems.append(f"{_loc(err['loc']) or '(top level)'}: {msg}")
-        raise RecipeError(path, problems) from None
+        raise RecipeError(path, problems + validation_problems(e)) from None
     if problems:
         raise RecipeError(path, problems)
     files = tuple(tuple(match_files(base, s.path)) for s in recipe.sources)
