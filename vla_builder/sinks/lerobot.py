@@ -8,6 +8,8 @@ lerobot's `aggregate_datasets` — the same path a Ray runner's per-worker shard
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -51,7 +53,8 @@ def write_language(root: Path, per_episode: list[dict]) -> None:
         staging.write("plan", lang.get("persistent", []))
         staging.write("vqa", lang.get("events", []))
     LanguageColumnsWriter().write_all(list(iter_episodes(root)), staging_dir, root)
-    Executor._ensure_annotation_metadata_in_info(root)  # info.json must advertise the two columns
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints an "[annotate]" line meant for lerobot-annotate
+        Executor._ensure_annotation_metadata_in_info(root)  # info.json must advertise the two columns
     shutil.rmtree(staging_dir)
     with open(root / "meta" / "reasoning.jsonl", "w") as fh:
         for ep, lang in enumerate(per_episode):
