@@ -130,14 +130,22 @@ def make_clips(loaded: LoadedRecipe) -> list[Clip]:
     return clips
 
 
+def code_fingerprint() -> str:
+    """The builder's own code: a changed stage must not leave an old output 'up to date'."""
+    h = hashlib.sha1()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(f.relative_to(pkg).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def fingerprint(loaded: LoadedRecipe, fps: int) -> str:
     settings = loaded.recipe.model_dump(exclude={"output", "runner", "fail_fast"})
     stamps = [_file_stamp(s.media) + _file_stamp(s.labels) for s in loaded.sources]
     stamps.append(_file_stamp(loaded.detector_weights))
-    from vla_builder import __version__
-
-    blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps, "version": __version__}, sort_keys=True,
-                      default=str)
+    blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps, "code": code_fingerprint()},
+                      sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
