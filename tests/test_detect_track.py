@@ -25,7 +25,7 @@ from vla_builder.sources.video import probe
 from vla_builder.stages.decode import DecodeStage
 from vla_builder.stages.detect_track import DetectTrackError, DetectTrackStage
 from vla_builder.stages.probe import LabelsStage, ProbeStage
-from vla_builder.stages.tracks import TracksStage, labels_to_grid
+from vla_builder.stages.tracks import labels_to_grid
 from vla_builder.synthetic import CLASSES, make_scene
 from vla_builder.types import Clip, SourceSpec, TrackSet
 
@@ -232,15 +232,15 @@ def test_sparse_labels_without_detector_use_flow(scenes):
     assert q["mean_iou"] >= 0.7, q
 
 
-def test_dense_labels_pass_through_like_tracks_stage(scenes):
+def test_dense_labels_pass_through_unchanged(scenes):
     scene = scenes["pick_place"]
     spec = SourceSpec(video=scene / "scene.mp4", labels=scene / "gt.txt", classes=CLASSES)
     ours = run(spec, DetectTrackStage(weights=WEIGHTS))  # a detector is configured but dense labels never need it
-    theirs = run(spec, TracksStage())
+    theirs = labels_to_grid(ours.labels, ours.frames.source_index, 2.0 * ours.info.fps)  # the labels, as they are
     assert ours.provenance["tracks_mode"].startswith("dense")
-    assert ours.tracks.ids.tolist() == theirs.tracks.ids.tolist()
-    np.testing.assert_array_equal(ours.tracks.boxes_xyxy, theirs.tracks.boxes_xyxy)
-    np.testing.assert_array_equal(ours.tracks.labeled, theirs.tracks.labeled)
+    assert ours.tracks.ids.tolist() == theirs.ids.tolist()
+    np.testing.assert_array_equal(ours.tracks.boxes_xyxy, theirs.boxes_xyxy)
+    np.testing.assert_array_equal(ours.tracks.labeled, theirs.labeled)
 
 
 def test_boxes_without_ids_are_associated(scenes):

@@ -73,7 +73,7 @@ class PipelineFactory:
             MotionStage(self.motion_method, self.motion_preset, self.motion_max_side_px, self.motion_impl,
                         self.ignore_bottom_frac),
             InteractionStage(actor=self.actor),
-            TrajectoryStage(actor=self.actor),
+            TrajectoryStage(),
             LanguageStage(task=self.task, seed=self.seed),
         ])
 

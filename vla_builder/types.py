@@ -207,6 +207,7 @@ class Clip:
     frames: Frames | None = None
     tracks: TrackSet | None = None
     motion: Motion | None = None
+    actor_id: int | None = None  # the track whose motion is the action (None: the camera), set by interactions
     events: tuple[Event, ...] | None = None
     subtasks: tuple[Event, ...] | None = None  # consecutive segments covering the clip (reach, carry, ...)
     trajectory: Trajectory | None = None

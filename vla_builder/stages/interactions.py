@@ -120,7 +120,7 @@ class InteractionStage(Stage):
 
     name: ClassVar[str] = "interactions"
     needs: ClassVar[tuple[str, ...]] = ("tracks", "motion")
-    makes: ClassVar[tuple[str, ...]] = ("events", "subtasks")
+    makes: ClassVar[tuple[str, ...]] = ("events", "subtasks", "actor_id")
 
     def process(self, clip: Clip) -> Clip:
         tracks, frames = clip.tracks, clip.frames
@@ -129,7 +129,7 @@ class InteractionStage(Stage):
         prov = {**clip.provenance, "actor": reason}
         events = presence_events(tracks)
         if actor is None:
-            return clip.with_(events=tuple(events), subtasks=(), provenance=prov)
+            return clip.with_(events=tuple(events), subtasks=(), actor_id=None, provenance=prov)
         actor_id = int(tracks.ids[actor])
         if not is_manipulator(tracks.class_names[actor], self.actor):
             # a pedestrian walking beside another is not carrying it: only hands/grippers grasp and push
@@ -145,7 +145,7 @@ class InteractionStage(Stage):
             events += approach_events(tracks, actor, events, frames.fps, self.min_speed_per_s)
         events.sort(key=lambda ev: (ev.start, ev.end, ev.kind, ev.actor_id))
         subtasks = segment_subtasks(events, actor_id, len(frames), max_gap=int(round(self.max_pause_s * frames.fps)))
-        return clip.with_(events=tuple(events), subtasks=tuple(subtasks), provenance=prov)
+        return clip.with_(events=tuple(events), subtasks=tuple(subtasks), actor_id=actor_id, provenance=prov)
 
     def find_events(self, tracks: TrackSet, actor: int, fps: int, v: np.ndarray, quantum: float = 0.0) -> list[Event]:
         """Grasp / carry / place and push events of one manipulator track; v = world_velocity(...)."""

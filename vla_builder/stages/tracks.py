@@ -1,21 +1,15 @@
 """Labels onto the clip's grid: one dense track per object, gaps between labeled frames interpolated.
 
-Boxes without ids are associated into tracks first. Sparse (keyframe) labels are filled by linear interpolation
-across gaps up to `max_gap_s`; filled boxes are marked `labeled=False`. Detector / motion propagation of sparse
-labels, and tracks for sources without labels, are `DetectTrackStage`'s job (stages/detect_track.py); it makes the
-same TrackSet as this stage for dense labels, so a pipeline uses one or the other.
+`labels_to_grid` is the dense-labels path of `DetectTrackStage` (stages/detect_track.py), which also associates
+id-less boxes, propagates sparse keyframe labels along optical flow and detects where there are no labels.
+Filled boxes are marked `labeled=False`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 
-from vla_builder.association import associate
-from vla_builder.pipeline import Stage
-from vla_builder.types import Clip, LabelTable, TrackSet
+from vla_builder.types import LabelTable, TrackSet
 
 
 def labels_to_grid(labels: LabelTable, source_index: np.ndarray, max_gap_frames: float) -> TrackSet:
@@ -44,25 +38,3 @@ def labels_to_grid(labels: LabelTable, source_index: np.ndarray, max_gap_frames:
     keep = ~np.all(np.isnan(boxes[..., 0]), axis=0)
     return TrackSet(ids=track_ids[keep].astype(int), class_names=tuple(n for n, k in zip(names, keep) if k),
                     boxes_xyxy=boxes[:, keep], labeled=labeled[:, keep])
-
-
-@dataclass
-class TracksStage(Stage):
-    max_gap_s: float = 2.0
-    iou_min: float = 0.3
-
-    name: ClassVar[str] = "tracks"
-    needs: ClassVar[tuple[str, ...]] = ("labels", "frames")
-    makes: ClassVar[tuple[str, ...]] = ("tracks",)
-
-    def process(self, clip: Clip) -> Clip:
-        assert clip.labels is not None and clip.frames is not None and clip.info is not None
-        labels = clip.labels
-        prov = dict(clip.provenance)
-        if len(labels) and not labels.has_ids:
-            max_age = max(1, int(round(self.max_gap_s * clip.info.fps)))
-            labels = associate(labels, self.iou_min, max_age)
-            prov["track_ids"] = "associated (IoU + Hungarian): the labels carry no ids"
-        tracks = labels_to_grid(labels, clip.frames.source_index, self.max_gap_s * clip.info.fps)
-        prov["tracks"] = len(tracks)
-        return clip.with_(labels=labels, tracks=tracks, provenance=prov)

@@ -16,7 +16,7 @@ import numpy as np
 
 from vla_builder.pipeline import Stage
 from vla_builder.egomotion import camera_ego_motion
-from vla_builder.stages.interactions import choose_actor, held_mask, world_velocity
+from vla_builder.stages.interactions import held_mask, world_velocity
 from vla_builder.types import Clip, Trajectory
 
 STATE_NAMES = ("ee_x", "ee_y", "ee_w", "ee_h", "gripper")
@@ -51,18 +51,17 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class TrajectoryStage(Stage):
-    actor: str | None = None
 
     name: ClassVar[str] = "trajectory"
-    needs: ClassVar[tuple[str, ...]] = ("tracks", "motion", "events")
+    needs: ClassVar[tuple[str, ...]] = ("tracks", "motion", "events", "actor_id")
     makes: ClassVar[tuple[str, ...]] = ("trajectory",)
 
     def process(self, clip: Clip) -> Clip:
         tracks, motion, events = clip.tracks, clip.motion, clip.events
         assert tracks is not None and motion is not None and events is not None
         t_count = tracks.boxes_xyxy.shape[0]
-        actor, reason = choose_actor(tracks, self.actor)
-        actor_id = int(tracks.ids[actor]) if actor is not None else None
+        actor_id, reason = clip.actor_id, str(clip.provenance.get("actor", ""))
+        actor = tracks.index_of(actor_id) if actor_id is not None else None
         gripper = held_mask(events, t_count, actor_id).astype(np.float32)
         if clip.source.camera_kind == "wrist" or actor is None:
             return clip.with_(trajectory=self._ego(motion, gripper, reason))
