@@ -1,4 +1,8 @@
-"""Command line: `python -m vla_builder build RECIPE [--output DIR] [--set key=value ...]`."""
+"""vla_builder: upcycle labeled video (boxes, classes, tracks) into LeRobot v3.0 episodes.
+
+  python -m vla_builder build RECIPE [--output DIR] [--set key=value ...]   build a dataset (or a text-track set)
+  python -m vla_builder validate DATASET                                   check a dataset as training will read it
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ os.environ.setdefault("SVT_LOG", "1")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m vla_builder", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m vla_builder", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build a LeRobot v3.0 dataset from a recipe")
     b.add_argument("recipe", type=Path, help="recipe YAML")
