@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # python3.12 may be a pyenv shim that refuses to run when 3.12 is not the global version: try real binaries.
 PY312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt Makefile | md5sum | cut -c1-12)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export YOLO_OFFLINE := 1
@@ -16,10 +16,13 @@ export YOLO_OFFLINE := 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@test -n "$(PY312)" || { echo "error: Python 3.12 not found (need python3.12 on PATH or under ~/.pyenv/versions)"; exit 1; }
 	@test -x $(PY) || $(PY312) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@# MediaPipe's hand models (tracks.hands): its metadata pins opencv-contrib-python (a second cv2/) and jax, which
+	@# the Hands solution does not use, so it goes in without dependencies; protobuf<5 comes from constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps mediapipe==0.10.14
 	@# exactly one OpenCV distribution may own cv2/ (see pyproject.toml)
 	@n=$$($(PY) -m pip list --disable-pip-version-check 2>/dev/null | grep -ciE '^opencv-(contrib-)?python(-headless)? '); \
 	  test "$$n" = 1 || { echo "error: $$n OpenCV distributions installed, expected 1"; exit 1; }

@@ -46,6 +46,7 @@ class PipelineFactory:
     tracks_mode: str = "auto"
     max_gap_s: float = 2.0
     flow_propagation: bool = True
+    hands: bool = False
     detector_weights: str | None = None
     detector_classes: tuple[tuple[str, str], ...] = ()  # (detector name, label name): hashable for the factory
     detector_imgsz: int = 640
@@ -69,7 +70,7 @@ class PipelineFactory:
                              classes=tuple(k for k, _ in self.detector_classes) or None,
                              class_map=dict(self.detector_classes), imgsz=self.detector_imgsz,
                              conf_min=self.detector_conf_min, device=self.detector_device,
-                             max_gap_s=self.max_gap_s, flow=self.flow_propagation),
+                             max_gap_s=self.max_gap_s, flow=self.flow_propagation, hands=self.hands),
             MotionStage(self.motion_method, self.motion_preset, self.motion_max_side_px, self.motion_impl,
                         self.ignore_bottom_frac),
             InteractionStage(actor=self.actor),
@@ -204,6 +205,7 @@ def build(
         fps, tuple(recipe.image_size), recipe.actor, recipe.task, recipe.motion.method, recipe.motion.preset,
         recipe.motion.max_side_px, recipe.motion.impl, recipe.seed, recipe.motion.ignore_bottom_frac,
         tracks_mode=recipe.tracks.mode, max_gap_s=recipe.tracks.max_gap_s, flow_propagation=recipe.tracks.flow,
+        hands=recipe.tracks.hands,
         detector_weights=str(loaded.detector_weights) if det else None,
         detector_classes=tuple(sorted(det.classes.items())) if det else (),
         detector_imgsz=det.imgsz if det else 640, detector_conf_min=det.conf_min if det else 0.25,

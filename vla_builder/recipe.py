@@ -74,6 +74,7 @@ class TracksConfig(_Strict):
     mode: Literal["auto", "dense", "associate", "sparse", "detect"] = "auto"
     max_gap_s: float = Field(2.0, gt=0)  # gaps between labels up to this long are filled
     flow: bool = True  # sparse labels: carry boxes along optical flow between keyframes (else interpolate)
+    hands: bool = False  # no hand/gripper in the labels: add hand tracks from MediaPipe's pretrained hand model
 
 
 class VideoConfig(_Strict):

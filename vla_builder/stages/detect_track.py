@@ -18,6 +18,11 @@ Modes (`mode="auto"` picks one from the labels; provenance records which and why
              labels and beats a detector box. Objects detected but never labeled are not added.
   detect     no labels: detect every sample and track (ByteTrack, fresh ids from 1 per clip), all labeled=False.
 
+Hands (`hands=True`, off by default): when neither the labels nor the tracks made from them have a hand / gripper
+class (interactions.ACTOR_CLASS_HINTS), MediaPipe Hands (detect/hands.py, a pretrained hand model) is run on every
+sample, its "hand" boxes are tracked with a fresh ByteTrack, and the tracks are added with ids above every other
+track id (labeled=False). For human-demonstration video without actor labels. Provenance: `hand_tracks`.
+
 mode="auto" (and "associate") choose dense or sparse from the labeled share of samples inside the tracks' spans
 (`dense_min_coverage`). The detector is optional for dense / associate / sparse (sparse then uses flow alone) and
 required for detect; it is loaded only when a clip needs it.
@@ -34,6 +39,7 @@ from scipy.optimize import linear_sum_assignment
 
 from vla_builder.association import associate, iou_matrix
 from vla_builder.detect.detections import Detections
+from vla_builder.detect.hands import HandDetector
 from vla_builder.detect.tracker import ByteTrackConfig, track_clip
 from vla_builder.pipeline import Resources, Stage
 from vla_builder.stages.tracks import labels_to_grid
@@ -307,6 +313,8 @@ class DetectTrackStage(Stage):
     flow_method: str = "farneback"
     extend_max_s: float = 1.0  # sparse: how far past its last (before its first) label a box is carried
     tracker: ByteTrackConfig = field(default_factory=ByteTrackConfig)
+    hands: bool = False  # add MediaPipe hand tracks when no label / track class is a hand or gripper
+    hand_detector: HandDetector = field(default_factory=HandDetector)  # its settings (mediapipe loads lazily)
 
     name: ClassVar[str] = "detect_track"
     needs: ClassVar[tuple[str, ...]] = ("labels", "frames")
@@ -342,6 +350,42 @@ class DetectTrackStage(Stage):
         return dets, track_clip(dets, self.tracker)
 
     def process(self, clip: Clip) -> Clip:
+        clip = self._process_labels(clip)
+        return self._add_hands(clip) if self.hands else clip
+
+    def _add_hands(self, clip: Clip) -> Clip:
+        """Hand tracks from MediaPipe, appended to clip.tracks, unless a hand / gripper class is already there."""
+        from vla_builder.detect.hands import HandDetectorError
+        from vla_builder.stages.interactions import is_manipulator
+
+        assert clip.tracks is not None and clip.frames is not None and clip.labels is not None
+        tracks, frames = clip.tracks, clip.frames
+        prov = dict(clip.provenance)
+        names = (*clip.labels.class_name.tolist(), *tracks.class_names)
+        present = [str(n) for n in names if is_manipulator(str(n), None)]
+        if present:
+            prov["hand_tracks"] = {"added": 0, "why": f"an actor class is already labeled or tracked ({present[0]!r})"}
+            return clip.with_(provenance=prov)
+        try:
+            found = self.hand_detector.detect_hands(frames.rgb)
+        except HandDetectorError as e:
+            raise DetectTrackError(str(e)) from e
+        ids = track_clip(found.detections, self.tracker)  # a fresh tracker: ids from 1
+        hand = detections_to_tracks(found.detections, ids, self.max_gap_s * frames.fps)
+        offset = int(tracks.ids.max()) if len(tracks) else 0  # hand ids above every other id: never a collision
+        merged = TrackSet(ids=np.r_[tracks.ids.astype(np.int64), hand.ids.astype(np.int64) + offset],
+                          class_names=(*tracks.class_names, *hand.class_names),
+                          boxes_xyxy=np.concatenate([tracks.boxes_xyxy, hand.boxes_xyxy], axis=1),
+                          labeled=np.concatenate([tracks.labeled, hand.labeled], axis=1))
+        prov["tracks"] = len(merged)
+        prov["hand_tracks"] = {
+            "added": len(hand), "source": f"mediapipe hands {_mediapipe_version()} (pretrained, CPU)",
+            "id_offset": offset, "samples_with_hand": int(found.found.sum()), "samples": len(found),
+            "detections": int(sum(len(d) for d in found.detections)),
+            "ms_per_frame": round(1000 * found.seconds / max(len(found), 1), 1)}
+        return clip.with_(tracks=merged, provenance=prov)
+
+    def _process_labels(self, clip: Clip) -> Clip:
         assert clip.labels is not None and clip.frames is not None
         labels, frames = clip.labels, clip.frames
         source_fps = clip.info.fps if clip.info is not None else float(frames.fps)
@@ -420,3 +464,27 @@ class DetectTrackStage(Stage):
         stats = {"weights": Path(str(self.weights)).name, "device": self.detector.device_name,
                  "detections": int(sum(len(d) for d in dets)), "frames_per_s": round(len(rgb) / max(seconds, 1e-9), 1)}
         return tracks, stats
+
+
+def _mediapipe_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mediapipe")
+    except PackageNotFoundError:
+        return "?"
+
+
+def detections_to_tracks(dets: list[Detections], ids: list[np.ndarray], max_gap_samples: float) -> TrackSet:
+    """Tracker output (ids per sample, -1 untracked) -> a TrackSet on the grid 0..T-1, all labeled=False; gaps up
+    to max_gap_samples interpolated (as detect mode does)."""
+    rows = [(t, int(i), str(d.class_names[j]), d.boxes_xyxy[j], float(d.scores[j]))
+            for t, (d, id_t) in enumerate(zip(dets, ids, strict=True)) for j, i in enumerate(id_t) if i >= 0]
+    if rows:
+        table = LabelTable(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                           np.array([r[2] for r in rows], dtype=object), np.stack([r[3] for r in rows]),
+                           np.array([r[4] for r in rows]), format="detector")
+    else:
+        table = LabelTable.empty(fmt="detector")
+    tracks = labels_to_grid(table, np.arange(len(dets)), max_gap_samples)
+    return TrackSet(tracks.ids, tracks.class_names, tracks.boxes_xyxy, np.zeros_like(tracks.labeled))
