@@ -2,7 +2,7 @@
 #include "common.cuh"
 
 // Bump when any exported signature changes; the loader refuses a library with another version.
-VLA_EXPORT int vla_abi_version() { return 1; }
+VLA_EXPORT int vla_abi_version() { return 2; }
 
 VLA_EXPORT const char* vla_error_string(int code) {
   if (code == 0) return "ok";

@@ -111,14 +111,15 @@ def test_cache_key_follows_the_sources(tmp_path, monkeypatch):
 
 def test_lk_reference_translation_subpixel(pairs, ref_flows):
     p = pairs["translate"]
-    assert fe.epe(ref_flows["translate"], p.flow, p.valid) < 0.1
+    assert fe.epe(ref_flows["translate"], p.flow, p.valid) < 0.05
     assert fe.epe(np.zeros_like(p.flow), p.flow, p.valid) > 1.0  # the motion is not trivially small
 
 
 @pytest.mark.parametrize("case", ["rotate", "zoom"])
 def test_lk_reference_rotation_and_zoom(pairs, ref_flows, case):
     p = pairs[case]
-    assert fe.epe(ref_flows[case], p.flow, p.valid) < 0.15
+    # the SOR refinement removes most of the translational window's bias on a varying flow (was ~0.08)
+    assert fe.epe(ref_flows[case], p.flow, p.valid) < 0.06
 
 
 def test_lk_reference_moving_object(pairs, ref_flows):
@@ -127,8 +128,9 @@ def test_lk_reference_moving_object(pairs, ref_flows):
     xa, ya, xb, yb = rect
     inside = np.zeros((H, W), bool)
     inside[ya:yb, xa:xb] = True
-    assert fe.epe(flow, p.flow, inside) < 0.1  # interior of the object
-    assert fe.epe(flow, p.flow, p.valid & p.textured) < 0.25  # including its motion boundary
+    assert fe.epe(flow, p.flow, inside) < 0.05  # interior of the object
+    # including its motion boundary: the candidate selection keeps it sharp (~0.10 without it, at this size)
+    assert fe.epe(flow, p.flow, p.valid & p.textured) < 0.1
     med = rl.box_median_flow_px(flow, rect[None])[0]
     np.testing.assert_allclose(med, p.object_shift_px, atol=0.05)
 
@@ -136,7 +138,7 @@ def test_lk_reference_moving_object(pairs, ref_flows):
 def test_lk_reference_textureless_region_stays_sane(pairs, ref_flows):
     p, flow = pairs["textureless"], ref_flows["textureless"]
     assert np.isfinite(flow).all()
-    assert fe.epe(flow, p.flow, p.valid & p.textured) < 0.1
+    assert fe.epe(flow, p.flow, p.valid & p.textured) < 0.05
     flat = p.valid & ~p.textured
     # no information there: the flow is whatever the pyramid propagated, but it must not run away
     assert np.abs(flow[flat]).max() < 3 * np.abs(p.flow[flat]).max()
@@ -243,6 +245,31 @@ def test_lk_kernel_code_batched_odd_sizes(built_lib):
     flows = kc.lk_flow_host(grays, lk)
     for t in range(3):
         np.testing.assert_array_equal(flows[t], rl.lk_flow(grays[t], grays[t + 1], lk))
+
+
+@needs_nvcc
+@pytest.mark.parametrize("lk", [
+    rl.LKParams(select_step_px=0, refine_iters=0, iters=5, finest_iters=None),  # plain LK
+    rl.LKParams(select_step_px=3, select_radius_px=1, refine_iters=0, finest_iters=2),  # selection only
+    rl.LKParams(select_step_px=0, refine_iters=3, smooth=100.0, smooth_eps_px=0.5, sor_omega=1.2),  # SOR only
+    rl.LKParams(levels=1, select_step_px=2, select_radius_px=0, refine_iters=2, finest_iters=0),
+], ids=["plain", "select", "refine", "one-level"])
+def test_lk_kernel_code_equals_spec_options(built_lib, pairs, lk):
+    for name in ("rotate", "object"):
+        p = pairs[name]
+        flow = kc.lk_flow_host(np.stack([p.prev, p.next]), lk)[0]
+        np.testing.assert_array_equal(flow, rl.lk_flow(p.prev, p.next, lk), err_msg=name)
+
+
+def test_lk_selection_and_refinement_pay_off(pairs, ref_flows):
+    """Each added pass earns its cost: without it, the motion boundary (selection) or the rotation (refinement)
+    is clearly worse than with the defaults."""
+    p = pairs["object"]
+    no_select = rl.lk_flow(p.prev, p.next, rl.LKParams(select_step_px=0))
+    assert fe.epe(ref_flows["object"], p.flow, p.valid) < 0.7 * fe.epe(no_select, p.flow, p.valid)
+    p = pairs["rotate"]
+    no_refine = rl.lk_flow(p.prev, p.next, rl.LKParams(refine_iters=0, finest_iters=None))
+    assert fe.epe(ref_flows["rotate"], p.flow, p.valid) < 0.7 * fe.epe(no_refine, p.flow, p.valid)
 
 
 @needs_nvcc

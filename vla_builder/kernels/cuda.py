@@ -34,7 +34,7 @@ from vla_builder.kernels import KernelUnavailable
 from vla_builder.kernels import reference_lk as rl
 from vla_builder.kernels.reference import affine_px_to_norm
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 LIB_NAME = "libvla_kernels.so"
 # sm_80 (A100), sm_90 (H100/H200) as machine code, plus compute_90 PTX that newer GPUs JIT-compile
 DEFAULT_ARCHS = ("80", "90")
@@ -203,8 +203,8 @@ _SIGNATURES = {
     "vla_abi_version": ([], _I),
     "vla_error_string": ([_I], ctypes.c_char_p),
     "vla_lk_workspace_bytes": ([_I, _I, _I, _I], _SZ),
-    "vla_lk_flow": ([_P, _I, _I, _I, _I, _I, _I, _F, _P, _P, _SZ, _P], _I),
-    "vla_lk_flow_host": ([_P, _I, _I, _I, _I, _I, _I, _F, _P, _P, _SZ], _I),
+    "vla_lk_flow": ([_P, _I, _I, _I, _I, _I, _I, _I, _F, _I, _I, _I, _F, _F, _F, _P, _P, _SZ, _P], _I),
+    "vla_lk_flow_host": ([_P, _I, _I, _I, _I, _I, _I, _I, _F, _I, _I, _I, _F, _F, _F, _P, _P, _SZ], _I),
     "vla_motion_energy": ([_P, _I, _LL, _P, _P], _I),
     "vla_motion_energy_host": ([_P, _I, _LL, _P], _I),
     "vla_box_median_flow": ([_P, _I, _I, _I, _P, _I, _P, _P], _I),
@@ -255,6 +255,13 @@ def _stream(tensor) -> int:
     return torch.cuda.current_stream(tensor.device).cuda_stream
 
 
+def _lk_args(lk: rl.LKParams) -> tuple:
+    """The LK parameters after `levels`, in the order of the C ABI (floats are rounded to float32 by ctypes, as the
+    spec rounds them)."""
+    return (lk.radius_px, lk.iters, lk.level_iters(0), lk.reg, lk.select_step_px, lk.select_radius_px,
+            lk.refine_iters, lk.smooth, lk.smooth_eps_px, lk.sor_omega)
+
+
 def lk_flow_host(grays: np.ndarray, lk: rl.LKParams = rl.LKParams()) -> np.ndarray:
     """(T, h, w) uint8 -> (T-1, h, w, 2) float32 flow, by the kernels' code on the CPU."""
     lib = get_library()
@@ -263,8 +270,8 @@ def lk_flow_host(grays: np.ndarray, lk: rl.LKParams = rl.LKParams()) -> np.ndarr
     levels = lk.n_levels(h, w)
     ws = np.empty(lib.vla_lk_workspace_bytes(t, h, w, levels), np.uint8)
     flow = np.empty((t - 1, h, w, 2), np.float32)
-    lib.check(lib.vla_lk_flow_host(_np_ptr(grays), t, h, w, levels, lk.radius_px, lk.iters, lk.reg, _np_ptr(flow),
-                                   _np_ptr(ws), ws.nbytes), "lk_flow_host")
+    lib.check(lib.vla_lk_flow_host(_np_ptr(grays), t, h, w, levels, *_lk_args(lk), _np_ptr(flow), _np_ptr(ws),
+                                   ws.nbytes), "lk_flow_host")
     return flow
 
 
@@ -278,8 +285,8 @@ def lk_flow_cuda(grays, lk: rl.LKParams = rl.LKParams()):
     levels = lk.n_levels(h, w)
     ws = torch.empty(lib.vla_lk_workspace_bytes(t, h, w, levels), dtype=torch.uint8, device=grays.device)
     flow = torch.empty((t - 1, h, w, 2), dtype=torch.float32, device=grays.device)
-    lib.check(lib.vla_lk_flow(grays.data_ptr(), t, h, w, levels, lk.radius_px, lk.iters, lk.reg, flow.data_ptr(),
-                              ws.data_ptr(), ws.numel(), _stream(grays)), "lk_flow")
+    lib.check(lib.vla_lk_flow(grays.data_ptr(), t, h, w, levels, *_lk_args(lk), flow.data_ptr(), ws.data_ptr(),
+                              ws.numel(), _stream(grays)), "lk_flow")
     return flow
 
 

@@ -38,25 +38,48 @@ MAX_LEVELS = 8  # the kernels carve their workspace for at most this many pyrami
 
 @dataclass(frozen=True)
 class LKParams:
-    """Pyramidal dense Lucas-Kanade.
+    """Pyramidal dense Lucas-Kanade, sharpened at motion boundaries and refined per pixel at the finest level.
 
     Why LK and not a DIS-style patch search: every step is a per-pixel stencil or a box sum (no data-dependent
     search), so the CUDA version is a handful of memory-bound launches that the NumPy spec can mirror exactly.
     The window is a (2r+1)^2 box (r=4: 9x9). `reg_per_px` (times the window area) is a Tikhonov term that pulls
     each update towards the pixel's current flow, so that textureless pixels keep the flow propagated from the
     coarser level instead of dividing by ~0; it slows convergence in weak texture but does not move the fixed
-    point. Measured on `flow_eval` (EPE, px): ~0.02 on sub-pixel translation, ~0.07-0.09 on rotation/zoom (the
-    bias of a translational window on a varying flow), see scripts/bench_motion.py.
+    point.
+
+    The windowed LK fixed point is a structure-tensor-weighted average of the true flow over the window, so on its
+    own it smears motion boundaries by a window at every level (~8 px at 640 px wide) and is biased wherever the
+    flow varies (rotation, zoom). Two bounded passes fix most of that:
+      - candidate selection (every level, after the LK iterations, `select_step_px` > 0): each pixel takes the
+        flow of itself or of the pixel `select_step_px` away left/right/up/down, whichever warps its
+        (2 select_radius_px + 1)^2 neighbourhood best (sum of |I1(q + u) - I0(q)|): flow from the right side of
+        a motion boundary moves across the smeared band, a step per level;
+      - variational refinement (finest level only, `refine_iters` > 0 red-black SOR sweeps, over-relaxation
+        `sor_omega`): per-pixel brightness constancy (no window, hence no window bias) plus `smooth` x a robust
+        (Charbonnier-like, scale `smooth_eps_px`) first-order smoothness to the 4 neighbours, which does not
+        penalize a linear flow and stops at flow edges.
+    Measured on `flow_eval` (EPE, px, 640x360): ~0.013 translation, ~0.03 rotation/zoom, ~0.05 at a moving
+    object's boundary, ~0.02 around a textureless region; see scripts/bench_motion.py.
     """
 
     levels: int | None = None  # None: as many as make the coarsest level's longer side <= coarsest_side_px
     radius_px: int = 4
-    iters: int = 5  # Gauss-Newton iterations per level
+    iters: int = 3  # Gauss-Newton iterations per level
+    finest_iters: int | None = 1  # ... at the finest level (None: `iters`); the refinement takes it from there
     reg_per_px: float = 1.0  # (grey levels / px)^2
     coarsest_side_px: int = 48
+    select_step_px: int = 4  # candidate offset of the selection pass (0: no selection)
+    select_radius_px: int = 2  # its matching window: (2r+1)^2
+    refine_iters: int = 5  # red-black SOR sweeps at the finest level (0: no refinement)
+    smooth: float = 500.0  # smoothness weight per neighbour, (grey levels / px)^2
+    smooth_eps_px: float = 0.3  # robust smoothness: weight smooth * eps / sqrt(|du|^2 + eps^2)
+    sor_omega: float = 1.5  # over-relaxation of the SOR sweeps (1: Gauss-Seidel)
 
     def n_levels(self, h: int, w: int) -> int:
         return lk_levels(h, w, self.levels, self.coarsest_side_px, self.radius_px)
+
+    def level_iters(self, level: int) -> int:
+        return self.iters if level > 0 or self.finest_iters is None else self.finest_iters
 
     @property
     def reg(self) -> float:
@@ -162,6 +185,82 @@ def lk_solve(gxx, gxy, gyy, cx, cy, u, v, reg: float) -> tuple[np.ndarray, np.nd
     return np.where(ok, num_u / safe, u), np.where(ok, num_v / safe, v)
 
 
+def shifted(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """a at (x + dx, y + dy), clamped to the image (edges replicated)."""
+    h, w = a.shape
+    rows = np.clip(np.arange(h) + dy, 0, h - 1)
+    cols = np.clip(np.arange(w) + dx, 0, w - 1)
+    return a[rows][:, cols]
+
+
+def select_offsets(step: int) -> tuple[tuple[int, int], ...]:
+    """Candidate offsets of `select_flow`, in the order they are tried (ties keep the earlier one)."""
+    return ((0, 0), (step, 0), (-step, 0), (0, step), (0, -step))
+
+
+def select_flow(i0: np.ndarray, i1: np.ndarray, u: np.ndarray, v: np.ndarray, step: int,
+                radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel p takes the flow u(p + o) of the candidate offset o whose shifted flow field warps the window
+    around p best: cost_o(p) = box_sum_q |I1(q + u(q + o)) - I0(q)| (clamped sampling, box_sum as the LK sums);
+    the first minimum wins. Offsets and the flow lookups are clamped to the image."""
+    h, w = i0.shape
+    xs, ys = _grid(h, w)
+    best = bu = bv = None
+    for k, (dx, dy) in enumerate(select_offsets(step)):
+        uo, vo = shifted(u, dx, dy), shifted(v, dx, dy)
+        cost = box_sum(np.abs(bilinear(i1, xs + uo, ys + vo) - i0), radius)
+        if k == 0:
+            best, bu, bv = cost, uo, vo
+        else:
+            better = cost < best
+            best, bu, bv = np.where(better, cost, best), np.where(better, uo, bu), np.where(better, vo, bv)
+    return bu, bv
+
+
+def refine_flow(i0: np.ndarray, i1: np.ndarray, ix: np.ndarray, iy: np.ndarray, u: np.ndarray, v: np.ndarray,
+                params: LKParams) -> tuple[np.ndarray, np.ndarray]:
+    """`refine_iters` red-black SOR sweeps (red: (x + y) even, then black) of the per-pixel energy
+        (grad . (u' - u) + It)^2 + sum_n w_n |u' - u(n)|^2,   w_n = smooth eps / sqrt(|u(n) - u|^2 + eps^2)
+    over the 4 neighbours n (right, left, down, up; clamped at the edges), linearized at the current flow (It as in
+    LK: 0 where x + u leaves the image); the pixel moves `sor_omega` of the way to the minimizer."""
+    h, w = i0.shape
+    xs, ys = _grid(h, w)
+    ae = F32(params.smooth) * F32(params.smooth_eps_px)
+    e2 = F32(params.smooth_eps_px) * F32(params.smooth_eps_px)
+    om = F32(params.sor_omega)
+    parity = (np.arange(h)[:, None] + np.arange(w)[None, :]) % 2
+    neighbours = ((1, 0), (-1, 0), (0, 1), (0, -1))
+    for _ in range(params.refine_iters):
+        for colour in (0, 1):
+            wx, wy = xs + u, ys + v
+            inside = (wx >= F32(0)) & (wx <= F32(w - 1)) & (wy >= F32(0)) & (wy <= F32(h - 1))
+            it = np.where(inside, bilinear(i1, wx, wy) - i0, F32(0))
+            acc_u = np.zeros((h, w), F32)
+            acc_v = np.zeros((h, w), F32)
+            ws = np.zeros((h, w), F32)
+            for dx, dy in neighbours:
+                un, vn = shifted(u, dx, dy), shifted(v, dx, dy)
+                du, dv = un - u, vn - v
+                wt = ae / np.sqrt(du * du + dv * dv + e2)
+                acc_u = acc_u + wt * un
+                acc_v = acc_v + wt * vn
+                ws = ws + wt
+            g = ix * u + iy * v - it
+            a = ix * ix + ws
+            c = iy * iy + ws
+            b = ix * iy
+            ru = ix * g + acc_u
+            rv = iy * g + acc_v
+            det = a * c - b * b
+            ok = (parity == colour) & (det > F32(0))
+            safe = np.where(ok, det, F32(1))
+            nu = (c * ru - b * rv) / safe
+            nv = (a * rv - b * ru) / safe
+            u = np.where(ok, u + om * (nu - u), u)
+            v = np.where(ok, v + om * (nv - v), v)
+    return u, v
+
+
 def lk_flow(prev_gray: np.ndarray, next_gray: np.ndarray, params: LKParams = LKParams()) -> np.ndarray:
     """Dense optical flow (H, W, 2) float32 in pixels from prev to next (uint8 or float grey images).
 
@@ -171,7 +270,8 @@ def lk_flow(prev_gray: np.ndarray, next_gray: np.ndarray, params: LKParams = LKP
         u(p) <- (G(p) + reg I)^-1 (sum_q grad(q) (grad(q) . u(q) - It(q)) + reg u(p))
     with G = sum_window(grad I0 grad I0^T) fixed per level. Everything is a per-pixel stencil or a box sum, and
     the update is a weighted average of the neighbours' corrected flows, so it is stable with a fixed iteration
-    count (the plain "warp with u(q), solve for an increment" variant oscillates and diverges).
+    count (the plain "warp with u(q), solve for an increment" variant oscillates and diverges). Then, per level,
+    the candidate selection (`select_flow`) and at the finest level the variational refinement (`refine_flow`).
     """
     r = params.radius_px
     n_levels = params.n_levels(*prev_gray.shape)
@@ -188,7 +288,7 @@ def lk_flow(prev_gray: np.ndarray, next_gray: np.ndarray, params: LKParams = LKP
         ix, iy = gradients(i0)
         gxx, gxy, gyy = box_sum(ix * ix, r), box_sum(ix * iy, r), box_sum(iy * iy, r)
         u, v = flow[..., 0].copy(), flow[..., 1].copy()
-        for _ in range(params.iters):
+        for _ in range(params.level_iters(level)):
             wx, wy = xs + u, ys + v
             # a point that leaves the image carries no information: It = 0 keeps it neutral (it then only
             # averages its neighbours' flow) instead of matching against replicated border pixels
@@ -197,6 +297,10 @@ def lk_flow(prev_gray: np.ndarray, next_gray: np.ndarray, params: LKParams = LKP
             g = ix * u + iy * v - it
             cx, cy = box_sum(ix * g, r), box_sum(iy * g, r)
             u, v = lk_solve(gxx, gxy, gyy, cx, cy, u, v, params.reg)
+        if params.select_step_px > 0:
+            u, v = select_flow(i0, i1, u, v, params.select_step_px, params.select_radius_px)
+        if level == 0 and params.refine_iters > 0:
+            u, v = refine_flow(i0, i1, ix, iy, u, v, params)
         flow = np.stack([u, v], axis=-1)
     assert flow is not None
     return flow
@@ -485,5 +589,7 @@ def motion_for_clip_reference(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_
 
 
 def method_name(impl: str, lk: LKParams, h: int, w: int) -> str:
-    return (f"{impl} (pyramidal LK {lk.n_levels(h, w)} levels, {2 * lk.radius_px + 1}px window, {lk.iters} iters; "
+    return (f"{impl} (pyramidal LK {lk.n_levels(h, w)} levels, {2 * lk.radius_px + 1}px window, {lk.iters} iters "
+            f"({lk.level_iters(0)} at the finest), "
+            f"selection step {lk.select_step_px}px, {lk.refine_iters} SOR sweeps; "
             f"box median; Huber/Tukey IRLS similarity; {w}x{h})")
