@@ -62,17 +62,31 @@ def box_flow_norm(flow: np.ndarray, boxes_norm: np.ndarray) -> np.ndarray:
     return out
 
 
-def background_mask(h: int, w: int, boxes_norm: np.ndarray, margin: float = 0.05) -> np.ndarray:
-    """True where no (slightly grown) track box covers the pixel: the part of the image that shows the scene."""
-    mask = np.ones((h, w), bool)
-    for box in boxes_norm:
+def background_rects_px(h: int, w: int, boxes_norm: np.ndarray, margin: float = 0.05) -> np.ndarray:
+    """(..., K, 4) int32 pixel rects that `background_mask` sets False; (-1, -1, -1, -1) where absent.
+
+    The kernel gets rects instead of a full-size mask (K x 16 bytes instead of H x W per frame)."""
+    boxes_norm = np.asarray(boxes_norm, dtype=np.float64)
+    out = np.full(boxes_norm.shape[:-1] + (4,), -1, np.int32)
+    flat_in, flat_out = boxes_norm.reshape(-1, 4), out.reshape(-1, 4)
+    for i, box in enumerate(flat_in):
         if not np.all(np.isfinite(box)):
             continue
         x0, y0, x1, y1 = box
         mx, my = (x1 - x0) * margin, (y1 - y0) * margin
         xa, ya = max(int((x0 - mx) * w), 0), max(int((y0 - my) * h), 0)
         xb, yb = min(int(np.ceil((x1 + mx) * w)), w), min(int(np.ceil((y1 + my) * h)), h)
-        mask[ya:yb, xa:xb] = False
+        if xb > xa and yb > ya:
+            flat_out[i] = (xa, ya, xb, yb)
+    return out
+
+
+def background_mask(h: int, w: int, boxes_norm: np.ndarray, margin: float = 0.05) -> np.ndarray:
+    """True where no (slightly grown) track box covers the pixel: the part of the image that shows the scene."""
+    mask = np.ones((h, w), bool)
+    for xa, ya, xb, yb in background_rects_px(h, w, boxes_norm, margin).reshape(-1, 4):
+        if xa >= 0:
+            mask[ya:yb, xa:xb] = False
     return mask
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vla_builder.kernels.reference import affine_px_to_norm, box_interior_px
+from vla_builder.kernels.reference import affine_px_to_norm, background_rects_px, box_interior_px
 
 F32 = np.float32
 # 5-tap binomial kernel of the Gaussian pyramid (exact in float32): 1 4 6 4 1 / 16
@@ -366,23 +366,6 @@ def box_flow_median_norm(flow: np.ndarray, boxes_norm: np.ndarray) -> np.ndarray
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def background_rects_px(h: int, w: int, boxes_norm: np.ndarray, margin: float = 0.05) -> np.ndarray:
-    """(..., K, 4) int32 pixel rects that `reference.background_mask` sets False; (-1, -1, -1, -1) where absent.
-
-    The kernel gets rects instead of a full-size mask (K x 16 bytes instead of H x W per frame)."""
-    boxes_norm = np.asarray(boxes_norm, dtype=np.float64)
-    out = np.full(boxes_norm.shape[:-1] + (4,), -1, np.int32)
-    flat_in, flat_out = boxes_norm.reshape(-1, 4), out.reshape(-1, 4)
-    for i, box in enumerate(flat_in):
-        if not np.all(np.isfinite(box)):
-            continue
-        x0, y0, x1, y1 = box
-        mx, my = (x1 - x0) * margin, (y1 - y0) * margin
-        xa, ya = max(int((x0 - mx) * w), 0), max(int((y0 - my) * h), 0)
-        xb, yb = min(int(np.ceil((x1 + mx) * w)), w), min(int(np.ceil((y1 + my) * h)), h)
-        if xb > xa and yb > ya:
-            flat_out[i] = (xa, ya, xb, yb)
-    return out
 
 
 def with_bottom_excluded(rects: np.ndarray, h: int, w: int, ignore_bottom_frac: float) -> np.ndarray:

@@ -450,17 +450,7 @@ class DetectTrackStage(Stage):
         t0 = time.perf_counter()
         dets, ids = self.detect(rgb)
         seconds = time.perf_counter() - t0
-        rows = [(t, int(i), str(d.class_names[j]), d.boxes_xyxy[j], float(d.scores[j]))
-                for t, (d, id_t) in enumerate(zip(dets, ids, strict=True)) for j, i in enumerate(id_t) if i >= 0]
-        if rows:
-            table = LabelTable(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-                               np.array([r[2] for r in rows], dtype=object), np.stack([r[3] for r in rows]),
-                               np.array([r[4] for r in rows]), format="detector")
-        else:
-            table = LabelTable.empty(fmt="detector")
-        # rows are on grid samples here (frame = sample index), so the grid is 0..T-1
-        tracks = labels_to_grid(table, np.arange(len(rgb)), self.max_gap_s * fps)
-        tracks = TrackSet(tracks.ids, tracks.class_names, tracks.boxes_xyxy, np.zeros_like(tracks.labeled))
+        tracks = detections_to_tracks(dets, ids, self.max_gap_s * fps)
         stats = {"weights": Path(str(self.weights)).name, "device": self.detector.device_name,
                  "detections": int(sum(len(d) for d in dets)), "frames_per_s": round(len(rgb) / max(seconds, 1e-9), 1)}
         return tracks, stats
