@@ -36,18 +36,7 @@ WRAPPER = textwrap.dedent("""
 def make_corpus(root: Path, n: int) -> None:
     from vla_builder import synthetic
 
-    synthetic.make_corpus(root, n)
-    (root / "recipe.yaml").write_text(textwrap.dedent("""
-        name: scale
-        sources:
-          - video: clip*/scene.mp4
-            labels: "{dir}/gt.txt"
-            classes: {1: hand, 2: cup, 3: box}
-        actor: hand
-        fps: 15
-        image_size: [96, 128]
-        output: out
-    """))
+    synthetic.make_corpus(root, n, name="scale", output="out")
 
 
 def run(n: int) -> dict:

@@ -25,17 +25,6 @@ def write_recipe(path: Path, body: str) -> Path:
     return path
 
 
-CORPUS_RECIPE = """
-    name: corpus
-    sources:
-      - video: clip*/scene.mp4
-        labels: "{dir}/gt.txt"
-        classes: {1: hand, 2: cup, 3: box}
-    actor: hand
-    fps: 15
-    image_size: [96, 128]
-    output: out/corpus
-"""
 
 
 def dataset_content(root: Path) -> dict:
@@ -66,7 +55,6 @@ def assert_same_dataset(a: Path, b: Path) -> None:
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     make_corpus(root, 4)
-    write_recipe(root / "recipe.yaml", CORPUS_RECIPE)
     t0 = time.perf_counter()
     res = run_cli("build", "recipe.yaml", cwd=root)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -188,11 +188,17 @@ def make_scene(
 
 
 def make_corpus(root: str | Path, n: int, frames: int = 24, size_px: tuple[int, int] = (96, 128),
-                scenarios: tuple[str, ...] = ("pick_place", "push", "idle", "pan")) -> list[Path]:
-    """n small labeled clips `root/clip0000/`, the scenarios in turn, seed = index (tests and bench_scale)."""
+                scenarios: tuple[str, ...] = ("pick_place", "push", "idle", "pan"), name: str = "corpus",
+                output: str = "out/corpus") -> list[Path]:
+    """n small labeled clips `root/clip0000/` (the scenarios in turn, seed = index) and `root/recipe.yaml` that
+    builds them all (tests and bench_scale)."""
     dirs = []
     for i in range(n):
         d = Path(root) / f"clip{i:04d}"
         make_scene(d, scenarios[i % len(scenarios)], n_frames=frames, fps=15, size_px=size_px, seed=i)
         dirs.append(d)
+    (Path(root) / "recipe.yaml").write_text(
+        f"name: {name}\nsources:\n  - video: clip*/scene.mp4\n    labels: \"{{dir}}/gt.txt\"\n"
+        f"    classes: {{1: hand, 2: cup, 3: box}}\nactor: hand\nfps: 15\nimage_size: [{size_px[0]}, {size_px[1]}]\n"
+        f"output: {output}\n")
     return dirs
