@@ -13,7 +13,7 @@ import io
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from vla_builder.stages.trajectory import ACTION_NAMES, STATE_NAMES
 from vla_builder.types import Clip
 
 CLIP_RECORD = "vla_builder_clip.json"  # per-shard provenance, inside the shard's meta/
+MERGE_GROUP = 16  # shards merged per group (see LeRobotSink.merge_group)
 
 
 def letterbox(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -80,6 +81,10 @@ class LeRobotSink:
     crf: int = 30
     gop: int = 2
     robot_type: str = "vla_builder_upcycled"
+    # lerobot's aggregate_datasets appends each source by rewriting the growing destination files (video remux,
+    # parquet read + write), so merging n shards into one file costs O(n^2). Merging groups of `merge_group` shards
+    # first, then the groups without concatenation, keeps the merge linear (bench_scale.py).
+    merge_group: int = field(default_factory=lambda: MERGE_GROUP)
 
     @property
     def image_key(self) -> str:
@@ -140,13 +145,23 @@ class LeRobotSink:
         """
         from lerobot.datasets.aggregate import aggregate_datasets
 
+        def aggregate(roots: list[Path], into: Path, concatenate: bool = True) -> None:
+            aggregate_datasets(repo_ids=[f"vla_builder/{d.name}" for d in roots], aggr_repo_id=repo_id,
+                               roots=list(roots), aggr_root=into, concatenate_videos=concatenate,
+                               concatenate_data=concatenate)
+
         remove_tree(partial)
-        aggregate_datasets(
-            repo_ids=[f"vla_builder/{d.name}" for d in shard_dirs],
-            aggr_repo_id=repo_id,
-            roots=list(shard_dirs),
-            aggr_root=partial,
-        )
+        if len(shard_dirs) <= self.merge_group:
+            aggregate(list(shard_dirs), partial)
+        else:
+            groups_dir = partial.parent / f"{partial.name}.groups"
+            remove_tree(groups_dir)
+            groups = []
+            for i in range(0, len(shard_dirs), self.merge_group):
+                groups.append(groups_dir / f"group{i // self.merge_group:05d}")
+                aggregate(list(shard_dirs[i : i + self.merge_group]), groups[-1])
+            aggregate(groups, partial, concatenate=False)  # copies each group's files: linear
+            remove_tree(groups_dir)
         records, language = [], []
         for i, d in enumerate(shard_dirs):
             rec = json.loads((d / "meta" / CLIP_RECORD).read_text())
