@@ -194,6 +194,16 @@ def test_detect_and_track_reaches_idf1(scenes):
     assert not clip.tracks.labeled.any()  # detector boxes are never claimed as labels
 
 
+def test_a_carried_object_keeps_its_id_while_hidden(scenes):
+    """pick_place: the cup vanishes under the hand that carries it and reappears where it is put down: the tracker
+    follows it with its carrier and gives it back its id (no switch, no fourth track)."""
+    scene = scenes["pick_place"]
+    clip = run(SourceSpec(video=scene / "scene.mp4"), DetectTrackStage(weights=WEIGHTS, imgsz=IMGSZ, device="cpu"))
+    m = mot_metrics(truth(scene, clip.frames.source_index), clip.tracks)
+    assert m["num_switches"] == 0 and len(clip.tracks) == 3, (m, clip.tracks.ids)
+    assert m["idf1"] >= 0.85, m
+
+
 def test_tracker_ids_fresh_per_clip(scenes):
     """One stage (one worker) over two clips: both clips' ids start at 1 (no counter carried across clips)."""
     stage = DetectTrackStage(weights=WEIGHTS, imgsz=IMGSZ, device="cpu")

@@ -45,6 +45,9 @@ class ByteTrackConfig:
     fuse_score: bool = True
     class_aware: bool = True  # never match a track to a detection of another class
     duplicate_iou: float = 0.85  # a lost track overlapping a tracked one this much is the same object: drop it
+    # a track lost while another class's tracked box covers at least this share of it is taken to be carried
+    # (hidden in a hand): while lost it moves with that box, and it is kept as long as the carrier is tracked
+    carried_coverage: float = 0.5
 
 
 class KalmanXYWH:
@@ -104,6 +107,10 @@ class _Track:
     state: str = "new"  # new (unconfirmed) | tracked | lost | removed
     track_id: int = 0  # 0 until confirmed
     hits: list[tuple[int, int]] = field(default_factory=list)  # (frame, detection index) it was matched to
+    # lost while covered by another tracked object (a cup under the hand that carries it): follow that one
+    carrier: _Track | None = None
+    carrier_anchor: np.ndarray | None = None  # the carrier's (cx, cy) when this track was lost
+    anchor: np.ndarray | None = None  # this track's (cx, cy) when it was lost
 
     @property
     def box(self) -> np.ndarray:
@@ -156,6 +163,22 @@ class ByteTracker:
         self.next_id += 1
         self.confirmed.append(track)
 
+    def _find_carrier(self, lost: _Track) -> None:
+        """Remember the tracked box of another class that covers `lost` most (>= carried_coverage), if any."""
+        box = lost.box
+        area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-12)
+        best, best_cover = None, self.config.carried_coverage
+        for t in self.tracks:
+            if t is lost or t.state != "tracked" or t.last_frame != self.frame or t.class_name == lost.class_name:
+                continue
+            b = t.box
+            inter = max(0.0, min(box[2], b[2]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
+            if inter / area >= best_cover:
+                best, best_cover = t, inter / area
+        lost.carrier = best
+        if best is not None:
+            lost.anchor, lost.carrier_anchor = lost.mean[0:2].copy(), best.mean[0:2].copy()
+
     def update(self, dets: Detections) -> np.ndarray:
         """Track ids (N,) for this frame's detections: the confirmed track each one belongs to, else -1."""
         cfg = self.config
@@ -165,6 +188,11 @@ class ByteTracker:
                 t.mean = t.mean.copy()
                 t.mean[6:8] = 0  # a lost track keeps its place but stops growing / shrinking (as ByteTrack does)
             t.mean, t.cov = self.kf.predict(t.mean, t.cov)
+        for t in self.tracks:  # a carried object is where its carrier took it
+            if t.state == "lost" and t.carrier is not None and t.carrier.state == "tracked":
+                t.mean = t.mean.copy()
+                t.mean[0:2] = t.anchor + (t.carrier.mean[0:2] - t.carrier_anchor)
+                t.mean[4:6] = t.carrier.mean[4:6]
 
         scores = dets.scores if len(dets) else np.zeros(0)
         wh_ok = (dets.boxes_xyxy[:, 2] > dets.boxes_xyxy[:, 0]) & (dets.boxes_xyxy[:, 3] > dets.boxes_xyxy[:, 1])
@@ -185,6 +213,7 @@ class ByteTracker:
             self._apply(rest[r], dets, int(low[c]))
         for r in u_rest:
             rest[r].state = "lost"
+            self._find_carrier(rest[r])
         # round 3: unconfirmed tracks <- high-score detections left over; unmatched ones were noise
         left = high[u_high]
         pairs3, u_unc, u_left = self._match(self._cost(unconfirmed, dets, left, cfg.fuse_score),
@@ -207,7 +236,8 @@ class ByteTracker:
             self.tracks.append(t)
         # forget long-lost tracks, and lost tracks that duplicate a tracked one
         for t in self.tracks:
-            if t.state == "lost" and self.frame - t.last_frame > cfg.max_lost_frames:
+            carried = t.carrier is not None and t.carrier.state == "tracked"
+            if t.state == "lost" and self.frame - t.last_frame > cfg.max_lost_frames and not carried:
                 t.state = "removed"
         tracked = [t for t in self.tracks if t.state == "tracked"]
         lost = [t for t in self.tracks if t.state == "lost"]
