@@ -32,6 +32,14 @@ class SourceSpec:
     camera: str = "front"  # which camera view this is (names the LeRobot video feature)
     camera_kind: str = "third_person"  # third_person | wrist (wrist: action is the camera's ego-motion)
     data_root: Path | None = None  # when set, media and labels must resolve inside it
+    # The episode's span inside the source, in source seconds (None: from the start / to the end). Set by the recipe
+    # (`start_s`/`end_s`), by labeled segments (segment CSVs, `mapping:` segments) or by splitting long videos.
+    start_s: float | None = None
+    end_s: float | None = None
+    # Human-written language for this episode (a clip caption, a segment's narration): becomes the task verbatim.
+    caption: str | None = None
+    caption_origin: str | None = None  # where the caption came from: "<file>#<field or row>"
+    segment: str | None = None  # how this span was chosen (e.g. "segment 3 of narrations.csv", "split 2/5 by max_s")
 
     def check_inside_root(self, path: Path) -> str | None:
         """Why `path` may not be read (it escapes data_root), or None."""
@@ -233,5 +241,7 @@ class Clip:
             p = Path(p).resolve()
             return os.path.relpath(p, Path(base).resolve()) if base is not None else "/".join(p.parts[-3:])
 
+        if span is None and (source.start_s is not None or source.end_s is not None):
+            span = (source.start_s, source.end_s)
         key = f"{rel(source.media)}|{rel(source.labels)}|{span}"
         return f"{source.name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
