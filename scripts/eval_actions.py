@@ -227,7 +227,7 @@ def synthetic_section(n_frames: int = 60, fps: int = 15) -> list[dict]:
     from vla_builder.types import Clip, SourceSpec
 
     rows = []
-    pipeline = PipelineFactory(fps, (120, 160), "hand", None, "dis", "fast", 320, "reference")()
+    pipeline = PipelineFactory.of(fps, image_size=(120, 160), actor="hand", motion={"method": "dis", "preset": "fast"})()
     with tempfile.TemporaryDirectory() as tmp:
         for i, scene in enumerate(["pick_place", "push", "handover", "idle", "pan"]):
             d = Path(tmp) / scene

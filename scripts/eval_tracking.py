@@ -71,7 +71,7 @@ def eval_detect(weights: Path, seed: int, imgsz: int, tmp: Path) -> None:
     for scenario in SCENARIOS:
         scene = tmp / f"a_{scenario}"
         make_scene(scene, scenario, n_frames=61, fps=15, seed=seed)
-        stage = DetectTrackStage(weights=weights, imgsz=imgsz, device="auto")
+        stage = DetectTrackStage.of(weights=weights, imgsz=imgsz, device="auto")
         t0 = time.perf_counter()
         clip = run(SourceSpec(video=scene / "scene.mp4"), stage, 15, (240, 320))
         wall = time.perf_counter() - t0
@@ -92,9 +92,9 @@ def eval_sparse_synthetic(weights: Path, seed: int, every: int, imgsz: int, tmp:
         make_scene(scene, scenario, n_frames=61, fps=15, seed=seed)
         sparse = keep_every(scene / "gt.txt", scene / "sparse.txt", every)
         spec = SourceSpec(video=scene / "scene.mp4", labels=sparse, classes=CLASSES)
-        for name, stage in (("flow+detector", DetectTrackStage(weights=weights, imgsz=imgsz)),
-                            ("flow only", DetectTrackStage()),
-                            ("linear interp.", DetectTrackStage(flow=False))):
+        for name, stage in (("flow+detector", DetectTrackStage.of(weights=weights, imgsz=imgsz)),
+                            ("flow only", DetectTrackStage.of()),
+                            ("linear interp.", DetectTrackStage.of(flow=False))):
             t0 = time.perf_counter()
             clip = run(spec, stage, 15, (240, 320))
             wall = time.perf_counter() - t0
@@ -125,8 +125,8 @@ def eval_sparse_mot(root: Path, every: int, tmp: Path) -> None:
 
         images = sorted((seq / "img1").glob("*.jpg"))
         rgb = np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in images])
-        for name, stage in (("flow", DetectTrackStage(flow_max_side_px=960)),
-                            ("linear interp.", DetectTrackStage(flow=False))):
+        for name, stage in (("flow", DetectTrackStage.of(flow_max_side_px=960)),
+                            ("linear interp.", DetectTrackStage.of(flow=False))):
             t0 = time.perf_counter()
             tracks, _ = stage.propagate(anchors, rgb, fps)
             wall = time.perf_counter() - t0

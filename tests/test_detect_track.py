@@ -94,7 +94,7 @@ def test_missing_weights_is_a_clear_error(tmp_path):
     with pytest.raises(DetectorError, match="nowhere/yolov8n.pt.*not found"):
         UltralyticsDetector(missing).load()
     with pytest.raises(DetectorError, match="not found"):
-        DetectTrackStage(weights=missing).setup()
+        DetectTrackStage.of(weights=missing).setup()
     assert not missing.exists()
 
 
@@ -184,7 +184,7 @@ def test_tracker_state_is_fresh_per_instance_and_deterministic():
 # -- the stage ----------------------------------------------------------------------------------------------------
 def test_detect_and_track_reaches_idf1(scenes):
     scene = scenes["push"]
-    clip = run(SourceSpec(video=scene / "scene.mp4"), DetectTrackStage(weights=WEIGHTS, imgsz=IMGSZ, device="cpu"))
+    clip = run(SourceSpec(video=scene / "scene.mp4"), DetectTrackStage.of(weights=WEIGHTS, imgsz=IMGSZ, device="cpu"))
     assert clip.provenance["tracks_mode"].startswith("detect")
     gt = truth(scene, clip.frames.source_index)
     m = mot_metrics(gt, clip.tracks)
@@ -198,7 +198,7 @@ def test_a_carried_object_keeps_its_id_while_hidden(scenes):
     """pick_place: the cup vanishes under the hand that carries it and reappears where it is put down: the tracker
     follows it with its carrier and gives it back its id (no switch, no fourth track)."""
     scene = scenes["pick_place"]
-    clip = run(SourceSpec(video=scene / "scene.mp4"), DetectTrackStage(weights=WEIGHTS, imgsz=IMGSZ, device="cpu"))
+    clip = run(SourceSpec(video=scene / "scene.mp4"), DetectTrackStage.of(weights=WEIGHTS, imgsz=IMGSZ, device="cpu"))
     m = mot_metrics(truth(scene, clip.frames.source_index), clip.tracks)
     assert m["num_switches"] == 0 and len(clip.tracks) == 3, (m, clip.tracks.ids)
     assert m["idf1"] >= 0.85, m
@@ -206,7 +206,7 @@ def test_a_carried_object_keeps_its_id_while_hidden(scenes):
 
 def test_tracker_ids_fresh_per_clip(scenes):
     """One stage (one worker) over two clips: both clips' ids start at 1 (no counter carried across clips)."""
-    stage = DetectTrackStage(weights=WEIGHTS, imgsz=IMGSZ, device="cpu")
+    stage = DetectTrackStage.of(weights=WEIGHTS, imgsz=IMGSZ, device="cpu")
     first = run(SourceSpec(video=scenes["idle"] / "scene.mp4"), stage)
     second = run(SourceSpec(video=scenes["push"] / "scene.mp4"), stage)
     for clip in (first, second):
@@ -219,7 +219,7 @@ def test_sparse_labels_every_15th_frame(scenes, scenario):
     scene = scenes[scenario]
     sparse = write_labels(scene, "sparse15.txt", every=15)
     spec = SourceSpec(video=scene / "scene.mp4", labels=sparse, classes=CLASSES)
-    clip = run(spec, DetectTrackStage(weights=WEIGHTS, imgsz=IMGSZ, device="cpu"))
+    clip = run(spec, DetectTrackStage.of(weights=WEIGHTS, imgsz=IMGSZ, device="cpu"))
     assert clip.provenance["tracks_mode"].startswith("sparse")
     tracks = clip.tracks
     gt = truth(scene, clip.frames.source_index)
@@ -236,7 +236,7 @@ def test_sparse_labels_every_15th_frame(scenes, scenario):
 def test_sparse_labels_without_detector_use_flow(scenes):
     scene = scenes["push"]
     sparse = write_labels(scene, "sparse15.txt", every=15)
-    clip = run(SourceSpec(video=scene / "scene.mp4", labels=sparse, classes=CLASSES), DetectTrackStage())
+    clip = run(SourceSpec(video=scene / "scene.mp4", labels=sparse, classes=CLASSES), DetectTrackStage.of())
     assert clip.provenance["propagation"]["from_detector"] == 0
     q = propagation_quality(truth(scene, clip.frames.source_index), clip.tracks)
     assert q["mean_iou"] >= 0.7, q
@@ -245,7 +245,7 @@ def test_sparse_labels_without_detector_use_flow(scenes):
 def test_dense_labels_pass_through_unchanged(scenes):
     scene = scenes["pick_place"]
     spec = SourceSpec(video=scene / "scene.mp4", labels=scene / "gt.txt", classes=CLASSES)
-    ours = run(spec, DetectTrackStage(weights=WEIGHTS))  # a detector is configured but dense labels never need it
+    ours = run(spec, DetectTrackStage.of(weights=WEIGHTS))  # a detector is configured but dense labels never need it
     theirs = labels_to_grid(ours.labels, ours.frames.source_index, 2.0 * ours.info.fps)  # the labels, as they are
     assert ours.provenance["tracks_mode"].startswith("dense")
     assert ours.tracks.ids.tolist() == theirs.ids.tolist()
@@ -256,7 +256,7 @@ def test_dense_labels_pass_through_unchanged(scenes):
 def test_boxes_without_ids_are_associated(scenes):
     scene = scenes["push"]
     labels = write_labels(scene, "noids.txt", with_ids=False)
-    clip = run(SourceSpec(video=scene / "scene.mp4", labels=labels, classes=CLASSES), DetectTrackStage())
+    clip = run(SourceSpec(video=scene / "scene.mp4", labels=labels, classes=CLASSES), DetectTrackStage.of())
     assert "associated" in clip.provenance["track_ids"]
     assert clip.provenance["tracks_mode"].startswith("dense")
     gt = truth(scene, clip.frames.source_index)
@@ -267,16 +267,16 @@ def test_boxes_without_ids_are_associated(scenes):
 def test_no_labels_and_no_detector_is_a_clear_failure(scenes):
     spec = SourceSpec(video=scenes["idle"] / "scene.mp4")
     pipeline = Pipeline([ProbeStage(), LabelsStage(), DecodeStage(fps=15, image_size=(240, 320)),
-                         DetectTrackStage(mode="detect")])
+                         DetectTrackStage.of(mode="detect")])
     result = pipeline.run_clip(Clip(clip_id="x", source=spec))
     assert result.failure is not None and result.failure.stage == "detect_track"
     assert "no detector" in result.failure.reason
     # in auto mode the same source has no tracks (a wrist camera: its ego-motion becomes the action)
-    auto = Pipeline([ProbeStage(), LabelsStage(), DecodeStage(fps=15, image_size=(240, 320)), DetectTrackStage()])
+    auto = Pipeline([ProbeStage(), LabelsStage(), DecodeStage(fps=15, image_size=(240, 320)), DetectTrackStage.of()])
     result = auto.run_clip(Clip(clip_id="x", source=spec))
     assert result.failure is None and len(result.clip.tracks) == 0
-    with pytest.raises(ValueError, match="unknown detect_track mode"):
-        DetectTrackStage(mode="guess")
+    with pytest.raises(ValueError, match="mode"):  # pydantic: names the key and the choices
+        DetectTrackStage.of(mode="guess")
     assert issubclass(DetectTrackError, Exception)
 
 

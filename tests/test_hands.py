@@ -1,5 +1,5 @@
 """Hand detection with the pretrained MediaPipe Hands model (vla_builder/detect/hands.py) on real video, and the
-hand tracks DetectTrackStage(hands=True) adds to a source without labels.
+hand tracks DetectTrackStage.of(hands=True) adds to a source without labels.
 
 Videos (the shared real data, see its MANIFEST.md): dexretargeting__human_hand_video.mp4 (one bare hand raised in
 front of a wall) and sam2__03_blocks.mp4 (two hands picking up wooden blocks, top-down; the hands often enter from
@@ -98,7 +98,7 @@ def test_stage_adds_hand_tracks_to_an_unlabeled_source(real_data):
     from vla_builder.stages.probe import LabelsStage, ProbeStage
 
     spec = SourceSpec(video=real_data / "sam2__03_blocks.mp4")  # no labels, no detector weights
-    stages = [ProbeStage(), LabelsStage(), DecodeStage(fps=6, image_size=(360, 640)), DetectTrackStage(hands=True)]
+    stages = [ProbeStage(), LabelsStage(), DecodeStage(fps=6, image_size=(360, 640)), DetectTrackStage.of(hands=True)]
     result = Pipeline(stages).run_clip(Clip(clip_id="blocks", source=spec))
     assert result.failure is None, f"{result.failure.stage}: {result.failure.reason}\n{result.failure.detail}"
     clip = result.clip
@@ -121,7 +121,7 @@ def _tiny_clip(class_name: str) -> Clip:
 def test_stage_hands_ids_offset_above_labels_and_skip_when_labeled(blocks):
     # labels with a hand class: nothing added, the tracks are what hands=False gives
     clip = _tiny_clip("hand")
-    off, on = DetectTrackStage().process(clip), DetectTrackStage(hands=True).process(clip)
+    off, on = DetectTrackStage.of().process(clip), DetectTrackStage.of(hands=True).process(clip)
     np.testing.assert_array_equal(off.tracks.ids, on.tracks.ids)
     np.testing.assert_array_equal(off.tracks.boxes_xyxy, on.tracks.boxes_xyxy)
     assert on.provenance["hand_tracks"]["added"] == 0 and "hand_tracks" not in off.provenance
@@ -130,7 +130,7 @@ def test_stage_hands_ids_offset_above_labels_and_skip_when_labeled(blocks):
     frames = Frames(blocks[40:50], 5, np.arange(10), np.arange(10) / 5, 0.0, "test", SIZE)
     labels = LabelTable(np.arange(10), np.full(10, 7), np.full(10, "block", dtype=object),
                         np.tile([[0.1, 0.1, 0.3, 0.3]], (10, 1)), np.ones(10), format="mot")
-    out = DetectTrackStage(hands=True).process(clip.with_(frames=frames, labels=labels))
+    out = DetectTrackStage.of(hands=True).process(clip.with_(frames=frames, labels=labels))
     assert out.tracks.ids[0] == 7 and out.tracks.class_names[0] == "block"
     assert len(out.tracks) >= 2 and (out.tracks.ids[1:] > 7).all()
     assert out.provenance["hand_tracks"]["id_offset"] == 7

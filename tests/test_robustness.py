@@ -214,7 +214,8 @@ def test_fuzzed_inputs_never_crash_or_hang(tmp_path):
 
     (seed_dir,) = make_corpus(tmp_path, 1, frames=16)
     video, labels = (seed_dir / "scene.mp4").read_bytes(), (seed_dir / "gt.txt").read_text()
-    pipeline = PipelineFactory(15, (96, 128), "hand", None, "dis", "ultrafast", 64, "reference")()
+    pipeline = PipelineFactory.of(15, image_size=(96, 128), actor="hand",
+                                  motion={"method": "dis", "preset": "ultrafast", "max_side_px": 64, "impl": "cpu"})()
     rng = random.Random(1234)
     outcomes = {"ok": 0, "failed": 0}
     for case in range(220):

@@ -5,9 +5,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from vla_builder.types import LabelTable
+
+
+def linear_sum_assignment(cost):
+    """scipy's Hungarian solver, imported on first use (the recipe imports the stages' config models)."""
+    from scipy.optimize import linear_sum_assignment as solve
+
+    return solve(cost)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vla_builder.pipeline import Failure, Pipeline
-from vla_builder.recipe import LoadedRecipe
+from vla_builder.pipeline import Failure, Pipeline, Resources
+from vla_builder.recipe import LoadedRecipe, Recipe
 from vla_builder.sinks.lerobot import CLIP_RECORD, LeRobotSink, remove_tree
 from vla_builder.sources.video import DecodeError, probe, probe_images
 from vla_builder.types import Clip
@@ -31,51 +31,65 @@ class BuildError(Exception):
 
 @dataclass(frozen=True)
 class PipelineFactory:
-    """Picklable recipe for the stage list, so every worker builds (and sets up) its own pipeline."""
+    """Picklable description of the stage list, so every worker builds (and sets up) its own pipeline.
 
+    It holds the validated recipe: each stage gets its own section (a config model defined in the stage's file) or
+    the top-level keys it uses; nothing is renamed or re-defaulted here."""
+
+    recipe: Recipe
     fps: int
-    image_size: tuple[int, int]
-    actor: str | None
-    task: str | None
-    motion_method: str
-    motion_preset: str
-    motion_max_side_px: int
-    motion_impl: str
-    seed: int = 0
-    ignore_bottom_frac: float = 0.0
-    tracks_mode: str = "auto"
-    max_gap_s: float = 2.0
-    flow_propagation: bool = True
-    hands: bool = False
-    detector_weights: str | None = None
-    detector_classes: tuple[tuple[str, str], ...] = ()  # (detector name, label name): hashable for the factory
-    detector_imgsz: int = 640
-    detector_conf_min: float = 0.25
-    detector_device: str = "auto"
+    detector_weights: str | None = None  # detector.weights resolved against the recipe's folder
+
+    def key(self) -> str:
+        """Identity of the pipeline (one set-up pipeline per worker and key)."""
+        return json.dumps([self.recipe.model_dump(mode="json"), self.fps, self.detector_weights], sort_keys=True)
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    @classmethod
+    def from_recipe(cls, loaded: LoadedRecipe, fps: int) -> PipelineFactory:
+        weights = loaded.detector_weights
+        return cls(loaded.recipe, fps, str(weights) if weights is not None else None)
+
+    @classmethod
+    def of(cls, fps: int, detector_weights: str | None = None, **settings) -> PipelineFactory:
+        """A factory from recipe keys alone, e.g. `of(15, actor="hand", motion={"method": "lk"})`: for scripts and
+        tests that run clips without a recipe file (the recipe's validation still applies)."""
+        recipe = Recipe.model_validate({"name": "adhoc", "sources": [{"video": "-"}], "fps": fps, **settings})
+        return cls(recipe, fps, detector_weights)
+
+    def detector_config(self):
+        d = self.recipe.detector
+        return d.model_copy(update={"weights": self.detector_weights}) if d is not None else None
+
+    def resources(self) -> Resources:
+        """What a worker needs, read from the configs alone (no stage is built, no model loaded)."""
+        from vla_builder.stages.detect_track import DetectTrackStage
+        from vla_builder.stages.motion import MotionStage
+
+        parts = [MotionStage.resources_for(self.recipe.motion), DetectTrackStage.resources_for(self.detector_config())]
+        return Resources(cpus=max(r.cpus for r in parts), gpus=max(r.gpus for r in parts))
 
     def __call__(self) -> Pipeline:
         from vla_builder.stages.decode import DecodeStage
+        from vla_builder.stages.detect_track import DetectTrackStage
         from vla_builder.stages.interactions import InteractionStage
         from vla_builder.stages.language import LanguageStage
         from vla_builder.stages.motion import MotionStage
         from vla_builder.stages.probe import LabelsStage, ProbeStage
-        from vla_builder.stages.detect_track import DetectTrackStage
         from vla_builder.stages.trajectory import TrajectoryStage
 
+        r = self.recipe
         return Pipeline([
             ProbeStage(),
             LabelsStage(),
-            DecodeStage(fps=self.fps, image_size=self.image_size),
-            DetectTrackStage(weights=self.detector_weights, mode=self.tracks_mode,
-                             classes=tuple(k for k, _ in self.detector_classes) or None,
-                             class_map=dict(self.detector_classes), imgsz=self.detector_imgsz,
-                             conf_min=self.detector_conf_min, device=self.detector_device,
-                             max_gap_s=self.max_gap_s, flow=self.flow_propagation, hands=self.hands),
-            MotionStage(self.motion_method, self.motion_preset, self.motion_max_side_px, self.motion_impl,
-                        self.ignore_bottom_frac),
-            InteractionStage(actor=self.actor),
+            DecodeStage(fps=self.fps, image_size=tuple(r.image_size)),
+            DetectTrackStage(tracks=r.tracks, detector_config=self.detector_config()),
+            MotionStage(r.motion),
+            InteractionStage(actor=r.actor),
             TrajectoryStage(),
-            LanguageStage(task=self.task, seed=self.seed),
+            LanguageStage(task=r.task, seed=r.seed),
         ])
 
 
@@ -141,11 +155,24 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def fingerprint(loaded: LoadedRecipe, fps: int) -> str:
+def resolved_motion(loaded: LoadedRecipe) -> dict:
+    """The motion method, backend and device this machine runs (a backend that cannot run here: BuildError)."""
+    from vla_builder.kernels import KernelUnavailable
+    from vla_builder.stages.motion import describe, resolve_backend
+
+    try:
+        return describe(loaded.recipe.motion, resolve_backend(loaded.recipe.motion))
+    except KernelUnavailable as e:
+        raise BuildError(f"{loaded.path}: motion: {e}") from None
+
+
+def fingerprint(loaded: LoadedRecipe, fps: int, motion: dict | None = None) -> str:
+    """Settings, inputs, code and the resolved motion backend: a dataset is 'up to date' only for all four."""
     settings = loaded.recipe.model_dump(exclude={"output", "runner", "fail_fast"})
     stamps = [_file_stamp(s.media) + _file_stamp(s.labels) for s in loaded.sources]
     stamps.append(_file_stamp(loaded.detector_weights))
-    blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps, "code": code_fingerprint()},
+    blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps, "code": code_fingerprint(),
+                       "motion": motion if motion is not None else resolved_motion(loaded)},
                       sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()
 
@@ -175,7 +202,8 @@ def build(
     output = Path(output) if output is not None else loaded.output
     fail_fast = recipe.fail_fast if fail_fast is None else fail_fast
     fps = output_fps(loaded)
-    stamp = fingerprint(loaded, fps)
+    motion = resolved_motion(loaded)
+    stamp = fingerprint(loaded, fps, motion)
     report = BuildReport(output=output)
 
     previous = output / "meta" / BUILD_RECORD
@@ -200,17 +228,9 @@ def build(
 
     sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera,
                        codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop)
-    det = recipe.detector
-    factory = PipelineFactory(
-        fps, tuple(recipe.image_size), recipe.actor, recipe.task, recipe.motion.method, recipe.motion.preset,
-        recipe.motion.max_side_px, recipe.motion.impl, recipe.seed, recipe.motion.ignore_bottom_frac,
-        tracks_mode=recipe.tracks.mode, max_gap_s=recipe.tracks.max_gap_s, flow_propagation=recipe.tracks.flow,
-        hands=recipe.tracks.hands,
-        detector_weights=str(loaded.detector_weights) if det else None,
-        detector_classes=tuple(sorted(det.classes.items())) if det else (),
-        detector_imgsz=det.imgsz if det else 640, detector_conf_min=det.conf_min if det else 0.25,
-        detector_device=det.device if det else "auto")
-    log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s))")
+    factory = PipelineFactory.from_recipe(loaded, fps)
+    log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s); "
+        f"motion {motion['method']} on {motion['backend']}/{motion['device']})")
 
     clips = make_clips(loaded)
     for leftover in shards.glob("*.tmp"):  # a shard being written when the last build was killed
@@ -254,7 +274,7 @@ def build(
             fh.writelines(json.dumps(f) + "\n" for f in failures)
         (partial / "meta" / BUILD_RECORD).write_text(json.dumps({
             "fingerprint": stamp, "recipe": str(loaded.path), "episodes": report.episodes,
-            "frames": report.frames, "fps": fps, "failures": len(failures),
+            "frames": report.frames, "fps": fps, "failures": len(failures), "motion": motion,
         }))
         # commit point: the old output (if any) goes, the finished one takes its place
         remove_tree(output)

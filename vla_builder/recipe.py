@@ -14,7 +14,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from vla_builder.runners import RunnerConfig
+from vla_builder.stages.detect_track import DetectorConfig, TracksConfig
+from vla_builder.stages.motion import MotionConfig
 from vla_builder.types import SourceSpec
+
+# A recipe section is the config model of the stage that uses it, defined in that stage's file (one place for a
+# setting's name, type, default, validation and use): motion -> stages/motion.py, tracks / detector ->
+# stages/detect_track.py, runner -> runners/__init__.py. Top-level keys (fps, image_size, actor, task, seed) are
+# read by build.PipelineFactory.
 
 
 class RecipeError(Exception):
@@ -50,43 +58,10 @@ class SourceConfig(_Strict):
         return self
 
 
-class MotionConfig(_Strict):
-    method: Literal["dis", "farneback"] = "dis"
-    preset: Literal["ultrafast", "fast", "medium"] = "fast"
-    max_side_px: int = Field(320, ge=32, le=4096)  # flow runs at this size: cost grows with pixels
-    impl: Literal["auto", "reference", "cuda"] = "auto"
-    # leave out the bottom of the image from the camera-motion fit: a wrist camera sees its own gripper there,
-    # which moves with the camera and would pull the fit toward "no motion"
-    ignore_bottom_frac: float = Field(0.0, ge=0.0, lt=1.0)
-
-
-class DetectorConfig(_Strict):
-    """YOLO + ByteTrack (vla_builder/detect): densifies sparse labels, tracks where there are none."""
-
-    weights: str  # a local ultralytics .pt file, relative to the recipe; never downloaded
-    classes: dict[str, str] = Field(default_factory=dict)  # detector class name -> label class name (and filter)
-    imgsz: int = Field(640, ge=32, le=4096)
-    conf_min: float = Field(0.25, ge=0.0, le=1.0)
-    device: str = "auto"  # auto | cpu | cuda[:N]
-
-
-class TracksConfig(_Strict):
-    mode: Literal["auto", "dense", "associate", "sparse", "detect"] = "auto"
-    max_gap_s: float = Field(2.0, gt=0)  # gaps between labels up to this long are filled
-    flow: bool = True  # sparse labels: carry boxes along optical flow between keyframes (else interpolate)
-    hands: bool = False  # no hand/gripper in the labels: add hand tracks from MediaPipe's pretrained hand model
-
-
 class VideoConfig(_Strict):
     codec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"
     crf: int = Field(30, ge=0, le=63)
     gop: int = Field(2, ge=1, le=600)  # keyframe spacing: small = fast random access in training
-
-
-class RunnerConfig(_Strict):
-    kind: Literal["local", "ray"] = "local"
-    address: str | None = None
-    num_workers: int = Field(2, ge=1)
 
 
 class Recipe(_Strict):
@@ -100,11 +75,11 @@ class Recipe(_Strict):
     image_size: tuple[int, int] = (480, 640)  # (height, width) of the written camera; frames are letterboxed
     task: str | None = None  # override the generated task text
     seed: int = 0
-    motion: MotionConfig = MotionConfig()
-    tracks: TracksConfig = TracksConfig()
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    tracks: TracksConfig = Field(default_factory=TracksConfig)
     detector: DetectorConfig | None = None
     video: VideoConfig = VideoConfig()
-    runner: RunnerConfig = RunnerConfig()
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
     fail_fast: bool = False
 
     @field_validator("image_size")

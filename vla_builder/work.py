@@ -15,7 +15,7 @@ from vla_builder.pipeline import Failure, Pipeline
 from vla_builder.sinks.lerobot import LeRobotSink
 from vla_builder.types import Clip
 
-_PIPELINES: dict[int, Pipeline] = {}  # one set-up pipeline per worker process (models and kernels load once)
+_PIPELINES: dict[str, Pipeline] = {}  # one set-up pipeline per worker process (models and kernels load once)
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ClipOutcome:
 
 
 def _pipeline_for(factory) -> Pipeline:
-    key = hash(factory)
+    key = factory.key()
     if key not in _PIPELINES:
         pipeline = factory()
         pipeline.setup()

@@ -24,9 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from vla_builder.association import iou_matrix
+from vla_builder.association import iou_matrix, linear_sum_assignment
 from vla_builder.detect.detections import Detections
 
 

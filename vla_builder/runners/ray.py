@@ -34,10 +34,8 @@ class RayRunner:
             else:
                 ray.init(num_cpus=self.num_workers, include_dashboard=False, log_to_driver=False)
         try:
-            pipeline = tasks[0].pipeline_factory()
-            gpus = max((s.resources.gpus for s in pipeline.stages), default=0.0)
-            cpus = max((s.resources.cpus for s in pipeline.stages), default=1.0)
-            remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(process_clip)
+            need = tasks[0].pipeline_factory.resources()  # from the configs: no pipeline is built on the driver
+            remote = ray.remote(num_cpus=need.cpus, num_gpus=need.gpus, max_retries=0)(process_clip)
             queue = iter(tasks)
             in_flight = []
             for task in queue:

@@ -32,20 +32,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from pydantic import Field
 
-from vla_builder.association import associate, iou_matrix
+from vla_builder.association import associate, iou_matrix, linear_sum_assignment
 from vla_builder.detect.detections import Detections
 from vla_builder.detect.hands import HandDetector
 from vla_builder.detect.tracker import ByteTrackConfig, track_clip
-from vla_builder.pipeline import Resources, Stage
+from vla_builder.pipeline import Resources, Stage, StageConfig
 from vla_builder.stages.tracks import labels_to_grid
 from vla_builder.types import Clip, LabelTable, TrackSet
 
-MODES = ("auto", "dense", "associate", "sparse", "detect")
+MODES = ("auto", "dense", "associate", "sparse", "detect")  # TracksConfig.mode
 
 
 class DetectTrackError(Exception):
@@ -291,29 +291,49 @@ def refine_with_detections(anchors: TrackSet, prior: np.ndarray, agree: np.ndarr
 
 
 # -- the stage ----------------------------------------------------------------------------------------------------
-@dataclass
-class DetectTrackStage(Stage):
-    weights: str | Path | None = None  # YOLO .pt (ultralytics); None: no detector
-    mode: str = "auto"  # auto | dense | associate | sparse | detect
-    classes: tuple[str, ...] | None = None  # detector classes to keep (None: all, or class_map's keys)
-    class_map: dict[str, str] = field(default_factory=dict)  # detector class name -> label class name
-    imgsz: int = 640  # detector input side, pixels
-    conf_min: float = 0.25
-    device: str = "auto"  # auto | cpu | cuda[:N]
-    batch_size: int | None = None  # frames per detector forward (None: the adapter's default for the device)
-    dense_min_coverage: float = 0.9  # labeled share of samples inside the tracks' spans that counts as dense
-    max_gap_s: float = 2.0  # dense/detect: gaps up to this are interpolated (as TracksStage)
-    iou_min: float = 0.3  # association of id-less boxes
-    snap_iou_min: float = 0.5  # sparse: a detection overlapping the propagated box this much replaces it
-    trust_iou: float = 0.8  # sparse: a prediction whose forward and backward carries agree this much beats detections
-    flow: bool = True  # sparse: optical-flow propagation between keyframes (else linear interpolation)
-    flow_max_side_px: int = 480  # flow is computed on frames scaled down to this longest side
+class TracksConfig(StageConfig):
+    """The recipe's `tracks:` section (the tuning knobs below the first four are settable too)."""
+
+    mode: Literal["auto", "dense", "associate", "sparse", "detect"] = "auto"
+    max_gap_s: float = Field(2.0, gt=0)  # dense/detect: gaps between labels up to this long are interpolated
+    flow: bool = True  # sparse labels: carry boxes along optical flow between keyframes (else interpolate)
+    hands: bool = False  # no hand/gripper in the labels: add hand tracks from MediaPipe's pretrained hand model
+    dense_min_coverage: float = Field(0.9, ge=0, le=1)  # labeled share of samples in the tracks' spans = dense
+    iou_min: float = Field(0.3, ge=0, le=1)  # association of id-less boxes
+    snap_iou_min: float = Field(0.5, ge=0, le=1)  # sparse: a detection overlapping the carried box this much wins
+    trust_iou: float = Field(0.8, ge=0, le=1)  # sparse: forward and backward carries agreeing this much beat detections
+    flow_max_side_px: int = Field(480, ge=32, le=4096)  # flow is computed on frames scaled down to this longest side
     # Farneback, not DIS: on finely textured objects moving ~10 px/frame DIS lost the motion on some frames (0.5 px
     # measured for 9 px true), Farneback's pyramid kept it (scripts/eval_tracking.py, pick_place)
-    flow_method: str = "farneback"
-    extend_max_s: float = 1.0  # sparse: how far past its last (before its first) label a box is carried
+    flow_method: Literal["farneback", "dis"] = "farneback"
+    extend_max_s: float = Field(1.0, ge=0)  # sparse: how far past its last (before its first) label a box is carried
+
+
+class DetectorConfig(StageConfig):
+    """The recipe's `detector:` section: YOLO + ByteTrack (vla_builder/detect) — densifies sparse labels, tracks
+    where there are none."""
+
+    weights: str  # a local ultralytics .pt file, relative to the recipe; never downloaded
+    classes: dict[str, str] = Field(default_factory=dict)  # detector class name -> label class name (and filter)
+    imgsz: int = Field(640, ge=32, le=4096)  # detector input side, pixels
+    conf_min: float = Field(0.25, ge=0.0, le=1.0)
+    device: str = "auto"  # auto | cpu | cuda[:N]
+    batch_size: int | None = Field(None, ge=1)  # frames per detector forward (None: the adapter's default)
+
+    def resolved_device(self) -> str:
+        """'auto' as the adapter resolves it on this machine (cuda when torch sees one)."""
+        if self.device != "auto":
+            return self.device
+        from vla_builder.kernels import cuda_available
+
+        return "cuda" if cuda_available() else "cpu"
+
+
+@dataclass
+class DetectTrackStage(Stage):
+    tracks: TracksConfig = field(default_factory=TracksConfig)
+    detector_config: DetectorConfig | None = None  # None: no detector (weights resolved to a path by the caller)
     tracker: ByteTrackConfig = field(default_factory=ByteTrackConfig)
-    hands: bool = False  # add MediaPipe hand tracks when no label / track class is a hand or gripper
     hand_detector: HandDetector = field(default_factory=HandDetector)  # its settings (mediapipe loads lazily)
 
     name: ClassVar[str] = "detect_track"
@@ -321,22 +341,40 @@ class DetectTrackStage(Stage):
     makes: ClassVar[tuple[str, ...]] = ("labels", "tracks")
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"unknown detect_track mode {self.mode!r}; have {', '.join(MODES)}")
         self._detector = None
+
+    @classmethod
+    def of(cls, weights: str | Path | None = None, **settings) -> DetectTrackStage:
+        """From flat keys of `tracks:` and `detector:`, e.g. `of(weights=pt, imgsz=320, mode="sparse")` (scripts,
+        tests). An unknown key is an error."""
+        det_keys = set(DetectorConfig.model_fields) - {"weights"}
+        det = {k: settings.pop(k) for k in list(settings) if k in det_keys}
+        if det and weights is None:
+            raise ValueError(f"detector settings {sorted(det)} given without weights")
+        detector = DetectorConfig(weights=str(weights), **det) if weights is not None else None
+        return cls(tracks=TracksConfig(**settings), detector_config=detector)
+
+    @property
+    def weights(self) -> str | None:
+        return self.detector_config.weights if self.detector_config is not None else None
+
+    @staticmethod
+    def resources_for(detector: DetectorConfig | None) -> Resources:
+        gpu = detector is not None and detector.resolved_device().startswith("cuda")
+        return Resources(cpus=1.0, gpus=1.0 if gpu else 0.0)
 
     @property
     def resources(self) -> Resources:  # type: ignore[override] — depends on the configured device
-        gpu = self.weights is not None and str(self.device).startswith("cuda")
-        return Resources(cpus=1.0, gpus=1.0 if gpu else 0.0)
+        return self.resources_for(self.detector_config)
 
     def setup(self) -> None:
-        if self.weights is not None and self._detector is None:
+        d = self.detector_config
+        if d is not None and self._detector is None:
             from vla_builder.detect.ultralytics_adapter import UltralyticsDetector
 
             self._detector = UltralyticsDetector(
-                self.weights, classes=self.classes, class_map=dict(self.class_map), imgsz=self.imgsz,
-                conf_min=self.conf_min, device=self.device, batch_size=self.batch_size,
+                d.weights, classes=tuple(d.classes) or None, class_map=dict(d.classes), imgsz=d.imgsz,
+                conf_min=d.conf_min, device=d.device, batch_size=d.batch_size,
             ).load()
 
     @property
@@ -351,7 +389,7 @@ class DetectTrackStage(Stage):
 
     def process(self, clip: Clip) -> Clip:
         clip = self._process_labels(clip)
-        return self._add_hands(clip) if self.hands else clip
+        return self._add_hands(clip) if self.tracks.hands else clip
 
     def _add_hands(self, clip: Clip) -> Clip:
         """Hand tracks from MediaPipe, appended to clip.tracks, unless a hand / gripper class is already there."""
@@ -371,7 +409,7 @@ class DetectTrackStage(Stage):
         except HandDetectorError as e:
             raise DetectTrackError(str(e)) from e
         ids = track_clip(found.detections, self.tracker)  # a fresh tracker: ids from 1
-        hand = detections_to_tracks(found.detections, ids, self.max_gap_s * frames.fps)
+        hand = detections_to_tracks(found.detections, ids, self.tracks.max_gap_s * frames.fps)
         offset = int(tracks.ids.max()) if len(tracks) else 0  # hand ids above every other id: never a collision
         merged = TrackSet(ids=np.r_[tracks.ids.astype(np.int64), hand.ids.astype(np.int64) + offset],
                           class_names=(*tracks.class_names, *hand.class_names),
@@ -390,7 +428,7 @@ class DetectTrackStage(Stage):
         labels, frames = clip.labels, clip.frames
         source_fps = clip.info.fps if clip.info is not None else float(frames.fps)
         prov = dict(clip.provenance)
-        mode, why = self.mode, "set in the recipe"
+        mode, why = self.tracks.mode, "set in the recipe"
         if mode == "auto" and len(labels) == 0:
             if self.weights is None:
                 # e.g. a wrist camera: nothing to track, the camera's own motion becomes the action
@@ -406,17 +444,17 @@ class DetectTrackStage(Stage):
             return clip.with_(tracks=tracks, provenance=prov)
 
         if len(labels) and not labels.has_ids:
-            labels = associate(labels, self.iou_min, max(1, int(round(self.max_gap_s * source_fps))))
+            labels = associate(labels, self.tracks.iou_min, max(1, int(round(self.tracks.max_gap_s * source_fps))))
             prov["track_ids"] = "associated (IoU + Hungarian): the labels carry no ids"
             why = "labels without ids, associated"
         anchors = labels_to_grid(labels, frames.source_index, 0)
         coverage = grid_coverage(anchors)
         if mode in ("auto", "associate"):
-            mode = "dense" if coverage >= self.dense_min_coverage else "sparse"
+            mode = "dense" if coverage >= self.tracks.dense_min_coverage else "sparse"
             why = f"{why + '; ' if why != 'set in the recipe' else ''}labeled coverage {coverage:.2f}"
         prov["label_coverage"] = round(coverage, 4)
         if mode == "dense":
-            tracks = labels_to_grid(labels, frames.source_index, self.max_gap_s * source_fps)
+            tracks = labels_to_grid(labels, frames.source_index, self.tracks.max_gap_s * source_fps)
             prov.update(tracks_mode=f"dense ({why})", tracks=len(tracks))
             return clip.with_(labels=labels, tracks=tracks, provenance=prov)
 
@@ -426,15 +464,15 @@ class DetectTrackStage(Stage):
 
     def propagate(self, anchors: TrackSet, rgb: np.ndarray, fps: float) -> tuple[TrackSet, dict]:
         """Sparse labels on the grid -> dense tracks (labeled boxes kept, label ids kept)."""
-        flow = FlowField(rgb, self.flow_max_side_px, self.flow_method) if self.flow else None
-        prior, agree = propagation_priors(anchors, flow, max(1, int(round(self.extend_max_s * fps))))
-        stats: dict = {"flow": self.flow}
+        flow = FlowField(rgb, self.tracks.flow_max_side_px, self.tracks.flow_method) if self.tracks.flow else None
+        prior, agree = propagation_priors(anchors, flow, max(1, int(round(self.tracks.extend_max_s * fps))))
+        stats: dict = {"flow": self.tracks.flow}
         used = np.zeros(anchors.labeled.shape, bool)
         boxes = prior
         if self.detector is not None:
             dets, det_ids = self.detect(rgb)
-            boxes, used = refine_with_detections(anchors, prior, agree, dets, det_ids, self.snap_iou_min,
-                                                 self.trust_iou)
+            boxes, used = refine_with_detections(anchors, prior, agree, dets, det_ids, self.tracks.snap_iou_min,
+                                                 self.tracks.trust_iou)
             stats["detector"] = Path(str(self.weights)).name
         boxes = np.where(anchors.labeled[..., None], anchors.boxes_xyxy, boxes)  # labels always win
         filled = ~anchors.labeled & ~np.isnan(boxes[..., 0])
@@ -450,7 +488,7 @@ class DetectTrackStage(Stage):
         t0 = time.perf_counter()
         dets, ids = self.detect(rgb)
         seconds = time.perf_counter() - t0
-        tracks = detections_to_tracks(dets, ids, self.max_gap_s * fps)
+        tracks = detections_to_tracks(dets, ids, self.tracks.max_gap_s * fps)
         stats = {"weights": Path(str(self.weights)).name, "device": self.detector.device_name,
                  "detections": int(sum(len(d) for d in dets)), "frames_per_s": round(len(rgb) / max(seconds, 1e-9), 1)}
         return tracks, stats

@@ -1,59 +1,161 @@
-"""Inter-frame motion on the grid: dense flow, per-track flow, camera motion, motion energy."""
+"""Inter-frame motion on the grid: dense flow, per-track flow, camera motion, motion energy.
+
+One algorithm per `method`; `impl` picks the backend that runs it and changes speed, never the algorithm:
+
+| method              | algorithm                                             | backends (`impl`)                           |
+|---------------------|-------------------------------------------------------|---------------------------------------------|
+| `dis` (default)     | OpenCV DIS flow, box median, RANSAC similarity        | `cpu` only (`impl: cuda` is an error)       |
+| `farneback`         | OpenCV Farneback flow, box median, RANSAC similarity  | `cpu` only                                  |
+| `lk`                | our pyramidal LK flow, box median, IRLS similarity    | `cpu`: the kernels' code compiled for the   |
+|                     | (`cuda_kernels/`, `kernels/reference_lk.py`)          | host (needs nvcc once) or else its NumPy    |
+|                     |                                                       | twin; `cuda`: the CUDA kernels              |
+
+`impl: auto` takes the fastest backend of the method on this machine. The LK backends agree within
+`LK_PARITY_TOL_NORM` on the camera motion and track flow (tests/test_kernels.py, tests/test_motion_stage.py); the
+resolved method, backend and device are recorded in the build fingerprint and on the clip (`Motion.method`).
+Why DIS stays the default: it runs on every machine at ~2 ms per 320 px frame pair, where the LK CPU backends cost
+far more (BENCHMARKS.md, "Motion kernels"); a GPU build that wants the CUDA kernels says `method: lk` — and then gets
+the same numbers on a CPU node of the same cluster.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
+from vla_builder.kernels import KernelUnavailable, cuda_available
 from vla_builder.kernels import reference as ref
-from vla_builder.kernels import select_impl
-from vla_builder.pipeline import Stage
+from vla_builder.pipeline import Resources, Stage, StageConfig
 from vla_builder.types import Clip, Motion
+
+# LK backends (NumPy twin, host-compiled kernel code, CUDA) agree within this on the camera translation and the
+# per-track flow, in normalized image units (1e-4 = 0.03 px at 320 px): reductions differ in their last bits only
+LK_PARITY_TOL_NORM = 1e-4
+
+
+class MotionConfig(StageConfig):
+    """The recipe's `motion:` section."""
+
+    method: Literal["dis", "farneback", "lk"] = "dis"
+    preset: Literal["ultrafast", "fast", "medium"] = "fast"  # DIS preset (dis only)
+    max_side_px: int = Field(320, ge=32, le=4096)  # flow runs at this size: cost grows with pixels
+    # auto: the fastest backend of the method here; cpu: the CPU backend; cuda: the GPU one (an error where there is
+    # none, or for a CPU-only method); reference: the former name of cpu
+    impl: Literal["auto", "cpu", "cuda", "reference"] = "auto"
+    # leave out the bottom of the image from the camera-motion fit: a wrist camera sees its own gripper there,
+    # which moves with the camera and would pull the fit toward "no motion"
+    ignore_bottom_frac: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+CPU_ONLY_METHODS = ("dis", "farneback")
+
+
+def _host_kernels_available() -> bool:
+    try:
+        from vla_builder.kernels.cuda import get_library
+
+        get_library()  # built (nvcc) or found pre-built
+        return True
+    except Exception:  # noqa: BLE001 — no nvcc and no prebuilt library: the NumPy twin runs
+        return False
+
+
+def resolve_backend(config: MotionConfig) -> str:
+    """The backend that runs `config.method` here: 'opencv' | 'lk-numpy' | 'lk-host' | 'lk-cuda'.
+
+    A backend that cannot run here is a clear error (KernelUnavailable), never a silent switch of algorithm."""
+    method, impl = config.method, ("cpu" if config.impl == "reference" else config.impl)
+    if method in CPU_ONLY_METHODS:
+        if impl == "cuda":
+            raise KernelUnavailable(f"motion.method {method!r} runs on the CPU only (OpenCV); impl 'cuda' needs "
+                                    "method 'lk' (our CUDA kernels)")
+        return "opencv"
+    if impl == "cuda":
+        if not cuda_available():
+            raise KernelUnavailable("motion.impl 'cuda' was asked for, but no CUDA device is available (torch.cuda)")
+        from vla_builder.kernels.cuda import get_library
+
+        get_library()  # KernelUnavailable / KernelBuildError name the cause
+        return "lk-cuda"
+    if impl == "auto" and cuda_available():
+        try:
+            from vla_builder.kernels.cuda import get_library
+
+            get_library()
+            return "lk-cuda"
+        except Exception:  # noqa: BLE001 — no kernels for this GPU: the CPU backend of the same method
+            pass
+    return "lk-host" if _host_kernels_available() else "lk-numpy"
+
+
+def describe(config: MotionConfig, backend: str) -> dict:
+    """What the fingerprint and provenance record: method, backend, device."""
+    return {"method": config.method, "backend": backend, "device": "cuda" if backend == "lk-cuda" else "cpu"}
 
 
 @dataclass
 class MotionStage(Stage):
-    method: str = "dis"
-    preset: str = "fast"
-    max_side_px: int = 320
-    impl: str = "auto"
-    ignore_bottom_frac: float = 0.0
+    config: MotionConfig = field(default_factory=MotionConfig)
 
     name: ClassVar[str] = "motion"
     needs: ClassVar[tuple[str, ...]] = ("frames", "tracks")
     makes: ClassVar[tuple[str, ...]] = ("motion",)
 
+    @staticmethod
+    def resources_for(config: MotionConfig) -> Resources:
+        gpu = config.method == "lk" and (config.impl == "cuda" or (config.impl == "auto" and cuda_available()))
+        return Resources(cpus=1.0, gpus=1.0 if gpu else 0.0)
+
+    @property
+    def resources(self) -> Resources:  # type: ignore[override]
+        return self.resources_for(self.config)
+
     def setup(self) -> None:
-        self._impl = select_impl(self.impl)
+        self._backend = resolve_backend(self.config)
+
+    @property
+    def backend(self) -> str:
+        if getattr(self, "_backend", None) is None:
+            self.setup()
+        return self._backend
 
     def process(self, clip: Clip) -> Clip:
         assert clip.frames is not None and clip.tracks is not None
-        impl = getattr(self, "_impl", None) or select_impl(self.impl)
-        if impl == "cuda":
-            from vla_builder.kernels.cuda import motion_for_clip
-
-            motion = motion_for_clip(clip.frames.rgb, clip.tracks.boxes_xyxy, self.max_side_px,
-                                     ignore_bottom_frac=self.ignore_bottom_frac)
-        else:
-            motion = self._reference(clip.frames.rgb, clip.tracks.boxes_xyxy)
+        motion = self.compute(clip.frames.rgb, clip.tracks.boxes_xyxy)
         return clip.with_(motion=motion, provenance={**clip.provenance, "motion": motion.method})
 
-    def _reference(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
+    def compute(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
+        cfg, backend = self.config, self.backend
+        if backend == "opencv":
+            return self._opencv(rgb, boxes)
+        if backend == "lk-numpy":
+            from vla_builder.kernels.reference_lk import motion_for_clip_reference
+
+            return motion_for_clip_reference(rgb, boxes, cfg.max_side_px, ignore_bottom_frac=cfg.ignore_bottom_frac)
+        from vla_builder.kernels.cuda import motion_for_clip
+
+        return motion_for_clip(rgb, boxes, cfg.max_side_px, ignore_bottom_frac=cfg.ignore_bottom_frac,
+                               device="cuda" if backend == "lk-cuda" else "host")
+
+    def _opencv(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
+        cfg = self.config
         t_count, k_count = rgb.shape[0], boxes.shape[1]
         affine = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (t_count, 1, 1))
         inliers = np.zeros(t_count)
         track_flow = np.full((t_count, k_count, 2), np.nan)
         energy = np.zeros(t_count)
-        grays = [ref.to_gray(f, self.max_side_px) for f in rgb]
+        grays = [ref.to_gray(f, cfg.max_side_px) for f in rgb]
         for t in range(t_count - 1):
-            flow = ref.dense_flow(grays[t], grays[t + 1], self.method, self.preset)
+            flow = ref.dense_flow(grays[t], grays[t + 1], cfg.method, cfg.preset)
             track_flow[t] = ref.box_flow_norm(flow, boxes[t])
             mask = ref.background_mask(*flow.shape[:2], boxes[t])
-            if self.ignore_bottom_frac > 0:
-                mask[int(round(flow.shape[0] * (1 - self.ignore_bottom_frac))) :] = False
+            if cfg.ignore_bottom_frac > 0:
+                mask[int(round(flow.shape[0] * (1 - cfg.ignore_bottom_frac))) :] = False
             affine[t], inliers[t] = ref.global_motion_norm(flow, mask)
             energy[t] = ref.motion_energy(grays[t], grays[t + 1])
-        return Motion(affine, inliers, track_flow, energy, f"reference ({self.method} {self.preset}, "
-                      f"{grays[0].shape[1]}x{grays[0].shape[0]})")
+        preset = f" {cfg.preset}" if cfg.method == "dis" else ""
+        return Motion(affine, inliers, track_flow, energy,
+                      f"opencv ({cfg.method}{preset}, {grays[0].shape[1]}x{grays[0].shape[0]})")
