@@ -40,6 +40,11 @@ class SourceSpec:
     caption: str | None = None
     caption_origin: str | None = None  # where the caption came from: "<file>#<field or row>"
     segment: str | None = None  # how this span was chosen (e.g. "segment 3 of narrations.csv", "split 2/5 by max_s")
+    # Temporal labels (a segment CSV or a `mapping:` with segments): each segment becomes its own episode
+    segments: Path | None = None
+    segments_format: str = "auto"  # auto | epic | mapping
+    segment_padding_s: float = 0.0  # added before and after each labeled segment
+    mapping: dict[str, Any] | None = None  # the recipe's declarative `mapping:` for any other JSON/CSV schema
 
     def check_inside_root(self, path: Path) -> str | None:
         """Why `path` may not be read (it escapes data_root), or None."""
@@ -92,6 +97,9 @@ class LabelTable:
     path: Path | None = None
     format: str = "none"
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows dropped while importing
+    # per-row extras some formats carry, row-aligned: "keypoints" (R, K, 3) x, y (normalized), visibility;
+    # "attributes" (R,) object (dict name -> value, e.g. CVAT attributes, AVA action ids)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])
@@ -114,7 +122,9 @@ class LabelTable:
 class Frames:
     """Decoded frames on the clip's time grid: sample i is at `i / fps` seconds from the clip start."""
 
-    rgb: np.ndarray  # (T, H, W, 3) uint8, display orientation, at working resolution
+    # (T, H, W, 3) uint8, display orientation, at working resolution: an array, or (in builds) a `GridFrames` that
+    # decodes the source again on each pass instead of holding it (iterate it; `np.asarray` holds the whole clip)
+    rgb: np.ndarray
     fps: int
     source_index: np.ndarray  # (T,) int: the source frame shown at each sample
     source_time_s: np.ndarray  # (T,) float: that frame's presentation time in the source

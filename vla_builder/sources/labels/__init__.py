@@ -1,6 +1,9 @@
 """Label import — the "upcycling" of detection/tracking labels into one `LabelTable`.
 
-Formats: MOTChallenge `gt.txt`, COCO json (image-style and video-style), YOLO txt folders. Every reader returns raw
+Formats (one small module each): MOTChallenge `gt.txt`, COCO json (image- and video-style, TAO, keypoints),
+YOLO txt folders, Something-Else per-frame JSON, CVAT for video / for images XML, YouTube-VIS / OVIS, LabelMe and
+Pascal VOC per-frame folders, AVA CSV, and a declarative `mapping:` for any other JSON/CSV schema. Segment formats
+(EPIC-KITCHENS CSV, Something-Something clip labels) live in `segments.py`. Every reader returns raw
 rows in pixels or normalized units; `finish_table` cleans them the same way for all formats (NaN, negative and
 out-of-frame boxes, unknown class ids, duplicate ids in a frame) and counts what it dropped and why.
 """
@@ -30,29 +33,149 @@ class LabelError(Exception):
         super().__init__(f"{self.path}: {reason}")
 
 
+# format name -> (module, reader function). Segment formats carry time spans and text, not boxes: they become
+# episodes (`build.make_clips`) and read as an empty box table here.
+READERS = {
+    "mot": ("mot", "read_mot"),
+    "coco": ("coco", "read_coco"),
+    "yolo": ("yolo", "read_yolo"),
+    "something_else": ("something_else", "read_something_else"),
+    "cvat_video": ("cvat", "read_cvat"),
+    "cvat_images": ("cvat", "read_cvat"),
+    "youtube_vis": ("youtube_vis", "read_youtube_vis"),
+    "labelme": ("labelme", "read_labelme"),
+    "voc": ("voc", "read_voc"),
+    "ava": ("ava", "read_ava"),
+    "mapping": ("mapping", "read_mapping"),
+}
+SEGMENT_FORMATS = ("epic", "something_something")
+LABEL_FORMATS = (*READERS, *SEGMENT_FORMATS)  # what `labels_format:` accepts besides auto / none
+
+
+def _choose(path: Path, candidates: list[str], what: str) -> str:
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise LabelError(path, f"cannot tell the label format ({what}); set labels_format: one of "
+                         f"{', '.join(LABEL_FORMATS)}")
+    raise LabelError(path, f"ambiguous label format ({what}): could be {' or '.join(candidates)}; "
+                     f"set labels_format: {candidates[0]} (or another)")
+
+
+def _sniff_json(path: Path) -> list[str]:
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise LabelError(path, f"cannot read JSON labels ({e})") from None
+    found = []
+    if isinstance(doc, dict):
+        anns = doc.get("annotations")
+        if isinstance(anns, list) and isinstance(doc.get("videos"), list) and any(
+                isinstance(a, dict) and "bboxes" in a for a in anns[:50]):
+            found.append("youtube_vis")
+        elif "images" in doc or "annotations" in doc:  # the COCO reader names what is wrong with it
+            found.append("coco")
+        if "shapes" in doc and isinstance(doc.get("shapes"), list):
+            found.append("labelme")
+        values = list(doc.values())[:20]
+        if values and all(isinstance(v, list) for v in values) and any(
+                v and isinstance(v[0], dict) and "labels" in v[0] and "name" in v[0] for v in values):
+            found.append("something_else")
+    elif isinstance(doc, list) and doc and isinstance(doc[0], dict) and "id" in doc[0] and (
+            "template" in doc[0] or "label" in doc[0]):
+        found.append("something_something")
+    return found
+
+
+def _sniff_csv(path: Path) -> list[str]:
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for _, r in zip(range(20), csv.reader(fh), strict=False) if r and any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError) as e:
+        raise LabelError(path, f"cannot read labels ({e})") from None
+    if not rows:
+        return ["mot"]  # the MOT reader names an empty file
+    header = {c.strip().lower() for c in rows[0]}
+    if {"narration", "verb"} & header and ({"start_timestamp", "start_frame", "start_s"} & header):
+        return ["epic"]
+
+    def number(c: str) -> bool:
+        try:
+            float(c)
+            return True
+        except ValueError:
+            return False
+
+    body = rows[1:] if not all(number(c) for c in rows[0][1:]) and not number(rows[0][0]) and len(rows) > 1 else rows
+    found = []
+    if all(len(r) in (7, 8) and not number(r[0]) and all(number(c) for c in r[1:]) for r in body):
+        found.append("ava")  # video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]
+    if sum(len(r) >= 6 and all(number(c) for c in r[:6]) for r in body) * 2 >= len(body):
+        found.append("mot")
+    return found or ["mot"]  # the MOT reader gives the clearest "not a MOT file" error
+
+
+def _sniff_xml(path: Path) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as e:
+        raise LabelError(path, f"cannot read XML labels ({e})") from None
+    if root.tag == "annotations":
+        if root.find("track") is not None:
+            return ["cvat_video"]
+        if root.find("image") is not None:
+            return ["cvat_images"]
+        mode = (root.findtext("meta/task/mode") or root.findtext("meta/job/mode") or "").strip()
+        return ["cvat_video"] if mode == "interpolation" else ["cvat_images"]
+    if root.tag == "annotation":
+        return ["voc"]
+    return []
+
+
 def detect_format(path: Path) -> str:
+    """Auto-detection by content, not only by suffix; an unknown or ambiguous file names the candidates."""
     if path.is_dir():
-        return "yolo"
+        kinds = {p.suffix.lower() for p in path.iterdir() if p.is_file()}
+        found = [f for f, s in (("labelme", ".json"), ("voc", ".xml"), ("yolo", ".txt")) if s in kinds]
+        return _choose(path, found, f"a folder with {', '.join(sorted(kinds)) or 'no files'}")
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return "coco"
+        return _choose(path, _sniff_json(path), "JSON")
     if suffix in {".txt", ".csv"}:
-        return "mot"
-    raise LabelError(path, f"cannot tell the label format from '{path.name}'; set labels_format: mot|coco|yolo")
+        return _choose(path, _sniff_csv(path), "text/CSV")
+    if suffix == ".xml":
+        return _choose(path, _sniff_xml(path), "XML")
+    raise LabelError(path, f"cannot tell the label format from '{path.name}'; set labels_format: one of "
+                     f"{', '.join(LABEL_FORMATS)}")
+
+
+def resolve_format(spec: SourceSpec) -> str:
+    assert spec.labels is not None
+    if spec.labels_format not in ("auto", None):
+        return spec.labels_format
+    if spec.mapping is not None:
+        return "mapping"
+    return detect_format(spec.labels)
 
 
 def read_labels(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     if spec.labels is None or spec.labels_format == "none":
         return LabelTable.empty()
-    fmt = detect_format(spec.labels) if spec.labels_format == "auto" else spec.labels_format
-    if fmt == "mot":
-        from vla_builder.sources.labels.mot import read_mot as reader
-    elif fmt == "coco":
-        from vla_builder.sources.labels.coco import read_coco as reader
-    elif fmt == "yolo":
-        from vla_builder.sources.labels.yolo import read_yolo as reader
-    else:
-        raise LabelError(spec.labels, f"unknown labels_format {fmt!r}")
+    fmt = resolve_format(spec)
+    if fmt in SEGMENT_FORMATS:
+        return LabelTable.empty(spec.labels, fmt)
+    if fmt not in READERS:
+        raise LabelError(spec.labels, f"unknown labels_format {fmt!r}; have {', '.join(LABEL_FORMATS)}")
+    import importlib
+
+    module, func = READERS[fmt]
+    reader = getattr(importlib.import_module(f"vla_builder.sources.labels.{module}"), func)
     return reader(spec, info)
 
 
@@ -77,6 +200,7 @@ def finish_table(
     size_px: tuple[float, float] | np.ndarray,
     dropped: dict[str, int] | None = None,
     strict_classes: bool = True,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> LabelTable:
     """Clean raw rows into a LabelTable. `boxes_xywh` is top-left + size in pixels of `size_px` = (w, h) per row."""
     dropped = dict(dropped or {})
@@ -131,4 +255,32 @@ def finish_table(
         path=path,
         format=fmt,
         dropped=dropped,
+        extras={k: np.asarray(v)[keep] for k, v in (extras or {}).items()},
     )
+
+
+def encode_class_names(class_names: list[str], spec: SourceSpec) -> tuple[np.ndarray, dict[int, str], bool]:
+    """Formats that name classes by string: -> (class ids, id -> name, strict). With the recipe's `classes`, a name
+    not among them is an unknown class (dropped and counted); without, every name found is a class."""
+    if spec.classes:
+        by_name = {v: k for k, v in spec.classes.items()}
+        ids = np.array([by_name.get(n, -1) for n in class_names], dtype=np.int64)
+        return ids, dict(spec.classes), True
+    names = sorted(set(class_names))
+    by_name = {n: i for i, n in enumerate(names)}
+    return np.array([by_name[n] for n in class_names], dtype=np.int64), dict(enumerate(names)), False
+
+
+def frame_of_file(stem: str, by_name: dict[str, int] | None, base: int) -> int | None:
+    """A per-frame label file's (or image's) frame: the image with the same stem in an image-folder source, else
+    the number at the end of its name minus `base`."""
+    import re
+
+    if by_name is not None and stem in by_name:
+        return by_name[stem]
+    m = re.search(r"(\d+)$", stem)
+    return int(m.group(1)) - base if m else None
+
+
+def count(dropped: dict[str, int], reason: str, n: int = 1) -> None:
+    dropped[reason] = dropped.get(reason, 0) + n
