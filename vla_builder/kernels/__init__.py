@@ -1,7 +1,14 @@
-"""Motion kernels: `reference` (NumPy/OpenCV, the spec, always available) and `cuda` (our CUDA kernels).
+"""Motion algorithms and their backends.
 
-`select_impl("auto")` takes CUDA when a GPU and the compiled kernels are present, else the reference;
-`select_impl("cuda")` without CUDA is a clear error, never a silent fallback.
+- `reference.py`: OpenCV-based helpers of the `dis` / `farneback` motion methods (flow, box median, RANSAC
+  similarity) — CPU only. They are not a spec of the kernels.
+- `reference_lk.py`: the `lk` method in NumPy — our pyramidal LK flow, box median and IRLS similarity, written
+  step for step like the kernels, so it is their spec (and the CPU backend where no kernel library can be built).
+- `cuda.py` + `cuda_kernels/*.cu`: the `lk` method as CUDA kernels, each with a `_host` twin (the same per-element
+  code compiled for the CPU: the fast CPU backend of `lk`).
+
+Which backend runs a method is decided by `stages.motion.resolve_backend`; `select_impl` below only answers "may the
+CUDA kernels run here" (`select_impl("cuda")` without CUDA is a clear error, never a silent fallback).
 """
 
 from __future__ import annotations

@@ -459,7 +459,8 @@ def frames_per_chunk(t: int, h: int, w: int, lk: rl.LKParams, budget_bytes: int 
 
 def motion_for_clip(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_px: int, *, lk: rl.LKParams = rl.LKParams(),
                     irls: rl.IRLSParams = rl.IRLSParams(), ignore_bottom_frac: float = 0.0, device: str = "cuda"):
-    """`MotionStage._reference` on the GPU: LK flow, per-track median flow, IRLS camera similarity, motion energy.
+    """The `lk` motion method on the GPU (or, device='host', the same code on the CPU): LK flow, per-track median
+    flow, IRLS camera similarity, motion energy.
 
     rgb (T, H, W, 3) uint8; boxes_xyxy (T, K, 4) normalized, NaN where absent. Entry t describes t -> t+1; the last
     entry is identity / NaN / 0. `ignore_bottom_frac` leaves the bottom of the image out of the camera fit, as the

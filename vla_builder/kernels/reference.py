@@ -1,4 +1,5 @@
-"""CPU reference implementations of the motion kernels — the spec the CUDA kernels are tested against.
+"""OpenCV building blocks of the `dis` and `farneback` motion methods (CPU only): flow, box median, background
+mask, RANSAC similarity, motion energy. Not the kernels' spec — that is `reference_lk.py` (the `lk` method).
 
 Units: flow in pixels of the image it was computed on; `*_norm` results in normalized image units (x / width,
 y / height) so they do not depend on resolution.

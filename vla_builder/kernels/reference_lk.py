@@ -3,7 +3,9 @@
 Each function here is the *same algorithm* as one kernel, written so that the float32 operations happen in the same
 order as in the kernel's per-pixel code (the kernels are built with `--fmad=false`, i.e. no fused multiply-add), so
 that the per-pixel parts agree bit for bit and only reductions (sums over thousands of samples) differ in the last
-bits. `reference.py` keeps the OpenCV-based motion reference (DIS flow + RANSAC) that the motion stage uses on CPU.
+bits. It is also the `lk` method's CPU backend where the kernels cannot be compiled (`stages/motion.py`);
+`reference.py` holds the OpenCV building blocks of the other methods (`dis`, `farneback`: DIS flow + RANSAC), a
+different algorithm.
 
 | kernel (cuda_kernels/)     | spec here                         | what it computes                                   |
 |----------------------------|-----------------------------------|----------------------------------------------------|
@@ -549,7 +551,8 @@ def gray_small(rgb: np.ndarray, max_side_px: int) -> np.ndarray:
 def motion_for_clip_reference(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_px: int,
                               lk: LKParams = LKParams(), irls: IRLSParams = IRLSParams(),
                               ignore_bottom_frac: float = 0.0):
-    """Spec of `kernels.cuda.motion_for_clip`: `MotionStage._reference` with LK flow, median box flow and IRLS."""
+    """Spec of `kernels.cuda.motion_for_clip` (the `lk` motion method): LK flow, median box flow, IRLS similarity,
+    motion energy, per frame step."""
     from vla_builder.types import Motion
 
     t_count, k_count = rgb.shape[0], boxes_xyxy.shape[1]
