@@ -25,6 +25,10 @@ CLIP_RECORD = "vla_builder_clip.json"  # per-shard provenance, inside the shard'
 MERGE_GROUP = 16  # shards merged per group (see LeRobotSink.merge_group)
 
 
+class ShardError(Exception):
+    """A shard that would not load as written (e.g. video frames != data rows): the clip fails with this reason."""
+
+
 def letterbox(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     """Center `rgb` on a black canvas of `size_hw` (frames are already scaled to fit)."""
     h, w = size_hw
@@ -80,6 +84,7 @@ class LeRobotSink:
     codec: str = "libsvtav1"
     crf: int = 30
     gop: int = 2
+    preset: int | str | None = None  # None: lerobot's default for the codec (SVT-AV1: 12)
     robot_type: str = "vla_builder_upcycled"
     # lerobot's aggregate_datasets appends each source by rewriting the growing destination files (video remux,
     # parquet read + write), so merging n shards into one file costs O(n^2). Merging groups of `merge_group` shards
@@ -101,16 +106,34 @@ class LeRobotSink:
     def _encoder(self):
         from lerobot.configs.video import RGBEncoderConfig
 
-        return RGBEncoderConfig(vcodec=self.codec, crf=self.crf, g=self.gop)
+        return RGBEncoderConfig(vcodec=self.codec, crf=self.crf, g=self.gop, preset=self.preset)
 
     def write_shard(self, clip: Clip, shard_dir: Path) -> None:
-        """Write one clip as one finalized single-episode dataset at `shard_dir` (atomically)."""
+        """Write one clip as one finalized single-episode dataset at `shard_dir` (atomically).
+
+        The episode's video is encoded first, in-process (`sinks/encode.py`: every frame encoded, none dropped),
+        from `clip.frames.rgb` walked once (a streaming clip decodes its source again here); lerobot's writer then
+        adds the data rows and takes the finished video in place of its streaming encoder. The shard fails, with
+        the reason, unless the written video has exactly one frame per data row.
+        """
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        from vla_builder.sinks.encode import PreEncodedVideo, count_video_frames, encode_frames, private_video_path
 
         frames, traj = clip.frames, clip.trajectory
         assert frames is not None and traj is not None and clip.task is not None
+        n_rows = len(frames)
+        if len(traj.action) != n_rows or len(traj.state) != n_rows:
+            raise ShardError(f"{len(traj.action)} actions and {len(traj.state)} states for {n_rows} frames")
         tmp = shard_dir.parent / f"{shard_dir.name}.tmp"
-        remove_tree(tmp)  # a leftover of a killed build
+        video_tmp = shard_dir.parent / f"{shard_dir.name}.video"  # lerobot's create() wants a fresh root
+        remove_tree(tmp)  # leftovers of a killed build
+        remove_tree(video_tmp)
+        encoder = self._encoder()
+        letterboxed = (letterbox(rgb, self.image_size) for rgb in frames.rgb)
+        encoded = encode_frames(letterboxed, private_video_path(video_tmp, self.image_key), self.fps, encoder)
+        if encoded.frames != n_rows:
+            raise ShardError(f"the encoder wrote {encoded.frames} frames for {n_rows} data rows")
         ds = LeRobotDataset.create(
             repo_id=f"vla_builder/{shard_dir.name}",
             fps=self.fps,
@@ -118,14 +141,16 @@ class LeRobotSink:
             root=tmp,
             robot_type=self.robot_type,
             use_videos=True,
-            rgb_encoder=self._encoder(),
+            rgb_encoder=encoder,
             video_backend="pyav",  # for reading back; probing torchcodec prints a traceback where its FFmpeg libs are missing
-            streaming_encoding=True,  # encode while adding frames: ~3-4x the PNG round trip (see README)
+            streaming_encoding=True,  # the writer's streaming path, fed our finished video (no PNG round trip)
         )
+        ds.writer._streaming_encoder = PreEncodedVideo({self.image_key: encoded})
+        black = np.zeros((*self.image_size, 3), np.uint8)  # the writer validates a frame's shape; pixels are encoded
         try:
-            for t in range(len(frames)):
+            for t in range(n_rows):
                 ds.add_frame({
-                    self.image_key: letterbox(frames.rgb[t], self.image_size),
+                    self.image_key: black,
                     "observation.state": traj.state[t].astype(np.float32),
                     "action": traj.action[t].astype(np.float32),
                     "task": clip.task,
@@ -133,7 +158,14 @@ class LeRobotSink:
             ds.save_episode()
         finally:
             ds.finalize()  # always: an unfinalized dataset has parquet files without footers
-        record = {"clip_id": clip.clip_id, "task": clip.task, "frames": len(frames), **clip.provenance,
+            remove_tree(video_tmp)
+        videos = sorted((tmp / "videos").rglob("*.mp4"))
+        n_video = sum(count_video_frames(v) for v in videos)
+        if len(videos) != 1 or n_video != n_rows:
+            raise ShardError(f"the shard's video has {n_video} frames in {len(videos)} file(s) for {n_rows} data rows")
+        record = {"clip_id": clip.clip_id, "task": clip.task, "frames": n_rows, **clip.provenance,
+                  "encode": {"codec": self.codec, "crf": self.crf, "gop": self.gop, "preset": encoder.preset,
+                             "frames": encoded.frames, "seconds": round(encoded.seconds, 3)},
                   "language": clip.language or {}}
         (tmp / "meta" / CLIP_RECORD).write_text(json.dumps(record, default=str))
         os.replace(tmp, shard_dir)

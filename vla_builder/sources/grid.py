@@ -2,13 +2,14 @@
 
 The grid is what LeRobot requires (video timestamps = `from_timestamp + frame_index / fps` within 1e-4 s), and it is
 how variable-frame-rate sources and fps changes are handled: each sample shows the source frame that is on screen at
-that instant (the last frame whose pts <= t). Works online, one decode pass, memory bounded by the output.
+that instant (the last frame whose pts <= t). Works online, one decode pass, one source frame held at a time:
+`grid_samples` yields the samples as they become known and keeps nothing, so a clip of any length streams through.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -22,37 +23,26 @@ def n_grid_samples(span_s: float, fps: int) -> int:
     return int(math.floor(span_s * fps + 1e-6)) + 1
 
 
-def sample_to_grid(
+def grid_samples(
     stream: FrameStream,
     fps: int,
     span: tuple[int, int] | None,
-    transform: Callable[[np.ndarray], np.ndarray],
     path: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Return (rgb (T,H,W,3), source_index (T,), source_time_s (T,), start_s).
+    time_span_s: tuple[float | None, float | None] | None = None,
+) -> Iterator[tuple[int, float, float, np.ndarray]]:
+    """Yield (source_index, source_time_s, start_s, frame) for each grid sample, in order, holding one frame.
 
-    `span` is the inclusive range of source frame indices to cover (None: the whole stream).
+    `span` is the inclusive range of source frame indices to cover (None: the whole stream); `time_span_s` a range of
+    source time [start_s, end_s) (either end None: open). A source frame shown at several samples is yielded once
+    per sample (the same object). Raises DecodeError when no frame falls inside the span.
     """
     first, last = span if span is not None else (0, None)
-    out_rgb: list[np.ndarray] = []
-    out_index: list[int] = []
-    out_time: list[float] = []
+    t_first, t_end = time_span_s if time_span_s is not None else (None, None)
     start_s: float | None = None
     prev: tuple[int, float, np.ndarray] | None = None
     last_pts = -math.inf
     seen_last = -1
-
-    def emit_until(t_limit: float) -> None:
-        # emit `prev` for every grid time strictly before t_limit
-        assert prev is not None and start_s is not None
-        while True:
-            t = start_s + len(out_rgb) / fps
-            if t >= t_limit - PTS_EPS_S:
-                return
-            out_rgb.append(transform(prev[2]))
-            out_index.append(prev[0])
-            out_time.append(prev[1])
-
+    n_out = 0
     for index, pts, rgb in stream:
         seen_last = index
         if index < first:
@@ -62,22 +52,48 @@ def sample_to_grid(
         if pts <= last_pts:  # broken or missing timestamps: fall back to a monotonic guess
             pts = last_pts + 1.0 / fps
         last_pts = pts
+        if t_first is not None and pts < t_first - PTS_EPS_S:
+            continue
+        if t_end is not None and pts >= t_end - PTS_EPS_S:
+            break
         if start_s is None:
             start_s = pts
         else:
-            emit_until(pts)
+            # emit `prev` for every grid time strictly before this frame's pts
+            while start_s + n_out / fps < pts - PTS_EPS_S:
+                yield prev[0], prev[1], start_s, prev[2]
+                n_out += 1
         prev = (index, pts, rgb)
 
     if prev is None or start_s is None:
-        where = f"frames {first}..{last}" if span is not None else "any frame"
+        if time_span_s is not None and (t_first is not None or t_end is not None):
+            where = f"the span {t_first}..{t_end} s"
+        else:
+            where = f"frames {first}..{last}" if span is not None else "any frame"
         raise DecodeError(path, f"the video ends before {where} (decoded {seen_last + 1} frames)")
     # If the stream ended before `last` (labels past the video's end), the grid stops at the last decodable
     # frame; the caller sees it in source_index[-1] and reports the dropped label rows.
     # the last source frame is on screen until its own pts: cover the grid up to it, inclusive
-    end_s = prev[1]
-    n_total = n_grid_samples(end_s - start_s, fps)
-    while len(out_rgb) < n_total:
-        out_rgb.append(transform(prev[2]))
-        out_index.append(prev[0])
-        out_time.append(prev[1])
-    return np.stack(out_rgb), np.asarray(out_index, int), np.asarray(out_time, float), float(start_s)
+    n_total = n_grid_samples(prev[1] - start_s, fps)
+    while n_out < n_total:
+        yield prev[0], prev[1], start_s, prev[2]
+        n_out += 1
+
+
+def sample_to_grid(
+    stream: FrameStream,
+    fps: int,
+    span: tuple[int, int] | None,
+    transform: Callable[[np.ndarray], np.ndarray],
+    path: str,
+    time_span_s: tuple[float | None, float | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Return (rgb (T,H,W,3), source_index (T,), source_time_s (T,), start_s): the whole clip in memory.
+
+    For small clips and tests; builds stream instead (`stages/decode.py`, `sources/lazy_frames.py`)."""
+    out_rgb, out_index, out_time, start = [], [], [], 0.0
+    for index, pts, start, rgb in grid_samples(stream, fps, span, path, time_span_s):
+        out_rgb.append(transform(rgb))
+        out_index.append(index)
+        out_time.append(pts)
+    return np.stack(out_rgb), np.asarray(out_index, int), np.asarray(out_time, float), float(start)

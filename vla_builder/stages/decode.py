@@ -1,4 +1,9 @@
-"""Decode the labeled span of a source onto the clip's time grid, at working resolution."""
+"""Decode the labeled span of a source onto the clip's time grid, at working resolution.
+
+Streaming (the default): this stage makes one pass that fixes the grid (which source frame each sample shows) and
+keeps no pixels; `clip.frames.rgb` is a `GridFrames` that decodes the file again whenever a later stage (motion,
+the sink's encoder) walks the frames. Peak memory does not grow with the clip's length.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from typing import ClassVar
 import numpy as np
 
 from vla_builder.pipeline import Stage
-from vla_builder.sources.grid import sample_to_grid
+from vla_builder.sources.grid import grid_samples, sample_to_grid
+from vla_builder.sources.lazy_frames import GridFrames
 from vla_builder.sources.video import DecodeError, choose_decoder, image_frames
 from vla_builder.types import Clip, Frames
 
@@ -31,17 +37,27 @@ class DecodeStage(Stage):
     needs: ClassVar[tuple[str, ...]] = ("info", "labels")
     makes: ClassVar[tuple[str, ...]] = ("frames",)
 
+    stream: bool = True  # False: hold the clip decoded in memory (small clips, tests); True: decode again per pass
+
     def process(self, clip: Clip) -> Clip:
         import cv2
 
         info = clip.info
         assert info is not None and clip.labels is not None
-        span = clip.labels.span()
+        spec = clip.source
+        # an episode span from the recipe, a labeled segment or a split wins; else the labeled frames' span
+        time_span = (spec.start_s, spec.end_s) if spec.start_s is not None or spec.end_s is not None else None
+        span = None if time_span is not None else clip.labels.span()
         if info.codec == "images":
-            stream, how = image_frames(info), "images (opencv imread)"
+            how = "images (opencv imread)"
+
+            def open_stream():
+                return image_frames(info)
         else:
             decoder, how = choose_decoder(info, self.backend)
-            stream = decoder.frames(info)
+
+            def open_stream():
+                return decoder.frames(info)
         work_w, work_h = fit_size((info.width_px, info.height_px), self.image_size)
 
         def to_work(rgb: np.ndarray) -> np.ndarray:
@@ -52,7 +68,22 @@ class DecodeStage(Stage):
                 return rgb
             return cv2.resize(rgb, (work_w, work_h), interpolation=cv2.INTER_AREA)
 
-        rgb, index, times, start_s = sample_to_grid(stream, self.fps, span, to_work, str(info.path))
+        if self.stream:
+            # first pass: the plan (which source frame each sample shows) and a size check; no frame is kept
+            index_l, time_l, start_s = [], [], 0.0
+            checked = False
+            for index_j, pts, start_s, rgb in grid_samples(open_stream(), self.fps, span, str(info.path), time_span):
+                if not checked:
+                    to_work(rgb)
+                    checked = True
+                index_l.append(index_j)
+                time_l.append(pts)
+            index, times = np.asarray(index_l, int), np.asarray(time_l, float)
+            rgb = GridFrames(open_stream, to_work, index, self.fps, (work_w, work_h), str(info.path), span,
+                             time_span)
+        else:
+            rgb, index, times, start_s = sample_to_grid(open_stream(), self.fps, span, to_work, str(info.path),
+                                                        time_span)
         frames = Frames(rgb=rgb, fps=self.fps, source_index=index, source_time_s=times, start_s=start_s,
                         backend=how, source_size_px=(info.width_px, info.height_px))
         prov = {
@@ -62,7 +93,13 @@ class DecodeStage(Stage):
             "source_time_s": [round(float(times[0]), 6), round(float(times[-1]), 6)],
             "source_fps": info.fps,
         }
+        if spec.segment is not None:
+            prov["segment"] = spec.segment
         if span is not None and index[-1] < span[1]:
             n_past = int((clip.labels.frame > index[-1]).sum())
             prov.setdefault("label_rows_dropped", {})["label row past the video's end"] = n_past
+        if time_span is not None and len(clip.labels):
+            outside = (clip.labels.frame < index[0]) | (clip.labels.frame > index[-1])
+            if outside.any():  # not an error: a segment or split covers part of a labeled video
+                prov["label_rows_outside_span"] = int(outside.sum())
         return clip.with_(frames=frames, provenance=prov)

@@ -1,0 +1,109 @@
+"""The clip's frames as a sequence that is decoded again on each pass instead of held in memory.
+
+A 1080p clip held decoded costs 6 MB a frame (a ten-minute video: tens of GB); decoding the file again costs a few
+milliseconds a frame. `GridFrames` knows how to produce the grid (decoder, span, the sample -> source frame plan made
+by the decode stage's first pass) and streams it: `for rgb in frames` decodes once more, holding one frame;
+`frames[a:b]` walks forward from the last position; only a backward jump or `np.asarray(frames)` holds the whole clip
+(detect / sparse-propagation modes that revisit frames; memory then grows with the clip as it used to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vla_builder.sources.grid import grid_samples
+from vla_builder.sources.video import DecodeError, FrameStream
+
+
+@dataclass(eq=False)
+class GridFrames:
+    open_stream: Callable[[], FrameStream]  # a fresh decode of the source, from its first frame
+    transform: Callable[[np.ndarray], np.ndarray]  # source frame -> working-resolution frame
+    source_index: np.ndarray  # (T,) the plan: source frame shown at each sample
+    fps: int
+    size_px: tuple[int, int]  # (w, h) of a transformed frame
+    path: str
+    span: tuple[int, int] | None = None
+    time_span_s: tuple[float | None, float | None] | None = None
+    passes: int = field(default=0, init=False)  # decode passes made (tests and the profile read it)
+
+    def __post_init__(self) -> None:
+        self._cursor: Iterator[np.ndarray] | None = None
+        self._position = 0  # sample the cursor yields next
+        self._all: np.ndarray | None = None
+
+    # -- array-like surface the stages use ------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.source_index), self.size_px[1], self.size_px[0], 3)
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __len__(self) -> int:
+        return int(len(self.source_index))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._all is not None:
+            yield from self._all
+            return
+        self.passes += 1
+        n = len(self)
+        done = 0
+        cached: tuple[int, np.ndarray] | None = None  # a source frame shown at several samples is transformed once
+        for done, (index, _pts, _start, rgb) in enumerate(
+                grid_samples(self.open_stream(), self.fps, self.span, self.path, self.time_span_s), start=1):
+            if done > n or index != self.source_index[done - 1]:
+                raise DecodeError(self.path, f"decoding again gave a different frame sequence at sample {done - 1} "
+                                  f"(source frame {index}, planned {self.source_index[min(done, n) - 1]})")
+            if cached is None or cached[0] != index:
+                cached = (index, self.transform(rgb))
+            yield cached[1]
+        if done != n:
+            raise DecodeError(self.path, f"decoding again gave {done} samples where the first pass gave {n}")
+
+    def __getitem__(self, key):
+        if self._all is not None:
+            return self._all[key]
+        if isinstance(key, (int, np.integer)):
+            t = int(key) + (len(self) if key < 0 else 0)
+            if not 0 <= t < len(self):
+                raise IndexError(key)
+            return self._seek(t)
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step == 1 and start >= self._position - (1 if self._last is not None else 0):
+                frames = [self._seek(t) for t in range(start, stop)]
+                return np.stack(frames) if frames else np.zeros((0, *self.shape[1:]), np.uint8)
+        return self._materialize()[key]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        arr = self._materialize()
+        return arr if dtype is None else arr.astype(dtype)
+
+    # -- internals --------------------------------------------------------------------------------------------------
+    _last: np.ndarray | None = None
+
+    def _seek(self, t: int) -> np.ndarray:
+        if self._last is not None and t == self._position - 1:
+            return self._last
+        if self._cursor is None or t < self._position:
+            if self._cursor is not None:  # a backward jump: hold the clip rather than decode it again and again
+                return self._materialize()[t]
+            self._cursor, self._position = iter(self), 0
+        while self._position <= t:
+            self._last = next(self._cursor)
+            self._position += 1
+        return self._last
+
+    def _materialize(self) -> np.ndarray:
+        if self._all is None:
+            out = np.empty(self.shape, np.uint8)  # preallocated: no list + np.stack copy
+            for t, frame in enumerate(self):
+                out[t] = frame
+            self._all = out
+            self._cursor, self._last = None, None
+        return self._all
