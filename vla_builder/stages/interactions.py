@@ -1,12 +1,18 @@
-"""Who acts, and on what: the actor, and the intervals in which it holds or pushes an object.
+"""Who acts, and on what: the actor, and the intervals in which it holds, pushes or touches an object.
 
-Derived from geometry only, so every claim can be rechecked: an object is *held* while it moves together with the
-actor and the actor's box covers it; *pushed* while it moves together with the actor and only touches it. A pause
-inside a carry (both still, relative offset unchanged, still in contact) does not end the hold.
+Derived from geometry only, so every claim can be rechecked, and built to hold on hand-held real footage: an object
+counts as moved only when it is displaced *in the world* — relative to the background, by more than the camera-motion
+fit's uncertainty — for a minimum duration. It is *held* (carry, gripper closed) while it so moves under the actor's
+box, from the sample it starts to move (not when the boxes begin to overlap); *pushed* while it moves the way an
+actor that only touches it moves; *touched* when in contact without moving (no gripper). A still pause inside a carry
+keeps the hold; an object that leaves the view in the hand stays held while the hand is in view. Where the camera
+fit is unreliable, an *uncertain* event is recorded instead of a verb. Manipulator fragments (one hand split into
+several tracks by a detector) are joined first, and the episode is cut to the actor's labeled span.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,6 +20,8 @@ import numpy as np
 
 from vla_builder.pipeline import Stage
 from vla_builder.types import Clip, Event, Motion, TrackSet
+
+log = logging.getLogger(__name__)
 
 ACTOR_CLASS_HINTS = ("hand", "gripper", "end effector", "end_effector", "robot", "arm", "claw")
 
@@ -53,31 +61,45 @@ def path_length(centers: np.ndarray) -> float:
     return float(np.nansum(d))
 
 
+class ActorError(ValueError):
+    """The recipe's `actor:` names no class of the clip's labels (a misspelt class)."""
+
+
 def choose_actor(tracks: TrackSet, actor_class: str | None) -> tuple[int | None, str]:
-    """Index of the actor track and why it was chosen."""
+    """Index of the actor track and why it was chosen (None: the camera is the actor).
+
+    A recipe actor that names none of the clip's classes is an error listing them when the clip has a manipulator
+    class (a misspelling); a clip without any manipulator (an object filmed alone) makes the camera the actor.
+    """
     if len(tracks) == 0:
         return None, "no tracks: the camera's own motion is the action"
     centers = tracks.centers()
     activity = np.array([path_length(centers[:, k]) for k in range(len(tracks))])
     names = [n.lower() for n in tracks.class_names]
+    classes = sorted(set(tracks.class_names))
 
     def most_active(cands: list[int]) -> int:
         return max(cands, key=lambda k: (activity[k], tracks.present[:, k].sum(), -k))
 
+    hinted = [k for k, n in enumerate(names) if any(h in n for h in ACTOR_CLASS_HINTS)]
     if actor_class:
         cands = [k for k, n in enumerate(names) if n == actor_class.lower()]
         if cands:
             k = most_active(cands)
             return k, f"class '{actor_class}' from the recipe (track {int(tracks.ids[k])}, the most active of {len(cands)})"
-        note = f"class '{actor_class}' from the recipe is not in the labels ({sorted(set(names))}); "
-    else:
-        note = ""
-    cands = [k for k, n in enumerate(names) if any(h in n for h in ACTOR_CLASS_HINTS)]
-    if cands:
-        k = most_active(cands)
-        return k, note + f"a '{tracks.class_names[k]}' track (track {int(tracks.ids[k])}), the most active of {len(cands)}"
+        if hinted:
+            import difflib
+
+            close = difflib.get_close_matches(actor_class, classes, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ActorError(f"actor: '{actor_class}' names no class of the labels; the classes are {classes}{hint}")
+        return None, (f"class '{actor_class}' from the recipe is not in this clip's labels ({classes}) and none of "
+                      "them is a manipulator: the camera's own motion is the action")
+    if hinted:
+        k = most_active(hinted)
+        return k, f"a '{tracks.class_names[k]}' track (track {int(tracks.ids[k])}), the most active of {len(hinted)}"
     k = most_active(list(range(len(tracks))))
-    return k, note + f"the most active track (track {int(tracks.ids[k])}, class '{tracks.class_names[k]}')"
+    return k, f"the most active track (track {int(tracks.ids[k])}, class '{tracks.class_names[k]}')"
 
 
 def is_manipulator(class_name: str, recipe_actor: str | None) -> bool:
@@ -110,13 +132,80 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
+def world_steps(tracks: TrackSet, motion: Motion | None) -> np.ndarray:
+    """(T, K, 6): how each track's center and two corners move from t to t+1 *in the world* (the camera's own
+    motion at those points removed); NaN where the track is absent at t or t+1.
+
+    Corners as well as the center: an object tipped or turned in a hand changes its box's shape, not only its center.
+    """
+    b = tracks.boxes_xyxy
+    points = [tracks.centers(), b[..., 0:2], b[..., 2:4]]
+    out = []
+    for p in points:
+        d = np.full_like(p, np.nan)
+        d[:-1] = p[1:] - p[:-1]
+        out.append(d - camera_induced_motion(motion, p))
+    return np.concatenate(out, axis=-1)
+
+
+def camera_uncertainty(motion: Motion | None, tracks: TrackSet, rel_err: float) -> np.ndarray:
+    """(T, K): how far the camera-motion fit may be off at each track, per step (normalized units).
+
+    A fraction of the camera-induced motion there (a fit of a hand-held phone's motion is never exact); unbounded
+    where the fit is untrustworthy (few background inliers) while something moves in the image.
+    """
+    c = tracks.centers()
+    induced = np.linalg.norm(camera_induced_motion(motion, c), axis=-1)
+    unc = rel_err * induced
+    if motion is not None:
+        image_motion = np.zeros(c.shape[:2])
+        image_motion[:-1] = np.nan_to_num(np.linalg.norm(c[1:] - c[:-1], axis=-1))
+        bad_fit = (motion.global_inlier_ratio < 0.5)[:, None] & (image_motion > 0)
+        unc = np.where(bad_fit, np.inf, unc)
+    return unc
+
+
+def close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
+    """Fill runs of False up to `max_gap` long between two True runs (hysteresis: one noisy sample is no release)."""
+    out = mask.copy()
+    runs = _runs(mask)
+    for (_s0, e0), (s1, _e1) in zip(runs, runs[1:], strict=False):
+        if s1 - e0 - 1 <= max_gap:
+            out[e0 + 1 : s1] = True
+    return out
+
+
+def motion_runs(steps: np.ndarray, unc: np.ndarray, step_min: float, disp_min: float, min_len: int,
+                max_gap: int = 1) -> list[tuple[int, int]]:
+    """Runs of steps [s, e] in which a track moves in the world: per-step motion above `step_min` plus the camera
+    uncertainty, short gaps closed, and kept only when the run's net world displacement (center or a corner)
+    exceeds `disp_min` plus the accumulated uncertainty and it lasts `min_len` steps — label jitter and camera-fit
+    residue move a box back and forth, not away.
+
+    steps: (T, 6) from `world_steps` for one track; unc: (T,) from `camera_uncertainty`.
+    """
+    per_step = np.nan_to_num(np.abs(steps).max(axis=-1), nan=0.0)
+    moving = close_gaps(per_step > step_min + unc, max_gap)
+    out = []
+    for s, e in _runs(moving):
+        if e - s + 1 < min_len:
+            continue
+        net = np.abs(np.nansum(steps[s : e + 1], axis=0)).max()
+        if net > disp_min + float(np.sum(unc[s : e + 1])):
+            out.append((s, e))
+    return out
+
+
 @dataclass
 class InteractionStage(Stage):
     actor: str | None = None
     min_speed_per_s: float = 0.03  # normalized units / s below which an object counts as still
-    follow_tolerance: float = 0.3  # |v_obj - v_actor| <= tol * |v_actor| to count as moving together
     grasp_overlap: float = 0.25  # fraction of the object's box the actor must cover to hold it (else: push)
     max_pause_s: float = 1.0  # a still pause inside a carry up to this long keeps the hold
+    min_move_s: float = 0.15  # an object must move in the world at least this long to count as moved
+    min_displacement: float = 0.02  # normalized units: and get at least this far (center or a corner)
+    camera_rel_err: float = 0.25  # the camera-motion fit's error, as a fraction of the motion it predicts
+    keep_whole_clip: bool = False  # False: the episode is the actor's labeled span (no frames without the actor)
 
     name: ClassVar[str] = "interactions"
     needs: ClassVar[tuple[str, ...]] = ("tracks", "motion")
@@ -125,11 +214,24 @@ class InteractionStage(Stage):
     def process(self, clip: Clip) -> Clip:
         tracks, frames = clip.tracks, clip.frames
         assert tracks is not None and frames is not None
+        tracks, joined = join_fragments(tracks, self.actor)
+        clip = clip.with_(tracks=tracks)
         actor, reason = choose_actor(tracks, self.actor)
         prov = {**clip.provenance, "actor": reason}
-        events = presence_events(tracks)
+        if joined:
+            prov["hand_fragments_joined"] = joined
         if actor is None:
-            return clip.with_(events=tuple(events), subtasks=(), actor_id=None, provenance=prov)
+            if clip.source.camera_kind != "wrist":
+                log.warning("%s: %s", clip.source.media, reason if len(tracks) else
+                            "a third-person source without labels: the camera's ego-motion becomes the action")
+            return clip.with_(events=tuple(presence_events(tracks)), subtasks=(), actor_id=None, provenance=prov)
+        if not self.keep_whole_clip:
+            clip, span = crop_to_actor(clip, actor)
+            if span is not None:
+                prov["episode_span"] = span
+            tracks, frames = clip.tracks, clip.frames
+            assert tracks is not None and frames is not None
+        events = presence_events(tracks)
         actor_id = int(tracks.ids[actor])
         if not is_manipulator(tracks.class_names[actor], self.actor):
             # a pedestrian walking beside another is not carrying it: only hands/grippers grasp and push
@@ -137,52 +239,100 @@ class InteractionStage(Stage):
         else:
             # every manipulator's holds and pushes (a handover needs the receiving hand's too)
             hands = [k for k, n in enumerate(tracks.class_names) if is_manipulator(n, self.actor)]
-            v = world_velocity(tracks, clip.motion)
+            steps = world_steps(tracks, clip.motion)
+            unc = camera_uncertainty(clip.motion, tracks, self.camera_rel_err)
             # labels are whole pixels: two boxes moving together differ by up to ~1 px per axis per sample
             quantum = 2.0 / min(frames.source_size_px)
             for k in hands:
-                events += self.find_events(tracks, k, frames.fps, v, quantum)
+                events += self.find_events(tracks, k, frames.fps, steps, unc, quantum)
             events += approach_events(tracks, actor, events, frames.fps, self.min_speed_per_s)
+            uncertain = [e for e in events if e.kind == "uncertain" and e.actor_id == actor_id]
+            if uncertain:
+                prov["interactions_uncertain"] = [f"samples {e.start}-{e.end}: {e.detail.get('why')}"
+                                                  for e in uncertain]
         events.sort(key=lambda ev: (ev.start, ev.end, ev.kind, ev.actor_id))
         subtasks = segment_subtasks(events, actor_id, len(frames), max_gap=int(round(self.max_pause_s * frames.fps)))
         return clip.with_(events=tuple(events), subtasks=tuple(subtasks), actor_id=actor_id, provenance=prov)
 
-    def find_events(self, tracks: TrackSet, actor: int, fps: int, v: np.ndarray, quantum: float = 0.0) -> list[Event]:
-        """Grasp / carry / place and push events of one manipulator track; v = world_velocity(...)."""
-        centers = tracks.centers()
+    def find_events(self, tracks: TrackSet, actor: int, fps: int, steps: np.ndarray, unc: np.ndarray,
+                    quantum: float = 0.0) -> list[Event]:
+        """Grasp / carry / place, push, touch and uncertain events of one manipulator track.
+
+        steps = world_steps(...), unc = camera_uncertainty(...). A *carry* is a run in which the object moves in
+        the world (see `motion_runs`) while the actor covers it; it starts when the object starts to move, not when
+        the boxes begin to overlap. A *push* moves an object the actor only touches, in the direction the actor
+        moves. Contact without world motion is a *touch* (no gripper). Where the camera fit cannot tell whether a
+        touched object moved, the event is *uncertain* and no verb is claimed.
+        """
         boxes = tracks.boxes_xyxy
+        centers = tracks.centers()
         t_count = boxes.shape[0]
-        v_min = self.min_speed_per_s / fps
-        va = v[:, actor]
-        speed_a = np.linalg.norm(va, axis=-1)
+        step_min = self.min_speed_per_s / fps + quantum / 2  # one pixel of label rounding is no motion
+        min_len = max(2, int(round(self.min_move_s * fps)))
+        max_pause = int(round(self.max_pause_s * fps))
         actor_id = int(tracks.ids[actor])
-        candidates: list[tuple[int, np.ndarray, np.ndarray]] = []  # (object, together mask, covered mask)
+        present_a = tracks.present[:, actor]
+        events: list[Event] = []
         for o in range(len(tracks)):
             if o == actor or is_manipulator(tracks.class_names[o], self.actor):
                 continue
-            vo = v[:, o]
-            speed_o = np.linalg.norm(vo, axis=-1)
-            overlap = _overlap_of_object(boxes[:, actor], boxes[:, o])
-            follow = np.linalg.norm(vo - va, axis=-1) <= np.maximum(self.follow_tolerance * speed_a, v_min) + quantum
-            together = np.nan_to_num(speed_o) > v_min
-            together &= np.nan_to_num(follow, nan=0).astype(bool) & (overlap > 0)
-            candidates.append((o, together, overlap >= self.grasp_overlap))
-        events: list[Event] = []
-        max_pause = int(round(self.max_pause_s * fps))
-        for o, together, covered in candidates:
-            held = together & covered
-            held = self._bridge_pauses(held, centers[:, actor], centers[:, o], covered, max_pause)
             obj_id = int(tracks.ids[o])
+            overlap = _overlap_of_object(boxes[:, actor], boxes[:, o])
+            contact = close_gaps(overlap > 0, 1)
+            covered = overlap >= self.grasp_overlap
+            if not contact.any():
+                continue
+            unc_o = unc[:, o]
+            runs = motion_runs(steps[:, o], np.where(np.isfinite(unc_o), unc_o, 0.0), step_min,
+                               self.min_displacement, min_len)
+            held = np.zeros(t_count, bool)
+            pushed = np.zeros(t_count, bool)
+            for s, e in runs:
+                span = slice(s, e + 1)
+                if not contact[span].mean() >= 0.8:
+                    continue  # moved on its own (or by something else)
+                if covered[span].mean() >= 0.5:
+                    held[span] = True
+                elif self._follows(centers[:, actor], centers[:, o], s, e):
+                    pushed[span] = True
+            held = self._bridge_pauses(held, centers[:, actor], centers[:, o], covered, max_pause)
+            last_o = int(np.nonzero(tracks.present[:, o])[0][-1])
             for s, e in _runs(held):
-                if e - s + 1 < 2:
+                if e - s + 1 < min_len:
                     continue
+                left_in_hand = e >= last_o - 1 and last_o < t_count - 1
+                if left_in_hand:
+                    # the object left the view in the hand: the hold lasts while the hand stays in view
+                    after = np.nonzero(~present_a[last_o:])[0]
+                    e = last_o + int(after[0]) - 1 if len(after) else t_count - 1
+                    held[s : e + 1] = True
                 events.append(Event("grasp", s, s, actor_id, obj_id))
                 events.append(Event("carry", s, e, actor_id, obj_id))
-                events.append(Event("place", min(e + 1, t_count - 1), min(e + 1, t_count - 1), actor_id, obj_id))
-            for s, e in _runs(together & ~covered):
-                if e - s + 1 >= 2:
+                if not left_in_hand:
+                    events.append(Event("place", min(e + 1, t_count - 1), min(e + 1, t_count - 1), actor_id, obj_id))
+            for s, e in _runs(pushed & ~held):
+                if e - s + 1 >= min_len:
                     events.append(Event("push", s, e, actor_id, obj_id))
+            moved = held | pushed
+            for s, e in _runs(contact & ~moved):
+                if e - s + 1 < min_len:
+                    continue
+                if not np.all(np.isfinite(unc_o[s : e + 1])):
+                    events.append(Event("uncertain", s, e, actor_id, obj_id,
+                                        {"why": f"the camera-motion fit is unreliable while the {tracks.class_names[actor]}"
+                                                f" touches the {tracks.class_names[o]}: no claim made"}))
+                else:
+                    events.append(Event("touch", s, e, actor_id, obj_id))
         return events
+
+    @staticmethod
+    def _follows(c_actor: np.ndarray, c_obj: np.ndarray, s: int, e: int) -> bool:
+        """The object's net motion over [s, e+1] points the way the actor moves (a push follows its pusher)."""
+        end = min(e + 1, len(c_obj) - 1)
+        d_o, d_a = c_obj[end] - c_obj[s], c_actor[end] - c_actor[s]
+        if not (np.all(np.isfinite(d_o)) and np.all(np.isfinite(d_a))):
+            return False
+        return float(d_o @ d_a) > 0.5 * float(d_o @ d_o)
 
     @staticmethod
     def _bridge_pauses(held, c_actor, c_obj, covered, max_pause: int) -> np.ndarray:
@@ -194,9 +344,90 @@ class InteractionStage(Stage):
             if s1 - e0 - 1 > max_pause or not covered[gap].all():
                 continue
             rel = c_obj[e0 + 1 : s1 + 1] - c_actor[e0 + 1 : s1 + 1]
-            if np.all(np.linalg.norm(rel - rel[0], axis=-1) < 0.01):
+            if np.all(np.linalg.norm(rel - rel[0], axis=-1) < 0.03):
                 held[gap] = True
         return held
+
+
+def join_fragments(tracks: TrackSet, recipe_actor: str | None, max_jump: float = 0.15) -> tuple[TrackSet, list]:
+    """One track per hand: manipulator tracks of one class that never overlap in time and where one ends near where
+    the next starts are one hand (a detector such as MediaPipe's splits one hand into several tracks).
+
+    Returns the joined tracks and [(kept id, [joined ids])]. Labeled tracks that coexist are never joined.
+    """
+    present = tracks.present
+    centers = tracks.centers()
+    groups: dict[str, list[int]] = {}
+    for k, n in enumerate(tracks.class_names):
+        if is_manipulator(n, recipe_actor) and present[:, k].any():
+            groups.setdefault(n, []).append(k)
+    boxes = tracks.boxes_xyxy.copy()
+    labeled = tracks.labeled.copy()
+    drop: set[int] = set()
+    joined = []
+    for ks in groups.values():
+        ks = sorted(ks, key=lambda k: int(np.argmax(present[:, k])))
+        chains: list[list[int]] = []
+        for k in ks:
+            first = int(np.argmax(present[:, k]))
+            for chain in chains:
+                tail = chain[-1]
+                last = int(np.nonzero(present[:, tail])[0][-1])
+                mine = np.zeros(len(present), bool)
+                for j in chain:
+                    mine |= present[:, j]
+                if (mine & present[:, k]).any() or last >= first:
+                    continue
+                if np.linalg.norm(centers[last, tail] - centers[first, k]) <= max_jump:
+                    chain.append(k)
+                    break
+            else:
+                chains.append([k])
+        for chain in chains:
+            if len(chain) < 2:
+                continue
+            head = chain[0]
+            for k in chain[1:]:
+                on = present[:, k]
+                boxes[on, head] = tracks.boxes_xyxy[on, k]
+                labeled[on, head] = tracks.labeled[on, k]
+                drop.add(k)
+            joined.append((int(tracks.ids[head]), [int(tracks.ids[k]) for k in chain[1:]]))
+    if not drop:
+        return tracks, []
+    keep = [k for k in range(len(tracks)) if k not in drop]
+    import dataclasses
+
+    out = dataclasses.replace(tracks, ids=tracks.ids[keep], class_names=tuple(tracks.class_names[k] for k in keep),
+                              boxes_xyxy=boxes[:, keep], labeled=labeled[:, keep])
+    return out, joined
+
+
+def crop_to_actor(clip: Clip, actor: int) -> tuple[Clip, list[int] | None]:
+    """The clip cut to the actor's labeled span (first to last sample it is present): frames before it appears and
+    after it leaves hold no actor, so their state would be invented. Returns the clip and [first, last] (grid
+    samples of the uncut clip), or None when nothing was cut."""
+    import dataclasses
+
+    tracks, frames, motion = clip.tracks, clip.frames, clip.motion
+    assert tracks is not None and frames is not None
+    on = np.nonzero(tracks.present[:, actor])[0]
+    if not len(on) or (on[0] == 0 and on[-1] == len(frames) - 1):
+        return clip, None
+    s, e = int(on[0]), int(on[-1])
+    cut = slice(s, e + 1)
+    frames = dataclasses.replace(frames, rgb=frames.rgb[cut], source_index=frames.source_index[cut],
+                                 source_time_s=frames.source_time_s[cut],
+                                 start_s=float(frames.source_time_s[s]))
+    tracks = dataclasses.replace(tracks, boxes_xyxy=tracks.boxes_xyxy[cut], labeled=tracks.labeled[cut])
+    if motion is not None:
+        affine = motion.global_affine[cut].copy()
+        affine[-1] = np.eye(2, 3)  # the last sample moves nowhere
+        motion = dataclasses.replace(motion, global_affine=affine, global_inlier_ratio=motion.global_inlier_ratio[cut],
+                                     track_flow=motion.track_flow[cut], energy=motion.energy[cut])
+    prov = {**clip.provenance, "source_frames": [int(frames.source_index[0]), int(frames.source_index[-1])],
+            "source_time_s": [round(float(frames.source_time_s[0]), 6), round(float(frames.source_time_s[-1]), 6)]}
+    return clip.with_(frames=frames, tracks=tracks, motion=motion, provenance=prov), [s, e]
 
 
 def held_mask(events: tuple[Event, ...] | list[Event], t_count: int, actor_id: int | None) -> np.ndarray:
@@ -252,11 +483,17 @@ def approach_events(tracks: TrackSet, actor: int, events: list[Event], fps: int,
 
 
 def segment_subtasks(events: list[Event], actor_id: int, t_count: int, max_gap: int) -> list[Event]:
-    """Cut the episode into consecutive subtasks: reach -> carry/push/hand over -> retreat (or one 'move')."""
+    """Cut the episode into consecutive, non-overlapping subtasks: reach -> carry/push/hand over -> retreat (or one
+    'move'). Acts that overlap in time (two objects moved at once) are cut so that exactly one subtask is active at
+    every sample — lerobot's `active_at` needs one row per style at any time."""
     acts = sorted((e for e in events if e.actor_id == actor_id and e.kind in ("carry", "push")), key=lambda e: e.start)
     subtasks: list[Event] = []
     cursor = 0
     for ev in acts:
+        if ev.end < cursor:
+            continue  # inside an act already segmented (two objects moved at once): one subtask at a time
+        if ev.start < cursor:
+            ev = Event(ev.kind, cursor, ev.end, ev.actor_id, ev.object_id, ev.detail)
         if ev.start > cursor:
             subtasks.append(Event("reach", cursor, ev.start - 1, actor_id, ev.object_id))
         kind = ev.kind
