@@ -79,6 +79,7 @@ class PipelineFactory:
         from vla_builder.stages.motion import MotionStage
         from vla_builder.stages.probe import LabelsStage, ProbeStage
         from vla_builder.stages.trajectory import TrajectoryStage
+        from vla_builder.stages.verify_label import VerifyLabelStage
 
         r = self.recipe
         return Pipeline([
@@ -88,6 +89,7 @@ class PipelineFactory:
             DetectTrackStage(tracks=r.tracks, detector_config=self.detector_config()),
             MotionStage(r.motion),
             InteractionStage(actor=r.actor),
+            VerifyLabelStage(config=r.label_check),
             TrajectoryStage(),
             LanguageStage(task=r.task, seed=r.seed),
         ])
@@ -103,6 +105,19 @@ class BuildReport:
     wall_s: float = 0.0
     up_to_date: bool = False
     records: list[dict] = field(default_factory=list)
+
+    @property
+    def verdicts(self) -> dict[str, int]:
+        """Human labels checked against the footage: verdict -> episodes (dropped contradicted ones included)."""
+        out: dict[str, int] = {}
+        for r in self.records:
+            v = (r.get("label_verdict") or {}).get("verdict")
+            if v:
+                out[v] = out.get(v, 0) + 1
+        dropped = sum(f.stage == "verify_label" for f in self.failures)
+        if dropped:
+            out["contradicted (dropped)"] = dropped
+        return out
 
     @property
     def exit_code(self) -> int:
@@ -129,9 +144,26 @@ def _file_stamp(path: Path | None) -> list:
     return [str(path), st.st_size, st.st_mtime_ns]
 
 
+def episode_specs(loaded: LoadedRecipe) -> list:
+    """Sources -> episodes: a segment file (EPIC CSV, `mapping:` segments) gives one episode per segment, a
+    clip-label file gives the clip its caption. A broken one leaves its source whole: the labels stage then fails
+    that clip with the reason (a failure record), the rest of the build carries on."""
+    from vla_builder.sources.labels import LabelError
+    from vla_builder.sources.labels.segments import expand_episodes
+    from vla_builder.sources.video import DecodeError
+
+    out = []
+    for spec in loaded.sources:
+        try:
+            out += expand_episodes(spec)
+        except (LabelError, DecodeError, OSError):
+            out.append(spec)
+    return out
+
+
 def make_clips(loaded: LoadedRecipe) -> list[Clip]:
     clips, seen = [], set()
-    for spec in loaded.sources:
+    for spec in episode_specs(loaded):
         base = loaded.path.parent
         clip_id = Clip.make_id(spec, base=base)
         n = 2
@@ -141,6 +173,8 @@ def make_clips(loaded: LoadedRecipe) -> list[Clip]:
         clips.append(Clip(clip_id=clip_id, source=spec, provenance={
             "source": str(spec.media), "labels": str(spec.labels) if spec.labels else None,
             "licence": spec.licence, "camera": spec.camera, "camera_kind": spec.camera_kind,
+            **({"caption": spec.caption, "caption_origin": spec.caption_origin} if spec.caption else {}),
+            **({"segment": spec.segment, "span_s": [spec.start_s, spec.end_s]} if spec.segment else {}),
         }))
     return clips
 
@@ -169,7 +203,8 @@ def resolved_motion(loaded: LoadedRecipe) -> dict:
 def fingerprint(loaded: LoadedRecipe, fps: int, motion: dict | None = None) -> str:
     """Settings, inputs, code and the resolved motion backend: a dataset is 'up to date' only for all four."""
     settings = loaded.recipe.model_dump(exclude={"output", "runner", "fail_fast"})
-    stamps = [_file_stamp(s.media) + _file_stamp(s.labels) for s in loaded.sources]
+    stamps = [_file_stamp(s.media) + _file_stamp(s.labels) + _file_stamp(s.segments) + _file_stamp(s.captions)
+              for s in loaded.sources]
     stamps.append(_file_stamp(loaded.detector_weights))
     blob = json.dumps({"settings": settings, "fps": fps, "sources": stamps, "code": code_fingerprint(),
                        "motion": motion if motion is not None else resolved_motion(loaded)},
@@ -269,6 +304,8 @@ def build(
         report.records = sink.merge(done, partial, repo_id=f"vla_builder/{recipe.name}")
         report.episodes = len(done)
         report.frames = sum(int(r["frames"]) for r in report.records)
+        if report.verdicts:
+            log("label verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(report.verdicts.items())))
         failures = [f.to_json() for f in report.failures]
         with open(partial / "meta" / "failures.jsonl", "w") as fh:
             fh.writelines(json.dumps(f) + "\n" for f in failures)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vla_builder.runners import RunnerConfig
 from vla_builder.stages.detect_track import DetectorConfig, TracksConfig
 from vla_builder.stages.motion import MotionConfig
+from vla_builder.stages.verify_label import LabelCheckConfig
 from vla_builder.types import SourceSpec
 
 # A recipe section is the config model of the stage that uses it, defined in that stage's file (one place for a
@@ -37,6 +38,40 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class MappingConfig(_Strict):
+    """Field paths (`a.b[0].c`; a CSV column name) into any JSON/CSV label schema — see sources/labels/mapping.py."""
+
+    records: str | None = None  # where the list of records is (JSON); omitted: the document / the CSV rows
+    video: str | None = None  # keep records whose field equals the source's name
+    frame: str | None = None
+    time_s: str | None = None
+    box: str | None = None
+    box_keys: list[str] | None = None  # a box given as a mapping: its keys in box_format order
+    box_format: Literal["xyxy", "xywh", "cxcywh"] = "xyxy"
+    normalized: bool = False
+    class_: str | None = Field(None, alias="class")
+    track_id: str | None = None
+    attributes: list[str] = Field(default_factory=list)
+    segment_start: str | None = None
+    segment_end: str | None = None
+    segment_unit: Literal["s", "ms", "frame"] = "s"
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _something_to_read(self) -> MappingConfig:
+        if self.box is None and self.segment_start is None:
+            raise ValueError("a mapping needs 'box' (boxes) or 'segment_start' (segments), or both")
+        if self.segment_start is not None and (self.segment_end is None or self.text is None):
+            raise ValueError("segments need 'segment_start', 'segment_end' and 'text'")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.model_dump(exclude_none=True)
+        if "class_" in d:
+            d["class"] = d.pop("class_")
+        return d
+
+
 class SourceConfig(_Strict):
     video: str | None = None  # path or glob of video files
     frames: str | None = None  # path or glob of image folders
@@ -44,12 +79,23 @@ class SourceConfig(_Strict):
     # label path or template: {stem} (file or folder name without suffix) and {dir} (the folder holding it:
     # for MOT's SEQ/img1 layout, labels: "{dir}/gt/gt.txt")
     labels: str | None = None
-    labels_format: Literal["auto", "mot", "coco", "yolo", "none"] = "auto"
+    labels_format: Literal[
+        "auto", "mot", "coco", "yolo", "something_else", "cvat_video", "cvat_images", "youtube_vis", "labelme", "voc",
+        "ava", "mapping", "epic", "something_something", "none"] = "auto"
     classes: dict[int, str] = Field(default_factory=dict)
     frame_base: int | None = Field(None, ge=0)
     licence: str | None = None
     camera: str = Field("front", pattern=r"^[A-Za-z0-9_]+$")
     camera_kind: Literal["third_person", "wrist"] = "third_person"
+    # Human language (sources/labels/segments.py): a caption for every clip of this source, a clip-label file
+    # (Something-Something `[{id, label, template, placeholders}]` or {id: text}; template like `labels`), or a
+    # segment file (EPIC-KITCHENS CSV; or `mapping:` segments) whose every segment becomes an episode
+    caption: str | None = None
+    captions: str | None = None
+    segments: str | None = None
+    segments_format: Literal["auto", "epic", "mapping"] = "auto"
+    segment_padding_s: float = Field(0.0, ge=0.0)
+    mapping: MappingConfig | None = None  # any other JSON/CSV schema, declared (sources/labels/mapping.py)
 
     @model_validator(mode="after")
     def _one_media(self) -> SourceConfig:
@@ -80,6 +126,7 @@ class Recipe(_Strict):
     detector: DetectorConfig | None = None
     video: VideoConfig = VideoConfig()
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    label_check: LabelCheckConfig = Field(default_factory=LabelCheckConfig)  # human labels vs the footage
     fail_fast: bool = False
 
     @field_validator("image_size")
@@ -202,6 +249,22 @@ def _read_seqinfo_fps(folder: Path) -> float | None:
     return None
 
 
+def _language_file(template: str | None, key: str, media: Path, base: Path, problems: list[str]) -> Path | None:
+    """A caption / segment file path from its template ({stem}, {dir} as for labels), or None (problem noted)."""
+    if template is None:
+        return None
+    try:
+        rel = template.format(stem=media.stem, dir=os.path.relpath(media.parent, base))
+    except (KeyError, IndexError, ValueError) as e:
+        problems.append(f"{key}: bad template {template!r} (use {{stem}} or {{dir}}): {e}")
+        return None
+    path = Path(rel) if Path(rel).is_absolute() else base / rel
+    if not path.is_file():
+        problems.append(f"{key}: no such file: {path}")
+        return None
+    return path
+
+
 def expand_sources(recipe: Recipe, base: Path, problems: list[str]) -> list[SourceSpec]:
     specs: list[SourceSpec] = []
     for i, src in enumerate(recipe.sources):
@@ -250,6 +313,13 @@ def expand_sources(recipe: Recipe, base: Path, problems: list[str]) -> list[Sour
                     camera=src.camera,
                     camera_kind=src.camera_kind,
                     data_root=(base / recipe.data_root) if recipe.data_root is not None else None,
+                    caption=" ".join(src.caption.split()) if src.caption else None,
+                    caption_origin=f"recipe#sources[{i}].caption" if src.caption else None,
+                    segments=_language_file(src.segments, f"sources[{i}].segments", media, base, problems),
+                    segments_format=src.segments_format,
+                    segment_padding_s=src.segment_padding_s,
+                    mapping=src.mapping.as_dict() if src.mapping is not None else None,
+                    captions=_language_file(src.captions, f"sources[{i}].captions", media, base, problems),
                 )
             )
     cameras = {s.camera for s in specs}

@@ -229,7 +229,10 @@ class LanguageStage(Stage):
         assert tracks is not None and traj is not None and frames is not None
         fps = frames.fps
         paraphrases = describe_episode(tracks, subtasks, traj).render(self.seed, clip.clip_id)
-        task = self.task or paraphrases[0]
+        caption = clip.source.caption  # human words for this clip / segment: the task verbatim (issue 11)
+        if caption:
+            paraphrases = []  # geometry-made paraphrases could contradict the human label: none beside it
+        task = caption or self.task or paraphrases[0]
         camera = f"observation.images.{clip.source.camera}"
         sub_texts = [describe_subtask(tracks, st, traj, self.seed, clip.clip_id) for st in subtasks]
         plan = "; ".join(f"{i + 1}. {s}" for i, s in enumerate(sub_texts)) if sub_texts else task
@@ -237,7 +240,7 @@ class LanguageStage(Stage):
         ts = [float(np.float32(t / fps)) for t in range(len(frames))]  # as the parquet's float32 timestamps
 
         persistent = [{"role": "user", "content": p, "style": "task_aug", "timestamp": 0.0}
-                      for p in ([task] if self.task else []) + paraphrases]
+                      for p in ([task] if (self.task or caption) else []) + paraphrases]
         persistent.append({"role": "assistant", "content": plan, "style": "plan", "timestamp": 0.0})
         persistent += [{"role": "assistant", "content": text, "style": "subtask", "timestamp": ts[st.start]}
                        for st, text in zip(subtasks, sub_texts, strict=True)]
@@ -276,6 +279,9 @@ class LanguageStage(Stage):
                  f"actor: {clip.provenance.get('actor')}"]
         for st, text in zip(subtasks, sub_texts, strict=True):
             basis.append(f"samples {st.start}-{st.end}: {st.kind} -> '{text}'")
+        verdict = clip.provenance.get("label_verdict")  # the human label checked against the footage (issue 11)
+        if verdict:
+            basis.insert(0, f"label: '{verdict['label']}' from {verdict.get('origin')}")
         rows = []
         for t in range(len(moves)):
             active = [i for i, st in enumerate(subtasks) if st.start <= t <= st.end]
@@ -295,6 +301,8 @@ class LanguageStage(Stage):
                 "answer_confirmation": {
                     "subtask": sub_texts[i] if i is not None else task, "move": moves[t], "gripper": gripper,
                     "labels_consistent": all(c["ok"] for c in checks),
+                    **({"label_verdict": verdict["verdict"]} if verdict else {}),
                 },
+                **({"label_verification": verdict["checks"]} if verdict else {}),
             })
         return rows

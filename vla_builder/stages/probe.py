@@ -42,6 +42,11 @@ class LabelsStage(Stage):
             escape = clip.source.check_inside_root(clip.source.labels)
             if escape:
                 raise LabelError(clip.source.labels, escape)
+        if clip.source.segment is None and (clip.source.caption is None or clip.source.segments is not None):
+            # a segment / caption file that could not be expanded into episodes: fail this clip with its reason
+            from vla_builder.sources.labels.segments import expand_episodes
+
+            expand_episodes(clip.source)
         labels = read_labels(clip.source, clip.info)
         prov = {**clip.provenance, "labels_format": labels.format, "label_rows": len(labels)}
         if labels.dropped:

@@ -1,0 +1,132 @@
+"""Streaming: no frame lost to a slow encoder, frames decoded again instead of held, episode spans honoured."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vla_builder.sinks.encode import EncodeError, PreEncodedVideo, count_video_frames, encode_frames
+from vla_builder.sources.grid import sample_to_grid
+from vla_builder.sources.video import choose_decoder, probe
+from vla_builder.stages.decode import DecodeStage
+from vla_builder.types import Clip, LabelTable, SourceSpec
+
+
+def _numbered_frame(i: int, size_hw=(48, 64)) -> np.ndarray:
+    frame = np.zeros((*size_hw, 3), np.uint8)
+    frame[:, : 2 + (i % 60)] = 200  # a bar whose width encodes the frame number
+    return frame
+
+
+@pytest.fixture(scope="module")
+def counted_video(tmp_path_factory) -> Path:
+    """60 frames at 10 fps, h264, frame i carries a bar of width 2 + i."""
+    import av
+
+    path = tmp_path_factory.mktemp("stream") / "count.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", 10, options={"g": "5", "crf": "18", "preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 10)
+        for i in range(60):
+            vf = av.VideoFrame.from_ndarray(_numbered_frame(i), format="rgb24")
+            vf.pts = i
+            out.mux(stream.encode(vf))
+        out.mux(stream.encode())
+    return path
+
+
+def _encoder():
+    from lerobot.configs.video import RGBEncoderConfig
+
+    return RGBEncoderConfig(vcodec="h264", crf=30, g=2, preset="ultrafast")
+
+
+def test_a_slow_encoder_loses_no_frame(tmp_path):
+    """Frames arrive far faster than the (slowed) encoder takes them: every one is in the file."""
+    produced = []
+
+    def fast_source():
+        for i in range(40):
+            produced.append(time.perf_counter())
+            yield _numbered_frame(i)
+
+    def slow_encode(stream, frame):
+        time.sleep(0.15 if frame.pts < 3 else 0.01)  # stalls longer than lerobot's 0.1 s put timeout
+        return stream.encode(frame)
+
+    result = encode_frames(fast_source(), tmp_path / "v.mp4", 10, _encoder(), encode_frame=slow_encode,
+                           queue_frames=2)
+    assert result.frames == 40 and len(produced) == 40
+    assert count_video_frames(tmp_path / "v.mp4") == 40
+    assert result.stats is not None and result.stats["mean"].shape == (3,)
+
+
+def test_a_failing_source_fails_the_encode(tmp_path):
+    def broken():
+        yield _numbered_frame(0)
+        raise RuntimeError("decoder died")
+
+    with pytest.raises(RuntimeError, match="decoder died"):
+        encode_frames(broken(), tmp_path / "v.mp4", 10, _encoder())
+
+
+def test_pre_encoded_video_refuses_a_count_mismatch(tmp_path):
+    from vla_builder.sinks.encode import EncodeResult
+
+    pre = PreEncodedVideo({"cam": EncodeResult(tmp_path / "v.mp4", 3, None, 0.0)})
+    pre.start_episode(["cam"], tmp_path)
+    for _ in range(4):
+        pre.feed_frame("cam", None)
+    with pytest.raises(EncodeError, match="4 data rows but 3 frames"):
+        pre.finish_episode()
+
+
+def _decode(video: Path, spec: SourceSpec, fps: int, stream: bool):
+    info = probe(video)
+    clip = Clip("c", spec, info=info, labels=LabelTable.empty())
+    return DecodeStage(fps=fps, image_size=(48, 64), stream=stream).process(clip)
+
+
+def test_streamed_frames_equal_held_frames_and_hold_nothing(counted_video):
+    spec = SourceSpec(video=counted_video)
+    held = _decode(counted_video, spec, 5, stream=False).frames
+    streamed = _decode(counted_video, spec, 5, stream=True).frames
+    lazy = streamed.rgb
+    assert not isinstance(lazy, np.ndarray) and lazy.passes == 0  # the decode stage kept no pixels
+    assert np.array_equal(held.source_index, streamed.source_index) and len(streamed) == 30
+    assert np.array_equal(np.stack(list(lazy)), held.rgb) and lazy.passes == 1
+    assert np.array_equal(lazy[3:6], held.rgb[3:6]) and np.array_equal(lazy[7], held.rgb[7])  # forward: streamed
+    assert lazy._all is None
+    assert np.array_equal(lazy[2], held.rgb[2])  # backward: held from then on
+    assert np.array_equal(np.asarray(lazy), held.rgb)
+
+
+@pytest.mark.parametrize("span_s, first, last", [((1.0, 2.0), 10, 19), ((None, 0.5), 0, 4), ((5.0, None), 50, 59)])
+def test_decode_honours_the_episode_span(counted_video, span_s, first, last):
+    spec = SourceSpec(video=counted_video, start_s=span_s[0], end_s=span_s[1], segment="test span")
+    clip = _decode(counted_video, spec, 10, stream=True)
+    assert clip.frames.source_index.tolist() == list(range(first, last + 1))
+    assert clip.provenance["segment"] == "test span"
+    widths = [int((f[24, :, 0] > 100).sum()) for f in clip.frames.rgb]
+    assert abs(widths[0] - (2 + first)) <= 1 and abs(widths[-1] - (2 + last)) <= 1  # the right pixels, too
+
+
+def test_labels_outside_the_span_are_counted_not_errors(counted_video):
+    labels = LabelTable(np.array([2, 15, 40]), np.array([1, 1, 1]), np.array(["cup"] * 3, object),
+                        np.tile([0.1, 0.1, 0.3, 0.3], (3, 1)), np.ones(3))
+    spec = SourceSpec(video=counted_video, start_s=1.0, end_s=2.0)
+    clip = Clip("c", spec, info=probe(counted_video), labels=labels)
+    out = DecodeStage(fps=10, image_size=(48, 64)).process(clip)
+    assert out.provenance["label_rows_outside_span"] == 2
+
+
+def test_grid_of_the_held_path_is_unchanged(counted_video):
+    info = probe(counted_video)
+    decoder, _ = choose_decoder(info)
+    _rgb, index, _t, _s = sample_to_grid(decoder.frames(info), 5, (10, 30), lambda f: f[:2, :2], str(info.path))
+    assert index.tolist() == list(range(10, 31, 2))
