@@ -262,7 +262,8 @@ def build(
     work_record.write_text(json.dumps({"fingerprint": stamp, "recipe": str(loaded.path)}))
 
     sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera,
-                       codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop)
+                       codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop,
+                       preset=recipe.video.preset)
     factory = PipelineFactory.from_recipe(loaded, fps)
     log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s); "
         f"motion {motion['method']} on {motion['backend']}/{motion['device']})")

@@ -96,11 +96,16 @@ class SourceConfig(_Strict):
     segments_format: Literal["auto", "epic", "mapping"] = "auto"
     segment_padding_s: float = Field(0.0, ge=0.0)
     mapping: MappingConfig | None = None  # any other JSON/CSV schema, declared (sources/labels/mapping.py)
+    # the episode's span in source seconds (default: the labeled frames' span); labels outside it are not errors
+    start_s: float | None = Field(None, ge=0.0)
+    end_s: float | None = Field(None, gt=0.0)
 
     @model_validator(mode="after")
     def _one_media(self) -> SourceConfig:
         if (self.video is None) == (self.frames is None):
             raise ValueError("give exactly one of 'video' or 'frames'")
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
         return self
 
 
@@ -108,6 +113,8 @@ class VideoConfig(_Strict):
     codec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"
     crf: int = Field(30, ge=0, le=63)
     gop: int = Field(2, ge=1, le=600)  # keyframe spacing: small = fast random access in training
+    # encoder speed preset: SVT-AV1 0-13 (None: lerobot's 12), x264/x265 names (ultrafast .. veryslow); BENCHMARKS.md
+    preset: int | str | None = None
 
 
 class Recipe(_Strict):
@@ -320,6 +327,8 @@ def expand_sources(recipe: Recipe, base: Path, problems: list[str]) -> list[Sour
                     segment_padding_s=src.segment_padding_s,
                     mapping=src.mapping.as_dict() if src.mapping is not None else None,
                     captions=_language_file(src.captions, f"sources[{i}].captions", media, base, problems),
+                    start_s=src.start_s,
+                    end_s=src.end_s,
                 )
             )
     cameras = {s.camera for s in specs}
