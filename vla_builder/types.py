@@ -45,6 +45,7 @@ class SourceSpec:
     segments_format: str = "auto"  # auto | epic | mapping
     segment_padding_s: float = 0.0  # added before and after each labeled segment
     mapping: dict[str, Any] | None = None  # the recipe's declarative `mapping:` for any other JSON/CSV schema
+    captions: Path | None = None  # clip labels (Something-Something style): this clip's caption by its name
 
     def check_inside_root(self, path: Path) -> str | None:
         """Why `path` may not be read (it escapes data_root), or None."""

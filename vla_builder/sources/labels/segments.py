@@ -164,6 +164,9 @@ def segment_format(spec: SourceSpec, path: Path) -> str:
 
 def expand_episodes(spec: SourceSpec) -> list[SourceSpec]:
     """One source -> its episodes: one per labeled segment, or the source with its clip caption; raises LabelError."""
+    if spec.captions is not None and spec.caption is None:
+        caption, origin = read_clip_caption(spec.captions, spec)
+        spec = dataclasses.replace(spec, caption=caption, caption_origin=origin)
     path = spec.segments
     if path is None and spec.labels is not None and spec.segment is None:
         # a segment/caption file given as `labels:` (e.g. an EPIC CSV), or a mapping with segments
