@@ -69,16 +69,23 @@ def check_dataset(root: str | Path) -> CheckReport:
         for tr in trace:
             t = int(tr["frame_index"])
             where = f"episode {ep} frame {t}"
+            if not 0 <= t < len(rows):
+                claim(False, f"{where}: a trace for a frame the episode does not have ({len(rows)} frames)")
+                continue
             row = rows[t]
             gripper = "closed" if action[t, GRIPPER] > 0.5 else "open"
             claim(tr["gripper"] == gripper, f"{where}: gripper '{tr['gripper']}' but action says {gripper}")
             claim(tr["move"] == moves[t], f"{where}: move '{tr['move']}' but the action gives '{moves[t]}'")
             persistent = row.get("language_persistent") or []
             ts = float(row["timestamp"])
-            sub = active_at(ts, persistent=persistent, style="subtask")
+            try:
+                sub = active_at(ts, persistent=persistent, style="subtask")
+                plan = active_at(ts, persistent=persistent, style="plan")
+            except ValueError as e:  # lerobot refuses ambiguous language: a problem of the dataset, reported
+                claim(False, f"{where}: lerobot cannot resolve its language ({str(e)[:160]})")
+                continue
             expected_sub = sub["content"] if sub else tr["task"]
             claim(tr["subtask"] == expected_sub, f"{where}: subtask '{tr['subtask']}', active is '{expected_sub}'")
-            plan = active_at(ts, persistent=persistent, style="plan")
             claim(plan is not None and tr["plan"] == plan["content"], f"{where}: plan differs from the plan row")
             if tasks is not None:
                 claim(tr["task"] == tasks.get(int(row["task_index"])), f"{where}: task differs from the episode's")

@@ -97,10 +97,18 @@ def _decode_episode_video(path: Path, from_s: float, to_s: float, fps: int, n_ex
 
 
 def validate(root: str | Path) -> ValidationReport:
+    """Every problem as a message naming its file: an unexpected error becomes one, never a traceback."""
+    report = ValidationReport(Path(root))
+    try:
+        _validate(Path(root), report)
+    except Exception as e:  # noqa: BLE001
+        report.problems.append(f"{root}: validation stopped ({type(e).__name__}: {str(e)[:300]})")
+    return report
+
+
+def _validate(root: Path, report: ValidationReport) -> ValidationReport:
     import numpy as np
 
-    root = Path(root)
-    report = ValidationReport(root)
     info_path = root / "meta" / "info.json"
     if not info_path.is_file():
         report.problems.append(f"{info_path}: missing — not a LeRobot dataset folder")
@@ -166,9 +174,16 @@ def validate(root: str | Path) -> ValidationReport:
     if (root / "meta" / "reasoning.jsonl").is_file():
         from vla_builder.checker import check_dataset
 
-        check = check_dataset(root)
-        report.problems += [f"reasoning trace: {p}" for p in check.inconsistencies[:20]]
-        report.statements_checked = check.statements
+        try:
+            check = check_dataset(root)
+        except Exception as e:  # noqa: BLE001 — a message naming the file, never a traceback
+            report.problems.append(f"{root / 'meta' / 'reasoning.jsonl'}: the reasoning check could not run "
+                                   f"({type(e).__name__}: {str(e)[:300]})")
+        else:
+            report.problems += [f"reasoning trace: {p}" for p in check.inconsistencies[:20]]
+            if len(check.inconsistencies) > 20:
+                report.problems.append(f"reasoning trace: ... and {len(check.inconsistencies) - 20} more")
+            report.statements_checked = check.statements
 
     prov_path = root / "meta" / "provenance.jsonl"
     if prov_path.is_file():

@@ -403,6 +403,46 @@ def join_fragments(tracks: TrackSet, recipe_actor: str | None, max_jump: float =
     return out, joined
 
 
+class FramesWindow:
+    """Samples [start, stop) of a streamed frame sequence (`GridFrames`), still streamed: iterating decodes the
+    source once more and skips what lies outside the window."""
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, base, start: int, stop: int):
+        self.base, self.start, self.stop = base, start, stop
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.stop - self.start, *tuple(self.base.shape[1:]))
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __iter__(self):
+        for t, rgb in enumerate(self.base):
+            if t >= self.stop:
+                break
+            if t >= self.start:
+                yield rgb
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            t = int(key) + (len(self) if key < 0 else 0)
+            if not 0 <= t < len(self):
+                raise IndexError(key)
+            return self.base[self.start + t]
+        if isinstance(key, slice):
+            a, b, step = key.indices(len(self))
+            return self.base[self.start + a : self.start + b : step]
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        arr = np.asarray(self.base)[self.start : self.stop]
+        return arr if dtype is None else arr.astype(dtype)
+
+
 def crop_to_actor(clip: Clip, actor: int) -> tuple[Clip, list[int] | None]:
     """The clip cut to the actor's labeled span (first to last sample it is present): frames before it appears and
     after it leaves hold no actor, so their state would be invented. Returns the clip and [first, last] (grid
@@ -416,7 +456,8 @@ def crop_to_actor(clip: Clip, actor: int) -> tuple[Clip, list[int] | None]:
         return clip, None
     s, e = int(on[0]), int(on[-1])
     cut = slice(s, e + 1)
-    frames = dataclasses.replace(frames, rgb=frames.rgb[cut], source_index=frames.source_index[cut],
+    rgb = frames.rgb[cut] if isinstance(frames.rgb, np.ndarray) else FramesWindow(frames.rgb, s, e + 1)
+    frames = dataclasses.replace(frames, rgb=rgb, source_index=frames.source_index[cut],
                                  source_time_s=frames.source_time_s[cut],
                                  start_s=float(frames.source_time_s[s]))
     tracks = dataclasses.replace(tracks, boxes_xyxy=tracks.boxes_xyxy[cut], labeled=tracks.labeled[cut])
@@ -483,10 +524,11 @@ def approach_events(tracks: TrackSet, actor: int, events: list[Event], fps: int,
 
 
 def segment_subtasks(events: list[Event], actor_id: int, t_count: int, max_gap: int) -> list[Event]:
-    """Cut the episode into consecutive, non-overlapping subtasks: reach -> carry/push/hand over -> retreat (or one
+    """Cut the episode into consecutive, non-overlapping subtasks: reach -> carry/push/hand over/touch -> retreat (or one
     'move'). Acts that overlap in time (two objects moved at once) are cut so that exactly one subtask is active at
     every sample — lerobot's `active_at` needs one row per style at any time."""
-    acts = sorted((e for e in events if e.actor_id == actor_id and e.kind in ("carry", "push")), key=lambda e: e.start)
+    acts = sorted((e for e in events if e.actor_id == actor_id and e.kind in ("carry", "push", "touch")),
+                  key=lambda e: e.start)
     subtasks: list[Event] = []
     cursor = 0
     for ev in acts:
@@ -510,5 +552,5 @@ def segment_subtasks(events: list[Event], actor_id: int, t_count: int, max_gap: 
         cursor = ev.end + 1
     if cursor <= t_count - 1:
         subtasks.append(Event("retreat" if acts else "move", cursor, t_count - 1, actor_id,
-                              acts[-1].object_id if acts else None))
+                              acts[-1].object_id if acts else None, {"after": acts[-1].kind} if acts else {}))
     return subtasks

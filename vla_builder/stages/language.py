@@ -30,6 +30,7 @@ TASK_TEMPLATES = {
     "handover": ["hand the {obj} to the other {actor}", "pass the {obj} to the other {actor}",
                  "give the {obj} to the other {actor}"],
     "move_toward": ["move the {actor} {dir} toward the {ref}", "bring the {actor} {dir}, toward the {ref}"],
+    "touch": ["touch the {obj}", "reach out and touch the {obj}", "touch the {obj} without moving it"],
     "move": ["move the {actor} {dir}", "shift the {actor} {dir}"],
     "still": ["keep the {actor} still", "hold the {actor} in place"],
     "camera_move": ["move the camera {dir}", "pan the camera {dir}"],
@@ -38,6 +39,7 @@ TASK_TEMPLATES = {
 SUBTASK_TEMPLATES = {
     "reach": ["reach for the {obj}", "move the {actor} to the {obj}"],
     "retreat": ["let go of the {obj} and move the {actor} away", "release the {obj} and pull the {actor} back"],
+    "retreat_touch": ["move the {actor} away from the {obj}", "pull the {actor} back from the {obj}"],
 }
 
 
@@ -149,6 +151,8 @@ def describe_act(tracks: TrackSet, ev: Event, actor: int) -> Phrase:
     name = tracks.class_names[obj]
     if ev.kind == "handover":
         return Phrase("handover", {"obj": name, "actor": tracks.class_names[actor]})
+    if ev.kind == "touch":
+        return Phrase("touch", {"obj": name, "actor": tracks.class_names[actor]})
     if ev.kind == "push":
         return Phrase("push", {"obj": name, "dir": direction_words(net_motion(tracks, obj, ev.start, ev.end + 1))})
     end = min(ev.end + 1, tracks.boxes_xyxy.shape[0] - 1)
@@ -156,7 +160,8 @@ def describe_act(tracks: TrackSet, ev: Event, actor: int) -> Phrase:
                         end)
     if ref is not None and box_at(tracks, obj, end) is not None:
         rel = relation(box_at(tracks, obj, end), box_at(tracks, ref, end))
-        return Phrase("carry_rel", {"obj": name, "rel": rel, "ref": tracks.class_names[ref]})
+        ref_name = tracks.class_names[ref]
+        return Phrase("carry_rel", {"obj": name, "rel": rel, "ref": f"other {ref_name}" if ref_name == name else ref_name})
     return Phrase("carry_dir", {"obj": name, "dir": direction_words(net_motion(tracks, obj, ev.start, ev.end + 1))})
 
 
@@ -168,13 +173,15 @@ def describe_episode(tracks: TrackSet, subtasks: list[Event], trajectory: Trajec
         return Phrase("camera_move", {"dir": direction_words(net)})
     actor = tracks.index_of(trajectory.actor_id)
     acts = [s for s in subtasks if s.kind in ("carry", "push", "handover")]
+    acts = acts or [s for s in subtasks if s.kind == "touch"]  # a touch only where nothing was moved
     if acts:
         return describe_act(tracks, max(acts, key=lambda e: e.end - e.start), actor)
     name = tracks.class_names[actor]
     net = trajectory.action[:-1, :2].sum(axis=0)  # the actor's own motion (camera motion removed)
     if np.linalg.norm(net) < MIN_NET_MOTION:
         return Phrase("still", {"actor": name})
-    ref = nearest_other(tracks, actor, set())
+    # never "toward the hand" for a hand: the reference is an object, not the actor or another manipulator's box
+    ref = nearest_other(tracks, actor, {j for j, n in enumerate(tracks.class_names) if n == name})
     if ref is not None:
         return Phrase("move_toward", {"actor": name, "dir": direction_words(net), "ref": tracks.class_names[ref]})
     return Phrase("move", {"actor": name, "dir": direction_words(net)})
@@ -185,8 +192,9 @@ def describe_subtask(tracks: TrackSet, st: Event, trajectory: Trajectory, seed: 
     key = f"subtask{st.start}"
     if st.kind in ("reach", "retreat") and st.object_id is not None and actor is not None:
         slots = {"obj": tracks.class_names[tracks.index_of(st.object_id)], "actor": tracks.class_names[actor]}
-        return Phrase(st.kind, slots).render(seed, clip_id + key, SUBTASK_TEMPLATES)[0]
-    if st.kind in ("carry", "push", "handover") and actor is not None:
+        kind = "retreat_touch" if st.kind == "retreat" and st.detail.get("after") == "touch" else st.kind
+        return Phrase(kind, slots).render(seed, clip_id + key, SUBTASK_TEMPLATES)[0]
+    if st.kind in ("carry", "push", "handover", "touch") and actor is not None:
         return describe_act(tracks, st, actor).render(seed, clip_id + key)[0]
     return describe_episode(tracks, [], trajectory).render(seed, clip_id + key)[0]
 
@@ -213,6 +221,41 @@ def label_checks(tracks: TrackSet, subtasks: list[Event], t: int) -> list[dict[s
             checks.append({"check": f"the {tracks.class_names[k]} being moved is labeled",
                            "ok": bool(tracks.present[t, k])})
     return checks
+
+
+class LanguageError(ValueError):
+    """The language rows of a clip would break lerobot's resolvers (raised before the clip's commit point)."""
+
+
+def language_problems(persistent: list[dict], events: list[dict], timestamps: list[float]) -> list[str]:
+    """Every frame at which one of lerobot's default language bindings (`active_at` for each persistent style,
+    `emitted_at` for VQA) would be ambiguous or fail: what a training loader would hit, found before writing.
+
+    `events` rows carry the timestamp of the frame they are written to. A resolver's answer changes only at a row's
+    timestamp, so the frames checked are the first one and every frame a row starts on.
+    """
+    from lerobot.configs.recipe import DEFAULT_BINDINGS
+    from lerobot.datasets.language_render import active_at, emitted_at
+
+    at = sorted({timestamps[0], *(float(r["timestamp"]) for r in persistent + events)} & set(timestamps)) \
+        if timestamps else []
+    styles = sorted({r["style"] for r in persistent if r.get("style") != "task_aug"})
+    problems = []
+    for t in at:
+        here = [r for r in events if float(r["timestamp"]) == t]
+        resolvers = [(f"active_at(style={st})", lambda st=st: active_at(t, persistent=persistent, style=st))
+                     for st in styles]
+        for name, spec in DEFAULT_BINDINGS.items():
+            if spec.startswith("emitted_at"):
+                args = dict(a.strip().split("=") for a in spec[spec.index(",") + 1 : -1].split(","))
+                resolvers.append((f"{name}: {spec}", lambda a=args: emitted_at(t, persistent=persistent, events=here,
+                                                                                 **a)))
+        for name, resolve in resolvers:
+            try:
+                resolve()
+            except Exception as e:  # noqa: BLE001 — whatever lerobot raises is the problem to report
+                problems.append(f"frame at {t:.4f} s: {name}: {str(e)[:160]}")
+    return problems
 
 
 @dataclass
@@ -263,6 +306,10 @@ class LanguageStage(Stage):
                 events_rows.append({"role": "assistant", "style": "trace", "timestamp": ts[t], "camera": camera,
                                     "content": json.dumps([[round(float(x), 4), round(float(y), 4)]
                                                            for x, y in path[idx]])})
+        problems = language_problems(persistent, events_rows, ts)
+        if problems:  # a clip lerobot could not read becomes a failure record, never part of a dataset
+            raise LanguageError(f"{len(problems)} language resolver problem(s) (would break lerobot's reader), "
+                                f"first: {problems[0]}")
         reasoning = self._reasoning(clip, task, plan, subtasks, sub_texts, moves, traj)
         language = {"persistent": persistent, "events": events_rows, "reasoning": reasoning,
                     "subtasks": [{"kind": st.kind, "start": st.start, "end": st.end, "object_id": st.object_id,

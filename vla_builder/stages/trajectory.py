@@ -1,9 +1,11 @@
 """Per-sample `observation.state` and `action` — the names below are written to info.json.
 
-Third-person camera: the actor's box is the end effector. state = (ee_x, ee_y, ee_w, ee_h, gripper),
+Third-person camera: the actor's box is the end effector. state = (ee_x, ee_y, ee_w, ee_h, gripper, actor_visible),
 action = (ee_dx, ee_dy, ee_dscale, ee_drot, gripper): the actor's center motion from sample t to t+1 in normalized
 image units (the camera's own motion removed), half the log of its area change (a depth proxy: > 0 grows / comes
 closer), its rotation in radians (0 for boxes, which carry none), and whether it holds an object.
+`actor_visible` is 1 where the actor is labeled at that sample; where it is not (a gap inside its span) the state
+keeps its last labeled box — flagged, not claimed — and the motion part of the action is 0 (nothing is invented).
 Wrist camera (or no tracks): the camera is the end effector; its ego-motion is the negated scene motion.
 """
 
@@ -19,7 +21,7 @@ from vla_builder.egomotion import camera_ego_motion
 from vla_builder.stages.interactions import held_mask, world_velocity
 from vla_builder.types import Clip, Trajectory
 
-STATE_NAMES = ("ee_x", "ee_y", "ee_w", "ee_h", "gripper")
+STATE_NAMES = ("ee_x", "ee_y", "ee_w", "ee_h", "gripper", "actor_visible")
 ACTION_NAMES = ("ee_dx", "ee_dy", "ee_dscale", "ee_drot", "gripper")
 GRIPPER = ACTION_NAMES.index("gripper")
 
@@ -65,6 +67,7 @@ class TrajectoryStage(Stage):
         gripper = held_mask(events, t_count, actor_id).astype(np.float32)
         if clip.source.camera_kind == "wrist" or actor is None:
             return clip.with_(trajectory=self._ego(motion, gripper, reason))
+        visible = tracks.present[:, actor]
         boxes = fill_gaps(tracks.boxes_xyxy[:, actor])
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
@@ -75,8 +78,12 @@ class TrajectoryStage(Stage):
         action[:-1, 0:2] = np.nan_to_num(v[:-1])
         area = np.maximum(w * h, 1e-9)
         action[:-1, 2] = 0.5 * np.diff(np.log(area))
+        # a step from or to a sample without the actor has no observed motion: 0, not the held box's artefact
+        unseen = ~(visible[:-1] & visible[1:])
+        action[:-1][unseen, :GRIPPER] = 0.0
         action[:, GRIPPER] = gripper
-        state = np.stack([cx, cy, w, h, np.concatenate([[0.0], gripper[:-1]])], axis=1).astype(np.float32)
+        state = np.stack([cx, cy, w, h, np.concatenate([[0.0], gripper[:-1]]), visible.astype(np.float32)],
+                         axis=1).astype(np.float32)
         return clip.with_(trajectory=Trajectory(state, STATE_NAMES, action, ACTION_NAMES,
                                                 int(tracks.ids[actor]), reason))
 
@@ -93,6 +100,8 @@ class TrajectoryStage(Stage):
         action[:, GRIPPER] = gripper
         pos = np.concatenate([[[0.5, 0.5]], 0.5 + np.cumsum(action[:-1, 0:2], axis=0)])
         size = np.exp(np.concatenate([[0.0], np.cumsum(action[:-1, 2])]))
-        state = np.stack([pos[:, 0], pos[:, 1], size, size, np.concatenate([[0.0], gripper[:-1]])], axis=1)
+        # the camera is always "visible": it is the end effector whose motion is measured
+        state = np.stack([pos[:, 0], pos[:, 1], size, size, np.concatenate([[0.0], gripper[:-1]]),
+                          np.ones(t_count)], axis=1)
         return Trajectory(state.astype(np.float32), STATE_NAMES, action, ACTION_NAMES, None,
                           f"camera ego-motion ({reason})" if "camera" not in reason else reason)
