@@ -39,6 +39,9 @@ demo: $(STAMP) $(DEMO_SCENE)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+bench: $(STAMP)
+	$(PY) scripts/bench_e2e.py
+
 kernels: $(STAMP)
 	$(PY) -m vla_builder.kernels.build
 
