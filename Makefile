@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export YOLO_OFFLINE := 1
 
-.PHONY: install demo test clean kernels
+.PHONY: install demo test clean kernels bench gpu-wheels gpu-check
 
 install: $(STAMP)
 
@@ -44,6 +44,16 @@ bench: $(STAMP)
 
 kernels: $(STAMP)
 	$(PY) -m vla_builder.kernels.build
+
+# What scripts/gpu_check.sh needs on a bare GPU machine without network (<= 64 MiB; see the script's doc).
+# GPU_PYTHON: that machine's Python version (binary wheels are per version).
+GPU_PYTHON ?= 3.12
+gpu-wheels: $(STAMP)
+	$(PY) scripts/make_gpu_wheels.py --python $(GPU_PYTHON) --out gpu_wheels
+
+# Every GPU claim in one command (on the GPU machine: scripts/gpu_check.sh gpu_wheels, figures under $$OUT)
+gpu-check:
+	scripts/gpu_check.sh gpu_wheels
 
 clean:
 	rm -rf out build *.egg-info

@@ -161,6 +161,15 @@ def episode_specs(loaded: LoadedRecipe) -> list:
     return out
 
 
+def recipe_relative(path: Path | None, base: Path) -> str | None:
+    """A provenance path: relative to the recipe's folder when inside it (the recipe travels with its data), else
+    absolute — never relative to wherever the build was started."""
+    if path is None:
+        return None
+    full, root = Path(os.path.abspath(path)), Path(os.path.abspath(base))
+    return str(full.relative_to(root)) if full.is_relative_to(root) else str(full)
+
+
 def make_clips(loaded: LoadedRecipe) -> list[Clip]:
     clips, seen = [], set()
     for spec in episode_specs(loaded):
@@ -171,7 +180,7 @@ def make_clips(loaded: LoadedRecipe) -> list[Clip]:
             clip_id, n = f"{Clip.make_id(spec, base=base)}-{n}", n + 1
         seen.add(clip_id)
         clips.append(Clip(clip_id=clip_id, source=spec, provenance={
-            "source": str(spec.media), "labels": str(spec.labels) if spec.labels else None,
+            "source": recipe_relative(spec.media, base), "labels": recipe_relative(spec.labels, base),
             "licence": spec.licence, "camera": spec.camera, "camera_kind": spec.camera_kind,
             **({"caption": spec.caption, "caption_origin": spec.caption_origin} if spec.caption else {}),
             **({"segment": spec.segment, "span_s": [spec.start_s, spec.end_s]} if spec.segment else {}),
@@ -202,7 +211,9 @@ def resolved_motion(loaded: LoadedRecipe) -> dict:
 
 def fingerprint(loaded: LoadedRecipe, fps: int, motion: dict | None = None) -> str:
     """Settings, inputs, code and the resolved motion backend: a dataset is 'up to date' only for all four."""
-    settings = loaded.recipe.model_dump(exclude={"output", "runner", "fail_fast"})
+    # motion.impl counts through what it resolves to (two spellings of the same backend: the same dataset)
+    settings = loaded.recipe.model_dump(exclude={"output": True, "runner": True, "fail_fast": True,
+                                                 "motion": {"impl"}})
     stamps = [_file_stamp(s.media) + _file_stamp(s.labels) + _file_stamp(s.segments) + _file_stamp(s.captions)
               for s in loaded.sources]
     stamps.append(_file_stamp(loaded.detector_weights))
@@ -231,6 +242,7 @@ def build(
     fail_fast: bool | None = None,
     overwrite: bool = False,
     log=print,
+    progress=None,  # optional: .start(n_clips, resumed) and .advance(outcome), e.g. cli's progress bar
 ) -> BuildReport:
     t0 = time.perf_counter()
     recipe = loaded.recipe
@@ -249,8 +261,9 @@ def build(
                 report.episodes, report.frames, report.up_to_date = prev["episodes"], prev["frames"], True
                 report.wall_s = time.perf_counter() - t0
                 return report
-        elif not overwrite:
-            raise BuildError(f"{output} exists and is not a vla_builder dataset; remove it or pass --overwrite")
+        elif not output.is_dir() or any(output.iterdir()):  # --overwrite too: it must never delete other data
+            raise BuildError(f"{output} exists and is not a dataset built by vla_builder (no meta/{BUILD_RECORD}); "
+                             "refusing to replace it, even with --overwrite: choose another --output or remove it")
 
     work = output.parent / f".{output.name}.work"
     shards = work / "shards"
@@ -279,11 +292,15 @@ def build(
             todo.append(ClipTask(clip, shards / clip.clip_id, factory, sink))
     if report.resumed:
         log(f"resuming: {report.resumed} clip(s) already done, {len(todo)} to go")
+    if progress is not None:
+        progress.start(len(todo), report.resumed)
 
     failures_path = work / "failures.jsonl"
     failures_path.unlink(missing_ok=True)
 
     def on_outcome(outcome: ClipOutcome) -> bool:
+        if progress is not None:
+            progress.advance(outcome)
         if outcome.failure is not None:
             f = outcome.failure
             report.failures.append(f)
@@ -311,7 +328,7 @@ def build(
         with open(partial / "meta" / "failures.jsonl", "w") as fh:
             fh.writelines(json.dumps(f) + "\n" for f in failures)
         (partial / "meta" / BUILD_RECORD).write_text(json.dumps({
-            "fingerprint": stamp, "recipe": str(loaded.path), "episodes": report.episodes,
+            "fingerprint": stamp, "recipe": str(loaded.path.resolve()), "episodes": report.episodes,
             "frames": report.frames, "fps": fps, "failures": len(failures), "motion": motion,
         }))
         # commit point: the old output (if any) goes, the finished one takes its place

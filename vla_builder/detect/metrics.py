@@ -9,9 +9,8 @@ distances.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from vla_builder.association import iou_matrix
+from vla_builder.association import iou_matrix, linear_sum_assignment  # scipy loads on first use
 from vla_builder.types import TrackSet
 
 

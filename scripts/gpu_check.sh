@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Every GPU claim of vla_builder in one command, on a bare GPU machine without network (< 8 min on an H100/H200):
+#   1 kernels      the CUDA kernel library builds (nvcc there) or the one built by `make gpu-wheels` loads
+#   2 parity       tests/test_kernels.py: each kernel's code (host twin and CUDA) against its NumPy spec
+#   3 gpu-tests    pytest -m gpu: kernels, motion stage (lk on CPU vs CUDA: same trajectory within tolerance),
+#                  detector batched path
+#   4 motion-1080p scripts/bench_motion.py at 1920x1080: CUDA LK pairs/s and EPE next to OpenCV DIS on the CPUs
+#   5 nvdec        our NVDEC backend decodes an H.264 test video: frame count and pixels against PyAV, then
+#                  scripts/bench_decode.py: 1 stream and N processes, NVDEC next to OpenCV
+#   6 detector     scripts/bench_detect.py on cuda: batched YOLO throughput
+# Each check runs under its own time limit; a failure is reported and the next check runs; a summary ends it.
+#
+# usage: scripts/gpu_check.sh [WHEELS_DIR]     (default gpu_wheels/, made by `make gpu-wheels` on a CPU machine)
+# Python: $PYTHON, else python3 (torch with CUDA, numpy and OpenCV must be importable). Figures and logs go to
+# $OUT/gpu_check/ when OUT is set, else /tmp/vla_gpu_check/. Exit: 0 all passed, 1 a check failed, 2 no CUDA here.
+set -u -o pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+WHEELS="${1:-$ROOT/gpu_wheels}"
+PY="${PYTHON:-python3}"
+REPORT_DIR="${OUT:+$OUT/gpu_check}"
+REPORT_DIR="${REPORT_DIR:-/tmp/vla_gpu_check}"
+mkdir -p "$REPORT_DIR"
+FIGURES="$REPORT_DIR/figures.txt"
+SUMMARY="$REPORT_DIR/summary.txt"
+: >"$FIGURES"
+: >"$SUMMARY"
+export HF_HUB_OFFLINE=1 YOLO_OFFLINE=1 TQDM_DISABLE=1 PYTHONDONTWRITEBYTECODE=1
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+T_START=$SECONDS
+declare -a RESULTS=()
+FAILED=0
+
+log() { echo "$*" | tee -a "$FIGURES"; }
+
+# check NAME LIMIT_S CMD...: run with a time limit, output to REPORT_DIR/NAME.log and the figures file
+check() {
+  local name="$1" limit="$2"
+  shift 2
+  local t0=$SECONDS rc
+  log ""
+  log "== $name (limit ${limit} s): $*"
+  timeout -k 10 "$limit" "$@" >"$REPORT_DIR/$name.log" 2>&1
+  rc=$?
+  tail -n 40 "$REPORT_DIR/$name.log" >>"$FIGURES"
+  local secs=$((SECONDS - t0)) status
+  if [ $rc -eq 0 ]; then
+    status="PASS"
+  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    status="FAIL (timed out after ${limit} s)"
+    FAILED=$((FAILED + 1))
+  else
+    status="FAIL (exit $rc; last line: $(tail -n 1 "$REPORT_DIR/$name.log" | cut -c1-160))"
+    FAILED=$((FAILED + 1))
+  fi
+  RESULTS+=("$(printf '%-13s %-6s %4d s  %s' "$name" "${status%% *}" "$secs" "$status")")
+  echo "   -> $status (${secs} s)"
+}
+
+skip() { RESULTS+=("$(printf '%-13s %-6s %4d s  %s' "$1" "SKIP" 0 "$2")"); log "== $1: skipped ($2)"; }
+
+summary() {
+  {
+    echo "vla_builder GPU check: $(date -u +%Y-%m-%dT%H:%M:%SZ), $((SECONDS - T_START)) s in all"
+    echo "machine: $MACHINE"
+    printf '%s\n' "${RESULTS[@]}"
+    echo "logs and figures: $REPORT_DIR (figures.txt: every check's output tail)"
+  } | tee "$SUMMARY"
+  cat "$SUMMARY" >>"$FIGURES"
+}
+
+# -- environment ---------------------------------------------------------------------------------------------
+if [ -f "$WHEELS/site.tar.xz" ]; then
+  SITE="${TMPDIR:-/tmp}/vla_gpu_site"
+  if [ ! -d "$SITE/site" ] || [ "$WHEELS/site.tar.xz" -nt "$SITE/site" ]; then
+    rm -rf "$SITE" && mkdir -p "$SITE" && tar -xJf "$WHEELS/site.tar.xz" -C "$SITE" || echo "warning: cannot unpack $WHEELS/site.tar.xz"
+  fi
+  # after the repository, before the machine's own packages (torch, numpy, OpenCV stay the machine's)
+  export PYTHONPATH="$ROOT:$SITE/site${PYTHONPATH#"$ROOT"}"
+  [ -f "$WHEELS/MANIFEST.txt" ] && head -n 1 "$WHEELS/MANIFEST.txt" | sed 's/^/wheels: /'
+else
+  echo "note: no $WHEELS/site.tar.xz (make gpu-wheels): using what $PY already has"
+fi
+if [ -d "$WHEELS/kernels" ] && ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+  export VLA_KERNEL_CACHE="$WHEELS/kernels"  # no nvcc here: the library built by make gpu-wheels
+fi
+
+ENV_INFO="$("$PY" - <<'EOF' 2>&1
+import platform
+try:
+    import torch
+    cuda = torch.cuda.is_available()
+    dev = torch.cuda.get_device_name(0) if cuda else "no CUDA"
+    print(f"python {platform.python_version()}, torch {torch.__version__} (CUDA {torch.version.cuda}), {dev}")
+    print("CUDA" if cuda else "NOCUDA")
+except Exception as e:  # torch missing or broken
+    print(f"python {platform.python_version()}, torch not importable: {type(e).__name__}: {e}")
+    print("NOCUDA")
+EOF
+)"
+MACHINE="$(echo "$ENV_INFO" | head -n 1); $(nproc) CPUs"
+if command -v nvidia-smi >/dev/null 2>&1; then
+  MACHINE="$MACHINE; $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1)"
+fi
+log "machine: $MACHINE"
+
+# VLA_GPU_CHECK_FORCE=1 runs the checks anyway (to see each one fail cleanly on a CPU machine)
+if [ "$(echo "$ENV_INFO" | tail -n 1)" != "CUDA" ] && [ -z "${VLA_GPU_CHECK_FORCE:-}" ]; then
+  for name in kernels parity gpu-tests motion-1080p nvdec detector; do skip "$name" "no CUDA"; done
+  summary
+  echo "no CUDA on this machine: nothing GPU-specific could be checked"
+  exit 2
+fi
+
+# -- checks --------------------------------------------------------------------------------------------------
+check kernels 120 "$PY" - <<'EOF'
+from vla_builder.kernels import cuda as kc
+lib = kc.get_library()
+print(f"kernel library {lib.path} (ABI {lib.vla_abi_version()}); nvcc: {kc.find_nvcc() or 'none (prebuilt)'}")
+EOF
+
+check parity 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_kernels.py -rs
+
+check gpu-tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -rs \
+  tests/test_kernels.py tests/test_motion_stage.py tests/test_detect_track.py
+
+check motion-1080p 90 "$PY" scripts/bench_motion.py --sizes 1920x1080 --methods dis-medium,ours-cpp --seconds 2
+
+VIDEO="${TMPDIR:-/tmp}/vla_gpu_check_1080p.mp4"
+check nvdec 100 bash -c "
+set -e
+'$PY' - '$VIDEO' <<'EOF'
+import sys
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, 'scripts')
+from bench_decode import make_test_video
+from vla_builder.sources.gpu_decode import NvdecDecoder
+from vla_builder.sources.video import choose_decoder, probe
+path = Path(sys.argv[1])
+if not path.is_file():
+    make_test_video(path, 1920, 1080, 300)
+info = probe(path)
+decoder, how = choose_decoder(info, 'nvdec')
+gpu = [rgb for _i, _t, rgb in decoder.frames(info)]
+cpu_dec, _ = choose_decoder(info, 'pyav')
+cpu = [rgb for _i, _t, rgb in cpu_dec.frames(info)]
+assert len(gpu) == len(cpu) == 300, (len(gpu), len(cpu))
+diff = max(float(np.abs(g.astype(np.int16) - c.astype(np.int16)).mean()) for g, c in zip(gpu[::50], cpu[::50]))
+print(f'nvdec ({how}): {len(gpu)} frames, mean |NVDEC - PyAV| <= {diff:.2f} grey levels (colour conversion)')
+assert diff < 4.0, diff
+EOF
+'$PY' scripts/bench_decode.py '$VIDEO' --procs 4 --backends pynvvideocodec,opencv
+"
+
+check detector 90 "$PY" scripts/bench_detect.py --device cuda --frames 256 --skip-single
+
+summary
+[ "$FAILED" -eq 0 ] && exit 0 || exit 1

@@ -1,0 +1,121 @@
+"""Motion stage rules: one algorithm per method, backends that agree, errors instead of silent switches, resources and
+the build fingerprint from the config alone. Synthetic clips with known camera and object motion (flow_eval)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from vla_builder.kernels import KernelUnavailable, cuda_available
+from vla_builder.kernels import cuda as kc
+from vla_builder.kernels import flow_eval as fe
+from vla_builder.stages.motion import LK_PARITY_TOL_NORM, MotionConfig, MotionStage, resolve_backend
+
+H, W = 96, 160
+CAM_PX, OBJ_PX = (1.5, -1.0), (4.0, 2.0)
+HAS_NVCC = kc.find_nvcc() is not None
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return fe.synthetic_clip(4, H, W, cam_shift_px=CAM_PX, obj_shift_px=OBJ_PX)
+
+
+def _stage(backend: str | None = None, **cfg) -> MotionStage:
+    stage = MotionStage(MotionConfig(max_side_px=W, **cfg))
+    if backend is not None:
+        stage._backend = backend  # pin a backend of the method (what impl: auto would pick elsewhere)
+    return stage
+
+
+@pytest.mark.parametrize("method", ["dis", "lk"])
+def test_camera_motion_excludes_the_moving_object(clip, method):
+    rgb, boxes, _ = clip
+    # DIS medium: 'fast' measures ~3.1 px of the 4 px object motion at this size (LK: 4.0)
+    motion = _stage(method=method, preset="medium", impl="cpu").compute(rgb, boxes)
+    cam = motion.camera_translation()[:-1] * (W, H)  # px per frame
+    np.testing.assert_allclose(cam, np.tile(CAM_PX, (3, 1)), atol=0.25)  # the background's pan, not the box's
+    np.testing.assert_allclose(motion.track_flow[:-1, 0] * (W, H), np.tile(OBJ_PX, (3, 1)), atol=0.5)
+    assert np.all(motion.energy[:-1] > 0) and motion.energy[-1] == 0
+    assert np.all(np.isnan(motion.track_flow[-1]))  # the last entry has no next sample
+
+
+@pytest.mark.skipif(not HAS_NVCC, reason="nvcc not installed: the host-compiled kernel backend cannot be built")
+def test_lk_cpu_backends_agree(clip):
+    rgb, boxes, _ = clip
+    numpy_twin = _stage("lk-numpy", method="lk").compute(rgb, boxes)
+    kernel_code = _stage("lk-host", method="lk").compute(rgb, boxes)
+    np.testing.assert_allclose(kernel_code.global_affine, numpy_twin.global_affine, rtol=0, atol=LK_PARITY_TOL_NORM)
+    np.testing.assert_allclose(kernel_code.track_flow, numpy_twin.track_flow, rtol=0, atol=LK_PARITY_TOL_NORM)
+    np.testing.assert_allclose(kernel_code.energy, numpy_twin.energy, rtol=0, atol=1e-12)
+
+
+def test_a_cpu_only_method_never_runs_another_algorithm_on_cuda():
+    with pytest.raises(KernelUnavailable, match="CPU only"):
+        resolve_backend(MotionConfig(method="dis", impl="cuda"))
+    assert resolve_backend(MotionConfig(method="farneback", impl="auto")) == "opencv"  # auto: same method, always
+    lk_cpu = resolve_backend(MotionConfig(method="lk", impl="cpu"))
+    assert lk_cpu in ("lk-host", "lk-numpy")
+    assert resolve_backend(MotionConfig(method="lk", impl="reference")) == lk_cpu  # the old name of cpu
+
+
+@pytest.mark.skipif(cuda_available(), reason="a CUDA device is present")
+def test_cuda_without_a_gpu_is_an_error_and_auto_stays_on_the_method():
+    with pytest.raises(KernelUnavailable, match="no CUDA"):
+        resolve_backend(MotionConfig(method="lk", impl="cuda"))
+    assert resolve_backend(MotionConfig(method="lk", impl="auto")).startswith("lk-")
+
+
+def test_resources_come_from_the_config():
+    from vla_builder.build import PipelineFactory
+
+    assert MotionStage.resources_for(MotionConfig(method="lk", impl="cuda")).gpus == 1
+    assert MotionStage.resources_for(MotionConfig(method="dis", impl="auto")).gpus == 0
+    factory = PipelineFactory.of(15, motion={"method": "lk", "impl": "cuda"})
+    assert factory.resources().gpus == 1  # read without building a pipeline (no CUDA needed to ask)
+
+
+def test_fingerprint_follows_the_resolved_method(tmp_path):
+    from vla_builder.build import fingerprint, resolved_motion
+    from vla_builder.recipe import load_recipe
+
+    (tmp_path / "v.mp4").write_bytes(b"not decoded: the fingerprint only stats inputs")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(textwrap.dedent("""
+        name: fp
+        sources: [{video: v.mp4}]
+        fps: 15
+    """))
+
+    def stamp(*overrides):
+        loaded = load_recipe(recipe, list(overrides))
+        return fingerprint(loaded, 15), resolved_motion(loaded)
+
+    dis, dis_motion = stamp()
+    lk, lk_motion = stamp("motion.method=lk")
+    assert dis != lk and dis_motion == {"method": "dis", "backend": "opencv", "device": "cpu"}
+    assert lk_motion["method"] == "lk" and lk_motion["device"] == ("cuda" if cuda_available() else "cpu")
+    assert stamp("motion.impl=cpu")[0] == dis  # the same resolved method and backend: the same dataset
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
+def test_lk_on_cuda_gives_the_cpu_trajectory(pick_place_scene):
+    """The product's claim: impl changes speed, never results — actions within LK_PARITY_TOL_NORM."""
+    from vla_builder.build import PipelineFactory
+    from vla_builder.pipeline import Pipeline
+    from vla_builder.types import Clip, SourceSpec
+
+    scene, _truth = pick_place_scene
+    spec = SourceSpec(video=scene / "scene.mp4", labels=scene / "gt.txt", labels_format="mot",
+                      classes={1: "hand", 2: "cup", 3: "box"})
+    actions = {}
+    for impl in ("cpu", "cuda"):
+        factory = PipelineFactory.of(15, image_size=(240, 320), actor="hand", motion={"method": "lk", "impl": impl})
+        stages = [s for s in factory().stages if s.name != "language"]  # up to the trajectory (no lerobot needed)
+        result = Pipeline(stages).run_clip(Clip("pp", spec))
+        assert result.failure is None, result.failure
+        actions[impl] = result.clip.trajectory.action
+    np.testing.assert_allclose(actions["cuda"], actions["cpu"], rtol=0, atol=LK_PARITY_TOL_NORM)
