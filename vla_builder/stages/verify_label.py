@@ -171,6 +171,8 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
                "+" if claim.direction[1] > 0 else "-"), "checks": checks}
     if clip.tracks is None or len(clip.tracks) == 0:
         return {**out, "verdict": "undetermined", "why": "no tracks to measure"}
+    if claim.words and re.search(rf"\b{re.escape(claim.words)}\s+(the\s+|a\s+)?camera\b", text.lower()):
+        return {**out, "verdict": "undetermined", "why": "the label is about the camera, not a labeled object"}
     if claim.verb == "none" and not claim.pretend:
         return {**out, "verdict": "undetermined", "why": f"'{claim.words or text}' has no box signature"}
     k, how = _object_track(clip, text)

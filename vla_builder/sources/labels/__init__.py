@@ -112,7 +112,7 @@ def _sniff_csv(path: Path) -> list[str]:
 
     body = rows[1:] if not all(number(c) for c in rows[0][1:]) and not number(rows[0][0]) and len(rows) > 1 else rows
     found = []
-    if all(len(r) in (7, 8) and not number(r[0]) and all(number(c) for c in r[1:]) for r in body):
+    if sum(len(r) in (7, 8) and not number(r[0]) and all(number(c) for c in r[1:]) for r in body) * 2 > len(body):
         found.append("ava")  # video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]
     if sum(len(r) >= 6 and all(number(c) for c in r[:6]) for r in body) * 2 >= len(body):
         found.append("mot")
