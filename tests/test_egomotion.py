@@ -46,7 +46,7 @@ def test_conventions_on_known_affines():
     c = np.array([0.5, 0.5])
     a = np.concatenate([rot, (c - rot @ c + d)[:, None]], axis=1)
     motion = Motion(np.stack([a, np.eye(2, 3)]), np.ones(2), np.zeros((2, 0, 2)), np.zeros(2), "test")
-    ego = camera_ego_motion(motion)
+    ego = camera_ego_motion(motion, aspect_w_over_h=1.0)
     assert ego["x_norm_per_frame"][0] == pytest.approx(0.01, abs=1e-9)  # camera went right
     assert ego["y_norm_per_frame"][0] == pytest.approx(0.0, abs=1e-9)  # zoom/roll about the center: no shift
     assert ego["roll_rad_per_frame"][0] == pytest.approx(-th, abs=1e-9)

@@ -26,14 +26,15 @@ from vla_builder.types import Motion
 EGO_KEYS = ("x_norm_per_frame", "y_norm_per_frame", "roll_rad_per_frame", "zoom_log_per_frame")
 
 
-def camera_ego_motion(motion: Motion, aspect_w_over_h: float = 1.0) -> dict[str, np.ndarray]:
+def camera_ego_motion(motion: Motion, *, aspect_w_over_h: float) -> dict[str, np.ndarray]:
     """Per-sample camera motion from the global affine (see the module doc for the conventions).
 
     Returns (T,) arrays: `x_norm_per_frame`, `y_norm_per_frame` (camera translation as the image shows it, in
     normalized image units; +x right, +y down), `roll_rad_per_frame` (camera roll about the optical axis, + turns
     the image x axis toward y) and `zoom_log_per_frame` (log scene scale change; + = camera moved forward), plus
     `inlier_ratio` (how much of the background agreed with the fit; 0 = no fit).
-    `aspect_w_over_h` (width / height of the frames the flow came from) makes the roll exact for non-square frames.
+    `aspect_w_over_h` (width / height of the displayed frames) is required: normalized units stretch x and y
+    differently on non-square frames, so a roll read without it is off by the aspect (17 % too large on 16:9).
     """
     a = np.asarray(motion.global_affine, dtype=np.float64)
     center = np.array([0.5, 0.5, 1.0])

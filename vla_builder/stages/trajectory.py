@@ -66,7 +66,8 @@ class TrajectoryStage(Stage):
         actor = tracks.index_of(actor_id) if actor_id is not None else None
         gripper = held_mask(events, t_count, actor_id).astype(np.float32)
         if clip.source.camera_kind == "wrist" or actor is None:
-            return clip.with_(trajectory=self._ego(motion, gripper, reason))
+            src_w, src_h = clip.frames.source_size_px if clip.frames is not None else (1, 1)
+            return clip.with_(trajectory=self._ego(motion, gripper, reason, src_w / src_h))
         visible = tracks.present[:, actor]
         boxes = fill_gaps(tracks.boxes_xyxy[:, actor])
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
@@ -88,9 +89,10 @@ class TrajectoryStage(Stage):
                                                 int(tracks.ids[actor]), reason))
 
     @staticmethod
-    def _ego(motion, gripper: np.ndarray, reason: str) -> Trajectory:
+    def _ego(motion, gripper: np.ndarray, reason: str, aspect_w_over_h: float) -> Trajectory:
         t_count = len(gripper)
-        ego = camera_ego_motion(motion)  # the camera's motion; translation measured at the image centre
+        # the camera's motion; translation measured at the image centre, roll in pixel-proportional axes
+        ego = camera_ego_motion(motion, aspect_w_over_h=aspect_w_over_h)
         action = np.zeros((t_count, len(ACTION_NAMES)), np.float32)
         action[:-1, 0] = ego["x_norm_per_frame"][:-1]
         action[:-1, 1] = ego["y_norm_per_frame"][:-1]
