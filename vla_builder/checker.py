@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_builder.stages.language import JUMP_PER_FRAME, move_primitives
-from vla_builder.stages.trajectory import GRIPPER
+from vla_builder.schema import GRIPPER
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_builder.stages.trajectory import ACTION_NAMES, STATE_NAMES
+from vla_builder.schema import ACTION_NAMES, STATE_NAMES
 from vla_builder.types import Clip
 
 CLIP_RECORD = "vla_builder_clip.json"  # per-shard provenance, inside the shard's meta/

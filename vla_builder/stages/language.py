@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vla_builder.pipeline import Stage
-from vla_builder.stages.trajectory import GRIPPER
+from vla_builder.schema import GRIPPER
 from vla_builder.types import Clip, Event, TrackSet, Trajectory
 
 MIN_NET_MOTION = 0.05  # normalized units: a net displacement below this is "stays in place"

@@ -1,4 +1,4 @@
-"""Per-sample `observation.state` and `action` — the names below are written to info.json.
+"""Per-sample `observation.state` and `action` (names: vla_builder/schema.py, written to info.json).
 
 Third-person camera: the actor's box is the end effector. state = (ee_x, ee_y, ee_w, ee_h, gripper, actor_visible),
 action = (ee_dx, ee_dy, ee_dscale, ee_drot, gripper): the actor's center motion from sample t to t+1 in normalized
@@ -16,14 +16,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from vla_builder.pipeline import Stage
 from vla_builder.egomotion import camera_ego_motion
+from vla_builder.pipeline import Stage
+from vla_builder.schema import ACTION_NAMES, GRIPPER, STATE_NAMES  # noqa: F401 — the schema's one home
 from vla_builder.stages.interactions import held_mask, world_velocity
 from vla_builder.types import Clip, Trajectory
-
-STATE_NAMES = ("ee_x", "ee_y", "ee_w", "ee_h", "gripper", "actor_visible")
-ACTION_NAMES = ("ee_dx", "ee_dy", "ee_dscale", "ee_drot", "gripper")
-GRIPPER = ACTION_NAMES.index("gripper")
 
 
 def smooth_121(x: np.ndarray) -> np.ndarray:
