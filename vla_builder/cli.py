@@ -1,14 +1,21 @@
 """vla_builder: upcycle labeled video (boxes, classes, tracks) into LeRobot v3.0 episodes.
 
   python -m vla_builder build RECIPE [--output DIR] [--set key=value ...]   build a dataset (or a text-track set)
+  python -m vla_builder inspect DATASET [--json]                          what is in it: episodes, tasks, stats
+  python -m vla_builder report DATASET                                    HTML QA report: overlay videos, plots
+  python -m vla_builder export hdf5 DATASET OUT.h5                        robomimic-layout HDF5
   python -m vla_builder validate DATASET                                   check a dataset as training will read it
+
+Every command takes --help, --quiet and --json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 # Offline by design: nothing may reach a hub at run time (a broken local dataset would otherwise make lerobot try
@@ -20,28 +27,142 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("SVT_LOG", "1")
 
 
+def _common() -> argparse.ArgumentParser:
+    """--quiet and --json, on every subcommand."""
+    c = argparse.ArgumentParser(add_help=False)
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress or log lines; errors and the result only")
+    c.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout (implies no "
+                                                       "progress bar; log lines go to stderr)")
+    return c
+
+
 def _parser() -> argparse.ArgumentParser:
+    from vla_builder import __version__
+
     p = argparse.ArgumentParser(prog="python -m vla_builder", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"vla_builder {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build a LeRobot v3.0 dataset from a recipe")
+    common = _common()
+    b = sub.add_parser("build", parents=[common], help="build a LeRobot v3.0 dataset from a recipe")
     b.add_argument("recipe", type=Path, help="recipe YAML")
     b.add_argument("--output", type=Path, help="output dataset folder (overrides the recipe's 'output')")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key, dotted for nested keys (e.g. --set fps=10 --set motion.preset=medium)")
     b.add_argument("--runner", choices=["local", "ray"], help="override the recipe's runner")
     b.add_argument("--fail-fast", action="store_true", default=None, help="stop at the first failed clip")
-    b.add_argument("--overwrite", action="store_true", help="rebuild even if the output is up to date")
-    v = sub.add_parser("validate", help="open a dataset as training would and name the cause of any problem")
+    b.add_argument("--overwrite", action="store_true",
+                   help="rebuild even if the output is up to date (only ever replaces a dataset built here)")
+    b.add_argument("--no-report", action="store_true", help="skip the HTML QA report (report/index.html)")
+    b.add_argument("--max-videos", type=int, default=20, metavar="N",
+                   help="overlay videos in the build's report: the first N episodes (default 20; `report` does all)")
+    v = sub.add_parser("validate", parents=[common],
+                       help="open a dataset as training would and name the cause of any problem")
     v.add_argument("dataset", type=Path, help="dataset folder (with meta/info.json)")
+    i = sub.add_parser("inspect", parents=[common],
+                       help="episodes, frames, tasks, label verdicts, action/state stats, sources, licences")
+    i.add_argument("dataset", type=Path, help="dataset folder (with meta/info.json)")
+    r = sub.add_parser("report", parents=[common],
+                       help="write the HTML QA report (overlay videos, action/state plots, events, verdicts)")
+    r.add_argument("dataset", type=Path, help="dataset folder (with meta/info.json)")
+    r.add_argument("--output", type=Path, help="report folder (default: DATASET/report)")
+    r.add_argument("--max-videos", type=int, default=None, metavar="N",
+                   help="overlay videos for the first N episodes only (default: all)")
+    e = sub.add_parser("export", help="export a dataset to another format")
+    esub = e.add_subparsers(dest="format", required=True)
+    h = esub.add_parser("hdf5", parents=[common],
+                        help="robomimic-layout HDF5 (data/demo_N/{obs,actions,dones,rewards}, mask/train|valid)")
+    h.add_argument("dataset", type=Path, help="dataset folder (with meta/info.json)")
+    h.add_argument("out", type=Path, help="the .h5 file to write")
+    h.add_argument("--valid-frac", type=float, default=0.1, help="share of demos in mask/valid (default 0.1)")
+    h.add_argument("--seed", type=int, default=0, help="seed of the train/valid split")
+    h.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     return p
 
 
+def _emit(args: argparse.Namespace, result: dict, text: str) -> None:
+    if args.json:
+        print(json.dumps(result, default=str))
+    elif text:
+        print(text)
+
+
+def _open_dataset_error(args: argparse.Namespace, e: Exception) -> int:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from vla_builder.dataset_view import DatasetError
+    from vla_builder.inspect_dataset import format_text, summarize
+
+    try:
+        summary = summarize(args.dataset)
+    except DatasetError as e:
+        return _open_dataset_error(args, e)
+    _emit(args, summary, format_text(summary))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from vla_builder.dataset_view import DatasetError, DatasetView
+    from vla_builder.progress import Progress
+    from vla_builder.report import write_report
+
+    try:
+        view = DatasetView(args.dataset)
+        n = view.n_episodes if args.max_videos is None else min(args.max_videos, view.n_episodes)
+        frames = int(view.episodes_table["length"].iloc[:n].sum())
+        bar = Progress("report", "frame", enabled=not (args.quiet or args.json))
+        bar.start(frames)
+        result = write_report(args.dataset, args.output, max_videos=args.max_videos,
+                              on_frames=lambda k: bar.advance(n=k))
+        bar.close()
+    except DatasetError as e:
+        return _open_dataset_error(args, e)
+    _emit(args, result, f"report: {result['report']}  ({result['episodes']} episodes, {result['videos']} overlay "
+                        f"videos, {result['seconds']:.1f} s)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from vla_builder.dataset_view import DatasetError, DatasetView
+    from vla_builder.export_hdf5 import export_hdf5
+    from vla_builder.progress import Progress
+
+    if args.out.exists() and not args.overwrite:
+        print(f"error: {args.out} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    try:
+        view = DatasetView(args.dataset)
+        bar = Progress("export hdf5", "frame", enabled=not (args.quiet or args.json))
+        bar.start(view.n_frames * max(1, len(view.camera_keys)))
+        result = export_hdf5(args.dataset, args.out, valid_frac=args.valid_frac, seed=args.seed,
+                             on_frames=lambda k: bar.advance(n=k))
+        bar.close()
+    except DatasetError as e:
+        return _open_dataset_error(args, e)
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    _emit(args, result, f"hdf5: {result['output']}  ({result['demos']} demos, {result['frames']} frames; "
+                        f"train {result['train']}, valid {result['valid']}; {result['bytes'] / 1e6:.1f} MB in "
+                        f"{result['seconds']:.1f} s)")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from vla_builder.validate import validate
 
     report = validate(args.dataset)
+    if args.json:
+        result = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else dict(vars(report))
+        print(json.dumps({"dataset": str(args.dataset), "ok": report.ok, **result}, default=str))
+        return 0 if report.ok else 1
     if report.ok:
+        if args.quiet:
+            return 0
         print(f"OK: {args.dataset}: {report.episodes} episodes, {report.frames} frames, "
               f"{report.frames_decoded} video frames decoded, timestamps within lerobot's tolerance, "
               f"{report.statements_checked} reasoning statements recomputed")
@@ -78,25 +199,84 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 2
     from vla_builder.build import EXIT_BAD_RECIPE, BuildError, build
 
+    from vla_builder.progress import Progress
+
+    quiet = args.quiet or args.json
+    bar = Progress("build", "clip", enabled=not quiet)
+    stage_s: dict[str, float] = {}
+
+    class BuildProgress:  # the bar, plus seconds per stage for the summary table
+        def start(self, total: int, resumed: int) -> None:
+            bar.start(total, resumed)
+
+        def advance(self, outcome) -> None:
+            for stage, secs in (getattr(outcome, "seconds_by_stage", None) or {}).items():
+                stage_s[stage] = stage_s.get(stage, 0.0) + secs
+            bar.advance(outcome)
+
+    def log(message: str) -> None:
+        if "FAILED" in message and quiet and not args.json:
+            print(message, file=sys.stderr, flush=True)  # failures are shown even with --quiet
+        else:
+            bar.write(message)
+
     try:
         report = build(loaded, output=args.output, runner=args.runner, fail_fast=args.fail_fast,
-                       overwrite=args.overwrite, log=lambda m: print(m, flush=True))
+                       overwrite=args.overwrite, log=log, progress=BuildProgress())
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_RECIPE
-    if report.up_to_date:
-        print(f"up to date: {report.output} ({report.episodes} episodes, {report.frames} frames); "
-              "--overwrite rebuilds")
-        return 0
-    print(f"dataset:  {report.output.resolve() if report.episodes else '(none written)'}")
-    print(f"episodes: {report.episodes}  frames: {report.frames}  failed clips: {len(report.failures)}"
-          f"{f'  resumed: {report.resumed}' if report.resumed else ''}")
-    print(f"wall time: {report.wall_s:.1f} s")
+    finally:
+        bar.close()
+    failures_path = None
     if report.failures:
-        where = report.output / "meta" / "failures.jsonl" if report.episodes else \
-            report.output.parent / f".{report.output.name}.work" / "failures.jsonl"
-        print(f"failures: {where}")
+        failures_path = (report.output / "meta" / "failures.jsonl" if report.episodes else
+                         report.output.parent / f".{report.output.name}.work" / "failures.jsonl").resolve()
+    result = {"dataset": str(report.output.resolve()) if report.episodes else None, "up_to_date": report.up_to_date,
+              "episodes": report.episodes, "frames": report.frames, "failed_clips": len(report.failures),
+              "resumed": report.resumed, "wall_s": round(report.wall_s, 3), "failures_file": failures_path,
+              "seconds_by_stage": {k: round(v, 3) for k, v in stage_s.items()}, "report": None,
+              "exit_code": report.exit_code if not report.up_to_date else 0}
+    if report.up_to_date:
+        _emit(args, result, f"up to date: {report.output} ({report.episodes} episodes, {report.frames} frames); "
+                            "--overwrite rebuilds")
+        return 0
+    if report.episodes and not args.no_report:
+        from vla_builder.report import write_report
+
+        try:
+            result["report"] = write_report(report.output, max_videos=args.max_videos)["report"]
+        except Exception as e:  # the dataset is built and committed; a report problem must not hide that
+            print(f"warning: the QA report could not be written: {type(e).__name__}: {e}", file=sys.stderr)
+    if args.json:
+        _emit(args, result, "")
+        return result["exit_code"]
+    if args.quiet:
+        if report.episodes:
+            print(report.output.resolve())
+    else:
+        print(summary_table(result))
+    if failures_path is not None:
+        print(f"failures: {failures_path}", file=sys.stderr if args.quiet else sys.stdout)
     return report.exit_code
+
+
+def summary_table(r: dict) -> str:
+    """The end-of-build summary: the dataset, counts, throughput and where each stage's time went."""
+    fps = r["frames"] / r["wall_s"] if r["wall_s"] else 0.0
+    lines = [f"dataset:  {r['dataset'] or '(none written)'}",
+             f"episodes: {r['episodes']}  frames: {r['frames']}  failed clips: {r['failed_clips']}"
+             + (f"  resumed: {r['resumed']}" if r["resumed"] else ""),
+             f"wall time: {r['wall_s']:.1f} s  ({fps:.1f} frames/s)"]
+    if r["report"]:
+        lines.append(f"report:   {r['report']}")
+    total = sum(r["seconds_by_stage"].values())
+    if total > 0:
+        lines += ["", f"{'stage':<14}{'seconds':>9}{'share':>8}"]
+        for stage, secs in sorted(r["seconds_by_stage"].items(), key=lambda kv: -kv[1]):
+            if secs >= 0.005:
+                lines.append(f"{stage:<14}{secs:>9.2f}{secs / total:>8.0%}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_build(args)
     if args.command == "validate":
         return cmd_validate(args)
+    if args.command == "inspect":
+        return cmd_inspect(args)
+    if args.command == "report":
+        return cmd_report(args)
+    if args.command == "export":
+        return cmd_export(args)
     return 2
 
 

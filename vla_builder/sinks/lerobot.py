@@ -203,4 +203,15 @@ class LeRobotSink:
             for rec in records:
                 fh.write(json.dumps(rec, default=str) + "\n")
         write_language(partial, language)
+        readable_by_others(partial)
         return records
+
+
+def readable_by_others(root: Path) -> None:
+    """lerobot's merge writes some files through mkstemp (mode 0600); a dataset is shared: files get 0666 & ~umask
+    (0644 under the usual umask), folders 0777 & ~umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)

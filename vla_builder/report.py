@@ -1,0 +1,323 @@
+"""The HTML QA report: look at a built dataset the way a researcher judges it.
+
+`report/index.html` inside the dataset folder (written after each build, and by `python -m vla_builder report`):
+
+- per episode, an **overlay video** (H.264 in MP4, plays in any browser): every labeled box with its track id, the
+  actor highlighted, the action as an arrow from the actor's center, the gripper state, the current subtask, and a
+  banner while the actor is not visible;
+- **plots** of the actions and the state over time and an **event timeline** (subtasks as bars, events as marks),
+  inline SVG from matplotlib;
+- the label's **verdict and evidence** where the build recorded one, and the episode's provenance;
+- **dataset stats**: episodes, frames, tasks, per-dimension action/state stats, licences, failed clips.
+
+Everything is read from what the dataset stores (`meta/reasoning.jsonl` for boxes, subtask and gripper,
+`meta/subtasks.jsonl`, `meta/provenance.jsonl`, the parquet state/action, the videos), so the report shows what
+training will see, not what the builder believed.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vla_builder.dataset_view import DatasetView, actor_track_id, verdict_fields
+from vla_builder.inspect_dataset import summarize
+
+REPORT_DIR = "report"
+ARROW_GAIN = 8.0  # the action arrow shows `ARROW_GAIN` steps of the current motion (visible at small speeds)
+MIN_OVERLAY_H_PX = 360  # small datasets are upscaled so labels stay legible
+
+# RGB colours; the actor's green and the arrow's magenta are what the report test looks for in a screenshot
+ACTOR_RGB = (0, 230, 0)
+ARROW_RGB = (255, 0, 255)
+PALETTE = [(66, 135, 245), (245, 166, 35), (80, 227, 194), (240, 98, 146), (189, 140, 255), (255, 214, 10)]
+
+
+def _resolve_source(view: DatasetView, source: str | None) -> Path | None:
+    if not source:
+        return None
+    p = Path(source)
+    candidates = [p] if p.is_absolute() else [Path(view.build_record.get("recipe", ".")).parent / p, p]
+    return next((c for c in candidates if c.exists()), None)
+
+
+def content_box(view: DatasetView, prov: dict, frame_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, w, h) of the source picture inside the written, letterboxed frame.
+
+    Boxes are normalized to the source as displayed; the frame letterboxes it. The source's size comes from the
+    provenance (`source_size_px`) or from probing the source file; without either the picture fills the frame.
+    """
+    h, w = frame_hw
+    size = prov.get("source_size_px")
+    if size is None:
+        path = _resolve_source(view, prov.get("source"))
+        try:
+            from vla_builder.sources.video import probe, probe_images
+
+            if path is not None:
+                info = probe(path) if path.is_file() else probe_images(path, float(prov.get("source_fps") or 1))
+                size = (info.width_px, info.height_px)
+        except Exception:  # an unreadable source: the report still draws, assuming no letterbox
+            size = None
+    if size is None:
+        return 0, 0, w, h
+    from vla_builder.stages.decode import fit_size
+
+    cw, ch = fit_size(tuple(size), (h, w))
+    return (w - cw) // 2, (h - ch) // 2, cw, ch
+
+
+def _track_colour(track_id: int) -> tuple[int, int, int]:
+    return PALETTE[track_id % len(PALETTE)]
+
+
+def draw_overlay(rgb: np.ndarray, row: dict, state: np.ndarray, action: np.ndarray, actor_id: int | None,
+                 box: tuple[int, int, int, int], scale: float) -> np.ndarray:
+    """One annotated frame (RGB); `row` is the frame's reasoning row, `box` the picture inside the frame."""
+    import cv2
+
+    img = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale != 1 else rgb.copy()
+    x0, y0, cw, ch = (v * scale for v in box)
+    h, w = img.shape[:2]
+    font, fs, th = cv2.FONT_HERSHEY_SIMPLEX, 0.45 * max(1.0, h / 480), 1 if h < 600 else 2
+
+    def px(nx: float, ny: float) -> tuple[int, int]:
+        return int(round(x0 + nx * cw)), int(round(y0 + ny * ch))
+
+    visible = {int(o["id"]): o for o in row.get("visible_objects", []) if "box" in o}
+    for tid, obj in visible.items():
+        is_actor = tid == actor_id
+        colour = ACTOR_RGB if is_actor else _track_colour(tid)
+        a, b = px(*obj["box"][:2]), px(*obj["box"][2:4])
+        cv2.rectangle(img, a, b, colour, 3 if is_actor else 2)
+        label = f"{obj.get('name', '?')} #{tid}" + (" (actor)" if is_actor else "")
+        cv2.putText(img, label, (a[0] + 2, max(12, a[1] - 4)), font, fs, colour, th, cv2.LINE_AA)
+    if actor_id is not None and actor_id in visible and len(state) >= 2 and len(action) >= 2:
+        start = px(float(state[0]), float(state[1]))
+        end = px(float(state[0] + ARROW_GAIN * action[0]), float(state[1] + ARROW_GAIN * action[1]))
+        if start != end:
+            cv2.arrowedLine(img, start, end, ARROW_RGB, 3, cv2.LINE_AA, tipLength=0.3)
+        else:
+            cv2.circle(img, start, 4, ARROW_RGB, -1)
+    # status strip: subtask, gripper, actor visibility
+    strip_h = int(26 * max(1.0, h / 480))
+    cv2.rectangle(img, (0, 0), (w, strip_h), (0, 0, 0), -1)
+    gripper = row.get("gripper") or ("closed" if len(action) and action[-1] > 0.5 else "open")
+    cv2.circle(img, (strip_h // 2, strip_h // 2), strip_h // 3, (255, 60, 60) if gripper == "closed" else (160, 160, 160),
+               -1)
+    text = f"gripper {gripper} | {row.get('subtask') or '-'}"
+    cv2.putText(img, text, (strip_h, int(strip_h * 0.7)), font, fs, (255, 255, 255), th, cv2.LINE_AA)
+    if actor_id is not None and actor_id not in visible:
+        cv2.rectangle(img, (0, h - strip_h), (w, h), (200, 0, 0), -1)
+        cv2.putText(img, "actor not visible", (6, h - int(strip_h * 0.3)), font, fs, (255, 255, 255), th,
+                    cv2.LINE_AA)
+    return img
+
+
+def encode_mp4(frames, path: Path, fps: int) -> int:
+    """H.264 (yuv420p, faststart) with PyAV's bundled libx264: what every browser plays."""
+    import av
+    import av.logging
+
+    n = 0
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)  # x264's banner and statistics, the muxer's "second pass" line
+    try:
+        n = _encode_mp4(frames, path, fps)
+    finally:
+        av.logging.set_level(level)
+    return n
+
+
+def _encode_mp4(frames, path: Path, fps: int) -> int:
+    import av
+
+    n = 0
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
+        stream = None
+        for rgb in frames:
+            if stream is None:
+                stream = out.add_stream("libx264", rate=fps)
+                stream.height, stream.width = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"crf": "26", "preset": "veryfast", "x264-params": "log-level=error"}
+            rgb = rgb[: stream.height, : stream.width]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+                out.mux(packet)
+            n += 1
+        if stream is not None:
+            for packet in stream.encode():
+                out.mux(packet)
+    return n
+
+
+def episode_plot_svg(ep, names_action: list[str], names_state: list[str], subtasks: dict, fps: int) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = np.arange(ep.length) / fps
+    fig, axes = plt.subplots(3, 1, figsize=(8, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.4]})
+    for ax, values, names, title in ((axes[0], ep.action, names_action, "action"),
+                                     (axes[1], ep.state, names_state, "observation.state")):
+        for i in range(values.shape[1]):
+            name = names[i] if i < len(names) else f"{title}[{i}]"
+            if name != "gripper":  # 0/1: drawn on the timeline, it would flatten the motion curves here
+                ax.plot(t, values[:, i], lw=1.4, label=name)
+        ax.set_ylabel(title)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    tl = axes[2]
+    if "gripper" in names_action:
+        closed = ep.action[:, names_action.index("gripper")] > 0.5
+        tl.fill_between(t, 0, 0.12, where=closed, step="post", color="0.35", label="gripper closed")
+        tl.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    kinds = sorted({s["kind"] for s in subtasks.get("subtasks", [])})
+    for s in subtasks.get("subtasks", []):
+        c = f"C{kinds.index(s['kind']) % 10}"
+        tl.broken_barh([(s["start"] / fps, (s["end"] - s["start"] + 1) / fps)], (0.55, 0.4), color=c, alpha=0.7)
+        tl.text((s["start"] + 0.5) / fps, 0.75, s["kind"], fontsize=7, va="center")
+    for k, e in enumerate(subtasks.get("events", [])):
+        tl.plot([e["start"] / fps], [0.3 - 0.08 * (k % 3)], marker="v", color="k", ms=5)
+        tl.text(e["start"] / fps, 0.3 - 0.08 * (k % 3), f" {e['kind']}", fontsize=7, va="center")
+    tl.set_ylim(0, 1)
+    tl.set_yticks([])
+    tl.set_ylabel("events")
+    tl.set_xlabel("time (s)")
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+def _kv_table(d: dict) -> str:
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(json.dumps(v) if isinstance(v, (dict, list)) else v)}</td></tr>"
+                   for k, v in d.items())
+    return f"<table class='kv'>{rows}</table>"
+
+
+def _stats_table(dims: list[dict]) -> str:
+    head = "<tr><th>dim</th><th>min</th><th>max</th><th>mean</th><th>std</th></tr>"
+    body = "".join("<tr>" + f"<td>{_esc(d['name'])}</td>" + "".join(
+        f"<td>{'-' if d[s] is None else f'{d[s]:+.4f}'}</td>" for s in ("min", "max", "mean", "std")) + "</tr>"
+        for d in dims)
+    return f"<table class='stats'>{head}{body}</table>"
+
+
+CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{font-size:22px} h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+.episode{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+video{background:#000;max-width:640px} .plot svg{max-width:720px;height:auto}
+table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
+.kv th{background:#f6f6f6;font-weight:normal;color:#555}
+.verdict{padding:6px 10px;border-radius:4px;background:#eef6ee} .bad{background:#fbeaea}
+.note{color:#666} .video-error{color:#b00;font-weight:bold}
+"""
+
+# Marks each video as playable once the browser decoded its first frame (or shows why not): the reader sees a
+# broken video at once, and the report test reads the same marks from the DOM.
+SCRIPT = """
+document.querySelectorAll('video').forEach(function (v) {
+  function ok() { v.dataset.state = 'playable'; v.dataset.videoWidth = v.videoWidth; }
+  function bad() { v.dataset.state = 'error';
+    var p = document.createElement('p'); p.className = 'video-error';
+    p.textContent = 'this browser could not play ' + v.getAttribute('src'); v.after(p); }
+  if (v.readyState >= 2) ok(); else { v.addEventListener('loadeddata', ok); v.addEventListener('error', bad, true); }
+  v.querySelectorAll('source').forEach(function (s) { s.addEventListener('error', bad); });
+});
+"""
+
+
+def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos: int | None = 20,
+                 on_frames: Callable[[int], None] | None = None) -> dict:
+    """Write `<root>/report/index.html` (or into `out_dir`) with overlay videos for the first `max_videos`
+    episodes (None: all). Returns a summary (path, episodes, videos, seconds)."""
+    t0 = time.perf_counter()
+    view = DatasetView(root)
+    out = Path(out_dir) if out_dir is not None else view.root / REPORT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(view.root)
+    prov = {int(p.get("episode_index", i)): p for i, p in enumerate(view.provenance)}
+    key = view.camera_keys[0] if view.camera_keys else None
+    names_a, names_s = view.names("action"), view.names("observation.state")
+    parts, n_videos = [], 0
+    for i in range(view.n_episodes):
+        ep = view.episode(i)
+        p, sub, rows = prov.get(i, {}), view.subtasks.get(i, {}), view.reasoning(i)
+        actor = actor_track_id(p, sub)
+        video_html = "<p class='note'>no overlay video (over the --max-videos limit)</p>"
+        if key is not None and (max_videos is None or n_videos < max_videos):
+            fh, fw = view.features[key]["shape"][:2]
+            box = content_box(view, p, (fh, fw))
+            scale = min(2.0, max(1.0, MIN_OVERLAY_H_PX / fh))
+            by_frame = {int(r.get("frame_index", t)): r for t, r in enumerate(rows)}
+
+            def annotated():
+                for t, rgb in enumerate(view.frames(ep, key)):
+                    if on_frames is not None:
+                        on_frames(1)
+                    yield draw_overlay(rgb, by_frame.get(t, {}), ep.state[t], ep.action[t], actor, box, scale)
+
+            name = f"episode_{i:06d}.mp4"
+            encode_mp4(annotated(), out / name, view.fps)
+            (out / name).chmod(0o644)
+            n_videos += 1
+            video_html = (f"<video src='{name}' controls muted loop playsinline preload='auto' "
+                          f"data-episode='{i}'></video>")
+        svg = episode_plot_svg(ep, names_a, names_s, sub, view.fps)
+        verdict = verdict_fields(p)
+        verdict_html = (f"<div class='verdict{' bad' if 'reject' in json.dumps(verdict).lower() else ''}'>"
+                        f"<b>label verdict</b>{_kv_table(verdict)}</div>" if verdict
+                        else "<p class='note'>label verdict: none recorded for this episode</p>")
+        subtask_list = "".join(f"<li>{s['start']}–{s['end']}: <b>{_esc(s['kind'])}</b> {_esc(s.get('text', ''))}</li>"
+                               for s in sub.get("subtasks", []))
+        parts.append(f"""
+<section id='episode-{i}'><h2>episode {i}: {_esc('; '.join(ep.tasks))}</h2>
+<p>{ep.length} frames ({ep.length / view.fps:.1f} s) · actor: {_esc(p.get('actor', '-'))} ·
+source: <code>{_esc(p.get('source', '-'))}</code> · licence: {_esc(p.get('licence', '-'))}</p>
+<div class='episode'><div>{video_html}</div><div class='plot' data-episode='{i}'>{svg}</div></div>
+{verdict_html}
+<p><b>plan</b>: {_esc(rows[0].get('plan', '-') if rows else '-')}</p><ol class='subtasks'>{subtask_list}</ol>
+<details><summary>provenance</summary>{_kv_table({k: v for k, v in p.items() if k != 'language'})}</details>
+</section>""")
+    failures = "".join(f"<li>{_esc(f.get('clip_id'))} [{_esc(f.get('stage'))}] {_esc(f.get('file'))}: "
+                       f"{_esc(f.get('reason'))}</li>" for f in summary["failures"])
+    lic = "".join(f"<li>{_esc(k)}: {n} episode(s)</li>" for k, n in summary["licences"].items())
+    tasks = "".join(f"<li>{_esc(t)}</li>" for t in summary["tasks"][:50])
+    page = f"""<!doctype html><html><head><meta charset='utf-8'><title>QA report: {_esc(view.root.name)}</title>
+<style>{CSS}</style></head><body>
+<h1>QA report: {_esc(view.root.resolve())}</h1>
+<section id='dataset'><h2>dataset</h2>
+<p>{summary['episodes']} episodes · {summary['frames']} frames · {summary['fps']} fps · {summary['duration_s']:.1f} s ·
+cameras: {_esc(', '.join(summary['cameras']))} · language columns: {_esc(', '.join(summary['language_columns']) or '-')}</p>
+<p class='note'>Overlay: boxes with track ids (the actor in green), the action as a magenta arrow
+(×{ARROW_GAIN:g} steps) from the actor's center, gripper state and current subtask on top, a red strip while the
+actor is not visible. Read from meta/reasoning.jsonl, meta/subtasks.jsonl and the parquet action/state.</p>
+<div class='episode'><div><b>action</b>{_stats_table(summary['action'])}</div>
+<div><b>observation.state</b>{_stats_table(summary['state'])}</div></div>
+<p><b>tasks</b> ({len(summary['tasks'])})</p><ul>{tasks}</ul>
+<p><b>licences</b></p><ul>{lic}</ul>
+<p><b>failed clips</b>: {len(summary['failures'])}</p><ul>{failures}</ul>
+</section>
+{''.join(parts)}
+<script>{SCRIPT}</script>
+</body></html>"""
+    index = out / "index.html"
+    index.write_text(page)
+    index.chmod(0o644)
+    return {"report": str(index.resolve()), "episodes": view.n_episodes, "videos": n_videos,
+            "seconds": round(time.perf_counter() - t0, 2)}
