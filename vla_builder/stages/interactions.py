@@ -30,21 +30,41 @@ APPROACH_WOBBLE = 0.02  # normalized units an approaching hand may drift away fr
 CAMERA_STILL_PER_FRAME = 1e-3  # normalized units: camera motion below this is fitting noise, not a pan
 
 
+TRUSTED_INLIERS = 0.5  # a camera-motion fit with fewer background inliers than this is not trusted on its own
+
+
+def trusted_camera_affine(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2, 3) camera motion per step, and (T,) which steps were fitted reliably. A step whose fit is not trusted
+    (a hand and an object filling the view leave few background inliers) takes the motion interpolated in time from
+    the trusted steps around it — a camera's motion is smooth over a few frames; no trusted step: none."""
+    a = motion.global_affine.astype(float)
+    trusted = motion.global_inlier_ratio >= TRUSTED_INLIERS
+    t_count = len(a)
+    if t_count and not trusted[:-1].all():
+        idx = np.nonzero(trusted[:-1])[0]
+        flat = a.reshape(t_count, 6).copy()
+        ident = np.eye(2, 3).reshape(6)
+        for j in range(6):
+            flat[:-1, j] = np.interp(np.arange(t_count - 1), idx, flat[idx, j]) if len(idx) else ident[j]
+        a = flat.reshape(t_count, 2, 3)
+    return a, trusted
+
+
 def camera_induced_motion(motion: Motion | None, points: np.ndarray) -> np.ndarray:
     """(T, K, 2): how the camera's motion alone moves image points (T, K, 2) from sample t to t+1.
 
-    Zero where the camera is still or the fit is untrustworthy (few background inliers), so a static camera's
-    labels are used exactly as they are.
+    Zero where the camera is still, so a static camera's labels are used exactly as they are; steps with an
+    untrustworthy fit use the motion of the trusted steps around them (`trusted_camera_affine`).
     """
     out = np.zeros_like(points)
     if motion is None:
         return out
-    a = motion.global_affine
+    a, _trusted = trusted_camera_affine(motion)
     moved = np.einsum("tij,tkj->tki", a[:, :, :2], np.nan_to_num(points)) + a[:, None, :, 2]
     induced = moved - np.nan_to_num(points)
     cam = np.abs(a[:, :, 2]).max(axis=1) + np.abs(a[:, :, :2] - np.eye(2)).max(axis=(1, 2))
-    trust = (motion.global_inlier_ratio >= 0.5) & (cam >= CAMERA_STILL_PER_FRAME)
-    out[trust] = induced[trust]
+    moving = cam >= CAMERA_STILL_PER_FRAME
+    out[moving] = induced[moving]
     return out
 
 
@@ -148,21 +168,27 @@ def world_steps(tracks: TrackSet, motion: Motion | None) -> np.ndarray:
     return np.concatenate(out, axis=-1)
 
 
-def camera_uncertainty(motion: Motion | None, tracks: TrackSet, rel_err: float) -> np.ndarray:
-    """(T, K): how far the camera-motion fit may be off at each track, per step (normalized units).
+def camera_uncertainty(motion: Motion | None, tracks: TrackSet, rel_err: float) -> tuple[np.ndarray, np.ndarray]:
+    """(T, K) how far the camera-motion estimate may be off at each track, per step (normalized units), and (T,)
+    the steps whose fit was not trusted.
 
-    A fraction of the camera-induced motion there (a fit of a hand-held phone's motion is never exact); unbounded
-    where the fit is untrustworthy (few background inliers) while something moves in the image.
+    A fraction `rel_err` of the camera-induced motion there (a fit of a hand-held phone's motion is never exact);
+    where the step's own fit was not trusted and its motion was interpolated, all of it (the camera may have done
+    anything in between) plus the largest trusted step around it.
     """
     c = tracks.centers()
     induced = np.linalg.norm(camera_induced_motion(motion, c), axis=-1)
     unc = rel_err * induced
+    bad_fit = np.zeros(c.shape[0], bool)
     if motion is not None:
-        image_motion = np.zeros(c.shape[:2])
-        image_motion[:-1] = np.nan_to_num(np.linalg.norm(c[1:] - c[:-1], axis=-1))
-        bad_fit = (motion.global_inlier_ratio < 0.5)[:, None] & (image_motion > 0)
-        unc = np.where(bad_fit, np.inf, unc)
-    return unc
+        _a, trusted = trusted_camera_affine(motion)
+        bad_fit = ~trusted
+        bad_fit[-1] = False  # the last entry describes no motion
+        if bad_fit.any():
+            neighbour = np.maximum(np.concatenate([[0.0], induced[:-1].max(axis=1)]),
+                                   np.concatenate([induced[1:].max(axis=1), [0.0]]))
+            unc = np.where(bad_fit[:, None], induced + neighbour[:, None], unc)
+    return unc, bad_fit
 
 
 def close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
@@ -240,11 +266,11 @@ class InteractionStage(Stage):
             # every manipulator's holds and pushes (a handover needs the receiving hand's too)
             hands = [k for k, n in enumerate(tracks.class_names) if is_manipulator(n, self.actor)]
             steps = world_steps(tracks, clip.motion)
-            unc = camera_uncertainty(clip.motion, tracks, self.camera_rel_err)
+            unc, bad_fit = camera_uncertainty(clip.motion, tracks, self.camera_rel_err)
             # labels are whole pixels: two boxes moving together differ by up to ~1 px per axis per sample
             quantum = 2.0 / min(frames.source_size_px)
             for k in hands:
-                events += self.find_events(tracks, k, frames.fps, steps, unc, quantum)
+                events += self.find_events(tracks, k, frames.fps, steps, unc, quantum, bad_fit)
             events += approach_events(tracks, actor, events, frames.fps, self.min_speed_per_s)
             uncertain = [e for e in events if e.kind == "uncertain" and e.actor_id == actor_id]
             if uncertain:
@@ -255,10 +281,10 @@ class InteractionStage(Stage):
         return clip.with_(events=tuple(events), subtasks=tuple(subtasks), actor_id=actor_id, provenance=prov)
 
     def find_events(self, tracks: TrackSet, actor: int, fps: int, steps: np.ndarray, unc: np.ndarray,
-                    quantum: float = 0.0) -> list[Event]:
+                    quantum: float = 0.0, bad_fit: np.ndarray | None = None) -> list[Event]:
         """Grasp / carry / place, push, touch and uncertain events of one manipulator track.
 
-        steps = world_steps(...), unc = camera_uncertainty(...). A *carry* is a run in which the object moves in
+        steps = world_steps(...), (unc, bad_fit) = camera_uncertainty(...). A *carry* is a run in which the object moves in
         the world (see `motion_runs`) while the actor covers it; it starts when the object starts to move, not when
         the boxes begin to overlap. A *push* moves an object the actor only touches, in the direction the actor
         moves. Contact without world motion is a *touch* (no gripper). Where the camera fit cannot tell whether a
@@ -283,20 +309,22 @@ class InteractionStage(Stage):
             if not contact.any():
                 continue
             unc_o = unc[:, o]
-            runs = motion_runs(steps[:, o], np.where(np.isfinite(unc_o), unc_o, 0.0), step_min,
-                               self.min_displacement, min_len)
+            runs = motion_runs(steps[:, o], unc_o, step_min, self.min_displacement, min_len)
             held = np.zeros(t_count, bool)
             pushed = np.zeros(t_count, bool)
+            last_o = int(np.nonzero(tracks.present[:, o])[0][-1])
             for s, e in runs:
                 span = slice(s, e + 1)
                 if not contact[span].mean() >= 0.8:
                     continue  # moved on its own (or by something else)
-                if covered[span].mean() >= 0.5:
+                # an object that leaves the view while moving with the hand, the hand still in view, went with it:
+                # a pushed object stays behind (a hand holding a bottle by its end covers little of its box)
+                leaves_with_hand = e >= last_o - 1 and last_o < t_count - 1 and bool(present_a[last_o + 1])
+                if covered[span].mean() >= 0.5 or leaves_with_hand:
                     held[span] = True
                 elif self._follows(centers[:, actor], centers[:, o], s, e):
                     pushed[span] = True
             held = self._bridge_pauses(held, centers[:, actor], centers[:, o], covered, max_pause)
-            last_o = int(np.nonzero(tracks.present[:, o])[0][-1])
             for s, e in _runs(held):
                 if e - s + 1 < min_len:
                     continue
@@ -317,7 +345,7 @@ class InteractionStage(Stage):
             for s, e in _runs(contact & ~moved):
                 if e - s + 1 < min_len:
                     continue
-                if not np.all(np.isfinite(unc_o[s : e + 1])):
+                if bad_fit is not None and bad_fit[s : e + 1].mean() > 0.3:
                     events.append(Event("uncertain", s, e, actor_id, obj_id,
                                         {"why": f"the camera-motion fit is unreliable while the {tracks.class_names[actor]}"
                                                 f" touches the {tracks.class_names[o]}: no claim made"}))
