@@ -6,7 +6,7 @@ a column name. Keys (all optional except where a box is wanted):
     records: trigger_info        # where the list of records is (JSON); omitted: the document itself / CSV rows
     video: video_id              # keep records whose field equals the source's name (one file, many videos)
     frame: frame                 # the box's frame number (minus frame_base) ...
-    time_s: t                    # ... or its time in seconds; neither: the segment's start
+    time_s: t                    # ... or its time in seconds; neither: the box holds over the record's segment
     box: bbox                    # a list of 4 numbers, or a mapping read in the order of box_keys
     box_keys: [x1, y1, x2, y2]
     box_format: xyxy             # xyxy | xywh (top-left + size) | cxcywh (centre + size)
@@ -146,15 +146,21 @@ def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
             continue
         try:
             if mapping.get("frame"):
-                frame = int(_number(get_path(rec, mapping["frame"]))) - base
+                frames = [int(_number(get_path(rec, mapping["frame"]))) - base]
             elif mapping.get("time_s"):
-                frame = int(round(to_seconds(get_path(rec, mapping["time_s"]), "s", info.fps) * info.fps)) - base
-            elif mapping.get("segment_start"):
-                t = to_seconds(get_path(rec, mapping["segment_start"]), mapping.get("segment_unit", "s"), info.fps)
-                frame = int(round(t * info.fps)) - base
+                frames = [int(round(to_seconds(get_path(rec, mapping["time_s"]), "s", info.fps) * info.fps)) - base]
+            elif mapping.get("segment_start") and mapping.get("segment_end"):
+                # a box stated for a labeled span (AI-Hub trigger boxes): it holds on every frame of the span
+                unit = mapping.get("segment_unit", "s")
+                t0 = to_seconds(get_path(rec, mapping["segment_start"]), unit, info.fps)
+                t1 = to_seconds(get_path(rec, mapping["segment_end"]), unit, info.fps)
+                first, end = int(round(t0 * info.fps)), int(round(t1 * info.fps))
+                if end <= first:
+                    raise ValueError("segment end is not after its start")
+                frames = [f - base for f in range(first, end)]
             else:
-                raise ValueError("no frame, time_s or segment_start")
-        except ValueError as e:
+                raise ValueError("no frame, time_s or segment_start/segment_end")
+        except (ValueError, TypeError) as e:
             count(dropped, f"record without a usable frame or time ({e})")
             continue
         tid = -1
@@ -168,9 +174,11 @@ def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
         if cls is _MISSING or cls is None or isinstance(cls, dict | list):
             count(dropped, "record without a class name")
             continue
-        rows.append((frame, tid, x, y, w, h))
-        names.append(str(cls))
-        attrs.append({k: get_path(rec, k) for k in mapping.get("attributes") or [] if get_path(rec, k) is not _MISSING})
+        extra = {k: get_path(rec, k) for k in mapping.get("attributes") or [] if get_path(rec, k) is not _MISSING}
+        for frame in frames:
+            rows.append((frame, tid, x, y, w, h))
+            names.append(str(cls))
+            attrs.append(extra)
     if not rows:
         raise LabelError(path, f"mapping: no usable boxes in {len(records)} record(s)"
                          + (f" (dropped: {dropped})" if dropped else ""))
