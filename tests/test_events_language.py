@@ -10,7 +10,7 @@ from conftest import load_dataset, run_cli
 from vla_builder.checker import check_dataset
 from vla_builder.synthetic import make_scene
 
-SCENES = ["pick_place", "push", "handover", "idle", "pan"]
+SCENES = ["pick_place", "push", "handover", "idle", "pan", "pick_place_pan", "pick_place_shake"]
 FPS = 15
 
 
@@ -94,9 +94,10 @@ def test_events_and_task_text(built, scene):
         ev = find("carry", 4) if kind == "receive" else find(kind)
         span = when if isinstance(when, list) else [when, when]
         assert abs(ev["start"] - span[0]) <= 2 and abs(ev["end"] - span[1]) <= 2, (kind, ev, span)
-    words = {"pick_place": (["put", "place", "pick up", "move"], ["cup", "box", "right"]),
+    words_pick_place = (["put", "place", "pick up", "move"], ["cup", "box", "right"])
+    words = {"pick_place": words_pick_place,
              "push": (["push", "slide", "shove"], ["box", "right"]),
-             "handover": (["hand", "pass", "give"], ["cup", "other hand"])}[scene]
+             "handover": (["hand", "pass", "give"], ["cup", "other hand"])}.get(scene, words_pick_place)
     assert any(v in task for v in words[0]) and all(o in task for o in words[1]), task
 
 
@@ -141,19 +142,17 @@ def test_paraphrases_are_deterministic_by_seed(built, tmp_path):
     assert [p["task"] for p in prov3] != [p["task"] for p in prov]  # another seed, other wording
 
 
-def test_wrist_camera_action_is_the_cameras_ego_motion(tmp_path):
+def test_wrist_camera_action_is_the_cameras_ego_motion(umi_wrist_dataset):
     """The UMI wrist episode: ee_dx / ee_dy follow the recorded camera pan / tilt (per-axis Pearson r)."""
     import importlib.util
 
     from conftest import REPO
 
-    res = run_cli("build", str(REPO / "recipes" / "umi_wrist.yaml"), "--output", str(tmp_path / "umi"))
-    assert res.returncode == 0, res.stdout + res.stderr
     spec = importlib.util.spec_from_file_location("eval_actions", REPO / "scripts" / "eval_actions.py")
     ev = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ev)
     pose = ev.umi_pose_deltas(ev.load_umi()["state"], "rotvec", "camera")  # (T-1, 6): dx dy dz rx ry rz
-    action = episode_actions(tmp_path / "umi", 0)[:-1]
+    action = episode_actions(umi_wrist_dataset, 0)[:-1]  # recipes/umi_wrist.yaml, built once (conftest)
     n = min(len(action), len(pose))
     r_x = np.corrcoef(action[:n, 0], pose[:n, 4])[0, 1]  # camera pans right <-> rotation about camera y
     r_y = np.corrcoef(action[:n, 1], -pose[:n, 3])[0, 1]  # camera tilts down <-> -rotation about camera x

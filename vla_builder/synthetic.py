@@ -5,7 +5,9 @@ written as an H.264 video, a MOTChallenge `gt.txt` (ids 1 hand, 2 cup, 3 box) an
 happened: every object's box per frame, the hand's motion per frame, the grasp interval and the camera motion.
 
 Scenarios: `pick_place` (grasp the cup, carry it to the right of the box, release), `push` (push the box to the
-right without grasping), `idle` (the hand moves around, touches nothing), `pan` (no interaction, the camera pans).
+right without grasping), `idle` (the hand moves around, touches nothing), `pan` (no interaction, the camera pans),
+`pick_place_pan` / `pick_place_shake` (pick and place under a panning / shaking camera, the hand resting on the cup
+for a while before lifting it: the grasp starts when the cup starts to move, not when the hand arrives).
 """
 
 from __future__ import annotations
@@ -91,6 +93,25 @@ def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int]
         centers = {1: h1, 2: cup, 3: np.tile(box0, (n, 1)), 4: h2}
         task = "hand the cup to the other hand"
         events = {"approach": [0, a - 1], "grasp": a, "carry": [a, b - 1], "place": b, "receive": [c, d - 1]}
+    elif name in ("pick_place_pan", "pick_place_shake"):
+        # a moving camera and a hand that rests on the cup before lifting it: the grasp starts when the cup moves
+        grasp = (cup0[0], cup0[1] - 0.03)
+        place = (0.80, 0.38 - 0.03)
+        a, b = f(0.40), f(0.66)
+        hand = Keyframes([0, f(0.15), a, b, f(0.74), n - 1],
+                         [(0.10, 0.85), grasp, grasp, place, place, (0.55, 0.88)]).at(t)
+        cup = np.tile(cup0, (n, 1))
+        cup[a : b + 1] = hand[a : b + 1] + (np.array(cup0) - np.array(grasp))
+        cup[b + 1 :] = cup[b]
+        if name == "pick_place_pan":  # a steady pan right and a little down
+            pan = np.stack([np.linspace(0, 0.12, n), np.linspace(0, 0.04, n)], axis=1)
+        else:  # a hand-held shake: a few pixels back and forth, never still
+            pan = np.stack([0.012 * np.sin(2 * np.pi * t / 7.0) + 0.006 * np.sin(2 * np.pi * t / 3.1),
+                            0.010 * np.sin(2 * np.pi * t / 5.3 + 1.0)], axis=1)
+        centers = {1: hand - pan, 2: cup - pan, 3: np.tile(box0, (n, 1)) - pan}
+        attach = (a, b)
+        task = "put the cup to the right of the box"
+        events = {"grasp": a, "carry": [a, b - 1], "place": b}
     elif name == "idle":
         hand = Keyframes([0, f(0.5), n - 1], [(0.15, 0.88), (0.85, 0.88), (0.5, 0.9)]).at(t)
         centers = {1: hand, 2: np.tile(cup0, (n, 1)), 3: np.tile(box0, (n, 1))}
@@ -101,7 +122,8 @@ def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int]
         centers = {k: v - pan for k, v in centers.items()}
         task = ""
     else:
-        raise ValueError(f"unknown scenario {name!r}; have pick_place, push, handover, idle, pan")
+        raise ValueError(f"unknown scenario {name!r}; have pick_place, push, handover, idle, pan, pick_place_pan, "
+                         "pick_place_shake")
     return centers, attach, pan, task, events
 
 
