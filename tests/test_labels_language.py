@@ -108,6 +108,13 @@ def test_verdict_reaches_provenance_trace_and_summary(segment_build):
     trace = next(t for t in traces if t.get("answer_confirmation", {}).get("label_verdict") == "contradicted")
     assert any("Pushing puzzle piece" in b for b in trace["question_basis"])
     assert any(c["ok"] is False and "along x+" in c["check"] for c in trace["label_verification"])
+    # geometry the label's checks did not confirm does not speak beside it: the plan and the subtask are the label
+    assert trace["plan"] == "1. Pushing puzzle piece from left to right"
+    assert trace["subtask"] == "Pushing puzzle piece from left to right"
+    from vla_builder.checker import check_dataset
+
+    check = check_dataset(out)
+    assert check.statements > 0 and not check.inconsistencies, check.inconsistencies[:5]
 
 
 # --- verdicts on the real Something-Else clips ---------------------------------------------------------------------

@@ -278,6 +278,11 @@ class LanguageStage(Stage):
         task = caption or self.task or paraphrases[0]
         camera = f"observation.images.{clip.source.camera}"
         sub_texts = [describe_subtask(tracks, st, traj, self.seed, clip.clip_id) for st in subtasks]
+        if caption and subtasks and (clip.provenance.get("label_verdict") or {}).get("verdict") != "confirmed":
+            # geometry the label's checks did not confirm must not speak beside the human label ("shove the pillow
+            # down" for "pretending to pick a pillow up"): one step, the label; confirmed subtasks agree with it
+            subtasks = [Event("label", 0, len(frames) - 1, subtasks[0].actor_id, subtasks[0].object_id)]
+            sub_texts = [caption]
         plan = "; ".join(f"{i + 1}. {s}" for i, s in enumerate(sub_texts)) if sub_texts else task
         moves = move_primitives(traj.action, fps)
         ts = [float(np.float32(t / fps)) for t in range(len(frames))]  # as the parquet's float32 timestamps
@@ -322,8 +327,8 @@ class LanguageStage(Stage):
     def _reasoning(clip: Clip, task, plan, subtasks, sub_texts, moves, traj) -> list[dict[str, Any]]:
         """ECoT-style fields plus the three upcycling steps, for every sample."""
         tracks = clip.tracks
-        basis = [f"labels: {clip.provenance.get('labels_format', 'none')} boxes from {clip.provenance.get('labels')}",
-                 f"actor: {clip.provenance.get('actor')}"]
+        labels_format = clip.labels.format if clip.labels is not None else "none"
+        basis = [f"labels: {labels_format} boxes from {clip.source.labels}", f"actor: {clip.actor_reason}"]
         for st, text in zip(subtasks, sub_texts, strict=True):
             basis.append(f"samples {st.start}-{st.end}: {st.kind} -> '{text}'")
         verdict = clip.provenance.get("label_verdict")  # the human label checked against the footage (issue 11)
