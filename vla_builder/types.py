@@ -227,6 +227,7 @@ class Clip:
     tracks: TrackSet | None = None
     motion: Motion | None = None
     actor_id: int | None = None  # the track whose motion is the action (None: the camera), set by interactions
+    actor_reason: str | None = None  # how that actor was chosen (recipe, class hint, most active...), ditto
     events: tuple[Event, ...] | None = None
     subtasks: tuple[Event, ...] | None = None  # consecutive segments covering the clip (reach, carry, ...)
     trajectory: Trajectory | None = None

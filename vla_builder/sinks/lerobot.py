@@ -71,6 +71,20 @@ def write_language(root: Path, per_episode: list[dict]) -> None:
                                  "events": lang.get("events_detected", [])}) + "\n")
 
 
+def provenance_record(clip: Clip) -> dict:
+    """An episode's provenance, assembled once, here: what the stages reported (`clip.provenance`) plus the clip's
+    typed facts — decoder, source span, motion method and backend, actor choice — read from the fields that hold
+    them (no stage reads another's provenance keys)."""
+    facts: dict = {"actor": clip.actor_reason}
+    f = clip.frames
+    if f is not None and len(f.source_index):
+        facts.update(decoder=f.backend, source_frames=[int(f.source_index[0]), int(f.source_index[-1])],
+                     source_time_s=[round(float(f.source_time_s[0]), 6), round(float(f.source_time_s[-1]), 6)])
+    if clip.motion is not None:
+        facts["motion"] = clip.motion.method
+    return {**clip.provenance, **facts}
+
+
 def remove_tree(path: Path) -> None:
     if path.exists():
         shutil.rmtree(path)
@@ -163,7 +177,7 @@ class LeRobotSink:
         n_video = sum(count_video_frames(v) for v in videos)
         if len(videos) != 1 or n_video != n_rows:
             raise ShardError(f"the shard's video has {n_video} frames in {len(videos)} file(s) for {n_rows} data rows")
-        record = {"clip_id": clip.clip_id, "task": clip.task, "frames": n_rows, **clip.provenance,
+        record = {"clip_id": clip.clip_id, "task": clip.task, "frames": n_rows, **provenance_record(clip),
                   "encode": {"codec": self.codec, "crf": self.crf, "gop": self.gop, "preset": encoder.preset,
                              "frames": encoded.frames, "seconds": round(encoded.seconds, 3)},
                   "language": clip.language or {}}

@@ -97,7 +97,9 @@ class DecodeStage(Stage):
             prov["segment"] = spec.segment
         if span is not None and index[-1] < span[1]:
             n_past = int((clip.labels.frame > index[-1]).sum())
-            prov.setdefault("label_rows_dropped", {})["label row past the video's end"] = n_past
+            # a new dict: the one there may be the frozen LabelTable's own (never mutate a stage's input)
+            prov["label_rows_dropped"] = {**prov.get("label_rows_dropped", {}),
+                                          "label row past the video's end": n_past}
         if time_span is not None and len(clip.labels):
             outside = (clip.labels.frame < index[0]) | (clip.labels.frame > index[-1])
             if outside.any():  # not an error: a segment or split covers part of a labeled video

@@ -243,14 +243,15 @@ class InteractionStage(Stage):
         tracks, joined = join_fragments(tracks, self.actor)
         clip = clip.with_(tracks=tracks)
         actor, reason = choose_actor(tracks, self.actor)
-        prov = {**clip.provenance, "actor": reason}
+        prov = dict(clip.provenance)  # the actor choice is a typed fact (actor_reason); the sink writes it
         if joined:
             prov["hand_fragments_joined"] = joined
         if actor is None:
             if clip.source.camera_kind != "wrist":
                 log.warning("%s: %s", clip.source.media, reason if len(tracks) else
                             "a third-person source without labels: the camera's ego-motion becomes the action")
-            return clip.with_(events=tuple(presence_events(tracks)), subtasks=(), actor_id=None, provenance=prov)
+            return clip.with_(events=tuple(presence_events(tracks)), subtasks=(), actor_id=None, actor_reason=reason,
+                              provenance=prov)
         if not self.keep_whole_clip:
             clip, span = crop_to_actor(clip, actor)
             if span is not None:
@@ -278,7 +279,8 @@ class InteractionStage(Stage):
                                                   for e in uncertain]
         events.sort(key=lambda ev: (ev.start, ev.end, ev.kind, ev.actor_id))
         subtasks = segment_subtasks(events, actor_id, len(frames), max_gap=int(round(self.max_pause_s * frames.fps)))
-        return clip.with_(events=tuple(events), subtasks=tuple(subtasks), actor_id=actor_id, provenance=prov)
+        return clip.with_(events=tuple(events), subtasks=tuple(subtasks), actor_id=actor_id, actor_reason=reason,
+                          provenance=prov)
 
     def find_events(self, tracks: TrackSet, actor: int, fps: int, steps: np.ndarray, unc: np.ndarray,
                     quantum: float = 0.0, bad_fit: np.ndarray | None = None) -> list[Event]:

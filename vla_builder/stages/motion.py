@@ -2,13 +2,13 @@
 
 One algorithm per `method`; `impl` picks the backend that runs it and changes speed, never the algorithm:
 
-| method              | algorithm                                             | backends (`impl`)                           |
-|---------------------|-------------------------------------------------------|---------------------------------------------|
-| `dis` (default)     | OpenCV DIS flow, box median, RANSAC similarity        | `cpu` only (`impl: cuda` is an error)       |
-| `farneback`         | OpenCV Farneback flow, box median, RANSAC similarity  | `cpu` only                                  |
-| `lk`                | our pyramidal LK flow, box median, IRLS similarity    | `cpu`: the kernels' code compiled for the   |
-|                     | (`cuda_kernels/`, `kernels/reference_lk.py`)          | host (needs nvcc once) or else its NumPy    |
-|                     |                                                       | twin; `cuda`: the CUDA kernels              |
+| method          | algorithm                                          | backends (`impl`)                       |
+|-----------------|----------------------------------------------------|-----------------------------------------|
+| `dis` (default) | OpenCV DIS flow, box median, RANSAC similarity     | `cpu` only (`impl: cuda` is an error)   |
+| `farneback`     | OpenCV Farneback flow, box median, RANSAC similarity | `cpu` only                            |
+| `lk`            | our pyramidal LK flow, box median, IRLS similarity | `cpu`: the kernels' code compiled for   |
+|                 | (`cuda_kernels/`, `kernels/reference_lk.py`)       | the host (needs nvcc once), else its    |
+|                 |                                                    | NumPy twin; `cuda`: the CUDA kernels    |
 
 `impl: auto` takes the fastest backend of the method on this machine. The LK backends agree within
 `LK_PARITY_TOL_NORM` on the camera motion and track flow (tests/test_kernels.py, tests/test_motion_stage.py); the
@@ -124,8 +124,7 @@ class MotionStage(Stage):
 
     def process(self, clip: Clip) -> Clip:
         assert clip.frames is not None and clip.tracks is not None
-        motion = self.compute(clip.frames.rgb, clip.tracks.boxes_xyxy)
-        return clip.with_(motion=motion, provenance={**clip.provenance, "motion": motion.method})
+        return clip.with_(motion=self.compute(clip.frames.rgb, clip.tracks.boxes_xyxy))  # the sink records .method
 
     def compute(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
         cfg, backend = self.config, self.backend

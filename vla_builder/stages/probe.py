@@ -50,5 +50,5 @@ class LabelsStage(Stage):
         labels = read_labels(clip.source, clip.info)
         prov = {**clip.provenance, "labels_format": labels.format, "label_rows": len(labels)}
         if labels.dropped:
-            prov["label_rows_dropped"] = labels.dropped
+            prov["label_rows_dropped"] = dict(labels.dropped)  # a copy: the LabelTable is frozen, its dict too
         return clip.with_(labels=labels, provenance=prov)

@@ -59,7 +59,7 @@ class TrajectoryStage(Stage):
         tracks, motion, events = clip.tracks, clip.motion, clip.events
         assert tracks is not None and motion is not None and events is not None
         t_count = tracks.boxes_xyxy.shape[0]
-        actor_id, reason = clip.actor_id, str(clip.provenance.get("actor", ""))
+        actor_id, reason = clip.actor_id, clip.actor_reason or ""
         actor = tracks.index_of(actor_id) if actor_id is not None else None
         gripper = held_mask(events, t_count, actor_id).astype(np.float32)
         if clip.source.camera_kind == "wrist" or actor is None:
