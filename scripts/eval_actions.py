@@ -1,7 +1,10 @@
-"""How well do our inferred actions match recorded ones?
+"""How well do our inferred actions match recorded ones? Measured on the dataset the CLI writes.
 
 (a) UMI "cup in the wild" (real, hand-held gripper with a fisheye wrist camera; /work/shared/data/real/MANIFEST.md
-    item 7): our camera ego-motion (vla_builder.egomotion) against the recorded end-effector pose, per frame.
+    item 7): `python -m vla_builder build` of a wrist-camera recipe (as recipes/umi_wrist.yaml: 10 fps, the
+    source's rate, 224x224, bottom 40 % out of the camera fit), then the written `action` column (parquet; names
+    from meta/info.json, source frames from meta/provenance.jsonl) against the recorded end-effector pose, per
+    frame step. The action is what training sees: camera ego-motion, [1, 2, 1]/4-smoothed by the trajectory stage.
     * Pose convention (checked against the data, see `rotation_conventions`): observation.state = UMI's
       robot0_eef_pos (m, tag/world frame) + robot0_eef_rot_axis_angle (an axis-angle rotation *vector*) + gripper
       width (m). The pose is the TCP's; UMI's TCP frame has the camera's (OpenCV) axes: x right, y down,
@@ -12,7 +15,7 @@
       camera ~ +rot_y (pan) + dx / depth, image y ~ -rot_x (tilt) + dy / depth, zoom ~ +dz, roll ~ +rot_z.
       We print the whole ego x pose-delta correlation matrix, the best-matching mapping and the predicted one.
     * Gripper (optional): the gap between the orange UMI fingers at the bottom of the image vs gripper_width.
-(b) synthetic: `synthetic_section()` — a hook the lead fills in; returns [] for now.
+(b) synthetic scenes with exact truth, through the pipeline's stages (events need the clip, not only the parquet).
 
 Run: .venv/bin/python scripts/eval_actions.py [--max-frames N]
 """
@@ -20,6 +23,10 @@ Run: .venv/bin/python scripts/eval_actions.py [--max-frames N]
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +39,11 @@ UMI_EXCLUDE_BOTTOM_FRAC = 0.4  # the fingers start at ~0.64 of the height; the s
 UMI_CAM_TO_TCP_M = np.array([0.0, 0.086, 0.01465 + 0.205])  # UMI 06_generate_dataset_plan.py: pose_cam_tcp
 
 EGO_AXES = ("x_norm_per_frame", "y_norm_per_frame", "zoom_log_per_frame", "roll_rad_per_frame")
+# the written action's columns that carry those axes (vla_builder/schema.py, wrist camera: the camera's ego-motion)
+ACTION_OF_EGO = {"x_norm_per_frame": "ee_dx", "y_norm_per_frame": "ee_dy", "zoom_log_per_frame": "ee_dscale",
+                 "roll_rad_per_frame": "ee_drot"}
+UMI_FPS = 10
+UMI_IMAGE_SIZE = (224, 224)
 POSE_AXES = ("dx_m", "dy_m", "dz_m", "rot_x_rad", "rot_y_rad", "rot_z_rad")
 # physics: which pose delta should drive each ego axis, and with which sign
 PREDICTED = {"x_norm_per_frame": ("rot_y_rad", +1), "y_norm_per_frame": ("rot_x_rad", -1),
@@ -144,24 +156,69 @@ def decode_rgb(path: Path, max_frames: int | None = None) -> np.ndarray:
     return np.stack([rgb for _i, _pts, rgb in islice(decoder.frames(info), max_frames)])
 
 
+def build_umi_dataset(out: Path, root: Path = UMI_ROOT, max_frames: int | None = None, max_side_px: int = 320,
+                      exclude_bottom_frac: float = UMI_EXCLUDE_BOTTOM_FRAC, method: str = "dis") -> Path:
+    """`python -m vla_builder build` of the UMI episode (a wrist-camera recipe written to `out`); the dataset path."""
+    import yaml
+
+    source = {"video": str(root / UMI_VIDEO), "camera": "wrist", "camera_kind": "wrist"}
+    if max_frames:
+        source["end_s"] = max_frames / UMI_FPS
+    recipe = out / "umi.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "name": "umi_wrist_eval", "sources": [source], "fps": UMI_FPS, "image_size": list(UMI_IMAGE_SIZE),
+        "motion": {"method": method, "max_side_px": max_side_px, "ignore_bottom_frac": exclude_bottom_frac},
+        "output": str(out / "dataset")}))
+    proc = subprocess.run([sys.executable, "-m", "vla_builder", "build", str(recipe), "--overwrite"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    if proc.returncode != 0:
+        raise RuntimeError(f"build failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return out / "dataset"
+
+
+def read_written_actions(dataset: Path) -> dict:
+    """The first episode of a written dataset: action (T, A), its names, the source frame of each sample."""
+    import pyarrow.parquet as pq
+
+    info = json.loads((dataset / "meta" / "info.json").read_text())
+    names = list(info["features"]["action"]["names"])
+    table = pq.ParquetDataset(sorted((dataset / "data").rglob("*.parquet"))).read(
+        columns=["action", "episode_index", "frame_index"])
+    ep = np.asarray(table["episode_index"].to_numpy())
+    order = np.argsort(np.asarray(table["frame_index"].to_numpy())[ep == 0])
+    action = np.asarray(table["action"].to_pylist(), np.float64)[ep == 0][order]
+    prov = json.loads((dataset / "meta" / "provenance.jsonl").read_text().splitlines()[0])
+    first, last = prov["source_frames"]
+    if info["fps"] != UMI_FPS or last - first + 1 != len(action):
+        raise ValueError(f"{dataset}: expected one sample per source frame at {UMI_FPS} fps, got fps {info['fps']}, "
+                         f"{len(action)} samples for source frames {first}..{last}")
+    return {"action": action, "names": names, "source_frame": first + np.arange(len(action)), "fps": info["fps"]}
+
+
 def umi_correlations(root: Path = UMI_ROOT, max_frames: int | None = None, max_side_px: int = 320,
-                     exclude_bottom_frac: float = UMI_EXCLUDE_BOTTOM_FRAC, gripper: bool = True) -> dict:
-    """Everything section (a) prints; correlations are Pearson r over the frame steps t -> t+1 (lag 0).
+                     exclude_bottom_frac: float = UMI_EXCLUDE_BOTTOM_FRAC, gripper: bool = True,
+                     method: str = "dis", dataset: Path | None = None) -> dict:
+    """Everything section (a) prints; correlations are Pearson r over the frame steps t -> t+1 (lag 0), between the
+    written dataset's action and the recorded pose.
 
     Keys: rows (list of dicts: ego, pose, sign, r_raw, r_smooth, note), conventions ({name: score}), chosen
     (convention), matrix_raw / matrix_smooth (4 x 6, chosen convention, camera frame), gripper (dict), n_steps,
-    runtime_s.
+    runtime_s, build_s, dataset. `dataset`: one already built (e.g. from recipes/umi_wrist.yaml) instead of a build.
     """
-    from vla_builder.egomotion import ego_motion_for_video
-
     t0 = time.perf_counter()
     umi = load_umi(root)
-    ego_d = ego_motion_for_video(root / UMI_VIDEO, max_side_px=max_side_px, exclude_bottom_frac=exclude_bottom_frac,
-                                 max_frames=max_frames)
+    if dataset is not None:
+        written = read_written_actions(dataset)
+    else:
+        with tempfile.TemporaryDirectory(prefix="eval_actions_") as tmp:
+            written = read_written_actions(build_umi_dataset(Path(tmp), root, max_frames, max_side_px,
+                                                             exclude_bottom_frac, method))
     t_motion = time.perf_counter() - t0
-    n = min(len(ego_d["x_norm_per_frame"]), len(umi["state"]))
-    ego = np.stack([ego_d[k][: n - 1] for k in EGO_AXES], axis=1)  # step t -> t+1
-    state = umi["state"][:n]
+    frames = written["source_frame"][written["source_frame"] < len(umi["state"])][:max_frames]
+    n = len(frames)
+    cols = [written["names"].index(ACTION_OF_EGO[k]) for k in EGO_AXES]
+    ego = written["action"][: n - 1][:, cols]  # row t: step t -> t+1 (the last row has no next sample)
+    state = umi["state"][frames]
 
     # which rotation convention: the one whose best per-axis match is strongest (camera frame)
     conventions = {}
@@ -203,7 +260,7 @@ def umi_correlations(root: Path = UMI_ROOT, max_frames: int | None = None, max_s
 
     grip = {"r": float("nan"), "agreement": float("nan"), "n": 0}
     if gripper:
-        gap = finger_gap_norm(decode_rgb(root / UMI_VIDEO, n))
+        gap = finger_gap_norm(decode_rgb(root / UMI_VIDEO, n))  # the image's own fingers (a study, not the product)
         width = umi["gripper_width"][:n]
         ok = np.isfinite(gap)
         if ok.sum() >= 3 and np.ptp(width[ok]) > 0 and np.ptp(gap[ok]) > 0:
@@ -214,27 +271,30 @@ def umi_correlations(root: Path = UMI_ROOT, max_frames: int | None = None, max_s
                 grip["agreement"] = float(agree.mean())
     return {"rows": rows, "conventions": conventions, "chosen": chosen, "matrix_raw": mats["camera"][0],
             "matrix_smooth": mats["camera"][1], "gripper": grip, "n_steps": n - 1,
-            "motion_runtime_s": t_motion, "runtime_s": time.perf_counter() - t0}
+            "motion_runtime_s": t_motion, "build_s": t_motion, "runtime_s": time.perf_counter() - t0,
+            "dataset": "written by python -m vla_builder build (parquet action column)"}
 
 
 # ------------------------------------------------------------------------------------------ (b) synthetic: hook
 def synthetic_section(n_frames: int = 60, fps: int = 15) -> list[dict]:
     """Synthetic scenes with exact truth through the whole pipeline (no dataset writing): one row per scene."""
-    import tempfile
-
     from vla_builder.build import PipelineFactory
     from vla_builder.synthetic import make_scene
     from vla_builder.types import Clip, SourceSpec
 
     rows = []
-    pipeline = PipelineFactory.of(fps, image_size=(120, 160), actor="hand", motion={"method": "dis", "preset": "fast"})()
+    pipeline = PipelineFactory.of(fps, image_size=(120, 160), actor="hand",
+                                  motion={"method": "dis", "preset": "fast"})()
     with tempfile.TemporaryDirectory() as tmp:
         for i, scene in enumerate(["pick_place", "push", "handover", "idle", "pan"]):
             d = Path(tmp) / scene
             truth = make_scene(d, scene, n_frames=n_frames, fps=fps, size_px=(120, 160), seed=10 + i)
             spec = SourceSpec(video=d / "scene.mp4", labels=d / "gt.txt", labels_format="mot",
                               classes={1: "hand", 2: "cup", 3: "box"})
-            clip = pipeline.run_clip(Clip(scene, spec)).clip
+            result = pipeline.run_clip(Clip(scene, spec))
+            if result.failure is not None:
+                raise RuntimeError(f"synthetic scene {scene}: [{result.failure.stage}] {result.failure.reason}")
+            clip = result.clip
             action = clip.trajectory.action
             true_v = np.array(truth["hand_velocity"]) + np.vstack([np.diff(np.array(truth["camera_pan"]), axis=0),
                                                                    [[0, 0]]])
@@ -271,14 +331,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--max-side-px", type=int, default=320)
     ap.add_argument("--exclude-bottom-frac", type=float, default=UMI_EXCLUDE_BOTTOM_FRAC)
+    ap.add_argument("--method", default="dis", choices=("dis", "farneback", "lk"), help="motion.method of the build")
+    ap.add_argument("--skip-synthetic", action="store_true")
     args = ap.parse_args(argv)
     np.set_printoptions(precision=3, suppress=True, linewidth=150)
 
-    print(f"== (a) UMI cup_in_the_wild, episode {UMI_EPISODE}: inferred camera ego-motion vs recorded pose deltas")
+    print(f"== (a) UMI cup_in_the_wild, episode {UMI_EPISODE}: the written dataset's action (camera ego-motion) vs "
+          "recorded pose deltas")
     res = umi_correlations(max_frames=args.max_frames, max_side_px=args.max_side_px,
-                           exclude_bottom_frac=args.exclude_bottom_frac)
-    print(f"  {res['n_steps']} frame steps; background mask: bottom {args.exclude_bottom_frac:.2f} of the image and "
-          f"never-bright pixels left out; smoothing: 'raw' = none, 'smooth' = running median of "
+                           exclude_bottom_frac=args.exclude_bottom_frac, method=args.method)
+    print(f"  {res['n_steps']} frame steps; background mask: bottom {args.exclude_bottom_frac:.2f} of the image left "
+          f"out; smoothing: 'raw' = the written action, 'smooth' = running median of "
           f"{SMOOTH_MEDIAN_FRAMES} frames on both signals")
     print("  rotation convention score (mean over ego axes of the best |r|): "
           + ", ".join(f"{k} {v:.3f}" for k, v in res["conventions"].items()) + f" -> using {res['chosen']}")
@@ -293,8 +356,10 @@ def main(argv: list[str] | None = None) -> int:
               f"over {g['n']} frames (note: UMI measures gripper_width from the finger tags in this same camera)")
     else:
         print("  gripper: n/a (fingers not found in the image)")
-    print(f"  runtime: {res['runtime_s']:.1f} s ({res['motion_runtime_s']:.1f} s decode + flow + global fit)")
+    print(f"  runtime: {res['runtime_s']:.1f} s ({res['build_s']:.1f} s CLI build + reading the dataset)")
 
+    if args.skip_synthetic:
+        return 0
     print("\n== (b) synthetic scenes (exact truth; 60 frames at 15 fps, 160x120)")
     print(f"  {'scene':<11} {'direction agreement':>20} {'gripper F1':>11} {'event err (frames)':>19} "
           f"{'false interactions':>19}  task (truth)")

@@ -40,3 +40,12 @@ def load_dataset(root: Path, repo_id: str, **kwargs):
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     return LeRobotDataset(repo_id, root=root, video_backend="pyav", **kwargs)
+
+
+@pytest.fixture(scope="session")
+def umi_wrist_dataset(tmp_path_factory, real_data) -> Path:
+    """recipes/umi_wrist.yaml built once through the CLI (400 frames, 10 fps): shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("umi_wrist") / "umi"
+    res = run_cli("build", str(REPO / "recipes" / "umi_wrist.yaml"), "--output", str(out))
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out

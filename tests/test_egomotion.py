@@ -67,9 +67,9 @@ def _eval_actions():
     return mod
 
 
-def test_umi_correlations_first_60_frames():
+def test_umi_correlations_first_60_frames(umi_wrist_dataset):
     ev = _eval_actions()
-    res = ev.umi_correlations(max_frames=60)
+    res = ev.umi_correlations(max_frames=60, dataset=umi_wrist_dataset)  # the CLI's dataset (shared fixture)
     assert res["n_steps"] == 59
     assert res["rows"] and all(np.isfinite(r["r_raw"]) and np.isfinite(r["r_smooth"]) for r in res["rows"])
     assert np.all(np.isfinite(res["matrix_raw"])) and np.all(np.isfinite(res["matrix_smooth"]))
