@@ -138,7 +138,19 @@ def se_clips(real_data, tmp_path_factory):
         for stage in stages:
             clip = stage.process(clip)
         out[spec.name] = clip
+    out["_rest"] = pipeline.stages[len(stages):]
     return out
+
+
+def test_something_else_clips_go_through_the_whole_pipeline_from_their_own_annotations(se_clips):
+    ids = [k for k in se_clips if not k.startswith("_")]
+    assert sorted(ids) == ["151201", "2003", "22983", "3201", "4", "44862"]
+    for cid in ids:
+        clip = se_clips[cid]
+        assert clip.provenance["labels_format"] == "something_else" and clip.provenance["label_rows"] > 0
+        for stage in se_clips["_rest"]:
+            clip = stage.process(clip)
+        assert clip.task and len(clip.trajectory.action) == len(clip.frames)
 
 
 def test_true_captions_are_never_contradicted(se_clips):
