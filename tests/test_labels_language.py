@@ -201,3 +201,17 @@ def test_bad_mapping_is_a_recipe_error(tmp_path):
                                      "    mapping: {segment_start: a}\n")
     with pytest.raises(RecipeError, match="segments need 'segment_start', 'segment_end' and 'text'"):
         load_recipe(tmp_path / "r.yaml")
+
+
+def test_clip_label_file_gives_each_clip_its_caption(tmp_path, real_data):
+    from vla_builder.build import make_clips
+
+    root = real_data / "something_else_dev"
+    (tmp_path / "r.yaml").write_text(
+        f"name: c\nsources:\n  - frames: {root}/frames/*\n    fps: 12\n    labels: {root}/annotations.json\n"
+        f"    captions: {ASSETS}/something_something/labels.json\n")
+    clips = {c.source.name: c for c in make_clips(load_recipe(tmp_path / "r.yaml"))}
+    assert clips["4"].source.caption == "Moving puzzle piece from right to left"
+    assert clips["4"].provenance["caption_origin"] == "labels.json#5.label"
+    assert clips["2003"].source.caption == "Touching (without moving) book"
+    assert all(c.source.segment is None for c in clips.values())  # a caption, not a segment: the whole clip

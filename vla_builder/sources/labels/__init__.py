@@ -284,3 +284,22 @@ def frame_of_file(stem: str, by_name: dict[str, int] | None, base: int) -> int |
 
 def count(dropped: dict[str, int], reason: str, n: int = 1) -> None:
     dropped[reason] = dropped.get(reason, 0) + n
+
+
+def load_json_cached(path: Path):
+    """Parsed JSON of a label file many clips share (Something-Else annotations, clip-label lists): read once per
+    worker and file version, not once per clip. Raises OSError / UnicodeDecodeError / JSONDecodeError."""
+    return _load_json(str(path), path.stat().st_mtime_ns)
+
+
+def _load_json(path: str, mtime_ns: int):
+    import json
+
+    key = (path, mtime_ns)
+    if key not in _JSON_CACHE:
+        _JSON_CACHE.clear()  # one shared file at a time is the common case; bounded memory
+        _JSON_CACHE[key] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return _JSON_CACHE[key]
+
+
+_JSON_CACHE: dict[tuple[str, int], object] = {}

@@ -121,8 +121,10 @@ def read_mapping_segments(path: Path, spec: SourceSpec) -> list[Segment]:
 
 def read_clip_caption(path: Path, spec: SourceSpec) -> tuple[str, str]:
     """Something-Something-style labels (or a JSON dict id -> text): (caption, origin) of this clip."""
+    from vla_builder.sources.labels import load_json_cached
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json_cached(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise LabelError(path, f"cannot read clip labels ({e})") from None
     if isinstance(doc, dict):
@@ -132,7 +134,12 @@ def read_clip_caption(path: Path, spec: SourceSpec) -> tuple[str, str]:
         raise LabelError(path, f"no caption for clip '{spec.name}'")
     if not isinstance(doc, list):
         raise LabelError(path, "clip labels must be a list of {id, label} records or a dict id -> text")
-    for i, rec in enumerate(doc):
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _CAPTION_INDEX:  # id -> record position, once per file (SSv2 lists hold ~200k clips)
+        _CAPTION_INDEX.clear()
+        _CAPTION_INDEX[key] = {str(r.get("id")): i for i, r in enumerate(doc) if isinstance(r, dict)}
+    found = _CAPTION_INDEX[key].get(spec.name)
+    for i, rec in ([] if found is None else [(found, doc[found])]):
         if isinstance(rec, dict) and str(rec.get("id")) == spec.name:
             text = rec.get("label")
             if not isinstance(text, str) or not normalize_text(text):
@@ -142,6 +149,9 @@ def read_clip_caption(path: Path, spec: SourceSpec) -> tuple[str, str]:
                     raise LabelError(path, f"clip '{spec.name}' (record {i}): no 'label' text")
             return normalize_text(text), f"{path.name}#{i}.label"
     raise LabelError(path, f"no clip '{spec.name}' among {len(doc)} labels")
+
+
+_CAPTION_INDEX: dict[tuple[str, int], dict[str, int]] = {}
 
 
 def fill_template(template: str, placeholders: list) -> str:

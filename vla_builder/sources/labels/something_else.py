@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_builder.sources.labels import (LabelError, count, encode_class_names, finish_table, frame_number_map,
-                                        frame_of_file)
+                                        frame_of_file, load_json_cached)
 from vla_builder.types import LabelTable, SourceSpec, VideoInfo
 
 
@@ -22,7 +22,7 @@ def read_something_else(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     path = spec.labels
     assert path is not None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json_cached(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise LabelError(path, f"cannot read Something-Else JSON ({e})") from None
     if not isinstance(doc, dict):
