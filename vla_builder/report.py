@@ -231,8 +231,13 @@ table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;paddi
 # Marks each video as playable once the browser decoded its first frame (or shows why not): the reader sees a
 # broken video at once, and the report test reads the same marks from the DOM.
 SCRIPT = """
+function place(el) {  // where it is drawn (page pixels): lets a screenshot be checked region by region
+  var r = el.getBoundingClientRect();
+  el.dataset.rect = [r.left + scrollX, r.top + scrollY, r.width, r.height].map(Math.round).join(',');
+}
+document.querySelectorAll('.plot').forEach(place);
 document.querySelectorAll('video').forEach(function (v) {
-  function ok() { v.dataset.state = 'playable'; v.dataset.videoWidth = v.videoWidth; }
+  function ok() { v.dataset.state = 'playable'; v.dataset.videoWidth = v.videoWidth; place(v); }
   function bad() { v.dataset.state = 'error';
     var p = document.createElement('p'); p.className = 'video-error';
     p.textContent = 'this browser could not play ' + v.getAttribute('src'); v.after(p); }
