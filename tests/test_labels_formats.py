@@ -227,3 +227,36 @@ def test_something_else_clips_read_from_their_own_annotations(real_data):
         # a record labels the frame its name says ("<id>/0005.jpg" -> the folder's 5th image)
         assert t.frame.max() == max(int(Path(r["name"]).stem) for r in records) - 1
         assert "hand" in set(t.class_name) or clip_id == "3201"
+
+
+def test_epic_sample_expands_into_one_episode_per_narration():
+    from vla_builder.sources.labels.segments import expand_episodes
+
+    path = ASSETS / "epic" / "EPIC_100_uda_source_val_head.csv"
+    episodes = expand_episodes(SourceSpec(video=Path("P03_02.MP4"), labels=path, segment_padding_s=0.25))
+    assert len(episodes) == 17
+    first = episodes[0]
+    assert first.caption == "put lunch box" and first.caption_origin.endswith("#P03_02_0.narration")
+    assert first.start_s == pytest.approx(3.29 - 0.25) and first.end_s == pytest.approx(4.26 + 0.25)
+    assert episodes[15].caption == "put rubbish in the bin"
+
+
+def test_mapping_csv_with_pixel_xywh_boxes_and_track_ids(tmp_path):
+    mapping = {"video": "vid", "time_s": "t", "class": "obj", "track_id": "id", "attributes": ["colour"]}
+    doc = [{"vid": "v", "t": 0.5, "obj": "cup", "id": 3, "box": [10, 20, 30, 40], "colour": "red"},
+           {"vid": "v", "t": 1.0, "obj": "cup", "id": 3, "box": [12, 20, 30, 40], "colour": "red"},
+           {"vid": "other", "t": 1.0, "obj": "cup", "id": 3, "box": [12, 20, 30, 40]},
+           {"vid": "v", "t": 1.5, "obj": "cup", "id": 3, "box": ["oops", 20, 30, 40]}]
+    jpath = tmp_path / "boxes.json"
+    jpath.write_text(json.dumps(doc))
+    t = read_labels(spec(jpath, mapping={**mapping, "box": "box", "box_format": "xywh"}), info(100, 100, fps=10))
+    assert t.frame.tolist() == [5, 10] and set(t.track_id.tolist()) == {3}
+    np.testing.assert_allclose(t.boxes_xyxy[0], [0.1, 0.2, 0.4, 0.6])
+    assert t.dropped == {"record without a usable box (could not convert string to float: 'oops')": 1}
+    assert t.extras["attributes"][0] == {"colour": "red"}
+    # the same from a CSV, the box as "x y w h" in one column
+    path = tmp_path / "boxes.csv"
+    path.write_text("vid,t,obj,id,box\nv,0.5,cup,3,10 20 30 40\n")
+    t = read_labels(spec(path, mapping={**mapping, "box": "box", "box_format": "xywh", "attributes": []}),
+                    info(100, 100, fps=10))
+    assert t.frame.tolist() == [5]
