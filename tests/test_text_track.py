@@ -71,7 +71,7 @@ def test_bad_records_are_rejected_with_reasons(demo: Path):
     emitted = {(r["source"], r["line"]) for r in _jsonl(demo / "records.jsonl")}
     assert not emitted & EXPECTED_REJECTS.keys()
     manifest = json.loads((demo / "manifest.json").read_text())
-    assert manifest["counts"] == {"read": 43, "records": 35, "rejects": 8}
+    assert manifest["counts"] == {"read": 43, "records": 35, "rejects": 8, "flagged": 0}
     assert all(s["licence"] for s in manifest["sources"])
 
 

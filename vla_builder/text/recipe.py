@@ -17,7 +17,17 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 from vla_builder.recipe import RecipeError, read_recipe_data, validation_problems  # one error type for both tracks: the CLI reports them alike
 
 # What each task reads from an input record; `fields` maps a role to the key (dotted for nested) in the input.
-ROLES: dict[str, tuple[str, ...]] = {"qa": ("question", "context", "answer"), "classification": ("text", "label")}
+ROLES: dict[str, tuple[str, ...]] = {
+    "qa": ("question", "context", "answer"), "classification": ("text", "label"),
+    "multiple_choice": ("question", "choices", "answer"), "nli": ("premise", "hypothesis", "label"),
+    "summarization": ("document", "summary")}
+# Roles read when the record has them: QA's character offset and SQuAD v2's unanswerable flag, a passage for
+# multiple choice. Unmapped, each reads the key of the same name.
+OPTIONAL_ROLES: dict[str, tuple[str, ...]] = {
+    "qa": ("answer_start", "impossible"), "multiple_choice": ("context",)}
+OPTIONAL_DEFAULT_KEYS = {"impossible": "is_impossible"}
+NLI_LABELS = ["entailment", "neutral", "contradiction"]  # KLUE / SNLI / MNLI order: integer labels index this
+Language = Literal["auto", "ko", "en"]
 
 
 class _Strict(BaseModel):
@@ -34,8 +44,12 @@ def match_files(base: Path, pattern: str) -> list[Path]:
 
 class TextSourceConfig(_Strict):
     # Field order is validation order: the validators below read `task` (and `labels`) from earlier fields.
-    task: Literal["qa", "classification"]
-    path: str  # JSON Lines file or glob, relative to the recipe file
+    task: Literal["qa", "classification", "multiple_choice", "nli", "summarization"]
+    path: str  # input file or glob, relative to the recipe file
+    # auto: .jsonl lines, .csv/.tsv rows, .json SQuAD/KorQuAD nesting (data/paragraphs/qas) or a list of objects
+    layout: Literal["auto", "jsonl", "json", "csv", "tsv", "squad"] = "auto"
+    language: Language | None = None  # overrides the recipe's `language` for this source
+    index_base: Literal[0, 1] = 0  # multiple choice: an integer answer counts choices from 0 or from 1
     fields: dict[str, str] = Field(default_factory=dict, validate_default=True)  # role -> input key
     labels: list[str] | None = Field(None, validate_default=True)  # the label set (classification only)
     # Optional cue words per label (classification): quoted as evidence, and a label that contradicts every
@@ -57,19 +71,23 @@ class TextSourceConfig(_Strict):
         task = info.data.get("task")
         if task is None:  # the task itself is wrong; that is reported at its own key
             return v
-        unknown = sorted(set(v) - set(ROLES[task]))
+        roles = ROLES[task] + OPTIONAL_ROLES.get(task, ())
+        unknown = sorted(set(v) - set(roles))
         if unknown:
-            raise ValueError(f"unknown role(s) {unknown} for task {task}; its roles are {list(ROLES[task])}")
-        return {role: v.get(role, role) for role in ROLES[task]}  # unmapped roles read the key of the same name
+            raise ValueError(f"unknown role(s) {unknown} for task {task}; its roles are {list(roles)}")
+        # unmapped roles read the key of the same name
+        return {role: v.get(role, OPTIONAL_DEFAULT_KEYS.get(role, role)) for role in roles}
 
     @field_validator("labels")
     @classmethod
     def _label_set(cls, v: list[str] | None, info: ValidationInfo) -> list[str] | None:
         task = info.data.get("task")
+        if task == "nli" and not v:
+            v = list(NLI_LABELS)
         if task == "classification" and not v:
             raise ValueError("required for task classification: the list of allowed labels")
-        if task == "qa" and v is not None:
-            raise ValueError("only for task classification (a QA answer is a span of its context)")
+        if task in ("qa", "multiple_choice", "summarization") and v is not None:
+            raise ValueError("only for tasks classification and nli (here the answer comes from the record)")
         if v and len(set(v)) != len(v):
             raise ValueError(f"labels repeat: {sorted({x for x in v if v.count(x) > 1})}")
         return v
@@ -77,7 +95,7 @@ class TextSourceConfig(_Strict):
     @field_validator("cues")
     @classmethod
     def _cue_labels(cls, v: dict[str, list[str]], info: ValidationInfo) -> dict[str, list[str]]:
-        if v and info.data.get("task") == "qa":
+        if v and info.data.get("task") != "classification":
             raise ValueError("only for task classification")
         labels = info.data.get("labels")
         if labels and (stray := sorted(set(v) - set(labels))):
@@ -91,7 +109,8 @@ class TextRecipe(_Strict):
     sources: list[TextSourceConfig] = Field(min_length=1)
     output: str | None = None  # default out/<name>, relative to the working directory (as for video)
     seed: int = 0  # picks the trace wording; same seed -> byte-identical records
-    format: Literal["jsonl"] = "jsonl"
+    format: Literal["jsonl", "parquet", "both"] = "jsonl"  # records.jsonl and/or records.parquet
+    language: Language = "auto"  # of the reasoning text: auto = each record's own (Korean if mostly Hangul)
 
 
 @dataclass(frozen=True)

@@ -11,23 +11,80 @@ recipe seed and the record id: the same seed gives byte-identical text.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import asdict, dataclass
 
-STEP_TITLES = ("Step 1 - Question basis", "Step 2 - Error verification", "Step 3 - Answer confirmation")
+from vla_builder.text.lang import anaphoric
+from vla_builder.text.lang import keywords as lang_keywords
+from vla_builder.text.lang import sentences as lang_sentences
+from vla_builder.text.lang import tokens as lang_tokens
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_STOP = frozenset(
-    "a an the of in on at to for from by with and or but is are was were be been being do does did done has have "
-    "had what which who whom whose when where why how many much this that these those it its as into than then "
-    "there their they them he she his her him i you we our your my me not no so if per each".split())
-# Question word -> the kind of answer it asks for; first match wins, so two-word forms come first.
-_QTYPES = (("how many", "a count"), ("how much", "an amount"), ("how long", "a duration or length"),
-           ("who", "a person or group"), ("whom", "a person or group"), ("when", "a time or date"),
-           ("where", "a place"), ("why", "a reason"), ("which", "one specific item"),
-           ("what", "a thing or fact"), ("how", "a manner or method"))
+STEP_TITLES = ("Step 1 - Question basis", "Step 2 - Error verification", "Step 3 - Answer confirmation")
+STEP_TITLES_KO = ("1단계 - 질문 근거", "2단계 - 오류 검증", "3단계 - 답변 확정")
+FINAL = {"en": "Final answer", "ko": "최종 답변"}
+UNANSWERABLE = {"en": "unanswerable", "ko": "답할 수 없음"}  # the confirmed answer of a question the context leaves open
+
+# Question word -> (what it asks for, the kind of answer: number / time / entity / other); first match wins, so
+# longer forms come first. The kind is checked against the answer: a count needs a number, a date needs a time
+# expression, and an answer that is only a number or a date cannot answer a question for a person or a thing.
+_QTYPES = {
+    "en": ((r"how many|how much|what (?:percentage|number|amount|population|size)", "a count or amount", "number"),
+           (r"how old", "an age", "number"),
+           (r"when|what (?:year|century|decade|date|day|month|time|period|age)|which (?:year|century|decade)",
+            "a time or date", "time"),
+           (r"how long", "a duration or length", "other"),
+           (r"who|whom|whose", "a person or group", "entity"), (r"where", "a place", "entity"),
+           (r"why", "a reason", "other"), (r"which", "one specific item", "other"),
+           (r"what", "a thing or fact", "other"), (r"how", "a manner or method", "other")),
+    "ko": ((r"몇\s*(?:년|해)|연도|년도|(?<![가-힣])해는|(?<![가-힣])해\?|언제|날짜|(?<![가-힣])날은|몇\s*세기|시기는",
+            "시점", "time"),
+           (r"몇|얼마|나이", "수량", "number"),
+           (r"누구|누가|인물|사람|이름|저자", "인물", "entity"), (r"어디|장소|(?<![가-힣])곳", "장소", "entity"),
+           (r"왜|이유", "이유", "other"), (r"무엇|어떤|어느|무슨", "대상", "other")),
+}
+_TIME_WORDS = re.compile(r"\d|\b(century|centuries|year|years|decade|decades|era|age|period|reign|during|after|"
+                         r"before|until|since|ago|bc|ad|bce|ce|spring|summer|autumn|fall|winter|morning|evening|night|"
+                         r"today|now|january|february|march|april|may|june|july|august|september|october|november|"
+                         r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|medieval|modern|early|late|"
+                         r"mid|war)\b|년|월|일|세기|시대|때|무렵|이전|이후|초기|말기|중반|시절|왕조|기간", re.IGNORECASE)
+_NUMBER_WORDS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                           r"forty|fifty|hundred|thousand|million|billion|first|second|third|dozen|half|several|few|"
+                           r"many)\b|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|백|천|만|억|첫|수)\s*"
+                           r"(?:번|명|개|살|해|년|가지|차례|째|권|곳|배|시간|일|달|주|세|천|만|억)", re.IGNORECASE)
+# An answer made only of these is a number or a date (1989년 2월 15일, the 10th and 11th centuries, 911).
+_DATE_TOKEN = re.compile(r"^(\d[\d,.]*(?:st|nd|rd|th|s)?|\d+[년월일세살시분초개명번회차위%]*|the|and|or|of|in|on|"
+                         r"about|around|c\.|century|centuries|year|years|decade|bc|ad|[ivxlc]+)$", re.IGNORECASE)
+
+
+def _question_type(question: str, lang: str) -> tuple[str, str, str]:
+    """(question word, what it asks for, answer kind). English asks up front ("Who was the leader when ..."), so
+    the earliest question word wins; Korean asks at the end ("... 파견 된 인물은?"), so the last one does."""
+    found = []
+    for order, (w, expects, kind) in enumerate(_QTYPES.get(lang, _QTYPES["en"])):
+        for m in re.finditer(rf"(?<![a-z])(?:{w})(?![a-z])", question.lower()):
+            found.append((m.start() if lang != "ko" else -m.start(), order, m.group(0), expects, kind))
+    if not found:
+        return "", say(lang, "a fact", "사실"), "other"
+    _, _, word, expects, kind = min(found)
+    return word, expects, kind
+
+
+def _date_or_number_only(answer: str) -> bool:
+    words = re.findall(r"[\w.%]+", answer)
+    return bool(words) and any(ch.isdigit() for ch in answer) and all(_DATE_TOKEN.match(w) for w in words)
+
+
+SUPPORT_RATIO = 0.5  # the answer's sentence must carry at least this share of the best sentence's question overlap
+ANSWER_WORD_WEIGHT = 0.5
+NEIGHBOUR_WEIGHT = 0.5
 _CLIP = 160  # longest quote, in characters: enough to show the evidence, short enough to read
+
+
+def say(lang: str, en: str, ko: str) -> str:
+    """The wording in the record's language (the trace structure and check names stay the same)."""
+    return ko if lang == "ko" else en
 
 
 @dataclass(frozen=True)
@@ -35,6 +92,7 @@ class Check:
     name: str
     passed: bool
     detail: str
+    flagged: bool = False  # passed, but undecidable from the text: kept, and counted in the manifest
 
 
 @dataclass(frozen=True)
@@ -44,48 +102,33 @@ class Trace:
     checks: tuple[Check, ...]  # step 2
     answer: str | None  # step 3: the confirmed answer, None when verification failed
     steps: tuple[str, str, str]  # the wording of the three steps
+    lang: str = "en"
 
     @property
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
 
+    @property
+    def flagged(self) -> list[Check]:
+        return [c for c in self.checks if c.flagged]
+
     def as_dict(self) -> dict:
-        return {"basis": self.basis, "verification": [asdict(c) for c in self.checks],
+        return {"language": self.lang, "basis": self.basis, "verification": [asdict(c) for c in self.checks],
                 "confirmation": {"answer": self.answer, "text": self.steps[2]}}
 
     def render(self) -> str:
         """The assistant turn: three labelled steps, then the final answer."""
-        checks = "\n".join(f"- [{'pass' if c.passed else 'fail'}] {c.name}: {c.detail}" for c in self.checks)
-        return (f"{STEP_TITLES[0]}: {self.steps[0]}\n{STEP_TITLES[1]}: {self.steps[1]}\n{checks}\n"
-                f"{STEP_TITLES[2]}: {self.steps[2]}\nFinal answer: {self.answer}")
+        titles = STEP_TITLES_KO if self.lang == "ko" else STEP_TITLES
+        mark = {True: say(self.lang, "pass", "통과"), False: say(self.lang, "fail", "실패")}
+        checks = "\n".join(f"- [{say(self.lang, 'flag', '보류') if c.flagged else mark[c.passed]}] {c.name}: {c.detail}"
+                           for c in self.checks)
+        return (f"{titles[0]}: {self.steps[0]}\n{titles[1]}: {self.steps[1]}\n{checks}\n"
+                f"{titles[2]}: {self.steps[2]}\n{FINAL.get(self.lang, FINAL['en'])}: {self.answer}")
 
 
-def _stem(word: str) -> str:
-    # Crude on purpose (no dictionary, no model): enough that "teams"/"team" and "installed"/"install" meet.
-    word = word.removesuffix("'s")
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def keywords(text: str) -> dict[str, str]:
-    """Content words of `text`: stem -> the word as first written, in first-seen order (stems match, words show)."""
-    out: dict[str, str] = {}
-    for w in _WORD.findall(text.lower()):
-        if w not in _STOP and len(s := _stem(w)) > 1:
-            out.setdefault(s, w)
-    return out
-
-
-def sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence: split after . ! ? followed by space."""
-    spans, start = [], 0
-    for m in re.finditer(r"(?<=[.!?])\s+", text):
-        spans.append((start, m.start()))
-        start = m.end()
-    spans.append((start, len(text)))
-    return [(a, b) for a, b in spans if text[a:b].strip()]
+def keywords(text: str, lang: str = "en") -> dict[str, str]:
+    """Content words of `text`: key -> the word as first written (stems/morphemes match, words show)."""
+    return lang_keywords(text, lang)
 
 
 def clip(text: str, n: int = _CLIP) -> str:
@@ -98,15 +141,27 @@ def normalized(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def _words(keyed: dict[str, str]) -> list[str]:
+    """The distinct words behind matched keys (several character bigrams can come from one word)."""
+    return list(dict.fromkeys(keyed.values()))
+
+
 def _join(words: list[str]) -> str:
     return ", ".join(f"'{w}'" for w in words) if words else "(none)"
 
 
-def _confirm(rng: random.Random, answer: str | None, failed: list[Check]) -> str:
+def _confirm(rng: random.Random, answer: str | None, failed: list[Check], lang: str = "en") -> str:
+    names = ", ".join(c.name for c in failed)
+    if lang == "ko":
+        if answer is None:
+            return rng.choice([f"검증에 실패했으므로({names}) 답을 확정할 수 없다.",
+                               f"{names} 검증을 통과하지 못해 확정할 답이 없다."])
+        return rng.choice([f"모든 검증을 통과했으므로 답을 확정한다: {answer}.",
+                           f"후보 답이 입력에 근거하고 모든 검증을 통과한다: {answer}.", f"확정: {answer}."])
     if answer is None:
         return rng.choice([
-            f"Verification failed ({', '.join(c.name for c in failed)}), so no answer can be confirmed.",
-            f"No answer can be confirmed: {', '.join(c.name for c in failed)} did not pass.",
+            f"Verification failed ({names}), so no answer can be confirmed.",
+            f"No answer can be confirmed: {names} did not pass.",
         ])
     return rng.choice([
         f"Every check passes, so the answer is confirmed: {answer}.",
@@ -115,10 +170,12 @@ def _confirm(rng: random.Random, answer: str | None, failed: list[Check]) -> str
     ])
 
 
-def _duplicate_check(duplicate_of: str | None, what: str) -> Check:
-    return Check("not_duplicate", duplicate_of is None,
-                 f"no earlier record has the same {what}" if duplicate_of is None
-                 else f"same {what} as the earlier record {duplicate_of}")
+def _duplicate_check(duplicate_of: str | None, what: str, lang: str = "en") -> Check:
+    if duplicate_of is None:
+        return Check("not_duplicate", True, say(lang, f"no earlier record has the same {what}",
+                                                 f"같은 {what}의 앞선 레코드가 없다"))
+    return Check("not_duplicate", False, say(lang, f"same {what} as the earlier record {duplicate_of}",
+                                             f"앞선 레코드 {duplicate_of}와 {what}이(가) 같다"))
 
 
 def _locate(context: str, answer: str) -> list[tuple[int, int, bool]]:
@@ -130,80 +187,212 @@ def _locate(context: str, answer: str) -> list[tuple[int, int, bool]]:
     return hits
 
 
-def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of: str | None = None) -> Trace:
-    """Extractive QA: the answer must be a span of the context, in a sentence that speaks to the question."""
+class _Overlap:
+    """Question content shared by each context sentence, weighted by rarity across the sentences (a word every
+    sentence carries, like the article's subject, says little about where the answer is)."""
+
+    def __init__(self, question: str, context: str, lang: str):
+        self.q = keywords(question, lang)
+        self.spans = lang_sentences(context, lang)
+        toks = lang_tokens(context, lang)
+        self.per_sentence: list[list[tuple[str, str, int]]] = [[] for _ in self.spans]
+        for t in toks:
+            i = self.sentence_of(t[2])
+            if i is not None:
+                self.per_sentence[i].append(t)
+        df: dict[str, int] = {}
+        for sent in self.per_sentence:
+            for k in {k for k, _, _ in sent}:
+                df[k] = df.get(k, 0) + 1
+        n = len(self.spans)
+        self.weight = {k: math.log(1 + n / d) for k, d in df.items()}
+
+    def sentence_of(self, pos: int) -> int | None:
+        return next((i for i, (a, b) in enumerate(self.spans) if a <= pos < b), None)
+
+    def shared(self, i: int, skip: tuple[int, int] = (0, 0)) -> dict[str, str]:
+        """Question keys found in sentence i: key -> surface in the context."""
+        out: dict[str, str] = {}
+        for k, surface, pos in self.per_sentence[i]:
+            if k in self.q:
+                out.setdefault(k, surface)
+        return out
+
+    def score(self, i: int, skip: tuple[int, int] = (0, 0)) -> float:
+        """Weighted overlap of sentence i with the question; words inside `skip` (the answer itself) count
+        `ANSWER_WORD_WEIGHT`: a true answer may hold a question word (보호무역 for 무역), a wrong one should not
+        vouch for itself."""
+        inside = {k for k, _, pos in self.per_sentence[i] if k in self.q and skip[0] <= pos < skip[1]}
+        outside = {k for k, _, pos in self.per_sentence[i] if k in self.q and not skip[0] <= pos < skip[1]}
+        return sum(self.weight[k] for k in outside) + \
+            ANSWER_WORD_WEIGHT * sum(self.weight[k] for k in inside - outside)
+
+    def support(self, i: int, skip: tuple[int, int], context: str, lang: str) -> tuple[float, dict[str, str]]:
+        """Overlap of the answer's sentence; one that opens by pointing back ("It premiered ...", "그는 ...") also
+        counts its predecessor at `NEIGHBOUR_WEIGHT` (its subject lives there)."""
+        own, shared = self.score(i, skip), self.shared(i, skip)
+        a, b = self.spans[i]
+        if i > 0 and anaphoric(context[a:b], lang):
+            own += NEIGHBOUR_WEIGHT * self.score(i - 1)
+            shared = {**shared, **{k: v for k, v in self.shared(i - 1).items() if k not in shared}}
+        return own, shared
+
+
+def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of: str | None = None,
+             answer_start: int | list[int] | None = None, impossible: bool = False, lang: str = "en") -> Trace:
+    """Extractive QA: the answer must be a span of the context (at `answer_start` when the record gives one), in a
+    sentence that speaks to the question at least half as well as the best sentence, of the kind the question asks
+    for, and not just a word of the question. `impossible` records (SQuAD v2) confirm the abstention."""
     rng = random.Random(key)
-    q_words = keywords(question)
-    spans = sentences(context)
-    shared = [[q_words[s] for s in keywords(context[a:b]) if s in q_words] for a, b in spans]
-    # Evidence: the (up to two) sentences sharing most content words with the question, in context order.
-    ranked = sorted((i for i in range(len(spans)) if shared[i]), key=lambda i: (-len(shared[i]), i))[:2]
-    evidence = [{"quote": clip(context[spans[i][0]:spans[i][1]]), "start": spans[i][0], "end": spans[i][1],
-                 "shared_words": shared[i]} for i in sorted(ranked)]
-    q = question.lower()
-    qword, expects = next(((w, k) for w, k in _QTYPES if re.search(rf"\b{w}\b", q)), ("", "a fact"))
-    basis = {"task": "extractive_qa", "label_space": "a span of the context", "question_word": qword or None,
-             "expects": expects, "question_keywords": list(q_words.values()), "evidence": evidence}
-    quotes = " and ".join(f'"{e["quote"]}"' for e in evidence)
-    terms = _join(list(q_words.values()))
-    if evidence:
+    ov = _Overlap(question, context, lang)
+    q_terms = _words(ov.q)
+    terms = _join(q_terms)
+    qword, expects, kind = _question_type(question, lang)
+    empty = [r for r, v in (("question", question), ("context", context)) + (() if impossible else
+             (("answer", answer),)) if not v.strip()]
+    checks = [Check("not_empty", not empty, say(lang, "question, context and answer are all non-empty",
+                                                 "질문, 지문, 답이 모두 비어 있지 않다") if not empty
+                    else say(lang, f"empty: {', '.join(empty)}", f"비어 있음: {', '.join(empty)}"))]
+    evidence: list[dict] = []
+    found = None
+    if impossible:
+        checks.append(Check("no_answer_given", not answer.strip(), say(
+            lang, "the record marks the question unanswerable and gives no answer",
+            "레코드가 질문을 답할 수 없음으로 표시하고 답을 주지 않는다") if not answer.strip() else say(
+            lang, f"marked unanswerable but gives the answer '{clip(answer, 60)}'",
+            f"답할 수 없음으로 표시했지만 답 '{clip(answer, 60)}'을(를) 준다")))
+        best = max(range(len(ov.spans)), key=lambda i: (ov.score(i), -i), default=None)
+        if best is not None and ov.shared(best):
+            a, b = ov.spans[best]
+            evidence.append({"quote": clip(context[a:b]), "start": a, "end": b,
+                             "shared_words": _words(ov.shared(best))})
+        checks.append(Check("question_on_topic", True, say(
+            lang, f"the context's closest sentence shares {_join(evidence[0]['shared_words'])}; it does not state "
+                  "the answer (by the record's label, which text alone cannot prove)",
+            f"가장 가까운 문장이 {_join(evidence[0]['shared_words'])}을(를) 공유하지만 답을 말하지 않는다(레코드의 "
+            "표시에 따름, 본문만으로는 증명할 수 없음)") if evidence else say(
+            lang, "no context sentence shares a content word with the question",
+            "질문과 내용어를 공유하는 지문 문장이 없다"), flagged=True))
+    elif not empty:
+        hits = _locate(context, answer)
+        if answer_start is not None:
+            # Several offsets (SQuAD dev: one per annotator who chose this same text): any of them may hold it.
+            starts = [answer_start] if isinstance(answer_start, int) else list(answer_start)
+            at = [h for h in hits if h[0] in starts]
+            answer_start = starts[0]
+            checks.append(Check("answer_start_matches", bool(at), say(
+                lang, f"the answer is at character {at[0][0] if at else answer_start}, as the record says",
+                f"답이 레코드가 말한 {at[0][0] if at else answer_start}번째 글자에 있다") if at else say(
+                lang, f"character {answer_start} holds '{clip(context[answer_start:answer_start + len(answer)], 40)}', "
+                      f"not the answer" + (f" (which occurs at {', '.join(str(h[0]) for h in hits[:3])})" if hits else ""),
+                f"{answer_start}번째 글자에는 답이 아니라 '{clip(context[answer_start:answer_start + len(answer)], 40)}'"
+                f"이(가) 있다" + (f" (답은 {', '.join(str(h[0]) for h in hits[:3])}번째에 있음)" if hits else ""))))
+            hits = at or hits
+        # Of several occurrences, the one whose sentence speaks best to the question (the first on ties).
+        found = max(hits, key=lambda h: (h[2], ov.score(ov.sentence_of(h[0]) or 0, (h[0], h[1])), -h[0]),
+                    default=None)
+        if found is None:
+            checks.append(Check("answer_in_context", False, say(
+                lang, f"'{clip(answer, 60)}' does not occur in the context",
+                f"'{clip(answer, 60)}'이(가) 지문에 없다")))
+        else:
+            start, end, exact = found
+            checks.append(Check("answer_in_context", True, say(
+                lang, f"'{clip(answer, 60)}' found at characters {start}-{end}",
+                f"'{clip(answer, 60)}'이(가) {start}-{end}번째 글자에 있다") + ("" if exact else say(
+                lang, f" as '{context[start:end]}' (only when ignoring case and spacing)",
+                f" ('{context[start:end]}', 대소문자와 띄어쓰기를 무시할 때만)"))))
+            i = ov.sentence_of(start) or 0
+            own, shared = ov.support(i, (start, end), context, lang)
+            best = max(ov.score(j) for j in range(len(ov.spans)))
+            a, b = ov.spans[i]
+            evidence.append({"quote": clip(context[a:b]), "start": a, "end": b, "holds_answer": True,
+                             "shared_words": _words(shared)})
+            ok = own > 0 and own >= SUPPORT_RATIO * best
+            checks.append(Check("answer_supported", ok, say(
+                lang, f"its sentence shares {_join(_words(shared))} with the question",
+                f"답이 있는 문장이 질문과 {_join(_words(shared))}을(를) 공유한다") if ok else say(
+                lang, "its sentence shares no content word with the question" if not shared else
+                f"its sentence shares only {_join(_words(shared))}; another sentence matches the question "
+                "at least twice as well",
+                "답이 있는 문장이 질문과 내용어를 공유하지 않는다" if not shared else
+                f"답이 있는 문장은 {_join(_words(shared))}만 공유하고, 다른 문장이 질문과 두 배 이상 더 맞는다")))
+            a_keys = set(keywords(answer, lang))
+            echo = bool(a_keys) and a_keys <= set(ov.q)
+            checks.append(Check("answer_not_in_question", not echo, say(
+                lang, "the answer adds something the question does not already say",
+                "답이 질문에 이미 있는 말만으로 되어 있지 않다") if not echo else say(
+                lang, f"the answer only repeats the question's own words ({_join(sorted(_words(keywords(answer, lang))))})",
+                f"답이 질문의 말({_join(sorted(_words(keywords(answer, lang))))})을 되풀이할 뿐이다")))
+            if kind == "number":
+                ok = bool(_NUMBER_WORDS.search(answer))
+                why = say(lang, "the answer holds no number", "답에 수가 없다")
+            elif kind == "time":
+                ok = bool(_TIME_WORDS.search(answer))
+                why = say(lang, "the answer holds no time expression", "답에 시간 표현이 없다")
+            else:
+                ok = not _date_or_number_only(answer)
+                why = say(lang, "the answer is only a number or a date", "답이 수나 날짜뿐이다")
+            checks.append(Check("answer_type", ok, say(
+                lang, f"the question asks for {expects} and the answer fits", f"질문이 {expects}을(를) 묻고 답이 이에 맞는다")
+                if ok else say(lang, f"the question asks for {expects}, but {why}", f"질문이 {expects}을(를) 묻는데 {why}")))
+    checks.append(_duplicate_check(duplicate_of, say(lang, "question and context", "질문과 지문"), lang))
+    failed = [c for c in checks if not c.passed]
+    basis = {"task": "extractive_qa", "label_space": say(lang, "a span of the context", "지문의 한 구간"),
+             "question_word": qword or None, "expects": expects, "question_keywords": q_terms, "evidence": evidence,
+             "answerable": not impossible}
+    quotes = " / ".join(f'"{e["quote"]}"' for e in evidence)
+    if impossible:
+        step1 = say(lang, f"The question asks for {expects}; its key terms are {terms}. The record marks it as not "
+                          f"answered by the context" + (f"; the closest sentence is {quotes}." if evidence else "."),
+                    f"질문은 {expects}을(를) 묻고 핵심어는 {terms}이다. 레코드는 지문이 이 질문에 답하지 않는다고 "
+                    f"표시한다" + (f". 가장 가까운 문장은 {quotes}이다." if evidence else "."))
+    elif evidence:
         step1 = rng.choice([
-            f"The question asks for {expects}, copied verbatim from the context. It turns on {terms}; "
-            f"the context speaks to these in {quotes}",
-            f"This is extractive QA: the answer, {expects}, must be a span of the context. Key terms in the "
-            f"question: {terms}. The context covers them in {quotes}",
-            f"To answer I need {expects} taken from the context. The question rests on {terms}, "
-            f"which the context addresses in {quotes}",
+            say(lang, f"The question asks for {expects}, copied verbatim from the context. It turns on {terms}; "
+                      f"the sentence holding the answer is {quotes}",
+                f"질문은 지문에서 그대로 옮긴 {expects}을(를) 묻는다. 핵심어는 {terms}이고, 답이 있는 문장은 {quotes}이다."),
+            say(lang, f"This is extractive QA: the answer, {expects}, must be a span of the context. Key terms in the "
+                      f"question: {terms}. The context states the answer in {quotes}",
+                f"추출형 질의응답이다: 답({expects})은 지문의 한 구간이어야 한다. 질문의 핵심어는 {terms}이며, 지문은 "
+                f"{quotes}에서 답을 말한다."),
+            say(lang, f"To answer I need {expects} taken from the context. The question rests on {terms}, "
+                      f"and the answer's sentence is {quotes}",
+                f"답하려면 지문에서 {expects}을(를) 찾아야 한다. 질문은 {terms}에 기대고, 답이 있는 문장은 {quotes}이다."),
         ])
     else:
-        step1 = (f"The question asks for {expects} from the context, but no context sentence shares a content word "
-                 f"with it ({terms}).")
-
-    empty = [r for r, v in (("question", question), ("context", context), ("answer", answer)) if not v.strip()]
-    checks = [Check("not_empty", not empty, "question, context and answer are all non-empty" if not empty
-                    else f"empty: {', '.join(empty)}")]
-    def support(start: int) -> list[str]:  # question words shared by the sentence holding `start`
-        return next((shared[i] for i, (a, b) in enumerate(spans) if a <= start < b), [])
-
-    # Of several occurrences, the one in the sentence that best matches the question (the first on ties).
-    hits = _locate(context, answer) if not empty else []
-    found = max(hits, key=lambda h: (h[2], len(support(h[0]))), default=None)
-    if found is None:
-        checks.append(Check("answer_in_context", False, "not checked: the record has empty fields" if empty
-                            else f"'{clip(answer, 60)}' does not occur in the context"))
-    else:
-        start, end, exact = found
-        checks.append(Check("answer_in_context", True,
-                            f"'{clip(answer, 60)}' found at characters {start}-{end}" + ("" if exact else
-                            f" as '{context[start:end]}' (only when ignoring case and spacing)")))
-        words = support(start)
-        checks.append(Check("answer_supported", bool(words),
-                            f"its sentence shares {_join(words)} with the question" if words else
-                            "its sentence shares no content word with the question"))
-    checks.append(_duplicate_check(duplicate_of, "question and context"))
-    failed = [c for c in checks if not c.passed]
+        step1 = say(lang, f"The question asks for {expects} from the context ({terms}), but the candidate answer "
+                          "could not be placed in it.",
+                    f"질문은 지문에서 {expects}을(를) 묻지만({terms}) 후보 답을 지문에서 찾지 못했다.")
     # The confirmed answer is what the context actually says at the located span — not the label — so a label
     # that differs from its own context (say, in case) is caught by the label gate in the builder.
-    confirmed = context[found[0]:found[1]] if found and not failed else None
-    step2 = rng.choice(["Checking the candidate answer against the context:", "Verifying the given answer:",
-                        "Checks on the candidate answer:"])
-    return Trace("qa", basis, tuple(checks), confirmed, (step1, step2, _confirm(rng, confirmed, failed)))
+    if impossible:
+        confirmed = UNANSWERABLE.get(lang, UNANSWERABLE["en"]) if not failed else None
+    else:
+        confirmed = context[found[0]:found[1]] if found and not failed else None
+    step2 = rng.choice([say(lang, "Checking the candidate answer against the context:", "후보 답을 지문과 대조한다:"),
+                        say(lang, "Verifying the given answer:", "주어진 답을 검증한다:"),
+                        say(lang, "Checks on the candidate answer:", "후보 답에 대한 검증:")])
+    return Trace("qa", basis, tuple(checks), confirmed, (step1, step2, _confirm(rng, confirmed, failed, lang)), lang)
 
 
-def _find_cues(text: str, cues: dict[str, list[str]]) -> list[dict]:
+def _find_cues(text: str, cues: dict[str, list[str]], lang: str = "en") -> list[dict]:
     found = []
     for label, words in cues.items():
         for w in words:
-            if m := re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE):
+            # Korean cues take particles and endings (최고 -> 최고다, 최고의): match the stem as a substring.
+            pattern = re.escape(w) if lang == "ko" else rf"\b{re.escape(w)}\b"
+            if m := re.search(pattern, text, re.IGNORECASE):
                 found.append({"cue": m.group(0), "label": label, "start": m.start()})
     return sorted(found, key=lambda c: (c["start"], c["label"]))
 
 
 def classification_trace(text: str, label: str, labels: list[str], *, key: str,
-                         cues: dict[str, list[str]] | None = None, duplicate_of: str | None = None) -> Trace:
+                         cues: dict[str, list[str]] | None = None, duplicate_of: str | None = None,
+                         lang: str = "en") -> Trace:
     """Classification: the label must be in the declared set and agree with any cue words the recipe lists."""
     rng = random.Random(key)
-    found = _find_cues(text, cues or {})
+    found = _find_cues(text, cues or {}, lang)
     basis = {"task": "classification", "label_space": list(labels), "quote": clip(text), "cues": found}
     space = ", ".join(labels)
     cue_text = (" Cue words: " + ", ".join(f"'{c['cue']}' ({c['label']})" for c in found) + ".") if found else ""
@@ -213,6 +402,10 @@ def classification_trace(text: str, label: str, labels: list[str], *, key: str,
         f"One label out of {{{space}}} has to be chosen for the text \"{clip(text)}\"",
         f"The task is classification over {{{space}}}; the evidence is the text itself: \"{clip(text)}\"",
     ]) + cue_text
+    if lang == "ko":
+        step1 = rng.choice([f"{{{space}}} 중 정확히 하나의 레이블을 골라야 하며, 근거는 본문 전체다: \"{clip(text)}\"",
+                            f"본문 \"{clip(text)}\"에 {{{space}}} 중 하나의 레이블을 붙여야 한다"]) + \
+            (" 단서어: " + ", ".join(f"'{c['cue']}' ({c['label']})" for c in found) + "." if found else "")
 
     empty = [r for r, v in (("text", text), ("label", label)) if not v.strip()]
     checks = [Check("not_empty", not empty, "text and label are both non-empty" if not empty
@@ -224,10 +417,12 @@ def classification_trace(text: str, label: str, labels: list[str], *, key: str,
         ok = not found or label in pointed  # mixed cues are fine; only a label every cue argues against fails
         checks.append(Check("cues_agree", ok, "no cue words in the text" if not found else
                             f"cue words point to {', '.join(pointed)}" + ("" if ok else f", not '{label}'")))
-    checks.append(_duplicate_check(duplicate_of, "text"))
+    checks.append(_duplicate_check(duplicate_of, say(lang, "text", "본문"), lang))
     failed = [c for c in checks if not c.passed]
     # The label set is the only source of truth for the answer: confirm the matching member of the set.
     confirmed = next((x for x in labels if x == label), None) if not failed else None
     step2 = rng.choice(["Checking the given label:", "Verifying the label against the text and the label set:",
-                        "Checks on the candidate label:"])
-    return Trace("classification", basis, tuple(checks), confirmed, (step1, step2, _confirm(rng, confirmed, failed)))
+                        "Checks on the candidate label:"] if lang != "ko" else
+                       ["주어진 레이블을 검증한다:", "레이블을 본문과 레이블 집합에 대조한다:"])
+    return Trace("classification", basis, tuple(checks), confirmed,
+                 (step1, step2, _confirm(rng, confirmed, failed, lang)), lang)

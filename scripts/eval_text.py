@@ -1,0 +1,238 @@
+"""Does the text track's verification keep true labels and catch wrong ones? Measured on real public samples.
+
+For each committed excerpt (recipes/data/text/real/, sources in its README):
+- confirmed: the share of published records whose label the verifier confirms. Records the published file itself
+  gets wrong (KorQuAD questions filed under another paragraph: their `answer_start` points into a different text)
+  are counted apart as `published_errors` — rejecting them is right;
+- rejected: the share of corrupted copies of the confirmed records that the verifier rejects:
+  QA `swap` (the answer replaced by another question's answer on the same context — or, when there is none, a
+  span of another sentence — with a consistent answer_start), QA `shift` (answer_start moved by 3 characters),
+  NLI / classification `flip` (another label of the set), multiple choice `choice` (another index), summarization
+  `swap` (another record's summary).
+
+  .venv/bin/python scripts/eval_text.py [--korean-tokens morph|ngram] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vla_builder.text import lang as lang_mod  # noqa: E402
+from vla_builder.text.lang import language_of, sentences  # noqa: E402
+from vla_builder.text.readers import read_rows  # noqa: E402
+from vla_builder.text.tasks import choice_label, choice_trace, nli_label, nli_trace, summary_trace  # noqa: E402
+from vla_builder.text.traces import qa_trace  # noqa: E402
+
+REAL = REPO / "recipes" / "data" / "text" / "real"
+QA_FILES = {"korquad_v1.0_dev": "korquad_v1.0_dev_excerpt.json", "squad_v2.0_dev": "squad_v2.0_dev_excerpt.json"}
+
+
+def _qa_rows(path: Path) -> list[dict]:
+    """Flat SQuAD rows; `starts` lists every offset given for the answer, `answer_start` the first that holds it."""
+    rows = [v for _, _, v in read_rows(path, path.name, "squad") if isinstance(v, dict)]
+    for r in rows:
+        s = r["answer_start"]
+        r["starts"] = [] if s is None else [s] if isinstance(s, int) else list(s)
+        held = [x for x in r["starts"] if r["context"][x:x + len(r["answer"])] == r["answer"]]
+        r["answer_start"] = held[0] if held else (r["starts"][0] if r["starts"] else None)
+    return rows
+
+
+def _published_error(r: dict) -> bool:
+    """The published offsets hold some other text: the question is filed under the wrong paragraph."""
+    s = r["answer_start"]
+    return s is not None and r["context"][s:s + len(r["answer"])] != r["answer"]
+
+
+def _swap(r: dict, same_context: list[dict], rng: random.Random) -> tuple[str, int] | None:
+    """Another question's answer on the same context that does not overlap this answer; else a span of another
+    sentence (one to three words)."""
+    a, b = r["answer_start"], r["answer_start"] + len(r["answer"])
+    for o in same_context:
+        s, t = o["answer_start"], o["answer_start"] + len(o["answer"])
+        if o["answer"] != r["answer"] and (t <= a or s >= b) and o["answer"] not in r["answer"] \
+                and r["answer"] not in o["answer"]:
+            return o["answer"], s
+    ctx, lang = r["context"], language_of(r["context"])
+    others = [(x, y) for x, y in sentences(ctx, lang) if not x <= a < y]
+    if not others:
+        return None
+    x, y = rng.choice(others)
+    words = [(m_start, m_start + len(w)) for m_start, w in _words(ctx[x:y], x)]
+    if not words:
+        return None
+    i = rng.randrange(len(words))
+    j = min(len(words), i + rng.randint(1, 3)) - 1
+    return ctx[words[i][0]:words[j][1]], words[i][0]
+
+
+def _words(text: str, offset: int) -> list[tuple[int, str]]:
+    import re
+    return [(offset + m.start(), m.group(0)) for m in re.finditer(r"[\w'-]+", text)]
+
+
+def eval_qa(path: Path) -> dict:
+    rows = _qa_rows(path)
+    rng = random.Random(0)
+    answerable = [r for r in rows if not r["is_impossible"]]
+    errors = [r for r in answerable if _published_error(r)]
+    true = [r for r in answerable if not _published_error(r)]
+    by_context: dict[str, list[dict]] = {}
+    for r in true:
+        by_context.setdefault(r["context"], []).append(r)
+    res = {"records": len(rows), "answerable": len(answerable), "unanswerable": len(rows) - len(answerable),
+           "published_errors": len(errors), "published_errors_rejected": 0, "true": len(true), "confirmed": 0,
+           "false_rejections": [], "swap": [0, 0], "shift": [0, 0], "unanswerable_confirmed": 0, "swaps_missed": []}
+    for r in errors:
+        t = qa_trace(r["question"], r["context"], r["answer"], key="e", answer_start=r["answer_start"],
+                     lang=language_of(r["context"], r["question"]))
+        res["published_errors_rejected"] += t.answer is None
+    for r in rows:
+        if r["is_impossible"]:
+            t = qa_trace(r["question"], r["context"], "", key="u", impossible=True,
+                         lang=language_of(r["context"], r["question"]))
+            res["unanswerable_confirmed"] += t.answer is not None
+    for r in true:
+        lang = language_of(r["context"], r["question"])
+        t = qa_trace(r["question"], r["context"], r["answer"], key="t", answer_start=r["starts"], lang=lang)
+        if t.answer != r["answer"]:
+            res["false_rejections"].append({"id": r["id"], "answer": r["answer"],
+                                            "why": "; ".join(f"{c.name}: {c.detail}" for c in t.failed)})
+            continue
+        res["confirmed"] += 1
+        sw = _swap(r, by_context[r["context"]], rng)
+        if sw:
+            bad = qa_trace(r["question"], r["context"], sw[0], key="s", answer_start=sw[1], lang=lang)
+            res["swap"][0] += 1
+            res["swap"][1] += bad.answer is None
+            if bad.answer is not None:
+                res["swaps_missed"].append({"id": r["id"], "question": r["question"], "true": r["answer"],
+                                            "swapped": sw[0]})
+        bad = qa_trace(r["question"], r["context"], r["answer"], key="h", answer_start=[x + 3 for x in r["starts"]],
+                       lang=lang)
+        res["shift"][0] += 1
+        res["shift"][1] += bad.answer is None
+    return res
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def eval_nli(path: Path, fields: dict[str, str], labels: list[str]) -> dict:
+    rows = _jsonl(path)
+    res = {"records": len(rows), "confirmed": 0, "flagged": 0, "flip": [0, 0], "flip_flagged": 0}
+    for i, r in enumerate(rows):
+        p, h, y = r[fields["premise"]], r[fields["hypothesis"]], r[fields["label"]]
+        lang = language_of(p, h)
+        t = nli_trace(p, h, y, labels, key=str(i), lang=lang)
+        res["confirmed"] += t.answer == nli_label(y, labels)
+        res["flagged"] += bool(t.flagged)
+        other = labels[(labels.index(nli_label(y, labels)) + 1) % len(labels)]
+        bad = nli_trace(p, h, other, labels, key=str(i), lang=lang)
+        res["flip"][0] += 1
+        res["flip"][1] += bad.answer is None
+        res["flip_flagged"] += bool(bad.flagged)
+    return res
+
+
+def eval_choice(path: Path) -> dict:
+    rows = _jsonl(path)
+    res = {"records": len(rows), "confirmed": 0, "flagged": 0, "choice": [0, 0], "choice_flagged": 0}
+    for i, r in enumerate(rows):
+        lang = language_of(r["question"], r.get("context") or "")
+        t = choice_trace(r["question"], r["choices"], r["answer"], context=r.get("context"), key=str(i), lang=lang)
+        res["confirmed"] += t.answer == choice_label(r["choices"], r["answer"])
+        res["flagged"] += bool(t.flagged)
+        other = (int(r["answer"]) + 1) % len(r["choices"])
+        bad = choice_trace(r["question"], r["choices"], other, context=r.get("context"), key=str(i), lang=lang)
+        res["choice"][0] += 1
+        res["choice"][1] += bad.answer is None
+        res["choice_flagged"] += bool(bad.flagged)
+    return res
+
+
+def eval_summary(path: Path) -> dict:
+    rows = _jsonl(path)
+    res = {"records": len(rows), "confirmed": 0, "flagged": 0, "swap": [0, 0]}
+    for i, r in enumerate(rows):
+        lang = language_of(r["document"])
+        t = summary_trace(r["document"], r["summary"], key=str(i), lang=lang)
+        res["confirmed"] += t.answer == r["summary"]
+        res["flagged"] += bool(t.flagged)
+        other = rows[(i + 1) % len(rows)]["summary"]
+        bad = summary_trace(r["document"], other, key=str(i), lang=lang)
+        res["swap"][0] += 1
+        res["swap"][1] += bad.answer is None
+    return res
+
+
+def evaluate(korean_tokens: str = "ngram") -> dict:
+    lang_mod.KOREAN_TOKENS = korean_tokens
+    out = {"korean_tokens": korean_tokens}
+    for name, fname in QA_FILES.items():
+        out[name] = eval_qa(REAL / fname)
+    extra = {"klue_nli_dev": (REAL / "klue_nli_v1_dev_excerpt.jsonl", "nli"),
+             "mc": (REAL / "multiple_choice_excerpt.jsonl", "mc"),
+             "summarization": (REAL / "summarization_excerpt.jsonl", "sum")}
+    for name, (path, kind) in extra.items():
+        if not path.is_file():
+            continue
+        if kind == "nli":
+            out[name] = eval_nli(path, {"premise": "premise", "hypothesis": "hypothesis", "label": "gold_label"},
+                                 ["entailment", "neutral", "contradiction"])
+        elif kind == "mc":
+            out[name] = eval_choice(path)
+        else:
+            out[name] = eval_summary(path)
+    return out
+
+
+def _pct(a: int, b: int) -> str:
+    return f"{a}/{b} = {100 * a / b:.1f}%" if b else "n/a"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--korean-tokens", choices=["morph", "ngram"], default="ngram")
+    ap.add_argument("--json", type=Path, help="also write the full results (with every miss) here")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list false rejections and missed corruptions")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    res = evaluate(args.korean_tokens)
+    wall = time.perf_counter() - t0
+    print(f"Korean tokens: {args.korean_tokens}   wall {wall:.1f} s")
+    for name, r in res.items():
+        if not isinstance(r, dict):
+            continue
+        if "true" in r:
+            print(f"{name}: {r['records']} records ({r['unanswerable']} unanswerable, kept as such: "
+                  f"{r['unanswerable_confirmed']}); published errors rejected {_pct(r['published_errors_rejected'], r['published_errors'])}")
+            print(f"  true records confirmed {_pct(r['confirmed'], r['true'])}; corrupted rejected: "
+                  f"swap {_pct(*r['swap'][::-1])}, shift {_pct(*r['shift'][::-1])}")
+            if args.verbose:
+                for f in r["false_rejections"]:
+                    print(f"    false rejection {f['id']} '{f['answer']}': {f['why'][:200]}")
+                for m in r["swaps_missed"]:
+                    print(f"    swap missed {m['id']} {m['question']} '{m['true']}' -> '{m['swapped']}'")
+        else:
+            corr = {k: v for k, v in r.items() if isinstance(v, list)}
+            print(f"{name}: {r['records']} records, confirmed {_pct(r['confirmed'], r['records'])} "
+                  f"(flagged {r['flagged']}); corrupted rejected: "
+                  + ", ".join(f"{k} {_pct(v[1], v[0])}" for k, v in corr.items())
+                  + "".join(f"; {k} {r[k]}" for k in r if k.endswith("_flagged")))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

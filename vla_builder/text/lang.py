@@ -1,0 +1,122 @@
+"""Language-aware text pieces for the checks: which language a record is in, its content words, its sentences.
+
+English: lower-cased words less stop words, crudely stemmed (no model). Korean attaches particles and endings to
+words (임종석이 / 임종석의 / 임종석을), so whitespace words never match; Korean text is cut into morphemes by Kiwi
+(`kiwipiepy`, its model ships in the `kiwipiepy_model` wheel: no download) and only content morphemes are kept
+(nouns, verb and adjective stems, roots, numbers, foreign words, hanja). `KOREAN_TOKENS = "ngram"` switches to
+character bigrams inside each word instead, the model-free alternative measured in BENCHMARKS.md.
+Kiwi also splits Korean sentences, including ones glued without a space ("하였다.또한").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_LETTER = re.compile(r"[^\W\d_]")
+_WORD_EN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_STOP_EN = frozenset(
+    "a an the of in on at to for from by with and or but is are was were be been being do does did done has have "
+    "had what which who whom whose when where why how many much this that these those it its as into than then "
+    "there their they them he she his her him i you we our your my me not no so if per each".split())
+# Kiwi part-of-speech tags that carry content: nouns, numerals, verb/adjective stems, roots, foreign, hanja, digits.
+_CONTENT_TAGS = frozenset({"NNG", "NNP", "NR", "VV", "VA", "XR", "SL", "SH", "SN", "MAG"})
+# Korean stop morphemes: question words and light nouns/verbs that every question or sentence carries.
+_STOP_KO = frozenset("무엇 누구 어디 언제 어느 어떤 얼마 몇 것 수 등 때 이 그 저 하 되 있 없 않 같 위하 대하 의하 "
+                     "이름 사람 인물 곳 해 날 무슨 왜 어떻".split())
+_NEGATION_EN = frozenset("not no never none nobody nothing neither nor cannot can't don't doesn't didn't isn't "
+                         "aren't wasn't weren't won't".split())
+_NEGATION_KO = ("않", "없", "못", "아니", "안 ", "말")
+KOREAN_TOKENS = "ngram"  # or "morph" (Kiwi morphemes): scripts/eval_text.py measures both; bigrams measured better
+
+
+def language_of(*texts: str) -> str:
+    """'ko' when Hangul makes up at least a fifth of the letters, else 'en'."""
+    text = " ".join(texts)
+    letters = len(_LETTER.findall(text))
+    return "ko" if letters and len(_HANGUL.findall(text)) / letters >= 0.2 else "en"
+
+
+@functools.cache
+def _kiwi():
+    from kiwipiepy import Kiwi  # imported here: only Korean records pay its ~1.5 s load
+    return Kiwi()
+
+
+def _stem_en(word: str) -> str:
+    # Crude on purpose (no dictionary, no model): enough that "teams"/"team" and "installed"/"install" meet.
+    word = word.removesuffix("'s")
+    for suffix in ("ing", "ed", "es", "al", "s"):  # "arrival"/"arriving" meet too
+        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word  # "replaced"/"replace", "premiered"/"premiere"
+
+
+_ANAPHOR_EN = re.compile(r"^(it|he|she|they|this|these|those|his|her|its|their|there|the latter|the former)\b", re.I)
+_ANAPHOR_KO = re.compile(r"^(그|그녀|그들|이|이들|이는|이로|이에|이후|당시|그러나|또한|하지만)")
+
+
+def anaphoric(sentence: str, lang: str) -> bool:
+    """The sentence opens by pointing back ("It premiered...", "그는 ..."): its subject is in the sentence before."""
+    return bool((_ANAPHOR_KO if lang == "ko" else _ANAPHOR_EN).match(sentence.lstrip()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _korean_morphs(text: str) -> tuple[tuple[str, str, int, int], ...]:
+    return tuple((t.form, t.tag, t.start, t.start + t.len) for t in _kiwi().tokenize(text))
+
+
+def tokens(text: str, lang: str, mode: str | None = None) -> list[tuple[str, str, int]]:
+    """Content tokens: (key, surface, start) — keys match across inflections, surfaces are what a reader sees."""
+    if lang != "ko":
+        return [(s, m.group(0), m.start()) for m in _WORD_EN.finditer(text.lower())
+                if m.group(0) not in _STOP_EN and len(s := _stem_en(m.group(0))) > 1]
+    if (mode or KOREAN_TOKENS) == "ngram":
+        out = []
+        for m in re.finditer(r"\w+", text):
+            w = m.group(0).lower()
+            if len(w) == 1:
+                out.append((w, w, m.start()))
+            out += [(w[i:i + 2], w, m.start() + i) for i in range(len(w) - 1)]
+        return out
+    out = []
+    for form, tag, a, b in _korean_morphs(text):
+        if tag.split("-")[0] in _CONTENT_TAGS and form not in _STOP_KO:
+            key = form.lower() if tag != "SL" else _stem_en(form.lower())
+            out.append((key, text[a:b], a))
+    return out
+
+
+def keywords(text: str, lang: str, mode: str | None = None) -> dict[str, str]:
+    """Content words of `text`: key -> the word as first written, in first-seen order."""
+    out: dict[str, str] = {}
+    for key, surface, _ in tokens(text, lang, mode):
+        out.setdefault(key, surface)
+    return out
+
+
+def sentences(text: str, lang: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence. Korean: Kiwi's splitter; English: after . ! ? followed by space."""
+    if lang == "ko":
+        spans = [(s.start, s.end) for s in _kiwi().split_into_sents(text)]
+        return [(a, b) for a, b in spans if text[a:b].strip()] or [(0, len(text))]
+    spans, start = [], 0
+    for m in re.finditer(r"(?<=[.!?])\s+", text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def numbers(text: str) -> list[str]:
+    """Numbers as written with separators removed ("1,200" -> "1200"), for summary/answer support checks."""
+    return [n.replace(",", "") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", unicodedata.normalize("NFKC", text))]
+
+
+def negated(text: str, lang: str) -> bool:
+    if lang == "ko":
+        return any(cue in text for cue in _NEGATION_KO)
+    return any(w in _NEGATION_EN for w in re.findall(r"[a-z']+", text.lower()))
