@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export YOLO_OFFLINE := 1
 
-.PHONY: install demo test clean kernels bench gpu-wheels gpu-check
+.PHONY: install demo test clean kernels bench gpu-wheels gpu-check system-deps
 
 install: $(STAMP)
 
@@ -33,11 +33,26 @@ DEMO_SCENE := recipes/data/synthetic_pick_place/scene.mp4
 $(DEMO_SCENE): scripts/make_synthetic_scene.py vla_builder/synthetic.py | $(STAMP)
 	$(PY) scripts/make_synthetic_scene.py recipes/data/synthetic_pick_place --scenario pick_place
 
-demo: $(STAMP) $(DEMO_SCENE)
+demo: $(STAMP) system-deps $(DEMO_SCENE)
 	$(PY) -m vla_builder build recipes/demo.yaml
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q
+
+# System packages, from Debian's archive when missing and run as root (CI's .ci/run is): FFmpeg's shared libraries
+# (torchcodec, lerobot's default decoder, loads them; without them every LeRobotDataset(...) prints torchcodec's
+# load traceback before falling back to PyAV) and Chromium (the HTML report's browser test). Not root: a note.
+system-deps:
+	@missing=""; \
+	{ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -qE 'libavutil\.so\.(56|57|58|59|60) ' || missing="$$missing ffmpeg"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing system packages:$$missing (apt-get)"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "note: missing$$missing: install FFmpeg's shared libraries and chromium (sudo make system-deps)"; fi; \
+	fi
 
 bench: $(STAMP)
 	$(PY) scripts/bench_e2e.py
