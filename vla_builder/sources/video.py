@@ -103,7 +103,11 @@ class PyAVDecoder:
     def can_decode(self, info: VideoInfo) -> str | None:
         return None
 
-    def frames(self, info: VideoInfo) -> FrameStream:
+    skips_pixels = True  # frames(pixels=False): decoded and timed, not converted (a plan pass)
+
+    def frames(self, info: VideoInfo, pixels: bool = True) -> FrameStream:
+        """pixels=False: every frame is decoded (so errors show) but only the first is converted to RGB; the
+        others are yielded as None (for passes that need timestamps only)."""
         import av
 
         with av.open(str(info.path)) as container:
@@ -113,7 +117,10 @@ class PyAVDecoder:
             try:
                 for frame in container.decode(stream):
                     pts = float(frame.time) if frame.time is not None else index / max(info.fps, 1e-9)
-                    yield index, pts, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
+                    if not pixels and index > 0:
+                        yield index, pts, None
+                    else:
+                        yield index, pts, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
                     index += 1
             except av.error.FFmpegError as e:
                 if index == 0:
@@ -130,7 +137,10 @@ class OpenCVDecoder:
             return "the OpenCV wheel has no AV1 decoder"
         return None
 
-    def frames(self, info: VideoInfo) -> FrameStream:
+    skips_pixels = True
+
+    def frames(self, info: VideoInfo, pixels: bool = True) -> FrameStream:
+        """pixels=False: frames after the first are grabbed (decoded, not converted) and yielded as None."""
         import cv2
 
         cap = cv2.VideoCapture(str(info.path))
@@ -139,6 +149,12 @@ class OpenCVDecoder:
         try:
             index = 0
             while True:
+                if not pixels and index > 0:
+                    if not cap.grab():
+                        break
+                    yield index, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, None
+                    index += 1
+                    continue
                 ok, bgr = cap.read()
                 if not ok:
                     break

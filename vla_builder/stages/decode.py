@@ -53,11 +53,16 @@ class DecodeStage(Stage):
 
             def open_stream():
                 return image_frames(info)
+
+            open_plan_stream = open_stream
         else:
             decoder, how = choose_decoder(info, self.backend)
 
             def open_stream():
                 return decoder.frames(info)
+
+            def open_plan_stream():  # timestamps only (frames decoded, not converted) where the backend can
+                return decoder.frames(info, pixels=False) if getattr(decoder, "skips_pixels", False) else open_stream()
         work_w, work_h = fit_size((info.width_px, info.height_px), self.image_size)
 
         def to_work(rgb: np.ndarray) -> np.ndarray:
@@ -72,8 +77,9 @@ class DecodeStage(Stage):
             # first pass: the plan (which source frame each sample shows) and a size check; no frame is kept
             index_l, time_l, start_s = [], [], 0.0
             checked = False
-            for index_j, pts, start_s, rgb in grid_samples(open_stream(), self.fps, span, str(info.path), time_span):
-                if not checked:
+            for index_j, pts, start_s, rgb in grid_samples(open_plan_stream(), self.fps, span, str(info.path),
+                                                           time_span):
+                if not checked and rgb is not None:
                     to_work(rgb)
                     checked = True
                 index_l.append(index_j)
