@@ -158,7 +158,9 @@ def episode_specs(loaded: LoadedRecipe) -> list:
             out += expand_episodes(spec)
         except (LabelError, DecodeError, OSError):
             out.append(spec)
-    return out
+    from vla_builder.sources.split import split_specs
+
+    return split_specs(out)  # sources with `split:` become their pieces (shots, idle, max_s)
 
 
 def recipe_relative(path: Path | None, base: Path) -> str | None:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vla_builder.runners import RunnerConfig
+from vla_builder.sources.split import SplitConfig
 from vla_builder.stages.detect_track import DetectorConfig, TracksConfig
 from vla_builder.stages.motion import MotionConfig
 from vla_builder.stages.verify_label import LabelCheckConfig
@@ -99,6 +100,7 @@ class SourceConfig(_Strict):
     # the episode's span in source seconds (default: the labeled frames' span); labels outside it are not errors
     start_s: float | None = Field(None, ge=0.0)
     end_s: float | None = Field(None, gt=0.0)
+    split: SplitConfig | None = None  # long videos into episodes: max_s, shots, idle_s (sources/split.py)
 
     @model_validator(mode="after")
     def _one_media(self) -> SourceConfig:
@@ -329,6 +331,7 @@ def expand_sources(recipe: Recipe, base: Path, problems: list[str]) -> list[Sour
                     captions=_language_file(src.captions, f"sources[{i}].captions", media, base, problems),
                     start_s=src.start_s,
                     end_s=src.end_s,
+                    split=src.split.model_dump() if src.split is not None else None,
                 )
             )
     cameras = {s.camera for s in specs}

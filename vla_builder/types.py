@@ -40,6 +40,7 @@ class SourceSpec:
     caption: str | None = None
     caption_origin: str | None = None  # where the caption came from: "<file>#<field or row>"
     segment: str | None = None  # how this span was chosen (e.g. "segment 3 of narrations.csv", "split 2/5 by max_s")
+    split: dict[str, Any] | None = None  # the recipe's `split:` (sources/split.py): cut a long source into episodes
     # Temporal labels (a segment CSV or a `mapping:` with segments): each segment becomes its own episode
     segments: Path | None = None
     segments_format: str = "auto"  # auto | epic | mapping

@@ -1,0 +1,82 @@
+"""Long videos into episodes: shots, idle stretches and the length cap give the right spans."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vla_builder.sources.split import SplitConfig, split_spec, split_specs
+from vla_builder.sources.video import probe
+from vla_builder.types import SourceSpec
+
+FPS = 10
+
+
+def _frame(i: int) -> np.ndarray:
+    """0-5 s shot A (dark, a bright square moving); 5-15 s shot B (bright, a dark square), still from 8 to 12 s."""
+    if i < 50:
+        img = np.full((48, 64, 3), 50, np.uint8)
+        x = 4 + i % 40
+        img[16:28, x : x + 12] = 230
+        return img
+    img = np.full((48, 64, 3), 210, np.uint8)
+    x = 4 + (min(i, 80) if i < 120 else i - 39) % 40  # frames 80..119 identical, motion again from 120
+    img[20:32, x : x + 12] = 20
+    return img
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory) -> Path:
+    import av
+
+    path = tmp_path_factory.mktemp("split") / "long.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", FPS, options={"g": "10", "crf": "16", "preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, FPS)
+        for i in range(150):
+            vf = av.VideoFrame.from_ndarray(_frame(i), format="rgb24")
+            vf.pts = i
+            out.mux(stream.encode(vf))
+        out.mux(stream.encode())
+    return path
+
+
+def _spans(specs):
+    return [x for s in specs for x in (s.start_s, s.end_s)]
+
+
+def _flat(pairs):
+    return [x for p in pairs for x in p]
+
+
+def test_max_length_cuts_equal_parts(long_video):
+    spec = SourceSpec(video=long_video)
+    parts = split_spec(spec, probe(long_video), SplitConfig(max_s=4))
+    assert _spans(parts) == pytest.approx(_flat([(0, 3.75), (3.75, 7.5), (7.5, 11.25), (11.25, 15.0)]), abs=0.01)
+    assert parts[1].segment.startswith("split 2/4 of long.mp4") and "max_s 4" in parts[1].segment
+
+
+def test_shots_and_an_idle_stretch(long_video):
+    parts = split_spec(SourceSpec(video=long_video), probe(long_video), SplitConfig(shots=True, idle_s=2))
+    # shot 1 [0, 5); shot 2 minus its still stretch (frames 80..119 show one picture)
+    assert _spans(parts) == pytest.approx(_flat([(0, 5.0), (5.0, 8.1), (11.9, 15.0)]), abs=0.15)
+    assert "shot 1/2" in parts[0].segment and "idle left out" in parts[2].segment
+
+
+def test_a_labeled_still_stretch_is_kept_and_spans_respect_the_source_span(long_video):
+    spec = SourceSpec(video=long_video, start_s=5.0)
+    parts = split_spec(spec, probe(long_video), SplitConfig(idle_s=2), label_frames=np.arange(90, 101))
+    assert _spans(parts) == pytest.approx(_flat([(5.0, 15.0)]), abs=0.15)  # labels in the stretch: not idle
+    parts = split_spec(spec, probe(long_video), SplitConfig(idle_s=2, max_s=2.5))
+    assert _spans(parts) == pytest.approx(_flat([(5.0, 6.55), (6.55, 8.1), (11.9, 13.45), (13.45, 15.0)]), abs=0.15)
+
+
+def test_split_specs_leaves_other_sources_alone(long_video, tmp_path):
+    plain = SourceSpec(video=long_video)
+    broken = SourceSpec(video=tmp_path / "missing.mp4", split={"max_s": 2})
+    out = split_specs([plain, SourceSpec(video=long_video, split={"max_s": 7.5}), broken])
+    assert out[0] is plain and out[-1] is broken and _spans(out[1:3]) == pytest.approx(_flat([(0, 7.5), (7.5, 15)]))
