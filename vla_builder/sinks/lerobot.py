@@ -179,7 +179,7 @@ class LeRobotSink:
             raise ShardError(f"the shard's video has {n_video} frames in {len(videos)} file(s) for {n_rows} data rows")
         record = {"clip_id": clip.clip_id, "task": clip.task, "frames": n_rows, **provenance_record(clip),
                   "encode": {"codec": self.codec, "crf": self.crf, "gop": self.gop, "preset": encoder.preset,
-                             "frames": encoded.frames, "seconds": round(encoded.seconds, 3)},
+                             "frames": encoded.frames},  # no timings: a rebuild gives the same provenance
                   "language": clip.language or {}}
         (tmp / "meta" / CLIP_RECORD).write_text(json.dumps(record, default=str))
         os.replace(tmp, shard_dir)
