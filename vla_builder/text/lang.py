@@ -1,11 +1,14 @@
 """Language-aware text pieces for the checks: which language a record is in, its content words, its sentences.
 
 English: lower-cased words less stop words, crudely stemmed (no model). Korean attaches particles and endings to
-words (임종석이 / 임종석의 / 임종석을), so whitespace words never match; Korean text is cut into morphemes by Kiwi
-(`kiwipiepy`, its model ships in the `kiwipiepy_model` wheel: no download) and only content morphemes are kept
-(nouns, verb and adjective stems, roots, numbers, foreign words, hanja). `KOREAN_TOKENS = "ngram"` switches to
-character bigrams inside each word instead, the model-free alternative measured in BENCHMARKS.md.
-Kiwi also splits Korean sentences, including ones glued without a space ("하였다.또한").
+words (임종석이 / 임종석의 / 임종석을), so whitespace words never match. Two ways around it, both measured by
+scripts/eval_text.py on real KorQuAD (BENCHMARKS.md, "Text track on real data"):
+- `ngram` (default): character bigrams inside each word — 임종석이 and 임종석의 share 임종 and 종석. No model, and it
+  kept more true labels *and* caught more corrupted ones than morphemes did;
+- `morph`: content morphemes from Kiwi (`kiwipiepy`, optional extra `korean`; its model ships in the
+  `kiwipiepy_model` wheel, no download): nouns, verb/adjective stems, roots, numbers, foreign words, hanja.
+Korean sentences are split by a rule that also splits sentences glued without a space ("하였다.또한"); Kiwi's
+splitter gave the same results on the samples at ~0.5 s per paragraph.
 """
 
 from __future__ import annotations
@@ -41,7 +44,11 @@ def language_of(*texts: str) -> str:
 
 @functools.cache
 def _kiwi():
-    from kiwipiepy import Kiwi  # imported here: only Korean records pay its ~1.5 s load
+    try:
+        from kiwipiepy import Kiwi  # imported here: only the morpheme mode pays its ~2 s load
+    except ImportError as e:
+        raise RuntimeError("Korean morphemes need kiwipiepy: pip install -e '.[korean]' "
+                           "(the default character-bigram mode does not)") from e
     return Kiwi()
 
 
@@ -100,15 +107,27 @@ def keywords(text: str, lang: str, mode: str | None = None) -> dict[str, str]:
 
 def sentences(text: str, lang: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence. Korean: Kiwi's splitter; English: after . ! ? followed by space."""
-    if lang == "ko":
+    return list(_sentences(text, lang))
+
+
+# Korean sentences also end glued to the next one ("하였다.또한"): a stop followed by Hangul splits too; a stop
+# between digits (1.5) never does, as it is followed by neither space nor Hangul.
+_SPLIT = {"en": re.compile(r"[.!?]([\"'”’)\]]*)\s+"),
+          "ko": re.compile(r"[.!?]([\"'”’」』)\]]*)(?:\s+|(?=[\uac00-\ud7a3]))")}
+SENTENCE_SPLITTER = "regex"  # or "kiwi" (Kiwi's splitter: ~0.5 s per paragraph on 2 cores, measured the same)
+
+
+@functools.lru_cache(maxsize=1024)  # a context serves several questions: split it once
+def _sentences(text: str, lang: str) -> tuple[tuple[int, int], ...]:
+    if lang == "ko" and SENTENCE_SPLITTER == "kiwi":
         spans = [(s.start, s.end) for s in _kiwi().split_into_sents(text)]
-        return [(a, b) for a, b in spans if text[a:b].strip()] or [(0, len(text))]
+        return tuple((a, b) for a, b in spans if text[a:b].strip()) or ((0, len(text)),)
     spans, start = [], 0
-    for m in re.finditer(r"(?<=[.!?])\s+", text):
-        spans.append((start, m.start()))
+    for m in _SPLIT.get(lang, _SPLIT["en"]).finditer(text):
+        spans.append((start, m.end(1)))  # the stop and any closing quote stay with their sentence
         start = m.end()
     spans.append((start, len(text)))
-    return [(a, b) for a, b in spans if text[a:b].strip()]
+    return tuple((a, b) for a, b in spans if text[a:b].strip())
 
 
 def numbers(text: str) -> list[str]:

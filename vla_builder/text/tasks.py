@@ -94,6 +94,9 @@ def choice_trace(question: str, choices: list[str], answer: int | str, *, contex
 
 
 def nli_label(label: int | str, labels: list[str]) -> str | None:
+    """The label's name: integers (and digit strings from CSV) index the label set, in KLUE/SNLI/MNLI order."""
+    if isinstance(label, str) and label.strip().isdigit() and label.strip() not in labels:
+        label = int(label)
     if isinstance(label, (int, float)) and not isinstance(label, bool):
         return labels[int(label)] if 0 <= int(label) < len(labels) else None
     return str(label).strip()

@@ -151,6 +151,11 @@ def _join(words: list[str]) -> str:
 
 
 def _confirm(rng: random.Random, answer: str | None, failed: list[Check], lang: str = "en") -> str:
+    text = _confirm_text(rng, answer, failed, lang)
+    return text[:-1] if text.endswith("..") and not text.endswith("...") else text  # an answer ending in "."
+
+
+def _confirm_text(rng: random.Random, answer: str | None, failed: list[Check], lang: str) -> str:
     names = ", ".join(c.name for c in failed)
     if lang == "ko":
         if answer is None:

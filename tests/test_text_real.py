@@ -1,0 +1,171 @@
+"""The text track on real data: Korean and English QA verification floors on committed public excerpts, the
+SQuAD/KorQuAD layout, the multiple-choice / NLI / summarization tasks, Korean reasoning, `datasets` loading."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from vla_builder.text import lang as lang_mod
+from vla_builder.text.build import build_text_cli
+from vla_builder.text.readers import read_rows
+from vla_builder.text.traces import STEP_TITLES, STEP_TITLES_KO, qa_trace
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_RECIPE = REPO / "recipes" / "text_real.yaml"
+TASKS_RECIPE = REPO / "recipes" / "text_tasks.yaml"
+# The KorQuAD 1.0 dev paragraph of the issue's report, with its five published questions (ids 6548850-0-*,
+# 6548853-0-*, 6332405-0-0): whitespace words never matched across Korean particles, so 4 of 5 were rejected.
+IMJONGSEOK = ("1989년 2월 15일 여의도 농민 폭력 시위를 주도한 혐의(폭력행위등처벌에관한법률위반)으로 지명수배되었다. "
+              "1989년 3월 12일 서울지방검찰청 공안부는 임종석의 사전구속영장을 발부받았다. 같은 해 6월 30일 평양축전에 "
+              "임수경을 대표로 파견하여 국가보안법위반 혐의가 추가되었다. 경찰은 12월 18일~20일 사이 서울 경희대학교에서 "
+              "임종석이 성명 발표를 추진하고 있다는 첩보를 입수했고, 12월 18일 오전 7시 40분 경 가스총과 전자봉으로 무장한 "
+              "특공조 및 대공과 직원 12명 등 22명의 사복 경찰을 승용차 8대에 나누어 경희대학교에 투입했다. 1989년 12월 18일 "
+              "오전 8시 15분 경 서울청량리경찰서는 호위 학생 5명과 함께 경희대학교 학생회관 건물 계단을 내려오는 임종석을 "
+              "발견, 검거해 구속을 집행했다. 임종석은 청량리경찰서에서 약 1시간 동안 조사를 받은 뒤 오전 9시 50분 경 서울 "
+              "장안동의 서울지방경찰청 공안분실로 인계되었다.")
+IMJONGSEOK_QA = [("임종석이 여의도 농민 폭력 시위를 주도한 혐의로 지명수배 된 날은?", "1989년 2월 15일", 0),
+                 ("1989년 6월 30일 평양축전에 대표로 파견 된 인물은?", "임수경", 125),
+                 ("임종석이 여의도 농민 폭력 시위를 주도한 혐의로 지명수배된 연도는?", "1989년", 0),
+                 ("임종석을 검거한 장소는 경희대 내 어디인가?", "학생회관 건물 계단", 365),
+                 ("임종석이 조사를 받은 뒤 인계된 곳은 어딘가?", "서울지방경찰청 공안분실", 457)]
+
+
+def _args(recipe: Path, output: Path, *overrides: str) -> argparse.Namespace:
+    return argparse.Namespace(recipe=recipe, output=output, overrides=list(overrides), overwrite=False,
+                              fail_fast=None, runner=None)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def evaluation() -> dict:
+    spec = importlib.util.spec_from_file_location("eval_text", REPO / "scripts" / "eval_text.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["eval_text"] = module
+    spec.loader.exec_module(module)
+    return module.evaluate("ngram")
+
+
+@pytest.fixture(scope="module")
+def real_build(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("text_real") / "out"
+    assert build_text_cli(_args(REAL_RECIPE, out)) == 3  # the misfiled KorQuAD questions are rejected
+    return out
+
+
+@pytest.fixture(scope="module")
+def tasks_build(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("text_tasks") / "out"
+    assert build_text_cli(_args(TASKS_RECIPE, out)) == 3
+    return out
+
+
+def test_issue_korquad_records_are_confirmed_with_korean_evidence():
+    for question, answer, start in IMJONGSEOK_QA:
+        t = qa_trace(question, IMJONGSEOK, answer, key="k", answer_start=start, lang="ko")
+        assert t.answer == answer, (question, [c.detail for c in t.failed])
+        evidence = t.basis["evidence"][0]
+        assert evidence["holds_answer"] and evidence["start"] <= start < evidence["end"]
+        assert t.steps[0].startswith(("질문은", "추출형", "답하려면")), t.steps[0]
+    # The same records with the answer moved elsewhere are not.
+    assert qa_trace(IMJONGSEOK_QA[0][0], IMJONGSEOK, "1989년 2월 15일", key="k", answer_start=3, lang="ko").answer is None
+    assert qa_trace(IMJONGSEOK_QA[1][0], IMJONGSEOK, "1989년 3월 12일", key="k", lang="ko").answer is None
+
+
+def test_real_samples_floors(evaluation: dict):
+    """Floors on the committed excerpts (measured: BENCHMARKS.md). Below the issue's 98% confirmation target."""
+    ko, en = evaluation["korquad_v1.0_dev"], evaluation["squad_v2.0_dev"]
+    assert ko["true"] >= 40 and en["true"] >= 30 and en["unanswerable"] >= 40
+    assert ko["confirmed"] / ko["true"] >= 0.95 and en["confirmed"] / en["true"] >= 0.97
+    assert ko["swap"][1] / ko["swap"][0] >= 0.85 and en["swap"][1] / en["swap"][0] >= 0.90
+    assert ko["shift"][1] == ko["shift"][0] and en["shift"][1] == en["shift"][0]
+    assert ko["published_errors"] >= 20 and ko["published_errors_rejected"] == ko["published_errors"]
+    assert en["unanswerable_confirmed"] == en["unanswerable"]  # kept as unanswerable, never given an answer
+    nli = evaluation["klue_nli_dev"]
+    assert nli["confirmed"] == nli["records"]  # lexical cues never reject a true NLI label (they flag)
+
+
+def test_korquad_layout_builds_with_korean_reasoning(real_build: Path):
+    records, rejects = _jsonl(real_build / "records.jsonl"), _jsonl(real_build / "rejects.jsonl")
+    manifest = json.loads((real_build / "manifest.json").read_text())
+    ko = [r for r in records if r["language"] == "ko"]
+    en = [r for r in records if r["language"] == "en"]
+    assert len(ko) >= 39 and len(en) >= 80
+    for r in ko:
+        text = r["messages"][2]["content"]
+        assert [text.index(t) for t in STEP_TITLES_KO] == sorted(text.index(t) for t in STEP_TITLES_KO)
+        assert text.endswith(f"최종 답변: {r['answer']}") and "Step 1" not in text
+        assert r["messages"][1]["content"].startswith("지문:")
+    for r in en:
+        assert r["messages"][2]["content"].startswith(STEP_TITLES[0])
+    unanswerable = [r for r in en if not r["trace"]["basis"]["answerable"]]
+    assert len(unanswerable) == 48 and {r["answer"] for r in unanswerable} == {"unanswerable"}
+    misfiled = [r for r in rejects if "answer_start_matches" in r["reason"]]
+    assert len(misfiled) == 26 and all(r["source"].startswith("data/text/real/korquad") for r in misfiled)
+    assert manifest["counts"]["records"] == len(records) and manifest["languages"]["ko"] == 67
+    assert manifest["checks"]["answer_start_matches"]["failed"] == 26
+    assert sorted(manifest["files"]) == ["manifest.json", "records.jsonl", "records.parquet", "rejects.jsonl"]
+
+
+def test_task_recipes_build(tasks_build: Path):
+    records, rejects = _jsonl(tasks_build / "records.jsonl"), _jsonl(tasks_build / "rejects.jsonl")
+    by_task = {t: [r for r in records if r["task"] == t] for t in ("multiple_choice", "summarization", "nli", "qa")}
+    assert {t: len(v) for t, v in by_task.items()} == {"multiple_choice": 5, "summarization": 3, "nli": 38, "qa": 39}
+    reasons = {(r["source"], r["line"]): r["reason"] for r in rejects}
+    assert "answer_index_in_range" in reasons[("data/text/choice.jsonl", 6)]
+    assert "numbers_supported" in reasons[("data/text/summaries.jsonl", 4)] and "'50'" in reasons[("data/text/summaries.jsonl", 4)]
+    mc_ko = next(r for r in by_task["multiple_choice"] if r["language"] == "ko")
+    assert mc_ko["answer"] == "B. 2층" and mc_ko["messages"][2]["content"].endswith("최종 답변: B. 2층")
+    assert next(r for r in by_task["multiple_choice"] if r["language"] == "en")["answer"] == "B. 1989"
+    assert all(r["language"] == "ko" and "1단계 - 질문 근거" in r["messages"][2]["content"] for r in by_task["nli"])
+    assert any("cues_agree" in r["flags"] for r in by_task["nli"])
+    assert {r["language"] for r in by_task["summarization"]} == {"en", "ko"}
+
+
+def test_records_load_with_datasets(tasks_build: Path, tmp_path: Path):
+    datasets = pytest.importorskip("datasets")
+    datasets.disable_progress_bars()
+    n = len(_jsonl(tasks_build / "records.jsonl"))
+    cache = str(tmp_path / "hf_cache")
+    as_json = datasets.load_dataset("json", data_files=str(tasks_build / "records.jsonl"), split="train",
+                                    cache_dir=cache)
+    as_parquet = datasets.load_dataset("parquet", data_files=str(tasks_build / "records.parquet"), split="train",
+                                       cache_dir=cache)
+    assert as_json.num_rows == as_parquet.num_rows == n
+    row = as_parquet[0]
+    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+    assert json.loads(row["trace"])["confirmation"]["answer"] == row["answer"]
+    assert as_json["id"] == as_parquet["id"]
+
+
+def test_readers_csv_json_and_bad_squad(tmp_path: Path):
+    (tmp_path / "a.csv").write_text('premise,hypothesis,label\n"A dog runs.","An animal runs.",0\n', encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps([{"document": "x"}, 3]), encoding="utf-8")
+    (tmp_path / "c.json").write_text('{"data": [{"paragraphs": [{"context": "c"}]}]}', encoding="utf-8")
+    assert [v for _, _, v in read_rows(tmp_path / "a.csv", "a.csv")] == \
+        [{"premise": "A dog runs.", "hypothesis": "An animal runs.", "label": "0"}]
+    rows = list(read_rows(tmp_path / "b.json", "b.json"))
+    assert rows[0][2] == {"document": "x"} and "not a JSON object" in rows[1][2]
+    assert "without 'qas'" in next(read_rows(tmp_path / "c.json", "c.json"))[2]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("kind: text\nname: r\nsources:\n  - {path: a.csv, task: nli}\n  - {path: c.json, task: qa}\n")
+    assert build_text_cli(_args(recipe, tmp_path / "o")) == 3
+    rec = _jsonl(tmp_path / "o" / "records.jsonl")
+    assert rec[0]["answer"] == "entailment" and rec[0]["language"] == "en"  # integer label -> KLUE/SNLI order
+    assert "without 'qas'" in _jsonl(tmp_path / "o" / "rejects.jsonl")[0]["reason"]
+
+
+def test_korean_tokens_meet_across_particles():
+    # (The `morph` mode loads Kiwi's model, ~8 s here: scripts/eval_text.py --korean-tokens morph measures it.)
+    a = set(lang_mod.keywords("임종석이 검거되었다", "ko", "ngram"))
+    assert a & set(lang_mod.keywords("임종석의 영장", "ko", "ngram"))
+    assert not a & set(lang_mod.keywords("경찰은 첩보를 입수했다", "ko", "ngram"))
+    assert lang_mod.language_of("임종석은 조사를 받았다") == "ko" and lang_mod.language_of("The mill, 1820.") == "en"
