@@ -473,7 +473,7 @@ def test_nvdec_without_pynvvideocodec_says_so():
         import PyNvVideoCodec  # noqa: F401
 
         pytest.skip("PyNvVideoCodec is installed")
-    except ImportError:
+    except Exception:  # ImportError, or RuntimeError where the NVIDIA driver's libraries are missing
         pass
     why = gpu_decode.NvdecDecoder().can_decode(_info())
     assert why is not None and "PyNvVideoCodec" in why
