@@ -243,3 +243,46 @@ def test_episode_is_cut_to_the_actors_labeled_span():
     assert clip.provenance["episode_span"] == [4, 14]
     whole = _interactions(tracks, _motion(n, 2), keep_whole_clip=True)
     assert len(whole.frames) == n
+
+
+def test_stored_boxes_land_on_the_labeled_object_in_the_stored_frames(tmp_path):
+    """A 4:3 scene written 2:1 (letterboxed): the state, VQA and trace boxes are in the stored image's coordinates."""
+    import av
+
+    from conftest import run_cli
+    from vla_builder.synthetic import make_scene
+
+    make_scene(tmp_path / "scene", "pick_place", n_frames=24, fps=15, size_px=(120, 160), seed=4)
+    (tmp_path / "recipe.yaml").write_text(
+        "name: letterbox\nsources:\n  - video: scene/scene.mp4\n    labels: scene/gt.txt\n"
+        "    classes: {1: hand, 2: cup, 3: box}\nactor: hand\nfps: 15\nimage_size: [120, 240]\n"
+        "video: {codec: h264, crf: 10}\noutput: out\n")
+    res = run_cli("build", "recipe.yaml", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = tmp_path / "out"
+    traces = [json.loads(line) for line in (out / "meta" / "reasoning.jsonl").read_text().splitlines()]
+    prov = json.loads((out / "meta" / "provenance.jsonl").read_text().splitlines()[0])
+    assert prov["image_coordinates"]["offset"] == pytest.approx([40 / 240, 0.0], abs=1e-5)
+    video = next(out.glob("videos/**/*.mp4"))
+    with av.open(str(video)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert frames[0].shape == (120, 240, 3)
+
+    def redness(rgb, box):
+        x0, y0, x1, y1 = box
+        w, h = x1 - x0, y1 - y0  # the inner half of the box: the object, not its outline
+        patch = rgb[int((y0 + h / 4) * 120) : int((y1 - h / 4) * 120), int((x0 + w / 4) * 240) : int((x1 - w / 4) * 240)]
+        return float(patch[..., 0].mean() - patch[..., 1].mean())
+
+    for t in (0, 2, 23):  # frames where the hand does not cover the cup
+        cup = next(o for o in traces[t]["visible_objects"] if o["name"] == "cup")
+        assert redness(frames[t], cup["box"]) > 100, (t, cup)  # the red cup is where its stored box says
+        x0, y0, x1, y1 = cup["box"]  # where the source-coordinate box would point: not the cup
+        src = [(x0 - 40 / 240) * 240 / 160, y0, (x1 - 40 / 240) * 240 / 160, y1]
+        assert redness(frames[t], src) < 60
+    import pyarrow.parquet as pq
+
+    rows = sorted(pq.read_table(next(out.glob("data/**/*.parquet"))).to_pylist(), key=lambda r: r["frame_index"])
+    hand = next(o for o in traces[0]["visible_objects"] if o["name"] == "hand")
+    state = rows[0]["observation.state"]
+    assert state[0] == pytest.approx((hand["box"][0] + hand["box"][2]) / 2, abs=1e-3)  # the state: same coordinates

@@ -90,8 +90,8 @@ class PipelineFactory:
             MotionStage(r.motion),
             InteractionStage(actor=r.actor),
             VerifyLabelStage(config=r.label_check),
-            TrajectoryStage(),
-            LanguageStage(task=r.task, seed=r.seed),
+            TrajectoryStage(image_size=tuple(r.image_size)),
+            LanguageStage(task=r.task, seed=r.seed, image_size=tuple(r.image_size)),
         ])
 
 

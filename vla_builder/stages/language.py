@@ -16,6 +16,7 @@ import numpy as np
 
 from vla_builder.pipeline import Stage
 from vla_builder.schema import GRIPPER
+from vla_builder.stages.trajectory import stored_image_mapping, to_stored_image
 from vla_builder.types import Clip, Event, TrackSet, Trajectory
 
 MIN_NET_MOTION = 0.05  # normalized units: a net displacement below this is "stays in place"
@@ -262,6 +263,8 @@ def language_problems(persistent: list[dict], events: list[dict], timestamps: li
 class LanguageStage(Stage):
     task: str | None = None  # a fixed task from the recipe overrides the generated one
     seed: int = 0
+    # (h, w) of the stored image: VQA boxes and visible objects are given in its coordinates (None: the source's)
+    image_size: tuple[int, int] | None = None
 
     name: ClassVar[str] = "language"
     needs: ClassVar[tuple[str, ...]] = ("frames", "tracks", "events", "subtasks", "trajectory")
@@ -296,9 +299,12 @@ class LanguageStage(Stage):
                        for t, m in enumerate(moves) if t == 0 or m != moves[t - 1]]
         events_rows = []
         actor = tracks.index_of(traj.actor_id) if traj.actor_id is not None else None
+        # boxes a model reads next to the stored frames are in those frames' coordinates (letterbox included);
+        # the words above come from the source's geometry
+        stored = to_stored_image(tracks, *stored_image_mapping(frames, self.image_size))
         for st in subtasks:
             t = st.start
-            objs = {f"{o['name']} {o['id']}": o["box"] for o in visible_objects(tracks, t)}
+            objs = {f"{o['name']} {o['id']}": o["box"] for o in visible_objects(stored, t)}
             events_rows += [
                 {"role": "user", "content": "Which objects are visible, and where (x0, y0, x1, y1)?",
                  "style": "vqa", "timestamp": ts[t], "camera": camera},
@@ -315,7 +321,7 @@ class LanguageStage(Stage):
         if problems:  # a clip lerobot could not read becomes a failure record, never part of a dataset
             raise LanguageError(f"{len(problems)} language resolver problem(s) (would break lerobot's reader), "
                                 f"first: {problems[0]}")
-        reasoning = self._reasoning(clip, task, plan, subtasks, sub_texts, moves, traj)
+        reasoning = self._reasoning(clip.with_(tracks=stored), task, plan, subtasks, sub_texts, moves, traj)
         language = {"persistent": persistent, "events": events_rows, "reasoning": reasoning,
                     "subtasks": [{"kind": st.kind, "start": st.start, "end": st.end, "object_id": st.object_id,
                                   "text": text} for st, text in zip(subtasks, sub_texts, strict=True)],

@@ -11,6 +11,7 @@ Wrist camera (or no tracks): the camera is the end effector; its ego-motion is t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,7 +21,7 @@ from vla_builder.egomotion import camera_ego_motion
 from vla_builder.pipeline import Stage
 from vla_builder.schema import ACTION_NAMES, GRIPPER, STATE_NAMES  # noqa: F401 — the schema's one home
 from vla_builder.stages.interactions import held_mask, world_velocity
-from vla_builder.types import Clip, Trajectory
+from vla_builder.types import Clip, Frames, TrackSet, Trajectory
 
 
 def smooth_121(x: np.ndarray) -> np.ndarray:
@@ -48,8 +49,39 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def stored_image_mapping(frames: Frames | None, image_size_hw: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, offset), each (2,) for (x, y): normalized source coordinates -> normalized coordinates of the stored
+    image, which centers the working-size frame on an `image_size_hw` canvas (the sink's letterbox).
+
+    x_stored = x_source * scale_x + offset_x (likewise y): a box written with the frame lands on the object.
+    """
+    if frames is None or image_size_hw is None:
+        return np.ones(2), np.zeros(2)
+    canvas_h, canvas_w = image_size_hw
+    w, h = frames.size_px
+    x0, y0 = (canvas_w - w) // 2, (canvas_h - h) // 2  # as sinks.lerobot.letterbox places it
+    return np.array([w / canvas_w, h / canvas_h]), np.array([x0 / canvas_w, y0 / canvas_h])
+
+
+def to_stored_image(tracks: TrackSet, scale: np.ndarray, offset: np.ndarray) -> TrackSet:
+    """Tracks in the stored image's normalized coordinates (see `stored_image_mapping`)."""
+    s4, o4 = np.tile(scale, 2), np.tile(offset, 2)
+    return dataclasses.replace(tracks, boxes_xyxy=tracks.boxes_xyxy * s4 + o4)
+
+
+def mapping_record(frames: Frames | None, image_size_hw: tuple[int, int] | None) -> dict:
+    scale, offset = stored_image_mapping(frames, image_size_hw)
+    return {"convention": "state, VQA boxes and traces are normalized coordinates of the stored image (letterbox "
+                          "included): x_stored = x_source * scale_x + offset_x, y likewise",
+            "scale": [round(float(v), 6) for v in scale], "offset": [round(float(v), 6) for v in offset],
+            "stored_size_px": list(image_size_hw[::-1]) if image_size_hw else None,
+            "content_size_px": list(frames.size_px) if frames is not None else None}
+
+
 @dataclass
 class TrajectoryStage(Stage):
+    # (h, w) of the stored image: state and action are expressed in its coordinates (None: the source's)
+    image_size: tuple[int, int] | None = None
 
     name: ClassVar[str] = "trajectory"
     needs: ClassVar[tuple[str, ...]] = ("tracks", "motion", "events", "actor_id")
@@ -64,7 +96,8 @@ class TrajectoryStage(Stage):
         gripper = held_mask(events, t_count, actor_id).astype(np.float32)
         if clip.source.camera_kind == "wrist" or actor is None:
             src_w, src_h = clip.frames.source_size_px if clip.frames is not None else (1, 1)
-            return clip.with_(trajectory=self._ego(motion, gripper, reason, src_w / src_h))
+            ego = self._ego(motion, gripper, reason, src_w / src_h)
+            return clip.with_(trajectory=self._in_stored_image(ego, clip.frames, sizes=False))
         visible = tracks.present[:, actor]
         boxes = fill_gaps(tracks.boxes_xyxy[:, actor])
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
@@ -82,8 +115,19 @@ class TrajectoryStage(Stage):
         action[:, GRIPPER] = gripper
         state = np.stack([cx, cy, w, h, np.concatenate([[0.0], gripper[:-1]]), visible.astype(np.float32)],
                          axis=1).astype(np.float32)
-        return clip.with_(trajectory=Trajectory(state, STATE_NAMES, action, ACTION_NAMES,
-                                                int(tracks.ids[actor]), reason))
+        traj = Trajectory(state, STATE_NAMES, action, ACTION_NAMES, int(tracks.ids[actor]), reason)
+        prov = {**clip.provenance, "image_coordinates": mapping_record(clip.frames, self.image_size)}
+        return clip.with_(trajectory=self._in_stored_image(traj, clip.frames), provenance=prov)
+
+    def _in_stored_image(self, traj: Trajectory, frames: Frames | None, sizes: bool = True) -> Trajectory:
+        """Positions, sizes and their motion in the stored image's normalized coordinates (letterbox included)."""
+        scale, offset = stored_image_mapping(frames, self.image_size)
+        state, action = traj.state.copy(), traj.action.copy()
+        state[:, 0:2] = state[:, 0:2] * scale + offset
+        if sizes:  # a box's width and height (the camera's zoom factor is no size in the image)
+            state[:, 2:4] = state[:, 2:4] * scale
+        action[:, 0:2] = action[:, 0:2] * scale
+        return dataclasses.replace(traj, state=state.astype(np.float32), action=action.astype(np.float32))
 
     @staticmethod
     def _ego(motion, gripper: np.ndarray, reason: str, aspect_w_over_h: float) -> Trajectory:
