@@ -134,6 +134,10 @@ def video_frames(root: Path) -> int:
 
 
 def run_one(contender: str, scene: Path, height: int, fps: int, args, out: Path) -> dict:
+    import shutil
+
+    if out.exists():
+        shutil.rmtree(out)  # lerobot's create() wants a fresh folder
     if contender == "vla_builder":
         cmd = [sys.executable, "-c", VLA, str(write_recipe(scene, height, fps, args)), str(out)]
     else:
