@@ -286,3 +286,42 @@ def test_stored_boxes_land_on_the_labeled_object_in_the_stored_frames(tmp_path):
     hand = next(o for o in traces[0]["visible_objects"] if o["name"] == "hand")
     state = rows[0]["observation.state"]
     assert state[0] == pytest.approx((hand["box"][0] + hand["box"][2]) / 2, abs=1e-3)  # the state: same coordinates
+
+
+def test_labels_of_another_video_fail_the_clip_with_counts_and_a_misspelt_actor_lists_the_classes(tmp_path):
+    from conftest import run_cli
+    from vla_builder.synthetic import make_scene
+
+    make_scene(tmp_path / "a", "idle", n_frames=20, fps=15, size_px=(120, 160), seed=1)
+    make_scene(tmp_path / "b", "pick_place", n_frames=60, fps=15, size_px=(240, 320), seed=2)
+    common = "    classes: {1: hand, 2: cup, 3: box}\nfps: 15\nimage_size: [120, 160]\nvideo: {codec: h264}\n"
+    (tmp_path / "swapped.yaml").write_text(
+        "name: swapped\nsources:\n  - video: a/scene.mp4\n    labels: b/gt.txt\n" + common + "actor: hand\noutput: o1\n")
+    res = run_cli("build", "swapped.yaml", cwd=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr  # nothing built: the one clip's labels do not fit
+    failure = json.loads((tmp_path / ".o1.work" / "failures.jsonl").read_text().splitlines()[0])
+    assert "do not fit the video" in failure["reason"] and "past the video's end" in failure["reason"], failure
+    (tmp_path / "typo.yaml").write_text(
+        "name: typo\nsources:\n  - video: a/scene.mp4\n    labels: a/gt.txt\n" + common + "actor: hnad\noutput: o2\n")
+    res = run_cli("build", "typo.yaml", cwd=tmp_path)
+    assert res.returncode == 1
+    failure = json.loads((tmp_path / ".o2.work" / "failures.jsonl").read_text().splitlines()[0])
+    assert "'hnad' names no class" in failure["reason"] and "'box', 'cup', 'hand'" in failure["reason"], failure
+
+
+def test_label_fit_warns_with_counts_and_fails_past_the_threshold():
+    from vla_builder.stages.interactions import LabelFitError, label_fit
+    from vla_builder.types import LabelTable
+
+    n = 10
+    table = LabelTable(np.arange(n), np.ones(n, int), np.array(["hand"] * n, object), np.tile([0.1, 0.1, 0.2, 0.2], (n, 1)),
+                       np.ones(n))
+    clip = Clip("x", SourceSpec(video=__import__("pathlib").Path("v.mp4")), labels=table,
+                provenance={"label_rows_dropped": {"box entirely outside the frame": 2}})
+    warning = label_fit(clip)
+    assert "2 box entirely outside the frame" in warning and "17%" in warning  # 2 of 12 rows
+    bad = clip.with_(provenance={"label_rows_dropped": {"box entirely outside the frame": 2,
+                                                        "label row past the video's end": 6}})
+    with pytest.raises(LabelFitError, match="do not fit the video"):
+        label_fit(bad)  # 8 of 12 rows
+    assert label_fit(clip.with_(provenance={})) is None

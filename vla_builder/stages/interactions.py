@@ -81,6 +81,38 @@ def path_length(centers: np.ndarray) -> float:
     return float(np.nansum(d))
 
 
+class LabelFitError(ValueError):
+    """The labels do not fit the video (another video's labels, another frame size): the clip fails, said why."""
+
+
+LABEL_MISFIT_MAX = 0.5  # more than this fraction of a clip's label rows outside the frame or past the end: fail
+MISFIT_REASONS = ("box entirely outside the frame", "label row past the video's end")
+
+
+def label_fit(clip: Clip, max_misfit: float = LABEL_MISFIT_MAX) -> str | None:
+    """A warning (with counts) when some label rows do not fit the video — boxes outside the frame, rows past its
+    end; raises `LabelFitError` past `max_misfit` of the rows (e.g. a recipe pairing a video with another's labels).
+    """
+    dropped = dict(clip.provenance.get("label_rows_dropped") or {})
+    if clip.labels is not None:
+        for reason, n in (clip.labels.dropped or {}).items():
+            dropped.setdefault(reason, n)
+    misfit = {r: int(dropped.get(r, 0)) for r in MISFIT_REASONS if dropped.get(r)}
+    if not misfit:
+        return None
+    kept = len(clip.labels) if clip.labels is not None else 0
+    # rows past the video's end are still in the table (decode counts them); the others were dropped on import
+    total = kept + sum(int(v) for r, v in dropped.items() if r != "label row past the video's end")
+    bad = sum(misfit.values())
+    fraction = bad / max(total, 1)
+    counts = ", ".join(f"{n} {r}" for r, n in misfit.items())
+    where = clip.source.labels or clip.source.media
+    if fraction > max_misfit:
+        raise LabelFitError(f"{where}: the labels do not fit the video {clip.source.media.name}: {counts} "
+                            f"({fraction:.0%} of {total} rows) — labels of another video or another frame size?")
+    return f"{where}: {counts} ({fraction:.0%} of {total} label rows) do not fit the video"
+
+
 class ActorError(ValueError):
     """The recipe's `actor:` names no class of the clip's labels (a misspelt class)."""
 
@@ -240,6 +272,9 @@ class InteractionStage(Stage):
     def process(self, clip: Clip) -> Clip:
         tracks, frames = clip.tracks, clip.frames
         assert tracks is not None and frames is not None
+        misfit = label_fit(clip)
+        if misfit:
+            log.warning("%s", misfit)
         tracks, joined = join_fragments(tracks, self.actor)
         clip = clip.with_(tracks=tracks)
         actor, reason = choose_actor(tracks, self.actor)
