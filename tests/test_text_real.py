@@ -85,7 +85,7 @@ def test_real_samples_floors(evaluation: dict):
     ko, en = evaluation["korquad_v1.0_dev"], evaluation["squad_v2.0_dev"]
     assert ko["true"] >= 55 and en["true"] >= 55 and en["unanswerable"] >= 69
     assert ko["confirmed"] / ko["true"] >= 0.96 and en["confirmed"] / en["true"] >= 0.96
-    assert ko["swap"][1] / ko["swap"][0] >= 0.85 and en["swap"][1] / en["swap"][0] >= 0.78
+    assert ko["swap"][1] / ko["swap"][0] >= 0.85 and en["swap"][1] / en["swap"][0] >= 0.82
     assert ko["shift"][1] == ko["shift"][0] and en["shift"][1] == en["shift"][0]
     assert ko["published_errors"] >= 20 and ko["published_errors_rejected"] == ko["published_errors"]
     assert en["unanswerable_confirmed"] == en["unanswerable"]  # kept as unanswerable, never given an answer

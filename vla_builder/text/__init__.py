@@ -1,9 +1,13 @@
-"""The text track: labeled text (extractive QA, classification) -> SFT records with a three-step reasoning trace.
+"""The text track: labeled text (extractive QA incl. SQuAD/KorQuAD, classification, multiple choice, NLI,
+summarization; Korean or English) -> SFT records with a three-step reasoning trace in the data's language.
 
 `kind: text` recipes come here (see `vla_builder.cli.cmd_build`). Everything is deterministic: no model, no
 network; the trace wording is picked among paraphrases by the recipe's seed.
 
 - `recipe`: the recipe schema, validated before any data is read;
-- `traces`: the three steps per record (question basis, error verification, answer confirmation), pure functions;
-- `build`: reads the sources, writes `records.jsonl`, `rejects.jsonl` and `manifest.json`.
+- `readers`: input layouts (JSON Lines, CSV/TSV, JSON list, SQuAD/KorQuAD nesting) -> flat rows;
+- `lang`: language detection, content words (Korean: character bigrams or Kiwi morphemes), sentences;
+- `traces`: the three steps (question basis, error verification, answer confirmation) for QA and classification;
+- `tasks`: the same for multiple choice, NLI and summarization;
+- `build`: reads the sources, writes `records.jsonl` / `records.parquet`, `rejects.jsonl` and `manifest.json`.
 """

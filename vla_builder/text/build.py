@@ -1,4 +1,5 @@
-"""Build a text recipe: read each source's JSON Lines, trace every record, write records / rejects / manifest.
+"""Build a text recipe: read each source (any layout of `readers`), trace every record, write records / rejects /
+manifest.
 
 A bad input line (not JSON, missing a field) or a record whose confirmed answer is not its source label is a
 reject with its file and line number — data, never a crash. Output order follows sources, files and lines, and
@@ -24,7 +25,6 @@ from vla_builder.text.traces import UNANSWERABLE, Trace, classification_trace, n
 
 # Same meanings as the video track's exit codes (vla_builder.build), not imported to keep this track light.
 EXIT_OK, EXIT_NOTHING_BUILT, EXIT_BAD_RECIPE, EXIT_PARTIAL = 0, 1, 2, 3
-FILES = ("records.jsonl", "rejects.jsonl", "manifest.json")
 
 SYSTEM = {
     "qa": "You answer questions using only the given context. Reason in three labelled steps (question basis, "

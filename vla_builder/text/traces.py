@@ -71,6 +71,20 @@ def _question_type(question: str, lang: str) -> tuple[str, str, str]:
     return word, expects, kind
 
 
+def _named_in_question(answer: str, question: str, lang: str) -> set[str]:
+    """English only: names (capitalised words, not opening the sentence) in both the answer and the question — an
+    answer naming the question's own subject ("King Ethelred II" for "Where did Ethelred flee?") answers
+    something else."""
+    if lang == "ko":
+        return set()
+
+    def names(text: str, skip_first: bool) -> set[str]:
+        pattern = r"(?<!^)\b[A-Z][\w'-]{2,}" if skip_first else r"\b[A-Z][\w'-]{2,}"
+        return {k for m in re.finditer(pattern, text.strip()) for k in lang_keywords(m.group(0), lang)}
+    # In the question, a capital opening it is no sign of a name ("Copper ..." / "Why do ... copper bases?").
+    return names(answer, False) & names(question, True)
+
+
 def _date_or_number_only(answer: str) -> bool:
     words = re.findall(r"[\w.%]+", answer)
     return bool(words) and any(ch.isdigit() for ch in answer) and all(_DATE_TOKEN.match(w) for w in words)
@@ -323,11 +337,15 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 "답이 있는 문장이 질문과 내용어를 공유하지 않는다" if not shared else
                 f"답이 있는 문장은 {_join(_words(shared))}만 공유하고, 다른 문장이 질문과 두 배 이상 더 맞는다")))
             a_keys = set(keywords(answer, lang))
+            # An English answer naming the question's own subject ("King Ethelred II" for "Where did Ethelred
+            # flee?") answers something else: a capitalised answer word that the question holds.
+            named = _named_in_question(answer, question, lang)
             echo = bool(a_keys) and a_keys <= set(ov.q)
-            checks.append(Check("answer_not_in_question", not echo, say(
+            checks.append(Check("answer_not_in_question", not (echo or named), say(
                 lang, "the answer adds something the question does not already say",
-                "답이 질문에 이미 있는 말만으로 되어 있지 않다") if not echo else say(
-                lang, f"the answer only repeats the question's own words ({_join(sorted(_words(keywords(answer, lang))))})",
+                "답이 질문에 이미 있는 말만으로 되어 있지 않다") if not (echo or named) else say(
+                lang, f"the answer only repeats the question's own words ({_join(sorted(_words(keywords(answer, lang))))})"
+                if echo else f"the answer names the question's own subject ({_join(sorted(ov.q[k] for k in named))})",
                 f"답이 질문의 말({_join(sorted(_words(keywords(answer, lang))))})을 되풀이할 뿐이다")))
             if kind == "number":
                 ok = bool(_NUMBER_WORDS.search(answer))
