@@ -161,6 +161,12 @@ def test_readers_csv_json_and_bad_squad(tmp_path: Path):
     rec = _jsonl(tmp_path / "o" / "records.jsonl")
     assert rec[0]["answer"] == "entailment" and rec[0]["language"] == "en"  # integer label -> KLUE/SNLI order
     assert "without 'qas'" in _jsonl(tmp_path / "o" / "rejects.jsonl")[0]["reason"]
+    # `language:` forces the reasoning language; `format: parquet` writes no JSONL records (and removes stale ones).
+    assert build_text_cli(_args(recipe, tmp_path / "o", "language=ko", "format=parquet")) == 3
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["manifest.json", "records.parquet", "rejects.jsonl"]
+    import pyarrow.parquet as pq
+    row = pq.read_table(tmp_path / "o" / "records.parquet").to_pylist()[0]
+    assert row["language"] == "ko" and row["messages"][2]["content"].startswith("1단계 - 질문 근거")
 
 
 def test_korean_tokens_meet_across_particles():
