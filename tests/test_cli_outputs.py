@@ -235,3 +235,27 @@ def test_opening_a_built_dataset_prints_no_traceback(built):
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr and "WARNING" not in res.stderr, res.stderr[-2000:]
     assert res.stdout.strip() == "torchcodec"  # FFmpeg's shared libraries are there (Makefile: system-deps)
+
+
+@pytest.mark.parametrize("name", ["explore_dataset.ipynb", "train_act.ipynb"])
+def test_notebook_executes(built, tmp_path, monkeypatch, name):
+    """Each notebook runs top to bottom in a Jupyter kernel (nbclient), on the small build; training cut to 2 steps."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from conftest import REPO
+
+    _, root, _ = built
+    monkeypatch.setenv("VLA_NOTEBOOK_DATASET", str(root))
+    monkeypatch.setenv("VLA_NOTEBOOK_STEPS", "2")
+    monkeypatch.setenv("VLA_NOTEBOOK_BATCH", "4")
+    monkeypatch.setenv("VLA_NOTEBOOK_RUN", str(tmp_path / "run"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    if name == "train_act.ipynb":
+        assert "2 loss values logged" in text and (tmp_path / "run" / "checkpoints" / "last").exists(), text[-2000:]
+    else:
+        assert "0 inconsistent" in text and "episodes: 2" in text, text[-2000:]
