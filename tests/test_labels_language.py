@@ -215,3 +215,21 @@ def test_clip_label_file_gives_each_clip_its_caption(tmp_path, real_data):
     assert clips["4"].provenance["caption_origin"] == "labels.json#5.label"
     assert clips["2003"].source.caption == "Touching (without moving) book"
     assert all(c.source.segment is None for c in clips.values())  # a caption, not a segment: the whole clip
+
+
+def test_template_wording_is_the_only_paraphrase_beside_a_caption(se_clips, tmp_path):
+    from vla_builder.sources.labels.segments import expand_episodes
+
+    labels = tmp_path / "ssv2.json"
+    labels.write_text(json.dumps([{"id": "4", "label": "moving a puzzle piece right to left",
+                                   "template": "Moving [something] from right to left",
+                                   "placeholders": ["puzzle piece"]}]))
+    clip = se_clips["4"]
+    (spec,) = expand_episodes(clip.source.__class__(**{**clip.source.__dict__, "captions": labels}))
+    assert spec.caption == "moving a puzzle piece right to left"
+    assert spec.caption_variants == ("Moving puzzle piece from right to left",)
+    clip = clip.with_(source=spec)
+    for stage in se_clips["_rest"]:
+        clip = stage.process(clip)
+    task_aug = [r["content"] for r in clip.language["persistent"] if r["style"] == "task_aug"]
+    assert clip.task == spec.caption and task_aug == [spec.caption, "Moving puzzle piece from right to left"]

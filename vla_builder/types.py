@@ -39,6 +39,7 @@ class SourceSpec:
     # Human-written language for this episode (a clip caption, a segment's narration): becomes the task verbatim.
     caption: str | None = None
     caption_origin: str | None = None  # where the caption came from: "<file>#<field or row>"
+    caption_variants: tuple[str, ...] = ()  # other wordings the label file itself gives (a filled template)
     segment: str | None = None  # how this span was chosen (e.g. "segment 3 of narrations.csv", "split 2/5 by max_s")
     split: dict[str, Any] | None = None  # the recipe's `split:` (sources/split.py): cut a long source into episodes
     # Temporal labels (a segment CSV or a `mapping:` with segments): each segment becomes its own episode

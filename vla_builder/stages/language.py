@@ -291,7 +291,8 @@ class LanguageStage(Stage):
         ts = [float(np.float32(t / fps)) for t in range(len(frames))]  # as the parquet's float32 timestamps
 
         persistent = [{"role": "user", "content": p, "style": "task_aug", "timestamp": 0.0}
-                      for p in ([task] if (self.task or caption) else []) + paraphrases]
+                      for p in ([task] if (self.task or caption) else []) + paraphrases
+                      + list(clip.source.caption_variants if caption else ())]
         persistent.append({"role": "assistant", "content": plan, "style": "plan", "timestamp": 0.0})
         persistent += [{"role": "assistant", "content": text, "style": "subtask", "timestamp": ts[st.start]}
                        for st, text in zip(subtasks, sub_texts, strict=True)]

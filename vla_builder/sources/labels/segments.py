@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,8 +120,9 @@ def read_mapping_segments(path: Path, spec: SourceSpec) -> list[Segment]:
     return out
 
 
-def read_clip_caption(path: Path, spec: SourceSpec) -> tuple[str, str]:
-    """Something-Something-style labels (or a JSON dict id -> text): (caption, origin) of this clip."""
+def read_clip_caption(path: Path, spec: SourceSpec) -> tuple[str, str, tuple[str, ...]]:
+    """Something-Something-style labels (or a JSON dict id -> text): (caption, origin, variants) of this clip; the
+    variants are the label file's own other wording — its template filled with its placeholders — when it differs."""
     from vla_builder.sources.labels import load_json_cached
 
     try:
@@ -130,7 +132,7 @@ def read_clip_caption(path: Path, spec: SourceSpec) -> tuple[str, str]:
     if isinstance(doc, dict):
         text = doc.get(spec.name)
         if isinstance(text, str) and normalize_text(text):
-            return normalize_text(text), f"{path.name}#{spec.name}"
+            return normalize_text(text), f"{path.name}#{spec.name}", ()
         raise LabelError(path, f"no caption for clip '{spec.name}'")
     if not isinstance(doc, list):
         raise LabelError(path, "clip labels must be a list of {id, label} records or a dict id -> text")
@@ -147,7 +149,13 @@ def read_clip_caption(path: Path, spec: SourceSpec) -> tuple[str, str]:
                     text = fill_template(rec["template"], rec["placeholders"])
                 else:
                     raise LabelError(path, f"clip '{spec.name}' (record {i}): no 'label' text")
-            return normalize_text(text), f"{path.name}#{i}.label"
+            text = normalize_text(text)
+            variants: tuple[str, ...] = ()
+            if isinstance(rec.get("template"), str) and isinstance(rec.get("placeholders"), list):
+                filled = normalize_text(fill_template(rec["template"], rec["placeholders"]))
+                if "[" not in filled and filled.lower() != text.lower():
+                    variants = (filled,)
+            return text, f"{path.name}#{i}.label", variants
     raise LabelError(path, f"no clip '{spec.name}' among {len(doc)} labels")
 
 
@@ -156,8 +164,8 @@ _CAPTION_INDEX: dict[tuple[str, int], dict[str, int]] = {}
 
 def fill_template(template: str, placeholders: list) -> str:
     out = template
-    for p in placeholders:
-        out = out.replace("[something]", str(p), 1).replace("[Something]", str(p), 1)
+    for p in placeholders:  # SSv2 templates: "[something]", "[something in it]", "[part]", ...
+        out = re.sub(r"\[[^\]]*\]", lambda _m, p=p: str(p), out, count=1)
     return out
 
 
@@ -175,8 +183,8 @@ def segment_format(spec: SourceSpec, path: Path) -> str:
 def expand_episodes(spec: SourceSpec) -> list[SourceSpec]:
     """One source -> its episodes: one per labeled segment, or the source with its clip caption; raises LabelError."""
     if spec.captions is not None and spec.caption is None:
-        caption, origin = read_clip_caption(spec.captions, spec)
-        spec = dataclasses.replace(spec, caption=caption, caption_origin=origin)
+        caption, origin, variants = read_clip_caption(spec.captions, spec)
+        spec = dataclasses.replace(spec, caption=caption, caption_origin=origin, caption_variants=variants)
     path = spec.segments
     if path is None and spec.labels is not None and spec.segment is None:
         # a segment/caption file given as `labels:` (e.g. an EPIC CSV), or a mapping with segments
@@ -190,8 +198,8 @@ def expand_episodes(spec: SourceSpec) -> list[SourceSpec]:
         return [spec]
     fmt = segment_format(spec, path)
     if fmt == "something_something":
-        caption, origin = read_clip_caption(path, spec)
-        return [dataclasses.replace(spec, caption=caption, caption_origin=origin)]
+        caption, origin, variants = read_clip_caption(path, spec)
+        return [dataclasses.replace(spec, caption=caption, caption_origin=origin, caption_variants=variants)]
     segments = read_epic(path, spec) if fmt == "epic" else read_mapping_segments(path, spec)
     pad = spec.segment_padding_s
     out = []
