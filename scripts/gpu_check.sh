@@ -73,8 +73,11 @@ summary() {
 # -- environment ---------------------------------------------------------------------------------------------
 if [ -f "$WHEELS/site.tar.xz" ]; then
   SITE="${TMPDIR:-/tmp}/vla_gpu_site"
-  if [ ! -d "$SITE/site" ] || [ "$WHEELS/site.tar.xz" -nt "$SITE/site" ]; then
-    rm -rf "$SITE" && mkdir -p "$SITE" && tar -xJf "$WHEELS/site.tar.xz" -C "$SITE" || echo "warning: cannot unpack $WHEELS/site.tar.xz"
+  # unpacked beside and renamed when complete: an interrupted unpack is never taken for a finished one
+  if [ ! -f "$SITE/.complete" ] || [ "$WHEELS/site.tar.xz" -nt "$SITE/.complete" ]; then
+    rm -rf "$SITE" "$SITE.part" && mkdir -p "$SITE.part" &&
+      tar -xJf "$WHEELS/site.tar.xz" -C "$SITE.part" && touch "$SITE.part/.complete" && mv "$SITE.part" "$SITE" ||
+      echo "warning: cannot unpack $WHEELS/site.tar.xz"
   fi
   # after the repository, before the machine's own packages (torch, numpy, OpenCV stay the machine's)
   export PYTHONPATH="$ROOT:$SITE/site${PYTHONPATH#"$ROOT"}"

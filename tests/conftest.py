@@ -43,6 +43,25 @@ def load_dataset(root: Path, repo_id: str, **kwargs):
 
 
 @pytest.fixture(scope="session")
+def kernel_library(tmp_path_factory):
+    """The CUDA kernel library built from scratch once per session (every .cu through nvcc, all default archs) into a
+    private cache that `get_library()` then finds: one nvcc build for every test that needs the kernels' code."""
+    from vla_builder.kernels import cuda as kc
+
+    if kc.find_nvcc() is None:
+        pytest.skip("nvcc not installed")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VLA_KERNEL_CACHE", str(tmp_path_factory.mktemp("kernel-cache")))
+    kc.get_library.cache_clear()
+    try:
+        kc.build_library(force=True)
+        yield kc.get_library()
+    finally:
+        mp.undo()
+        kc.get_library.cache_clear()
+
+
+@pytest.fixture(scope="session")
 def umi_wrist_dataset(tmp_path_factory, real_data) -> Path:
     """recipes/umi_wrist.yaml built once through the CLI (400 frames, 10 fps): shared by the tests that read it."""
     out = tmp_path_factory.mktemp("umi_wrist") / "umi"

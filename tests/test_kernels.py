@@ -36,19 +36,10 @@ def ref_flows(pairs) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def built_lib(tmp_path_factory):
-    """Build the library from scratch (every .cu through nvcc, all default archs) into a private cache."""
-    if not HAS_NVCC:
-        pytest.skip("nvcc not installed")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("VLA_KERNEL_CACHE", str(tmp_path_factory.mktemp("kernel-cache")))
-    kc.get_library.cache_clear()
-    try:
-        kc.build_library(force=True)
-        yield kc.get_library()
-    finally:
-        mp.undo()
-        kc.get_library.cache_clear()
+def built_lib(kernel_library):
+    """The library built from scratch (every .cu through nvcc, all default archs) into a private cache, once per
+    session (conftest.kernel_library)."""
+    return kernel_library
 
 
 # ---------------------------------------------------------------------------------------------------------------
