@@ -263,6 +263,8 @@ def test_stored_boxes_land_on_the_labeled_object_in_the_stored_frames(tmp_path):
     traces = [json.loads(line) for line in (out / "meta" / "reasoning.jsonl").read_text().splitlines()]
     prov = json.loads((out / "meta" / "provenance.jsonl").read_text().splitlines()[0])
     assert prov["image_coordinates"]["offset"] == pytest.approx([40 / 240, 0.0], abs=1e-5)
+    info = json.loads((out / "meta" / "info.json").read_text())
+    assert "stored image" in info["features"]["observation.state"]["info"]["coordinates"]  # the convention, documented
     video = next(out.glob("videos/**/*.mp4"))
     with av.open(str(video)) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_builder.schema import ACTION_NAMES, STATE_NAMES
+from vla_builder.stages.trajectory import ACTION_INFO, STATE_INFO
 from vla_builder.types import Clip
 
 CLIP_RECORD = "vla_builder_clip.json"  # per-shard provenance, inside the shard's meta/
@@ -113,8 +114,10 @@ class LeRobotSink:
         h, w = self.image_size
         return {
             self.image_key: {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]},
-            "observation.state": {"dtype": "float32", "shape": (len(STATE_NAMES),), "names": list(STATE_NAMES)},
-            "action": {"dtype": "float32", "shape": (len(ACTION_NAMES),), "names": list(ACTION_NAMES)},
+            "observation.state": {"dtype": "float32", "shape": (len(STATE_NAMES),), "names": list(STATE_NAMES),
+                                  "info": STATE_INFO},
+            "action": {"dtype": "float32", "shape": (len(ACTION_NAMES),), "names": list(ACTION_NAMES),
+                       "info": ACTION_INFO},
         }
 
     def _encoder(self):

@@ -49,6 +49,18 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
     return out
 
 
+# written into info.json with the state and action features (the `info` entry of each): what the numbers mean
+STATE_INFO = {"coordinates": "ee_x, ee_y, ee_w, ee_h: normalized coordinates of the stored image (x / its width, "
+                             "y / its height, letterbox included); per-episode mapping from the source in "
+                             "meta/provenance.jsonl image_coordinates",
+              "actor_visible": "1 where the actor is labeled at this sample; 0: the box is the last labeled one, "
+                               "kept, not observed",
+              "gripper": "1 if the actor held an object at the previous step"}
+ACTION_INFO = {"coordinates": "ee_dx, ee_dy: the actor's motion t -> t+1 in the stored image's normalized units, the "
+                              "camera's motion removed; 0 for steps from or to a sample without the actor",
+               "gripper": "1 while the actor holds an object (the command at t moves it from t to t+1)"}
+
+
 def stored_image_mapping(frames: Frames | None, image_size_hw: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
     """(scale, offset), each (2,) for (x, y): normalized source coordinates -> normalized coordinates of the stored
     image, which centers the working-size frame on an `image_size_hw` canvas (the sink's letterbox).
