@@ -3,8 +3,9 @@
 English: lower-cased words less stop words, crudely stemmed (no model). Korean attaches particles and endings to
 words (임종석이 / 임종석의 / 임종석을), so whitespace words never match. Two ways around it, both measured by
 scripts/eval_text.py on real KorQuAD (BENCHMARKS.md, "Text track on real data"):
-- `ngram` (default): character bigrams inside each word — 임종석이 and 임종석의 share 임종 and 종석. No model, and it
-  kept more true labels *and* caught more corrupted ones than morphemes did;
+- `ngram` (default): character bigrams inside each word — 임종석이 and 임종석의 share 임종 and 종석 — with the second
+  syllable's final consonant dropped, so verb forms meet (보낸 / 보냈던). No model, and it kept more true labels
+  *and* caught more corrupted ones than morphemes did;
 - `morph`: content morphemes from Kiwi (`kiwipiepy`, optional extra `korean`; its model ships in the
   `kiwipiepy_model` wheel, no download): nouns, verb/adjective stems, roots, numbers, foreign words, hanja.
 Korean sentences are split by a rule that also splits sentences glued without a space ("하였다.또한"); Kiwi's
@@ -76,6 +77,18 @@ def _korean_morphs(text: str) -> tuple[tuple[str, str, int, int], ...]:
     return tuple((t.form, t.tag, t.start, t.start + t.len) for t in _kiwi().tokenize(text))
 
 
+BIGRAM_DROP_FINAL = True
+
+
+def _bigram_key(pair: str) -> str:
+    """A character bigram with the second syllable's final consonant (batchim) dropped: verb forms that differ
+    only there meet (보낸 / 보냈던 / 보내 -> 보내)."""
+    if not BIGRAM_DROP_FINAL or len(pair) < 2 or not "\uac00" <= pair[1] <= "\ud7a3":
+        return pair
+    code = ord(pair[1]) - 0xAC00
+    return pair[0] + chr(0xAC00 + code - code % 28)
+
+
 def tokens(text: str, lang: str, mode: str | None = None) -> list[tuple[str, str, int]]:
     """Content tokens: (key, surface, start) — keys match across inflections, surfaces are what a reader sees."""
     if lang != "ko":
@@ -87,7 +100,7 @@ def tokens(text: str, lang: str, mode: str | None = None) -> list[tuple[str, str
             w = m.group(0).lower()
             if len(w) == 1:
                 out.append((w, w, m.start()))
-            out += [(w[i:i + 2], w, m.start() + i) for i in range(len(w) - 1)]
+            out += [(_bigram_key(w[i:i + 2]), w, m.start() + i) for i in range(len(w) - 1)]
         return out
     out = []
     for form, tag, a, b in _korean_morphs(text):
