@@ -3,6 +3,7 @@ the rules that make it so (world motion, carry / push / touch, subtasks, languag
 
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,7 +91,7 @@ def _clip(tracks: TrackSet, motion: Motion, fps: int = 15) -> Clip:
     t_count = tracks.boxes_xyxy.shape[0]
     frames = Frames(np.zeros((t_count, 4, 4, 3), np.uint8), fps, np.arange(t_count), np.arange(t_count) / fps, 0.0,
                     "test", (640, 480))
-    return Clip("unit", SourceSpec(video=None), frames=frames, tracks=tracks, motion=motion)
+    return Clip("unit", SourceSpec(video=Path("unit.mp4")), frames=frames, tracks=tracks, motion=motion)
 
 
 def _interactions(tracks, motion, **kw) -> Clip:
@@ -327,3 +328,10 @@ def test_label_fit_warns_with_counts_and_fails_past_the_threshold():
     with pytest.raises(LabelFitError, match="do not fit the video"):
         label_fit(bad)  # 8 of 12 rows
     assert label_fit(clip.with_(provenance={})) is None
+
+
+def test_a_third_person_source_without_labels_says_the_camera_becomes_the_actor(caplog):
+    empty = TrackSet(np.zeros(0, int), (), np.zeros((6, 0, 4)), np.zeros((6, 0), bool))
+    with caplog.at_level("WARNING"):
+        clip = _interactions(empty, _motion(6, 0))
+    assert clip.actor_id is None and "ego-motion becomes the action" in caplog.text
