@@ -233,3 +233,27 @@ def test_template_wording_is_the_only_paraphrase_beside_a_caption(se_clips, tmp_
         clip = stage.process(clip)
     task_aug = [r["content"] for r in clip.language["persistent"] if r["style"] == "task_aug"]
     assert clip.task == spec.caption and task_aug == [spec.caption, "Moving puzzle piece from right to left"]
+
+
+def test_segments_as_subtasks_cover_the_episode_in_order(se_clips, tmp_path):
+    import dataclasses
+
+    from vla_builder.sources.labels.segments import expand_episodes
+    from vla_builder.stages.label_subtasks import GAP_TEXT
+
+    csv = tmp_path / "n.csv"
+    csv.write_text("narration_id,start_timestamp,stop_timestamp,narration,verb\n"
+                   "a,00:00:01.00,00:00:02.00,reach for the piece,reach\n"
+                   "b,00:00:01.50,00:00:03.00,slide the piece left,slide\n")  # overlaps a: cut where b starts
+    clip = se_clips["4"]
+    (spec,) = expand_episodes(dataclasses.replace(clip.source, segments=csv, segments_as="subtasks"))
+    assert [s[2] for s in spec.label_subtasks] == ["reach for the piece", "slide the piece left"]
+    clip = clip.with_(source=spec)
+    for stage in se_clips["_rest"]:
+        clip = stage.process(clip)
+    subs = clip.language["subtasks"]
+    assert [s["text"] for s in subs] == [GAP_TEXT, "reach for the piece", "slide the piece left", GAP_TEXT]
+    assert subs[0]["start"] == 0 and subs[-1]["end"] == len(clip.frames) - 1
+    assert all(a["end"] + 1 == b["start"] for a, b in zip(subs, subs[1:]))  # one active subtask at every frame
+    t = clip.frames.source_time_s
+    assert abs(t[subs[1]["start"]] - 1.0) <= 1 / 12 and abs(t[subs[2]["end"]] - 3.0) <= 1 / 12 + 1e-6

@@ -79,6 +79,7 @@ class PipelineFactory:
         from vla_builder.stages.motion import MotionStage
         from vla_builder.stages.probe import LabelsStage, ProbeStage
         from vla_builder.stages.trajectory import TrajectoryStage
+        from vla_builder.stages.label_subtasks import LabelSubtasksStage
         from vla_builder.stages.verify_label import VerifyLabelStage
 
         r = self.recipe
@@ -90,6 +91,7 @@ class PipelineFactory:
             MotionStage(r.motion),
             InteractionStage(actor=r.actor),
             VerifyLabelStage(config=r.label_check),
+            LabelSubtasksStage(),
             TrajectoryStage(image_size=tuple(r.image_size)),
             LanguageStage(task=r.task, seed=r.seed, image_size=tuple(r.image_size)),
         ])

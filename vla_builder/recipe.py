@@ -96,6 +96,7 @@ class SourceConfig(_Strict):
     segments: str | None = None
     segments_format: Literal["auto", "epic", "mapping"] = "auto"
     segment_padding_s: float = Field(0.0, ge=0.0)
+    segments_as: Literal["episodes", "subtasks"] = "episodes"  # subtasks: one episode, the segments its subtasks
     mapping: MappingConfig | None = None  # any other JSON/CSV schema, declared (sources/labels/mapping.py)
     # the episode's span in source seconds (default: the labeled frames' span); labels outside it are not errors
     start_s: float | None = Field(None, ge=0.0)
@@ -327,6 +328,7 @@ def expand_sources(recipe: Recipe, base: Path, problems: list[str]) -> list[Sour
                     segments=_language_file(src.segments, f"sources[{i}].segments", media, base, problems),
                     segments_format=src.segments_format,
                     segment_padding_s=src.segment_padding_s,
+                    segments_as=src.segments_as,
                     mapping=src.mapping.as_dict() if src.mapping is not None else None,
                     captions=_language_file(src.captions, f"sources[{i}].captions", media, base, problems),
                     start_s=src.start_s,

@@ -46,6 +46,9 @@ class SourceSpec:
     segments: Path | None = None
     segments_format: str = "auto"  # auto | epic | mapping
     segment_padding_s: float = 0.0  # added before and after each labeled segment
+    segments_as: str = "episodes"  # episodes: one per segment | subtasks: the segments are this episode's subtasks
+    # labeled subtasks (segments_as: subtasks): (start_s, end_s, text, origin) in source seconds
+    label_subtasks: tuple[tuple[float, float, str, str], ...] = ()
     mapping: dict[str, Any] | None = None  # the recipe's declarative `mapping:` for any other JSON/CSV schema
     captions: Path | None = None  # clip labels (Something-Something style): this clip's caption by its name
 

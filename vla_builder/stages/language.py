@@ -280,8 +280,11 @@ class LanguageStage(Stage):
             paraphrases = []  # geometry-made paraphrases could contradict the human label: none beside it
         task = caption or self.task or paraphrases[0]
         camera = f"observation.images.{clip.source.camera}"
-        sub_texts = [describe_subtask(tracks, st, traj, self.seed, clip.clip_id) for st in subtasks]
-        if caption and subtasks and (clip.provenance.get("label_verdict") or {}).get("verdict") != "confirmed":
+        sub_texts = [st.detail["text"] if st.kind == "label" else describe_subtask(tracks, st, traj, self.seed,
+                                                                                  clip.clip_id) for st in subtasks]
+        labeled = any(st.kind == "label" for st in subtasks)  # human-labeled subtasks (segments_as: subtasks)
+        if caption and subtasks and not labeled and (clip.provenance.get("label_verdict") or {}).get(
+                "verdict") != "confirmed":
             # geometry the label's checks did not confirm must not speak beside the human label ("shove the pillow
             # down" for "pretending to pick a pillow up"): one step, the label; confirmed subtasks agree with it
             subtasks = [Event("label", 0, len(frames) - 1, subtasks[0].actor_id, subtasks[0].object_id)]

@@ -201,6 +201,10 @@ def expand_episodes(spec: SourceSpec) -> list[SourceSpec]:
         caption, origin, variants = read_clip_caption(path, spec)
         return [dataclasses.replace(spec, caption=caption, caption_origin=origin, caption_variants=variants)]
     segments = read_epic(path, spec) if fmt == "epic" else read_mapping_segments(path, spec)
+    if spec.segments_as == "subtasks":
+        subtasks = tuple(sorted((s.start_s, s.end_s, s.text, s.origin) for s in segments))
+        return [dataclasses.replace(spec, label_subtasks=subtasks,
+                                    segment=f"{len(subtasks)} labeled subtasks from {path.name}")]
     pad = spec.segment_padding_s
     out = []
     for i, seg in enumerate(segments):
