@@ -14,7 +14,7 @@ import pytest
 from vla_builder.text import lang as lang_mod
 from vla_builder.text.build import build_text_cli
 from vla_builder.text.readers import read_rows
-from vla_builder.text.traces import STEP_TITLES, STEP_TITLES_KO, qa_trace
+from vla_builder.text.traces import STEP_TITLES, STEP_TITLES_KO, particles, qa_trace
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_RECIPE = REPO / "recipes" / "text_real.yaml"
@@ -176,3 +176,5 @@ def test_korean_tokens_meet_across_particles():
     assert a & set(lang_mod.keywords("임종석의 영장", "ko", "ngram"))
     assert not a & set(lang_mod.keywords("경찰은 첩보를 입수했다", "ko", "ngram"))
     assert lang_mod.language_of("임종석은 조사를 받았다") == "ko" and lang_mod.language_of("The mill, 1820.") == "en"
+    # Korean particles follow the inserted word's last syllable: 받침 or not, a Latin word keeps the neutral form.
+    assert particles("'리슐리외'이(가), 1624년을(를), 이유을(를), Melting이(가)") == "'리슐리외'가, 1624년을, 이유를, Melting이(가)"

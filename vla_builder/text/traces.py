@@ -98,7 +98,24 @@ _CLIP = 160  # longest quote, in characters: enough to show the evidence, short 
 
 def say(lang: str, en: str, ko: str) -> str:
     """The wording in the record's language (the trace structure and check names stay the same)."""
-    return ko if lang == "ko" else en
+    return particles(ko) if lang == "ko" else en
+
+
+_PARTICLE = re.compile(r"(을\(를\)|이\(가\)|은\(는\)|와\(과\))")
+_PAIRS = {"을(를)": ("을", "를"), "이(가)": ("이", "가"), "은(는)": ("은", "는"), "와(과)": ("과", "와")}
+
+
+def particles(text: str) -> str:
+    """Korean templates write 을(를) after an inserted word; pick the one its last syllable takes (받침 or not):
+    '리슐리외'가, 1624년을. After a non-Hangul ending (a Latin word, a digit) the neutral form stays."""
+    def pick(m: re.Match) -> str:
+        before = text[:m.start()].rstrip("'\"”’)]」』 ")
+        last = before[-1:] if before else ""
+        if not "\uac00" <= last <= "\ud7a3":
+            return m.group(0)
+        with_final, without = _PAIRS[m.group(0)]
+        return with_final if (ord(last) - 0xAC00) % 28 else without
+    return _PARTICLE.sub(pick, text)
 
 
 @dataclass(frozen=True)
@@ -136,8 +153,9 @@ class Trace:
         mark = {True: say(self.lang, "pass", "통과"), False: say(self.lang, "fail", "실패")}
         checks = "\n".join(f"- [{say(self.lang, 'flag', '보류') if c.flagged else mark[c.passed]}] {c.name}: {c.detail}"
                            for c in self.checks)
-        return (f"{titles[0]}: {self.steps[0]}\n{titles[1]}: {self.steps[1]}\n{checks}\n"
+        text = (f"{titles[0]}: {self.steps[0]}\n{titles[1]}: {self.steps[1]}\n{checks}\n"
                 f"{titles[2]}: {self.steps[2]}\n{FINAL.get(self.lang, FINAL['en'])}: {self.answer}")
+        return particles(text) if self.lang == "ko" else text
 
 
 def keywords(text: str, lang: str = "en") -> dict[str, str]:
@@ -269,8 +287,10 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
     qword, expects, kind = _question_type(question, lang)
     empty = [r for r, v in (("question", question), ("context", context)) + (() if impossible else
              (("answer", answer),)) if not v.strip()]
-    checks = [Check("not_empty", not empty, say(lang, "question, context and answer are all non-empty",
-                                                 "질문, 지문, 답이 모두 비어 있지 않다") if not empty
+    checks = [Check("not_empty", not empty, (say(lang, "question and context are both non-empty",
+                                                  "질문과 지문이 모두 비어 있지 않다") if impossible else
+                                              say(lang, "question, context and answer are all non-empty",
+                                                  "질문, 지문, 답이 모두 비어 있지 않다")) if not empty
                     else say(lang, f"empty: {', '.join(empty)}", f"비어 있음: {', '.join(empty)}"))]
     evidence: list[dict] = []
     found = None
