@@ -66,7 +66,7 @@ def _sniff_json(path: Path) -> list[str]:
     import json
 
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json_cached(path)  # the reader gets the same parse: one per worker and file version
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise LabelError(path, f"cannot read JSON labels ({e})") from None
     found = []
