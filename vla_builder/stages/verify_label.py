@@ -92,16 +92,11 @@ def parse_label(text: str) -> Claim:
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), "none", w)
     verb = best[1] if best else "none"
-    if verb == "take" and re.search(r"\bup\b", body) is None and best and best[2] in ("take", "taking", "get",
-                                                                                       "getting"):
-        verb = "take"
     direction = None
     for pattern, d in DIRECTIONS.items():
         if re.search(pattern, body):
             direction = d
             break
-    if direction is None and verb == "take":
-        direction = None  # "take" need not rise; "pick up" / "lift" do (matched above)
     return Claim(verb, pretend, direction, best[2] if best else "")
 
 

@@ -122,7 +122,7 @@ def read_mapping_segments(path: Path, spec: SourceSpec) -> list[Segment]:
 
 def read_clip_caption(path: Path, spec: SourceSpec) -> tuple[str, str, tuple[str, ...]]:
     """Something-Something-style labels (or a JSON dict id -> text): (caption, origin, variants) of this clip; the
-    variants are the label file's own other wording — its template filled with its placeholders — when it differs."""
+    variants are the label file's own other wording (its template filled with its placeholders) when it differs."""
     from vla_builder.sources.labels import load_json_cached
 
     try:

@@ -82,7 +82,8 @@ def read_youtube_vis(spec: SourceSpec, info: VideoInfo) -> LabelTable:
             except (TypeError, ValueError):
                 count(dropped, "box with non-numeric values")
     if not rows:
-        raise LabelError(path, f"video {video.get('id')}: no usable boxes" + (f" (dropped: {dropped})" if dropped else ""))
+        raise LabelError(path, f"video {video.get('id')}: no usable boxes"
+                         + (f" (dropped: {dropped})" if dropped else ""))
     a = np.asarray(rows, dtype=np.float64)
     return finish_table(path, "youtube_vis", a[:, 0], a[:, 1], a[:, 2], a[:, 3:7], np.ones(len(a)), names, size,
                         dropped)
