@@ -7,11 +7,14 @@ the camera's own motion removed (`interactions.world_velocity`) and against the 
 
 | verb class | words | signature checked |
 |---|---|---|
-| take | pick up, lift, take, grab, raise, get | the object moves (and is carried, or rises) |
-| put | put, place, drop, set, lay, insert | the object moves, then rests |
-| push | push, poke, slide, shove, pull, move, drag, roll, turn | the object moves (in the stated direction) |
-| pretend | pretending to ..., pretend | the object does *not* really move |
-| touch | touch, tap, hold, squeeze, poke (without motion words) | the actor reaches the object |
+| take | pick up, lift, take, grab, raise, get | the object moves (a carry event or >= 0.08), a hand reaches it |
+| put | put, place, drop, set, lay, insert | the object moves, a hand reaches it |
+| push | push, poke, slide, shove, pull, move, drag, roll, turn | the object moves, in the stated direction |
+| pretend | pretending to ..., pretend | the object does *not* really move (no carry of >= 0.08, nor >= 0.16) |
+| touch | touch, tap, hold, squeeze | the actor's box reaches the object's |
+
+A stated left/right direction refutes when the net motion goes the other way; up/down only confirms (a hand-held
+camera's tilt and perspective move image y). "Never moved" (< 0.05) refutes take/put/push.
 | none | open, close, pour, wipe, ... | no box signature: undetermined |
 
 Per episode a verdict — `confirmed` (every check agrees), `contradicted` (a check measures the opposite of the
