@@ -260,3 +260,33 @@ def test_mapping_csv_with_pixel_xywh_boxes_and_track_ids(tmp_path):
     t = read_labels(spec(path, mapping={**mapping, "box": "box", "box_format": "xywh", "attributes": []}),
                     info(100, 100, fps=10))
     assert t.frame.tolist() == [5]
+
+
+SAMPLES = [("cvat_video/annotations.xml", 25, 20), ("cvat_images/train.xml", 10, 10), ("tao/ann.json", 640, 480),
+           ("youtube_vis/native.json", 1280, 720), ("youtube_vis/mmtracking_coco_video.json", 1280, 720),
+           ("ava/ava_default_v2.2.csv", 8, 8), ("coco_keypoints/person_keypoints_train.json", 5, 5),
+           ("epic/EPIC_100_uda_source_val_head.csv", 456, 256)]
+
+
+@pytest.mark.parametrize("sample, w, h", SAMPLES)
+def test_mutated_samples_give_a_table_or_a_clear_error(tmp_path, sample, w, h):
+    """Random byte-level damage (cuts, swapped characters, replaced numbers): a table, or a LabelError naming the
+    file — never another exception."""
+    rng = np.random.default_rng(11)
+    text = (ASSETS / sample).read_text()
+    for i in range(25):
+        chars = list(text)
+        for _ in range(int(rng.integers(1, 6))):
+            j = int(rng.integers(0, len(chars)))
+            chars[j] = str(rng.choice(list('x0-9.,"[]{}<> :')))
+        damaged = "".join(chars)
+        if rng.random() < 0.3:
+            damaged = damaged[: int(rng.integers(0, len(damaged)))]
+        path = tmp_path / f"{i}{Path(sample).suffix}"
+        path.write_text(damaged)
+        try:
+            table = read_labels(spec(path, "0043f083b5" if "vis" in sample else "video1"), info(w, h))
+        except LabelError as e:
+            assert str(path) in str(e)
+        else:
+            assert np.isfinite(table.boxes_xyxy).all() and (table.boxes_xyxy >= 0).all()

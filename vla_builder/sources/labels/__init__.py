@@ -176,7 +176,14 @@ def read_labels(spec: SourceSpec, info: VideoInfo) -> LabelTable:
 
     module, func = READERS[fmt]
     reader = getattr(importlib.import_module(f"vla_builder.sources.labels.{module}"), func)
-    return reader(spec, info)
+    try:
+        return reader(spec, info)
+    except LabelError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
+        # a structure the reader did not expect (a number where a record should be, ...): still a clear,
+        # per-clip error naming the file, never a bare traceback
+        raise LabelError(spec.labels, f"malformed {fmt} labels ({type(e).__name__}: {e})") from None
 
 
 def frame_number_map(spec: SourceSpec) -> dict[str, int] | None:
