@@ -22,7 +22,8 @@ FPS = 10
 
 @pytest.fixture(scope="module")
 def built(pick_place_scene, tmp_path_factory):
-    """Two episodes of the synthetic scene (listed twice: two paraphrases), small frames; the CLI's own build."""
+    """Two episodes of the synthetic scene (listed twice; the second with a human caption, so the label check gives
+    it a verdict), small frames; the CLI's own build."""
     scene, _truth = pick_place_scene
     work = tmp_path_factory.mktemp("cli_build")
     (work / "clips").mkdir()
@@ -39,6 +40,7 @@ def built(pick_place_scene, tmp_path_factory):
             labels: "clips/{{stem}}_gt.txt"
             classes: {{1: hand, 2: cup, 3: box}}
             licence: generated (Apache-2.0)
+            caption: pick up the cup and move it to the right
         actor: hand
         fps: {FPS}
         image_size: [120, 160]
@@ -112,8 +114,12 @@ def test_inspect_matches_lerobots_view(built, capsys):
         np.testing.assert_allclose([d["max"] for d in summary], ds.meta.stats[key]["max"], rtol=1e-6)
     assert s["licences"] == {"generated (Apache-2.0)": 2} and [x["source"] for x in s["sources"]] == ["clips/scene.mp4"] * 2
     assert s["subtask_kinds"].get("carry") == 2 and s["event_kinds"].get("grasp") == 2
+    # the captioned episode's label, checked against the footage (the hand does carry the cup to the right)
+    assert list(s["label_verdicts"]) == ["1"] and s["label_verdicts"]["1"]["label_verdict"]["verdict"] == "confirmed"
+    assert ds.meta.episodes[1]["tasks"] == ["pick up the cup and move it to the right"]
     rc, text, _ = run_main(capsys, "inspect", root)
     assert rc == 0 and "episodes: 2" in text and "ee_dx" in text and "generated (Apache-2.0)" in text
+    assert "episode 1: confirmed" in text
     rc, _, err = run_main(capsys, "inspect", root / "meta")
     assert rc == 1 and "not a LeRobot dataset" in err
 
@@ -198,6 +204,7 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     assert all('data-state="playable"' in v for v in videos), videos  # the browser decoded a frame
     assert all('data-video-width="320"' in v for v in videos), videos  # 160 px frames drawn at 2x
     assert '<p class="video-error"' not in dom
+    assert dom.count('data-verdict="confirmed"') == 1 and "object moved" in dom  # verdict with its evidence
     plots = re.findall(r"<div class=\"plot\"[^>]*>", dom)
     assert len(plots) == 2 and dom.count("<svg") >= 2
     shot = tmp_path / "shot.png"

@@ -98,8 +98,13 @@ def format_text(s: dict) -> str:
     lines += ["", "licences: " + "; ".join(f"{k} ({n} episode(s))" for k, n in s["licences"].items())]
     if s["label_verdicts"]:
         lines += ["", "label verdicts:"]
-        for ep, v in s["label_verdicts"].items():
-            lines.append(f"  episode {ep}: " + "; ".join(f"{k}={v[k]}" for k in v))
+        for ep, fields in s["label_verdicts"].items():
+            v = fields.get("label_verdict") if isinstance(fields.get("label_verdict"), dict) else fields
+            why = f" ({v['why']})" if v.get("why") else ""
+            lines.append(f"  episode {ep}: {v.get('verdict', '?')}{why} — label: {v.get('label', '-')!r}")
+        counts = Counter(str((f.get("label_verdict") or f).get("verdict")) for f in s["label_verdicts"].values()
+                         if isinstance(f.get("label_verdict", f), dict))
+        lines.append("  totals: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
     else:
         lines += ["label verdicts: (none recorded)"]
     if s["failures"]:

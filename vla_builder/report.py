@@ -209,6 +209,25 @@ def _kv_table(d: dict) -> str:
     return f"<table class='kv'>{rows}</table>"
 
 
+def _verdict_html(fields: dict) -> str:
+    """The label check's verdict (verify_label: confirmed / contradicted / undetermined), why, and each check's
+    numbers — the evidence."""
+    if not fields:
+        return "<p class='note'>label verdict: none recorded for this episode</p>"
+    v = fields.get("label_verdict") if isinstance(fields.get("label_verdict"), dict) else fields
+    verdict = str(v.get("verdict", "?"))
+    css = {"confirmed": "verdict", "contradicted": "verdict bad"}.get(verdict, "verdict undetermined")
+    checks = v.get("checks") or []
+    rows = "".join(
+        f"<tr><td>{_esc(c.get('check', ''))}</td><td>{_esc({True: 'yes', False: 'NO', None: 'cannot tell'}.get(c.get('ok'), c.get('ok')))}</td>"
+        f"<td>{_esc(', '.join(f'{k}={val}' for k, val in c.items() if k not in ('check', 'ok')))}</td></tr>"
+        for c in checks)
+    table = f"<table><tr><th>check</th><th>agrees</th><th>evidence</th></tr>{rows}</table>" if rows else ""
+    why = f" — {_esc(v['why'])}" if v.get("why") else ""
+    return (f"<div class='{css}' data-verdict='{_esc(verdict)}'><b>label verdict: {_esc(verdict)}</b>{why}"
+            f"<br>label: <i>{_esc(v.get('label', '-'))}</i>{table}</div>")
+
+
 def _stats_table(dims: list[dict]) -> str:
     head = "<tr><th>dim</th><th>min</th><th>max</th><th>mean</th><th>std</th></tr>"
     body = "".join("<tr>" + f"<td>{_esc(d['name'])}</td>" + "".join(
@@ -224,7 +243,8 @@ h1{font-size:22px} h2{font-size:18px;margin-top:32px;border-bottom:1px solid #dd
 video{background:#000;max-width:640px} .plot svg{max-width:720px;height:auto}
 table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
 .kv th{background:#f6f6f6;font-weight:normal;color:#555}
-.verdict{padding:6px 10px;border-radius:4px;background:#eef6ee} .bad{background:#fbeaea}
+.verdict{padding:6px 10px;border-radius:4px;background:#eef6ee;margin:8px 0} .bad{background:#fbeaea}
+.undetermined{background:#f3f3f3}
 .note{color:#666} .video-error{color:#b00;font-weight:bold}
 """
 
@@ -284,10 +304,7 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
             video_html = (f"<video src='{name}' controls muted loop playsinline preload='auto' "
                           f"data-episode='{i}'></video>")
         svg = episode_plot_svg(ep, names_a, names_s, sub, view.fps)
-        verdict = verdict_fields(p)
-        verdict_html = (f"<div class='verdict{' bad' if 'reject' in json.dumps(verdict).lower() else ''}'>"
-                        f"<b>label verdict</b>{_kv_table(verdict)}</div>" if verdict
-                        else "<p class='note'>label verdict: none recorded for this episode</p>")
+        verdict_html = _verdict_html(verdict_fields(p))
         subtask_list = "".join(f"<li>{s['start']}–{s['end']}: <b>{_esc(s['kind'])}</b> {_esc(s.get('text', ''))}</li>"
                                for s in sub.get("subtasks", []))
         parts.append(f"""
