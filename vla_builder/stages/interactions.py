@@ -435,17 +435,17 @@ def join_fragments(tracks: TrackSet, recipe_actor: str | None, max_jump: float =
         chains: list[list[int]] = []
         for k in ks:
             first = int(np.argmax(present[:, k]))
-            for chain in chains:
+            best, best_d = None, max_jump
+            for chain in chains:  # the chain whose hand ended nearest to where this fragment starts
                 tail = chain[-1]
                 last = int(np.nonzero(present[:, tail])[0][-1])
-                mine = np.zeros(len(present), bool)
-                for j in chain:
-                    mine |= present[:, j]
-                if (mine & present[:, k]).any() or last >= first:
-                    continue
-                if np.linalg.norm(centers[last, tail] - centers[first, k]) <= max_jump:
-                    chain.append(k)
-                    break
+                if last >= first:
+                    continue  # both in view at once: two hands
+                d = float(np.linalg.norm(centers[last, tail] - centers[first, k]))
+                if d <= best_d:
+                    best, best_d = chain, d
+            if best is not None:
+                best.append(k)
             else:
                 chains.append([k])
         for chain in chains:
