@@ -89,7 +89,7 @@ class PipelineFactory:
             DecodeStage(fps=self.fps, image_size=tuple(r.image_size)),
             DetectTrackStage(tracks=r.tracks, detector_config=self.detector_config()),
             MotionStage(r.motion),
-            InteractionStage(actor=r.actor),
+            InteractionStage.from_config(r.actor, r.interactions),
             VerifyLabelStage(config=r.label_check),
             LabelSubtasksStage(),
             TrajectoryStage(image_size=tuple(r.image_size)),

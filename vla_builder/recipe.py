@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vla_builder.runners import RunnerConfig
 from vla_builder.sources.split import SplitConfig
 from vla_builder.stages.detect_track import DetectorConfig, TracksConfig
+from vla_builder.stages.interactions import InteractionsConfig
 from vla_builder.stages.motion import MotionConfig
 from vla_builder.stages.verify_label import LabelCheckConfig
 from vla_builder.types import SourceSpec
@@ -137,6 +138,7 @@ class Recipe(_Strict):
     video: VideoConfig = VideoConfig()
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     label_check: LabelCheckConfig = Field(default_factory=LabelCheckConfig)  # human labels vs the footage
+    interactions: InteractionsConfig = Field(default_factory=InteractionsConfig)  # episode span, event thresholds
     fail_fast: bool = False
 
     @field_validator("image_size")

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
-from vla_builder.pipeline import Stage
+from pydantic import Field
+
+from vla_builder.pipeline import Stage, StageConfig
 from vla_builder.types import Clip, Event, Motion, TrackSet
 
 log = logging.getLogger(__name__)
@@ -254,6 +256,18 @@ def motion_runs(steps: np.ndarray, unc: np.ndarray, step_min: float, disp_min: f
     return out
 
 
+class InteractionsConfig(StageConfig):
+    """The recipe's `interactions:` section."""
+
+    # actor: the episode is the actor's labeled span (no frames without it); clip: the whole decoded clip
+    episode_span: Literal["actor", "clip"] = "actor"
+    min_move_s: float = Field(0.15, gt=0)  # an object must move in the world at least this long to count as moved
+    min_displacement: float = Field(0.02, ge=0)  # ... and get this far (normalized units, center or a corner)
+    camera_rel_err: float = Field(0.25, ge=0)  # the camera-motion fit's error, a fraction of the motion it predicts
+    grasp_overlap: float = Field(0.25, gt=0, le=1)  # fraction of the object's box a hand covers to hold it
+    max_pause_s: float = Field(1.0, ge=0)  # a still pause inside a carry up to this long keeps the hold
+
+
 @dataclass
 class InteractionStage(Stage):
     actor: str | None = None
@@ -267,6 +281,13 @@ class InteractionStage(Stage):
 
     name: ClassVar[str] = "interactions"
     needs: ClassVar[tuple[str, ...]] = ("tracks", "motion")
+
+    @classmethod
+    def from_config(cls, actor: str | None, config: InteractionsConfig | None = None) -> InteractionStage:
+        c = config or InteractionsConfig()
+        return cls(actor=actor, grasp_overlap=c.grasp_overlap, max_pause_s=c.max_pause_s, min_move_s=c.min_move_s,
+                   min_displacement=c.min_displacement, camera_rel_err=c.camera_rel_err,
+                   keep_whole_clip=c.episode_span == "clip")
     makes: ClassVar[tuple[str, ...]] = ("events", "subtasks", "actor_id")
 
     def process(self, clip: Clip) -> Clip:
