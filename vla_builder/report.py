@@ -6,7 +6,7 @@
   actor highlighted, the action as an arrow from the actor's center, the gripper state, the current subtask, and a
   banner while the actor is not visible;
 - **plots** of the actions and the state over time and an **event timeline** (subtasks as bars, events as marks),
-  inline SVG from matplotlib;
+  inline SVG;
 - the label's **verdict and evidence** where the build recorded one, and the episode's provenance;
 - **dataset stats**: episodes, frames, tasks, per-dimension action/state stats, licences, failed clips.
 
@@ -18,7 +18,6 @@ training will see, not what the builder believed.
 from __future__ import annotations
 
 import html
-import io
 import json
 import time
 from collections.abc import Callable
@@ -157,46 +156,102 @@ def _encode_mp4(frames, path: Path, fps: int) -> int:
     return n
 
 
+# matplotlib's tab10: familiar colours (and what the report test looks for: the first line's #1f77b4)
+LINE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+def _nice_range(values: np.ndarray) -> tuple[float, float]:
+    lo, hi = (float(np.nanmin(values)), float(np.nanmax(values))) if values.size and np.isfinite(values).any() \
+        else (0.0, 1.0)
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5 * max(abs(lo), 1e-3), hi + 0.5 * max(abs(hi), 1e-3)
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi + pad
+
+
 def episode_plot_svg(ep, names_action: list[str], names_state: list[str], subtasks: dict, fps: int) -> str:
-    import matplotlib
+    """Actions and state over time (one panel each, the 0/1 gripper on the timeline instead) and the event timeline
+    — drawn as inline SVG here: a plot per episode costs microseconds, not a plotting library's import per build."""
+    width, left, right, panel_h, gap = 730, 74, 110, 150, 26
+    plot_w = width - left - right
+    t_end = max(ep.length - 1, 1) / fps
+    x_of = lambda t: left + plot_w * t / t_end  # noqa: E731
+    out, y0 = [], 8
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def x_axis(y: float, labels: bool) -> None:
+        for k in range(6):
+            t = t_end * k / 5
+            out.append(f"<line x1='{x_of(t):.1f}' y1='{y:.1f}' x2='{x_of(t):.1f}' y2='{y + 4:.1f}' stroke='#333'/>")
+            if labels:
+                out.append(f"<text x='{x_of(t):.1f}' y='{y + 16:.1f}' font-size='11' text-anchor='middle'>{t:.1f}</text>")
 
-    t = np.arange(ep.length) / fps
-    fig, axes = plt.subplots(3, 1, figsize=(8, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.4]})
-    for ax, values, names, title in ((axes[0], ep.action, names_action, "action"),
-                                     (axes[1], ep.state, names_state, "observation.state")):
-        for i in range(values.shape[1]):
-            name = names[i] if i < len(names) else f"{title}[{i}]"
-            if name != "gripper":  # 0/1: drawn on the timeline, it would flatten the motion curves here
-                ax.plot(t, values[:, i], lw=1.4, label=name)
-        ax.set_ylabel(title)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    tl = axes[2]
+    for values, names, title in ((ep.action, names_action, "action"), (ep.state, names_state, "observation.state")):
+        dims = [(i, names[i] if i < len(names) else f"{title}[{i}]") for i in range(values.shape[1])]
+        dims = [(i, n) for i, n in dims if n != "gripper"]  # 0/1: on the timeline, it would flatten the curves here
+        lo, hi = _nice_range(values[:, [i for i, _ in dims]]) if dims else (0.0, 1.0)
+        y_of = lambda v: y0 + panel_h * (1 - (v - lo) / (hi - lo))  # noqa: E731
+        out.append(f"<rect x='{left}' y='{y0}' width='{plot_w}' height='{panel_h}' fill='#fff' stroke='#333'/>")
+        for v in (lo, (lo + hi) / 2, hi):
+            out.append(f"<line x1='{left}' y1='{y_of(v):.1f}' x2='{left + plot_w}' y2='{y_of(v):.1f}' "
+                       f"stroke='#ddd'/><text x='{left - 4}' y='{y_of(v) + 4:.1f}' font-size='11' "
+                       f"text-anchor='end'>{v:+.3g}</text>")
+        if lo < 0 < hi:
+            out.append(f"<line x1='{left}' y1='{y_of(0):.1f}' x2='{left + plot_w}' y2='{y_of(0):.1f}' stroke='#999'/>")
+        out.append(f"<text x='14' y='{y0 + panel_h / 2:.1f}' font-size='12' text-anchor='middle' "
+                   f"transform='rotate(-90 14 {y0 + panel_h / 2:.1f})'>{_esc(title)}</text>")
+        t = ep.timestamp if len(ep.timestamp) == len(values) else np.arange(len(values)) / fps
+        for k, (i, name) in enumerate(dims):
+            colour = LINE_COLOURS[k % len(LINE_COLOURS)]
+            pts = " ".join(f"{x_of(float(a)):.1f},{y_of(float(b)):.1f}" for a, b in zip(t, values[:, i])
+                           if np.isfinite(b))
+            out.append(f"<polyline points='{pts}' fill='none' stroke='{colour}' stroke-width='1.6'/>")
+            ly = y0 + 12 + 15 * k
+            out.append(f"<line x1='{left + plot_w + 8}' y1='{ly - 4}' x2='{left + plot_w + 24}' y2='{ly - 4}' "
+                       f"stroke='{colour}' stroke-width='2'/><text x='{left + plot_w + 28}' y='{ly}' "
+                       f"font-size='11'>{_esc(name)}</text>")
+        x_axis(y0 + panel_h, labels=False)
+        y0 += panel_h + gap
+    # timeline: subtasks as bars, events as marks, the gripper closed as a dark band
+    tl_h = 70
+    out.append(f"<rect x='{left}' y='{y0}' width='{plot_w}' height='{tl_h}' fill='#fff' stroke='#333'/>"
+               f"<text x='14' y='{y0 + tl_h / 2:.1f}' font-size='12' text-anchor='middle' "
+               f"transform='rotate(-90 14 {y0 + tl_h / 2:.1f})'>events</text>")
+    kinds = sorted({sub["kind"] for sub in subtasks.get("subtasks", [])})
+    for sub in subtasks.get("subtasks", []):
+        colour = LINE_COLOURS[kinds.index(sub["kind"]) % len(LINE_COLOURS)]
+        xa, xb = x_of(sub["start"] / fps), x_of(min(sub["end"] + 1, ep.length - 1) / fps)
+        out.append(f"<rect x='{xa:.1f}' y='{y0 + 6}' width='{max(1.0, xb - xa):.1f}' height='24' fill='{colour}' "
+                   f"fill-opacity='0.55'><title>{_esc(sub.get('text', ''))}</title></rect>"
+                   f"<text x='{xa + 3:.1f}' y='{y0 + 22}' font-size='10'>{_esc(sub['kind'])}</text>")
+    for k, e in enumerate(subtasks.get("events", [])):
+        xe, ye = x_of(e["start"] / fps), y0 + 40 + 9 * (k % 2)
+        out.append(f"<path d='M{xe - 4:.1f},{ye - 6:.1f} L{xe + 4:.1f},{ye - 6:.1f} L{xe:.1f},{ye:.1f} Z' fill='#000'/>"
+                   f"<text x='{xe + 5:.1f}' y='{ye:.1f}' font-size='10'>{_esc(e['kind'])}</text>")
     if "gripper" in names_action:
         closed = ep.action[:, names_action.index("gripper")] > 0.5
-        tl.fill_between(t, 0, 0.12, where=closed, step="post", color="0.35", label="gripper closed")
-        tl.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    kinds = sorted({s["kind"] for s in subtasks.get("subtasks", [])})
-    for s in subtasks.get("subtasks", []):
-        c = f"C{kinds.index(s['kind']) % 10}"
-        tl.broken_barh([(s["start"] / fps, (s["end"] - s["start"] + 1) / fps)], (0.55, 0.4), color=c, alpha=0.7)
-        tl.text((s["start"] + 0.5) / fps, 0.75, s["kind"], fontsize=7, va="center")
-    for k, e in enumerate(subtasks.get("events", [])):
-        tl.plot([e["start"] / fps], [0.3 - 0.08 * (k % 3)], marker="v", color="k", ms=5)
-        tl.text(e["start"] / fps, 0.3 - 0.08 * (k % 3), f" {e['kind']}", fontsize=7, va="center")
-    tl.set_ylim(0, 1)
-    tl.set_yticks([])
-    tl.set_ylabel("events")
-    tl.set_xlabel("time (s)")
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+        for a, b in _runs(closed):
+            xa, xb = x_of(a / fps), x_of(min(b + 1, ep.length - 1) / fps)
+            out.append(f"<rect x='{xa:.1f}' y='{y0 + tl_h - 10}' width='{max(1.0, xb - xa):.1f}' height='8' "
+                       f"fill='#555'/>")
+        out.append(f"<rect x='{left + plot_w + 8}' y='{y0 + tl_h - 10}' width='16' height='8' fill='#555'/>"
+                   f"<text x='{left + plot_w + 28}' y='{y0 + tl_h - 2}' font-size='11'>gripper closed</text>")
+    x_axis(y0 + tl_h, labels=True)
+    height = y0 + tl_h + 36
+    out.append(f"<text x='{left + plot_w / 2:.1f}' y='{height - 4}' font-size='12' text-anchor='middle'>time (s)</text>")
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
+            f"font-family='sans-serif'>{''.join(out)}</svg>")
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of each run of True."""
+    runs, start = [], None
+    for i, m in enumerate(list(mask) + [False]):
+        if m and start is None:
+            start = i
+        elif not m and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    return runs
 
 
 def _esc(x) -> str:
