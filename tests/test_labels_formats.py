@@ -290,3 +290,13 @@ def test_mutated_samples_give_a_table_or_a_clear_error(tmp_path, sample, w, h):
             assert str(path) in str(e)
         else:
             assert np.isfinite(table.boxes_xyxy).all() and (table.boxes_xyxy >= 0).all()
+
+
+def test_recipe_accepts_exactly_the_formats_the_readers_know():
+    import typing
+
+    from vla_builder.recipe import SourceConfig
+    from vla_builder.sources.labels import LABEL_FORMATS
+
+    allowed = set(typing.get_args(SourceConfig.model_fields["labels_format"].annotation))
+    assert allowed == {*LABEL_FORMATS, "auto", "none"}
