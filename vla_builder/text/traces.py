@@ -58,6 +58,14 @@ _DATE_TOKEN = re.compile(r"^(\d[\d,.]*(?:st|nd|rd|th|s)?|\d+[년월일세살시�
                          r"about|around|c\.|century|centuries|year|years|decade|bc|ad|[ivxlc]+)$", re.IGNORECASE)
 
 
+# English answer shapes that cannot answer "where" (a person) or "who" (an event, place or thing).
+_PERSON_EN = re.compile(r"^(king|queen|duke|duchess|count|countess|earl|lord|lady|prince|princess|emperor|empress|"
+                        r"pope|bishop|archbishop|sir|saint|st\.?|mr|mrs|dr)\b|\b[A-Z][a-z]+ (?:I|II|III|IV|V|VI|VII|VIII"
+                        r"|IX|X|XI|XII)$", re.IGNORECASE)
+_EVENT_PLACE_EN = re.compile(r"\b(battle|war|siege|treaty|revolution|river|sea|ocean|lake|bay|mountains?|island|"
+                             r"valley|castle|language|religion|century|year)\b", re.IGNORECASE)
+
+
 def _question_type(question: str, lang: str) -> tuple[str, str, str]:
     """(question word, what it asks for, answer kind). English asks up front ("Who was the leader when ..."), so
     the earliest question word wins; Korean asks at the end ("... 파견 된 인물은?"), so the last one does."""
@@ -264,6 +272,33 @@ class _Overlap:
         return sum(self.weight[k] for k in outside) + \
             ANSWER_WORD_WEIGHT * sum(self.weight[k] for k in inside - outside)
 
+    def words(self, i: int, context: str) -> list[tuple[int, int]]:
+        """(start, end) of the whitespace words of sentence i (Korean eojeol: a word with its particles)."""
+        a, b = self.spans[i]
+        return [(a + m.start(), a + m.end()) for m in re.finditer(r"\S+", context[a:b])]
+
+    def nearness(self, i: int, span: tuple[int, int], context: str) -> float:
+        """How close the question's words sit to `span` inside sentence i: each question key found outside the span
+        adds its rarity weight / (1 + the number of words between it and the span), nearest occurrence counted."""
+        words = self.words(i, context)
+        inside = [j for j, (a, b) in enumerate(words) if a < span[1] and b > span[0]]
+        if not inside:
+            return 0.0
+        first, last = inside[0], inside[-1]
+        best: dict[str, int] = {}
+        for k, _, pos in self.per_sentence[i]:
+            if k not in self.q or span[0] <= pos < span[1]:
+                continue
+            j = next((j for j, (a, b) in enumerate(words) if a <= pos < b), None)
+            if j is None or first <= j <= last:
+                continue
+            gap = first - j - 1 if j < first else j - last - 1
+            # A clause boundary (a comma) between them: the word belongs to another clause's predicate.
+            between = words[j:first] if j < first else words[last:j]
+            gap += CLAUSE_GAP * sum(context[b - 1] == "," for _, b in between)
+            best[k] = min(best.get(k, gap), gap)
+        return sum(self.weight[k] / (1 + g) for k, g in best.items())
+
     def support(self, i: int, skip: tuple[int, int], context: str, lang: str) -> tuple[float, dict[str, str]]:
         """Overlap of the answer's sentence; one that opens by pointing back ("It premiered ...", "그는 ...") also
         counts its predecessor at `NEIGHBOUR_WEIGHT` (its subject lives there)."""
@@ -273,6 +308,95 @@ class _Overlap:
             own += NEIGHBOUR_WEIGHT * self.score(i - 1)
             shared = {**shared, **{k: v for k, v in self.shared(i - 1).items() if k not in shared}}
         return own, shared
+
+
+CLAUSE_GAP = 2  # words added to a distance for each comma crossed
+RIVAL_FACTOR = 2.0  # a same-kind span this many times nearer the question's words than the answer outranks it
+
+
+def _same_kind(answer: str, candidate: str, lang: str) -> bool:
+    """Spans that could stand in for each other: numbers for numbers, names for names (English capitals)."""
+    if any(ch.isdigit() for ch in answer):
+        return any(ch.isdigit() for ch in candidate)
+    return False
+
+
+def _closest_rival(ov: "_Overlap", i: int, span: tuple[int, int], context: str,
+                   lang: str) -> tuple[float, str | None, float]:
+    """The answer's nearness to the question's words, and the nearest other span of its kind and length in the same
+    sentence (one holding no question word): two names or two years in one sentence are told apart by which one
+    stands next to what the question asks about."""
+    near = ov.nearness(i, span, context)
+    words = ov.words(i, context)
+    n = max(1, sum(1 for a, b in words if a < span[1] and b > span[0]))
+    q_pos = {pos for k, _, pos in ov.per_sentence[i] if k in ov.q}
+    answer = context[span[0]:span[1]]
+    best, best_text = 0.0, None
+    for j in range(len(words) - n + 1):
+        a, b = words[j][0], words[j + n - 1][1]
+        if a < span[1] and b > span[0]:
+            continue
+        if any(a <= p < b for p in q_pos):
+            continue
+        text = context[a:b].strip(".,;:!?\"'()[]")
+        if not text or not _same_kind(answer, text, lang):
+            continue
+        score = ov.nearness(i, (a, b), context)
+        if score > best:
+            best, best_text = score, text
+    return near, best_text, best
+
+
+# Korean question words and the light nouns a question ends on ("... 보낸 것은?", "... 궁녀의 이름은?"): the word
+# before them is what the question turns on.
+_KO_NOT_FOCUS = re.compile(r"^(무엇|뭐|누구|누가|어디|언제|어느|어떤|어떻|무슨|몇|얼마|왜|것|이름|사람|인물|곳|때|이유|"
+                           r"방법|장소|시기|연도|년도|해는|해가|날은|날짜)")
+
+
+def _focus_keys(question: str, lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Korean: (focus, kind). The focus is the keys of the predicate nearest the end of the question, past its
+    question word and light noun — what the asked-for thing is tied to (보낸 in "... 죽이기 위해 보낸 것은?"); the
+    kind is the keys of the nouns after it, which name what is asked for (궁녀, 이름 in "도와준 궁녀의 이름은?")."""
+    if lang != "ko":
+        return {}, {}
+    words = re.findall(r"[^\s?.!]+", question)
+    for n in range(len(words) - 1, -1, -1):
+        w = words[n]
+        # A question ending on a noun with its topic particle ("... 믿은 종교는?") names the kind of the answer
+        # (종교: 천주교), which the context need not repeat beside it: it is never the focus.
+        last_topic = n == len(words) - 1 and re.search(r"[은는란]$", w)
+        if not last_topic and not _KO_NOT_FOCUS.match(w) and _predicate_like(w):
+            kind: dict[str, str] = {}
+            for x in words[n + 1:]:
+                if not _KO_QUESTION_WORD.match(x):
+                    kind.update(lang_keywords(x, lang))
+            return lang_keywords(w, lang), kind
+    return {}, {}
+
+
+_KO_QUESTION_WORD = re.compile(r"^(무엇|뭐|누구|누가|어디|언제|어느|어떤|어떻|무슨|몇|얼마|왜|것)")
+
+
+def _kind_beside(ov: "_Overlap", i: int, span: tuple[int, int], context: str, kind: dict[str, str],
+                 within: int = 2) -> bool:
+    """A key of `kind` within `within` words after the span in sentence i (Korean puts the noun after its name)."""
+    if not kind:
+        return False
+    words = ov.words(i, context)
+    last = max((j for j, (a, b) in enumerate(words) if a < span[1] and b > span[0]), default=None)
+    if last is None:
+        return False
+    lo, hi = words[last][0], words[min(len(words) - 1, last + within)][1]
+    return any(k in kind and lo <= pos < hi and not span[0] <= pos < span[1] for k, _, pos in ov.per_sentence[i])
+
+
+def _predicate_like(word: str) -> bool:
+    """A Korean word that ends as a verb does before a noun (보낸, 믿은, 참석하는, 할) or at a question's end
+    (태어났나, 보냈는가): bare nouns (앨범 in "앨범 이름은") say what kind of answer is wanted, not where it is."""
+    last = word[-1:]
+    if not "\uac00" <= last <= "\ud7a3":
+        return False
+    return (ord(last) - 0xAC00) % 28 in (4, 8) or last in "나가까냐지요다"
 
 
 def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of: str | None = None,
@@ -376,9 +500,41 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
             else:
                 ok = not _date_or_number_only(answer)
                 why = say(lang, "the answer is only a number or a date", "답이 수나 날짜뿐이다")
+                if ok and lang != "ko" and qword == "where" and _PERSON_EN.search(answer):
+                    ok, why = False, "the answer names a person (a title or a regnal number), not a place"
+                elif ok and lang != "ko" and qword in ("who", "whom") and _EVENT_PLACE_EN.search(answer):
+                    ok, why = False, "the answer names an event, a place or a thing, not a person or group"
             checks.append(Check("answer_type", ok, say(
                 lang, f"the question asks for {expects} and the answer fits", f"질문이 {expects}을(를) 묻고 답이 이에 맞는다")
                 if ok else say(lang, f"the question asks for {expects}, but {why}", f"질문이 {expects}을(를) 묻는데 {why}")))
+            focus, kind_keys = _focus_keys(question, lang)
+            with_focus = [j for j, sent in enumerate(ov.per_sentence) if any(k in focus for k, _, _ in sent)]
+            near_focus = {i, i - 1} if i > 0 and anaphoric(context[a:b], lang) else {i}
+            # Named right beside its kind ("안형광이라는 이름의 궁녀" for "도와준 궁녀의 이름은?"), an answer
+            # stands even where the focus is paraphrased (도와준 / 도움으로).
+            if with_focus:  # Korean questions whose focus word the context holds
+                word = ", ".join(dict.fromkeys(focus.values()))
+                holds = bool(near_focus & set(with_focus))
+                beside = not holds and _kind_beside(ov, i, (start, end), context, kind_keys)
+                kind_word = ", ".join(dict.fromkeys(kind_keys.values()))
+                checks.append(Check("answer_by_focus", holds or beside, say(
+                    lang, f"the answer's sentence holds the question's focus word '{word}'",
+                    f"답이 있는 문장이 질문의 중심어 '{word}'을(를) 담는다") if holds else say(
+                    lang, f"the focus word '{word}' is in another sentence, but the answer stands right before "
+                          f"'{kind_word}', the kind the question asks for",
+                    f"중심어 '{word}'은(는) 다른 문장에 있지만 답 바로 뒤에 질문이 묻는 '{kind_word}'이(가) 있다")
+                    if beside else say(
+                    lang, f"the question's focus word '{word}' is in another sentence, not in the answer's",
+                    f"질문의 중심어 '{word}'은(는) 다른 문장에 있고 답이 있는 문장에는 없다")))
+            near, rival, rival_near = _closest_rival(ov, i, (start, end), context, lang)
+            ok = rival is None or rival_near <= RIVAL_FACTOR * near
+            checks.append(Check("answer_nearest", ok, say(
+                lang, f"no span of the same kind in its sentence sits closer to the question's words "
+                      f"(nearness {near:.2f})", f"같은 문장에서 같은 종류의 다른 구간이 질문의 말에 더 가깝지 않다"
+                                                 f"(근접도 {near:.2f})") if ok else say(
+                lang, f"'{rival}' sits much closer to the question's words in the same sentence "
+                      f"(nearness {rival_near:.2f} against {near:.2f})",
+                f"같은 문장에서 '{rival}'이(가) 질문의 말에 훨씬 더 가깝다(근접도 {rival_near:.2f}, 답 {near:.2f})")))
     checks.append(_duplicate_check(duplicate_of, say(lang, "question and context", "질문과 지문"), lang))
     failed = [c for c in checks if not c.passed]
     basis = {"task": "extractive_qa", "label_space": say(lang, "a span of the context", "지문의 한 구간"),
