@@ -289,6 +289,12 @@ def test_stored_boxes_land_on_the_labeled_object_in_the_stored_frames(tmp_path):
     hand = next(o for o in traces[0]["visible_objects"] if o["name"] == "hand")
     state = rows[0]["observation.state"]
     assert state[0] == pytest.approx((hand["box"][0] + hand["box"][2]) / 2, abs=1e-3)  # the state: same coordinates
+    from vla_builder.validate import validate
+
+    assert validate(out).ok
+    (out / "meta" / "reasoning.jsonl").write_text('{"episode_index": 0, "frame_index": 99}\n{not json\n')
+    report = validate(out)  # a broken file is a message naming it, never a traceback
+    assert not report.ok and any("reasoning.jsonl" in p for p in report.problems), report.problems
 
 
 def test_labels_of_another_video_fail_the_clip_with_counts_and_a_misspelt_actor_lists_the_classes(tmp_path):
