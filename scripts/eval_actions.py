@@ -15,7 +15,8 @@
       camera ~ +rot_y (pan) + dx / depth, image y ~ -rot_x (tilt) + dy / depth, zoom ~ +dz, roll ~ +rot_z.
       We print the whole ego x pose-delta correlation matrix, the best-matching mapping and the predicted one.
     * Gripper (optional): the gap between the orange UMI fingers at the bottom of the image vs gripper_width.
-(b) synthetic scenes with exact truth, through the pipeline's stages (events need the clip, not only the parquet).
+(b) synthetic scenes with exact truth, also built by the CLI and scored from the written dataset (parquet action,
+    meta/subtasks.jsonl events, meta/provenance.jsonl task).
 
 Run: .venv/bin/python scripts/eval_actions.py [--max-frames N]
 """
@@ -276,44 +277,80 @@ def umi_correlations(root: Path = UMI_ROOT, max_frames: int | None = None, max_s
 
 
 # ------------------------------------------------------------------------------------------ (b) synthetic: hook
-def synthetic_section(n_frames: int = 60, fps: int = 15) -> list[dict]:
-    """Synthetic scenes with exact truth through the whole pipeline (no dataset writing): one row per scene."""
-    from vla_builder.build import PipelineFactory
+def read_episodes(dataset: Path) -> list[dict]:
+    """Every episode of a written dataset: action (T, A) from the parquet, task and span from meta/provenance.jsonl,
+    events from meta/subtasks.jsonl (sample indices relative to the episode)."""
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetDataset(sorted((dataset / "data").rglob("*.parquet"))).read(
+        columns=["action", "episode_index", "frame_index"])
+    ep, fr = np.asarray(table["episode_index"].to_numpy()), np.asarray(table["frame_index"].to_numpy())
+    action = np.asarray(table["action"].to_pylist(), np.float64)
+    prov = [json.loads(line) for line in (dataset / "meta" / "provenance.jsonl").read_text().splitlines()]
+    events = {int(r["episode_index"]): r["events"] for r in
+              map(json.loads, (dataset / "meta" / "subtasks.jsonl").read_text().splitlines())}
+    out = []
+    for i, p in enumerate(prov):
+        rows = np.nonzero(ep == i)[0]
+        rows = rows[np.argsort(fr[rows])]
+        out.append({"action": action[rows], "task": p["task"], "offset": int((p.get("episode_span") or [0])[0]),
+                    "events": events.get(i, [])})
+    return out
+
+
+SYNTHETIC_SCENES = ("pick_place", "push", "handover", "idle", "pan")
+
+
+def synthetic_section(n_frames: int = 60, fps: int = 15, scenes: tuple[str, ...] = SYNTHETIC_SCENES) -> list[dict]:
+    """Synthetic scenes with exact truth, built by `python -m vla_builder build` (one recipe, one episode per scene),
+    scored from the written dataset: action and gripper from the parquet, events from meta/subtasks.jsonl, the task
+    from meta/provenance.jsonl. One row per scene."""
+    import yaml
+
+    from vla_builder.schema import GRIPPER
     from vla_builder.synthetic import make_scene
-    from vla_builder.types import Clip, SourceSpec
 
     rows = []
-    pipeline = PipelineFactory.of(fps, image_size=(120, 160), actor="hand",
-                                  motion={"method": "dis", "preset": "fast"})()
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, scene in enumerate(["pick_place", "push", "handover", "idle", "pan"]):
+    with tempfile.TemporaryDirectory(prefix="eval_actions_syn_") as tmp:
+        truths, sources = {}, []
+        for scene in scenes:
             d = Path(tmp) / scene
-            truth = make_scene(d, scene, n_frames=n_frames, fps=fps, size_px=(120, 160), seed=10 + i)
-            spec = SourceSpec(video=d / "scene.mp4", labels=d / "gt.txt", labels_format="mot",
-                              classes={1: "hand", 2: "cup", 3: "box"})
-            result = pipeline.run_clip(Clip(scene, spec))
-            if result.failure is not None:
-                raise RuntimeError(f"synthetic scene {scene}: [{result.failure.stage}] {result.failure.reason}")
-            clip = result.clip
-            action = clip.trajectory.action
+            seed = 10 + SYNTHETIC_SCENES.index(scene)  # a scene's seed does not depend on which others run
+            truths[scene] = make_scene(d, scene, n_frames=n_frames, fps=fps, size_px=(120, 160), seed=seed)
+            sources.append({"video": str(d / "scene.mp4"), "labels": str(d / "gt.txt"), "labels_format": "mot",
+                            "classes": {1: "hand", 2: "cup", 3: "box"}})
+        recipe = Path(tmp) / "synthetic.yaml"
+        recipe.write_text(yaml.safe_dump({"name": "synthetic_eval", "sources": sources, "actor": "hand", "fps": fps,
+                                          "image_size": [120, 160], "motion": {"method": "dis", "preset": "fast"},
+                                          "output": str(Path(tmp) / "dataset")}))
+        proc = subprocess.run([sys.executable, "-m", "vla_builder", "build", str(recipe)], capture_output=True,
+                              text=True, cwd=Path(__file__).resolve().parents[1])
+        if proc.returncode != 0:
+            raise RuntimeError(f"build failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        episodes = read_episodes(Path(tmp) / "dataset")
+        for scene, episode in zip(scenes, episodes, strict=True):
+            truth, off, action = truths[scene], episode["offset"], episode["action"]
+            span_t = slice(off, off + len(action))  # the episode's samples on the scene's grid
             true_v = np.array(truth["hand_velocity"]) + np.vstack([np.diff(np.array(truth["camera_pan"]), axis=0),
                                                                    [[0, 0]]])
+            true_v = true_v[span_t]
             moving = np.linalg.norm(true_v, axis=1) > 1.5 / 160  # above the 1-pixel quantization of the labels
             cos = (action[moving, :2] * true_v[moving]).sum(1) / (
                 np.linalg.norm(action[moving, :2], axis=1) * np.linalg.norm(true_v[moving], axis=1) + 1e-12)
-            true_g, got_g = np.array(truth["gripper"]) > 0, action[:, -1] > 0.5
+            true_g, got_g = np.array(truth["gripper"])[span_t] > 0, action[:, GRIPPER] > 0.5
             f1 = 2 * (true_g & got_g).sum() / max(true_g.sum() + got_g.sum(), 1) if true_g.any() else float("nan")
             errs = []
             for kind, when in truth["events"].items():
                 actor = 4 if kind == "receive" else 1
                 k = "carry" if kind == "receive" else kind
-                hits = [e for e in clip.events if e.kind == k and e.actor_id == actor]
+                hits = [e for e in episode["events"] if e["kind"] == k and e["actor_id"] == actor]
                 span = when if isinstance(when, list) else [when, when]
-                errs.append(min((max(abs(e.start - span[0]), abs(e.end - span[1])) for e in hits), default=99))
-            inter = [e for e in clip.events if e.kind in ("grasp", "carry", "push")]
+                errs.append(min((max(abs(e["start"] + off - span[0]), abs(e["end"] + off - span[1])) for e in hits),
+                                default=99))
+            inter = [e for e in episode["events"] if e["kind"] in ("grasp", "carry", "push")]
             rows.append({"scene": scene, "direction": float((cos > np.cos(np.radians(30))).mean()) if moving.any()
                          else float("nan"), "gripper_f1": f1, "event_err": max(errs) if errs else 0,
-                         "false_interactions": len(inter) if not truth["events"] else 0, "task": clip.task,
+                         "false_interactions": len(inter) if not truth["events"] else 0, "task": episode["task"],
                          "true_task": truth["task"]})
     return rows
 
