@@ -215,10 +215,12 @@ def cmd_build(args: argparse.Namespace) -> int:
             bar.advance(outcome)
 
     def log(message: str) -> None:
-        if "FAILED" in message and quiet and not args.json:
-            print(message, file=sys.stderr, flush=True)  # failures are shown even with --quiet
-        else:
+        if args.json:
+            bar.write(message, file=sys.stderr)  # stdout holds the JSON result only
+        elif not args.quiet:
             bar.write(message)
+        elif "FAILED" in message:
+            print(message, file=sys.stderr, flush=True)  # failures are shown even with --quiet
 
     try:
         report = build(loaded, output=args.output, runner=args.runner, fail_fast=args.fail_fast,

@@ -1,4 +1,4 @@
-"""Progress on the terminal (tqdm): clips or frames done, frames/s and ETA; silent with --quiet or --json.
+"""Progress on the terminal (tqdm, on stderr): clips or frames done, frames/s and ETA; off with --quiet or --json.
 
 Log lines printed while a bar is shown go through `write` so they land above the bar instead of through it.
 """
@@ -16,13 +16,13 @@ class Progress:
         self.frames = 0
         self.t0 = time.perf_counter()
 
-    def write(self, message: str) -> None:
-        if not self.enabled:
-            return
+    def write(self, message: str, file=None) -> None:
+        """A log line (stdout unless told), printed above the bar (on stderr) rather than through it."""
+        file = file or sys.stdout
         if self.bar is not None:
-            self.bar.write(message, file=sys.stderr)
+            self.bar.write(message, file=file)
         else:
-            print(message, file=sys.stderr, flush=True)
+            print(message, file=file, flush=True)
 
     def start(self, total: int, done: int = 0) -> None:
         if not self.enabled:

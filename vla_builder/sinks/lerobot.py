@@ -195,9 +195,10 @@ class LeRobotSink:
         from lerobot.datasets.aggregate import aggregate_datasets
 
         def aggregate(roots: list[Path], into: Path, concatenate: bool = True) -> None:
-            aggregate_datasets(repo_ids=[f"vla_builder/{d.name}" for d in roots], aggr_repo_id=repo_id,
-                               roots=list(roots), aggr_root=into, concatenate_videos=concatenate,
-                               concatenate_data=concatenate)
+            with quiet_libav():  # the mp4 muxer's "Starting second pass" line, once per merged file
+                aggregate_datasets(repo_ids=[f"vla_builder/{d.name}" for d in roots], aggr_repo_id=repo_id,
+                                   roots=list(roots), aggr_root=into, concatenate_videos=concatenate,
+                                   concatenate_data=concatenate)
 
         remove_tree(partial)
         if len(shard_dirs) <= self.merge_group:
@@ -222,6 +223,19 @@ class LeRobotSink:
         write_language(partial, language)
         readable_by_others(partial)
         return records
+
+
+@contextlib.contextmanager
+def quiet_libav():
+    """FFmpeg's info lines through PyAV (lerobot turns them on) would interleave with our progress output."""
+    import av.logging
+
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        yield
+    finally:
+        av.logging.set_level(level)
 
 
 def readable_by_others(root: Path) -> None:
