@@ -63,7 +63,10 @@ def _stem_en(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 4 else word  # "replaced"/"replace", "premiered"/"premiere"
 
 
-_ANAPHOR_EN = re.compile(r"^(it|he|she|they|this|these|those|his|her|its|their|there|the latter|the former)\b", re.I)
+# English sentences opening on a connective ("But a storm dispersed the fleet.") continue the one before, as the
+# Korean 그러나 / 또한 / 하지만 do.
+_ANAPHOR_EN = re.compile(r"^(it|he|she|they|this|these|those|his|her|its|their|there|the latter|the former|"
+                         r"but|however|yet|so|then|thus|also)\b", re.I)
 _ANAPHOR_KO = re.compile(r"^(그|그녀|그들|이|이들|이는|이로|이에|이후|당시|그러나|또한|하지만)")
 
 
@@ -89,10 +92,15 @@ def _bigram_key(pair: str) -> str:
     return pair[0] + chr(0xAC00 + code - code % 28)
 
 
+def _fold_accents(text: str) -> str:
+    """é -> e, one character for one (positions stay valid): "fiancée" meets "fiancee"."""
+    return "".join(unicodedata.normalize("NFKD", c)[0] if ord(c) > 127 else c for c in text)
+
+
 def tokens(text: str, lang: str, mode: str | None = None) -> list[tuple[str, str, int]]:
     """Content tokens: (key, surface, start) — keys match across inflections, surfaces are what a reader sees."""
     if lang != "ko":
-        return [(s, m.group(0), m.start()) for m in _WORD_EN.finditer(text.lower())
+        return [(s, m.group(0), m.start()) for m in _WORD_EN.finditer(_fold_accents(text.lower()))
                 if m.group(0) not in _STOP_EN and len(s := _stem_en(m.group(0))) > 1]
     if (mode or KOREAN_TOKENS) == "ngram":
         out = []

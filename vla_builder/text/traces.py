@@ -34,7 +34,7 @@ _QTYPES = {
            (r"how old", "an age", "number"),
            (r"when|what (?:year|century|decade|date|day|month|time|period|age)|which (?:year|century|decade)",
             "a time or date", "time"),
-           (r"how long", "a duration or length", "other"),
+           (r"how long", "a duration or length", "duration"),
            (r"who|whom|whose", "a person or group", "entity"), (r"where", "a place", "entity"),
            (r"why", "a reason", "other"), (r"which", "one specific item", "other"),
            (r"what", "a thing or fact", "other"), (r"how", "a manner or method", "other")),
@@ -64,6 +64,12 @@ _PERSON_EN = re.compile(r"^(king|queen|duke|duchess|count|countess|earl|lord|lad
                         r"|IX|X|XI|XII)$", re.IGNORECASE)
 _EVENT_PLACE_EN = re.compile(r"\b(battle|war|siege|treaty|revolution|river|sea|ocean|lake|bay|mountains?|island|"
                              r"valley|castle|language|religion|century|year)\b", re.IGNORECASE)
+
+
+# "What country / which city / what language ...": the answer is a proper name (capitalised in English).
+_NAMED_KIND_EN = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:country|countries|city|cities|state|nation|"
+                            r"continent|kingdom|region|island|river|sea|language|empire|county|province|town)\b",
+                            re.IGNORECASE)
 
 
 def _question_type(question: str, lang: str) -> tuple[str, str, str]:
@@ -316,9 +322,16 @@ RIVAL_FACTOR = 2.0  # a same-kind span this many times nearer the question's wor
 
 def _same_kind(answer: str, candidate: str, lang: str) -> bool:
     """Spans that could stand in for each other: numbers for numbers, names for names (English capitals)."""
-    if any(ch.isdigit() for ch in answer):
-        return any(ch.isdigit() for ch in candidate)
+    if any(ch.isdigit() for ch in answer):  # and in the same unit: 877년 / 896년, not 935년 / 3월
+        return any(ch.isdigit() for ch in candidate) and _unit(answer) == _unit(candidate)
     return False
+
+
+def _unit(text: str) -> str:
+    """What follows the last number: 년, 월, years, century (particles and punctuation dropped)."""
+    m = re.search(r"\d[\d,.]*\s*([^\W\d_]*)[^\d]*$", text)
+    word = m.group(1).lower() if m else ""
+    return word[:1] if word and "\uac00" <= word[0] <= "\ud7a3" else word.rstrip("s")
 
 
 def _closest_rival(ov: "_Overlap", i: int, span: tuple[int, int], context: str,
@@ -350,7 +363,9 @@ def _closest_rival(ov: "_Overlap", i: int, span: tuple[int, int], context: str,
 # Korean question words and the light nouns a question ends on ("... 보낸 것은?", "... 궁녀의 이름은?"): the word
 # before them is what the question turns on.
 _KO_NOT_FOCUS = re.compile(r"^(무엇|뭐|누구|누가|어디|언제|어느|어떤|어떻|무슨|몇|얼마|왜|것|이름|사람|인물|곳|때|이유|"
-                           r"방법|장소|시기|연도|년도|해는|해가|날은|날짜)")
+                           r"방법|장소|시기|연도|년도|해는|해가|날은|날짜|"
+                           # auxiliary and light verbs carry no content ("놓이게 되었는가", "하였는가", "있었나")
+                           r"되|됐|된|하였|했|하는|한가|있|없|않)")
 
 
 def _focus_keys(question: str, lang: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -494,6 +509,9 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
             if kind == "number":
                 ok = bool(_NUMBER_WORDS.search(answer))
                 why = say(lang, "the answer holds no number", "답에 수가 없다")
+            elif kind == "duration":  # "380 years", "a decade", "three miles": a number or a time word
+                ok = bool(_NUMBER_WORDS.search(answer) or _TIME_WORDS.search(answer))
+                why = say(lang, "the answer holds neither a number nor a time word", "답에 수도 시간 표현도 없다")
             elif kind == "time":
                 ok = bool(_TIME_WORDS.search(answer))
                 why = say(lang, "the answer holds no time expression", "답에 시간 표현이 없다")
@@ -504,6 +522,9 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                     ok, why = False, "the answer names a person (a title or a regnal number), not a place"
                 elif ok and lang != "ko" and qword in ("who", "whom") and _EVENT_PLACE_EN.search(answer):
                     ok, why = False, "the answer names an event, a place or a thing, not a person or group"
+                elif ok and lang != "ko" and _NAMED_KIND_EN.search(question) and \
+                        not re.search(r"\b[A-Z]", answer):
+                    ok, why = False, "the question asks for a named place or group, but the answer names none"
             checks.append(Check("answer_type", ok, say(
                 lang, f"the question asks for {expects} and the answer fits", f"질문이 {expects}을(를) 묻고 답이 이에 맞는다")
                 if ok else say(lang, f"the question asks for {expects}, but {why}", f"질문이 {expects}을(를) 묻는데 {why}")))
