@@ -81,17 +81,52 @@ def test_issue_korquad_records_are_confirmed_with_korean_evidence():
 
 
 def test_real_samples_floors(evaluation: dict):
-    """Floors on the committed excerpts (measured: BENCHMARKS.md). English confirmation and both swap rates are
-    below the issue's 98% / 90% targets."""
+    """Floors on the committed excerpts (measured: BENCHMARKS.md). Korean meets the issue's 98% / 90%; English
+    confirmation (96.4%) and swaps rejected (86.8%) do not, nor do flipped NLI labels (flagged, never rejected)."""
     ko, en = evaluation["korquad_v1.0_dev"], evaluation["squad_v2.0_dev"]
     assert ko["true"] >= 55 and en["true"] >= 55 and en["unanswerable"] >= 69
     assert ko["confirmed"] / ko["true"] >= 0.98 and en["confirmed"] / en["true"] >= 0.96
-    assert ko["swap"][1] / ko["swap"][0] >= 0.82 and en["swap"][1] / en["swap"][0] >= 0.82
+    assert ko["swap"][1] / ko["swap"][0] >= 0.92 and en["swap"][1] / en["swap"][0] >= 0.86
     assert ko["shift"][1] == ko["shift"][0] and en["shift"][1] == en["shift"][0]
     assert ko["published_errors"] >= 20 and ko["published_errors_rejected"] == ko["published_errors"]
     assert en["unanswerable_confirmed"] == en["unanswerable"]  # kept as unanswerable, never given an answer
+    # The held-out excerpts (added after the rules, then used to fix what their first look showed: BENCHMARKS.md).
+    ko_h, en_h = evaluation["korquad_v1.0_dev_heldout"], evaluation["squad_v2.0_dev_heldout"]
+    assert ko_h["true"] == 14 and en_h["true"] == 18 and en_h["unanswerable_confirmed"] == en_h["unanswerable"] == 20
+    assert ko_h["confirmed"] == ko_h["true"] and ko_h["swap"][1] == ko_h["swap"][0]
+    assert en_h["confirmed"] >= 17 and en_h["swap"][1] / en_h["swap"][0] >= 0.76
     nli = evaluation["klue_nli_dev"]
     assert nli["confirmed"] == nli["records"]  # lexical cues never reject a true NLI label (they flag)
+
+
+def _korquad(qid: str) -> dict:
+    path = REPO / "recipes" / "data" / "text" / "real" / "korquad_v1.0_dev_excerpt.json"
+    return next(v for _, _, v in read_rows(path, path.name, "squad") if isinstance(v, dict) and v["id"] == qid)
+
+
+def _qa(r: dict, answer: str) -> object:
+    return qa_trace(r["question"], r["context"], answer, key="k", answer_start=r["context"].index(answer), lang="ko")
+
+
+def test_focus_and_nearness_tell_swapped_answers_apart():
+    # "전경협의 오빠가 그녀를 죽이기 위해 보낸 것은?": the answer's sentence must hold the focus 보낸 (보냈던 there).
+    sent = _korquad("6549412-2-1")
+    assert _qa(sent, "독이 든 계란 과자").answer == "독이 든 계란 과자"
+    bad = _qa(sent, "이교도")
+    assert bad.answer is None and [c.name for c in bad.failed] == ["answer_by_focus"]
+    # The focus 도와준 is paraphrased (도움으로), but the answer stands right before its kind: 이름의 궁녀.
+    helper = _korquad("6549412-0-1")
+    assert _qa(helper, "안형광").answer == "안형광"
+    # Two years in one sentence: the one next to 태어났으며 answers "언제 태어났나?" (a comma parts 896년 from it).
+    born = _korquad("6471291-0-0")
+    assert _qa(born, "877년").answer == "877년"
+    assert [c.name for c in _qa(born, "896년").failed] == ["answer_nearest"]
+    # English answer shapes: "how long" takes a number; "where" is no person; "who" is no battle.
+    assert qa_trace("How long did it last?", "The siege lasted 380 years.", "380 years", key="k").answer == "380 years"
+    ctx = "In 1066, Duke William II of Normandy conquered England killing King Harold II at the Battle of Hastings."
+    assert qa_trace("Where did Harold II die?", ctx, "Battle of Hastings", key="k").answer == "Battle of Hastings"
+    assert qa_trace("Where did Harold II die?", ctx, "William II", key="k").answer is None
+    assert qa_trace("Who killed Harold II?", ctx, "Battle of Hastings", key="k").answer is None
 
 
 def test_korquad_layout_builds_with_korean_reasoning(real_build: Path):
