@@ -75,6 +75,8 @@ def test_umi_correlations_first_60_frames(umi_wrist_dataset):
     assert np.all(np.isfinite(res["matrix_raw"])) and np.all(np.isfinite(res["matrix_smooth"]))
     assert all(np.isfinite(v) for v in res["conventions"].values())
     assert np.isfinite(res["gripper"]["r"]) and res["gripper"]["n"] == 60
-    rows = ev.synthetic_section()  # the synthetic half of eval_actions: every scene scored
-    assert [r["scene"] for r in rows] == ["pick_place", "push", "handover", "idle", "pan"]
-    assert all(r["event_err"] <= 2 and r["false_interactions"] == 0 for r in rows)
+    # the synthetic half of eval_actions, scored from a CLI-built dataset (one scene here: the handover exercises
+    # the second hand's events; the event suite covers every scene in-process)
+    (row,) = ev.synthetic_section(scenes=("handover",))
+    assert row["scene"] == "handover" and row["event_err"] <= 2 and row["gripper_f1"] > 0.9, row
+    assert row["direction"] > 0.9, row
