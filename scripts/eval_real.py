@@ -49,10 +49,16 @@ def readme_descriptions(dev: Path = DEV) -> dict[str, str]:
     return out
 
 
-def build(out: Path, dev: Path = DEV) -> subprocess.CompletedProcess:
+def build(out: Path, dev: Path = DEV, in_process: bool = False):
+    """Build the clips into `out` with the CLI (a CompletedProcess), or in this process (the BuildReport)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     recipe = out.parent / f"{out.name}_recipe.yaml"
     recipe.write_text(RECIPE.format(dev=dev, fps=FPS, out=out))
+    if in_process:
+        from vla_builder.build import build as build_dataset
+        from vla_builder.recipe import load_recipe
+
+        return build_dataset(load_recipe(recipe), output=out, overwrite=True, log=lambda *a: None)
     return subprocess.run([sys.executable, "-m", "vla_builder", "build", str(recipe), "--output", str(out),
                            "--overwrite"], capture_output=True, text=True, timeout=900)
 

@@ -27,8 +27,8 @@ def _eval_real():
 def real_build(tmp_path_factory, real_data):
     ev = _eval_real()
     out = tmp_path_factory.mktemp("something_else") / "dev"
-    res = ev.build(out, real_data / "something_else_dev")
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    report = ev.build(out, real_data / "something_else_dev", in_process=True)
+    assert report.episodes == 6 and not report.failures, report.failures
     return out, {r["clip"]: r for r in ev.measure(out)}
 
 
@@ -250,7 +250,6 @@ def test_stored_boxes_land_on_the_labeled_object_in_the_stored_frames(tmp_path):
     """A 4:3 scene written 2:1 (letterboxed): the state, VQA and trace boxes are in the stored image's coordinates."""
     import av
 
-    from conftest import run_cli
     from vla_builder.synthetic import make_scene
 
     make_scene(tmp_path / "scene", "pick_place", n_frames=24, fps=15, size_px=(120, 160), seed=4)
@@ -258,9 +257,12 @@ def test_stored_boxes_land_on_the_labeled_object_in_the_stored_frames(tmp_path):
         "name: letterbox\nsources:\n  - video: scene/scene.mp4\n    labels: scene/gt.txt\n"
         "    classes: {1: hand, 2: cup, 3: box}\nactor: hand\nfps: 15\nimage_size: [120, 240]\n"
         "video: {codec: h264, crf: 10}\noutput: out\n")
-    res = run_cli("build", "recipe.yaml", cwd=tmp_path)
-    assert res.returncode == 0, res.stdout + res.stderr
+    from vla_builder.build import build
+    from vla_builder.recipe import load_recipe
+
     out = tmp_path / "out"
+    report = build(load_recipe(tmp_path / "recipe.yaml"), output=out, log=lambda *a: None)
+    assert report.episodes == 1 and not report.failures, report.failures
     traces = [json.loads(line) for line in (out / "meta" / "reasoning.jsonl").read_text().splitlines()]
     prov = json.loads((out / "meta" / "provenance.jsonl").read_text().splitlines()[0])
     assert prov["image_coordinates"]["offset"] == pytest.approx([40 / 240, 0.0], abs=1e-5)
@@ -298,24 +300,25 @@ def test_stored_boxes_land_on_the_labeled_object_in_the_stored_frames(tmp_path):
 
 
 def test_labels_of_another_video_fail_the_clip_with_counts_and_a_misspelt_actor_lists_the_classes(tmp_path):
-    from conftest import run_cli
+    from vla_builder.build import build
+    from vla_builder.recipe import load_recipe
     from vla_builder.synthetic import make_scene
 
     make_scene(tmp_path / "a", "idle", n_frames=20, fps=15, size_px=(120, 160), seed=1)
     make_scene(tmp_path / "b", "pick_place", n_frames=60, fps=15, size_px=(240, 320), seed=2)
     common = "    classes: {1: hand, 2: cup, 3: box}\nfps: 15\nimage_size: [120, 160]\nvideo: {codec: h264}\n"
     (tmp_path / "swapped.yaml").write_text(
-        "name: swapped\nsources:\n  - video: a/scene.mp4\n    labels: b/gt.txt\n" + common + "actor: hand\noutput: o1\n")
-    res = run_cli("build", "swapped.yaml", cwd=tmp_path)
-    assert res.returncode == 1, res.stdout + res.stderr  # nothing built: the one clip's labels do not fit
-    failure = json.loads((tmp_path / ".o1.work" / "failures.jsonl").read_text().splitlines()[0])
-    assert "do not fit the video" in failure["reason"] and "past the video's end" in failure["reason"], failure
+        "name: swapped\nsources:\n  - video: a/scene.mp4\n    labels: b/gt.txt\n" + common + "actor: hand\n")
+    report = build(load_recipe(tmp_path / "swapped.yaml"), output=tmp_path / "o1", log=lambda *a: None)
+    assert report.episodes == 0 and len(report.failures) == 1  # the one clip's labels do not fit its video
+    reason = report.failures[0].reason
+    assert "do not fit the video" in reason and "past the video's end" in reason, reason
     (tmp_path / "typo.yaml").write_text(
-        "name: typo\nsources:\n  - video: a/scene.mp4\n    labels: a/gt.txt\n" + common + "actor: hnad\noutput: o2\n")
-    res = run_cli("build", "typo.yaml", cwd=tmp_path)
-    assert res.returncode == 1
-    failure = json.loads((tmp_path / ".o2.work" / "failures.jsonl").read_text().splitlines()[0])
-    assert "'hnad' names no class" in failure["reason"] and "'box', 'cup', 'hand'" in failure["reason"], failure
+        "name: typo\nsources:\n  - video: a/scene.mp4\n    labels: a/gt.txt\n" + common + "actor: hnad\n")
+    report = build(load_recipe(tmp_path / "typo.yaml"), output=tmp_path / "o2", log=lambda *a: None)
+    assert report.episodes == 0 and len(report.failures) == 1
+    reason = report.failures[0].reason
+    assert "'hnad' names no class" in reason and "'box', 'cup', 'hand'" in reason, reason
 
 
 def test_label_fit_warns_with_counts_and_fails_past_the_threshold():
