@@ -341,6 +341,9 @@ class LanguageStage(Stage):
         basis = [f"labels: {labels_format} boxes from {clip.source.labels}", f"actor: {clip.actor_reason}"]
         for st, text in zip(subtasks, sub_texts, strict=True):
             basis.append(f"samples {st.start}-{st.end}: {st.kind} -> '{text}'")
+        for ev in clip.events or ():  # where the evidence could not carry a verb, the trace says so
+            if ev.kind == "uncertain" and ev.actor_id == traj.actor_id:
+                basis.append(f"samples {ev.start}-{ev.end}: uncertain — {ev.detail.get('why', 'no claim made')}")
         verdict = clip.provenance.get("label_verdict")  # the human label checked against the footage (issue 11)
         if verdict:
             basis.insert(0, f"label: '{verdict['label']}' from {verdict.get('origin')}")
