@@ -159,6 +159,8 @@ def test_true_captions_are_never_contradicted(se_clips):
     assert "contradicted" not in verdicts.values(), verdicts
     # and the clear ones are confirmed with measured evidence
     assert verdicts["4"] == "confirmed" and verdicts["22983"] == "confirmed" and verdicts["2003"] == "confirmed"
+    # a pretended pick-up where the hand only touches the book that stays put
+    assert verify(se_clips["2003"], "Pretending to pick book up")["verdict"] == "confirmed"
 
 
 @pytest.mark.parametrize("clip_id, wrong", [

@@ -186,7 +186,9 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
     if claim.pretend:
         really = carried and exc >= moved or exc >= 2 * moved
         move_check["expect"] = "not really moved"
-        move_check["ok"] = None if (STILL <= exc < moved and not carried) else not really
+        # confirmed only when nothing was carried and the object stayed put: a short "carry" event under a
+        # pretended grasp would otherwise stand beside the label as a real pick-up
+        move_check["ok"] = False if really else (True if not carried and exc < STILL else None)
         checks.append(move_check)
     elif claim.verb in ("take", "put", "push"):
         move_check["expect"] = "moved"
