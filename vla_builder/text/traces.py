@@ -418,7 +418,9 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
              answer_start: int | list[int] | None = None, impossible: bool = False, lang: str = "en") -> Trace:
     """Extractive QA: the answer must be a span of the context (at `answer_start` when the record gives one), in a
     sentence that speaks to the question at least half as well as the best sentence, of the kind the question asks
-    for, and not just a word of the question. `impossible` records (SQuAD v2) confirm the abstention."""
+    for, and not just a word of the question; a Korean answer's sentence must hold the question's focus predicate
+    (`_focus_keys`), and a number must not be beaten by another of its unit that sits much nearer the question's
+    words (`_closest_rival`). `impossible` records (SQuAD v2) confirm the abstention."""
     rng = random.Random(key)
     ov = _Overlap(question, context, lang)
     q_terms = _words(ov.q)
