@@ -182,7 +182,7 @@ def test_failed_clips_print_the_failures_file(tmp_path):
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("failures:"))
     path = line.split(":", 1)[1].strip()
     rows = [json.loads(x) for x in open(path).read().splitlines()]
-    assert len(rows) == 1 and rows[0]["file"].endswith("broken.mp4") and "FAILED" in res.stderr
+    assert len(rows) == 1 and rows[0]["file"].endswith("broken.mp4") and "FAILED" in res.stdout
 
 
 def test_report_renders_in_headless_chromium(built, tmp_path):
