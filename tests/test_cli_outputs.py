@@ -164,6 +164,18 @@ def test_export_hdf5_equals_the_lerobot_episodes_frame_for_frame(built, tmp_path
         assert index == len(ds)
 
 
+def test_report_command_writes_where_asked(built, tmp_path, capsys):
+    _, root, _ = built
+    rc, out, _ = run_main(capsys, "report", root, "--output", tmp_path / "qa", "--max-videos", "1", "--json")
+    r = json.loads(out)
+    assert rc == 0 and r["episodes"] == 2 and r["videos"] == 1 and r["report"] == str(tmp_path / "qa" / "index.html")
+    page = (tmp_path / "qa" / "index.html").read_text()
+    assert page.count("<video") == 1 and page.count("<svg") == 2 and "over the --max-videos limit" in page
+    assert sorted(p.name for p in (tmp_path / "qa").iterdir()) == ["episode_000000.mp4", "index.html"]
+    rc, _, err = run_main(capsys, "report", tmp_path)
+    assert rc == 1 and "not a LeRobot dataset" in err
+
+
 def test_overwrite_refuses_a_folder_that_is_not_a_built_dataset(built, tmp_path, capsys):
     work, _, _ = built
     precious = tmp_path / "thesis"
