@@ -380,7 +380,7 @@ class InteractionStage(Stage):
                 leaves_with_hand = e >= last_o - 1 and last_o < t_count - 1 and bool(present_a[last_o + 1])
                 if covered[span].mean() >= 0.5 or leaves_with_hand:
                     held[span] = True
-                elif self._follows(centers[:, actor], centers[:, o], s, e):
+                elif self._follows(centers[:, actor], centers[:, o], s, e) and self._translates(boxes[:, o], s, e):
                     pushed[span] = True
             held = self._bridge_pauses(held, centers[:, actor], centers[:, o], covered, max_pause)
             for s, e in _runs(held):
@@ -419,6 +419,18 @@ class InteractionStage(Stage):
         if not (np.all(np.isfinite(d_o)) and np.all(np.isfinite(d_a))):
             return False
         return float(d_o @ d_a) > 0.5 * float(d_o @ d_o)
+
+    @staticmethod
+    def _translates(box: np.ndarray, s: int, e: int) -> bool:
+        """The box moves as a whole over [s, e+1]: its size changes less than its center moves. A box whose one edge
+        moves (a region clipped at the frame edge, a relabeled extent) is not a pushed object."""
+        end = min(e + 1, len(box) - 1)
+        a, b = box[s], box[end]
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            return False
+        moved = np.abs((b[:2] + b[2:]) / 2 - (a[:2] + a[2:]) / 2).sum()
+        resized = np.abs((b[2:] - b[:2]) - (a[2:] - a[:2])).sum()
+        return bool(resized < moved)
 
     @staticmethod
     def _bridge_pauses(held, c_actor, c_obj, covered, max_pause: int) -> np.ndarray:
