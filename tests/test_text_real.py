@@ -95,6 +95,11 @@ def test_real_samples_floors(evaluation: dict):
     assert ko_h["true"] == 14 and en_h["true"] == 18 and en_h["unanswerable_confirmed"] == en_h["unanswerable"] == 20
     assert ko_h["confirmed"] == ko_h["true"] and ko_h["swap"][1] == ko_h["swap"][0]
     assert en_h["confirmed"] >= 17 and en_h["swap"][1] / en_h["swap"][0] >= 0.76
+    # Held out twice (no rule changed after their first measurement).
+    ko_2, en_2 = evaluation["korquad_v1.0_dev_heldout2"], evaluation["squad_v2.0_dev_heldout2"]
+    assert ko_2["true"] == 8 and ko_2["confirmed"] >= 7 and ko_2["swap"][1] >= 6
+    assert en_2["true"] == 19 and en_2["confirmed"] == 19 and en_2["swap"][1] / en_2["swap"][0] >= 0.68
+    assert en_2["unanswerable_confirmed"] == en_2["unanswerable"] == 22
     nli = evaluation["klue_nli_dev"]
     assert nli["confirmed"] == nli["records"]  # lexical cues never reject a true NLI label (they flag)
 
