@@ -66,8 +66,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="write the HTML QA report (overlay videos, action/state plots, events, verdicts)")
     r.add_argument("dataset", type=Path, help="dataset folder (with meta/info.json)")
     r.add_argument("--output", type=Path, help="report folder (default: DATASET/report)")
+    r.add_argument("--max-episodes", type=int, default=500, metavar="N",
+                   help="a section with plots for the first N episodes, the rest as table rows (default 500)")
     r.add_argument("--max-videos", type=int, default=None, metavar="N",
-                   help="overlay videos for the first N episodes only (default: all)")
+                   help="overlay videos for the first N of those only (default: all of them)")
     e = sub.add_parser("export", help="export a dataset to another format")
     esub = e.add_subparsers(dest="format", required=True)
     h = esub.add_parser("hdf5", parents=[common],
@@ -111,12 +113,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         view = DatasetView(args.dataset)
-        n = view.n_episodes if args.max_videos is None else min(args.max_videos, view.n_episodes)
+        n = min(view.n_episodes, *(x for x in (args.max_videos, args.max_episodes) if x is not None))
         frames = int(view.episodes_table["length"].iloc[:n].sum())
         bar = Progress("report", "frame", enabled=not (args.quiet or args.json))
         bar.start(frames)
         result = write_report(args.dataset, args.output, max_videos=args.max_videos,
-                              on_frames=lambda k: bar.advance(n=k))
+                              max_episodes=args.max_episodes, on_frames=lambda k: bar.advance(n=k))
         bar.close()
     except DatasetError as e:
         return _open_dataset_error(args, e)
@@ -247,7 +249,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         from vla_builder.report import write_report
 
         try:
-            result["report"] = write_report(report.output, max_videos=args.max_videos)["report"]
+            result["report"] = write_report(report.output, max_videos=args.max_videos, max_episodes=100)["report"]
         except Exception as e:  # the dataset is built and committed; a report problem must not hide that
             print(f"warning: the QA report could not be written: {type(e).__name__}: {e}", file=sys.stderr)
     if args.json:

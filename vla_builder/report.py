@@ -323,9 +323,11 @@ document.querySelectorAll('video').forEach(function (v) {
 
 
 def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos: int | None = 20,
-                 on_frames: Callable[[int], None] | None = None) -> dict:
-    """Write `<root>/report/index.html` (or into `out_dir`) with overlay videos for the first `max_videos`
-    episodes (None: all). Returns a summary (path, episodes, videos, seconds)."""
+                 on_frames: Callable[[int], None] | None = None, max_episodes: int | None = 500) -> dict:
+    """Write `<root>/report/index.html` (or into `out_dir`): a section with plots for each of the first
+    `max_episodes` episodes (None: all; the rest as rows of one table, so a large dataset's page stays small), an
+    overlay video in the first `max_videos` of them (None: all). Returns a summary (path, episodes, videos,
+    seconds)."""
     t0 = time.perf_counter()
     view = DatasetView(root)
     out = Path(out_dir) if out_dir is not None else view.root / REPORT_DIR
@@ -334,8 +336,14 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
     prov = {int(p.get("episode_index", i)): p for i, p in enumerate(view.provenance)}
     key = view.camera_keys[0] if view.camera_keys else None
     names_a, names_s = view.names("action"), view.names("observation.state")
-    parts, n_videos = [], 0
+    parts, n_videos, rest = [], 0, []
     for i in range(view.n_episodes):
+        if max_episodes is not None and i >= max_episodes:
+            p = prov.get(i, {})
+            v = (p.get("label_verdict") or {}).get("verdict", "-") if isinstance(p.get("label_verdict"), dict) else "-"
+            rest.append(f"<tr><td>{i}</td><td>{_esc(p.get('task', '-'))}</td><td>{_esc(p.get('frames', '-'))}</td>"
+                        f"<td>{_esc(v)}</td><td>{_esc(p.get('actor', '-'))}</td><td>{_esc(p.get('source', '-'))}</td></tr>")
+            continue
         ep = view.episode(i)
         p, sub, rows = prov.get(i, {}), view.subtasks.get(i, {}), view.reasoning(i)
         actor = actor_track_id(p, sub)
@@ -391,6 +399,7 @@ actor is not visible. Read from meta/reasoning.jsonl, meta/subtasks.jsonl and th
 <p><b>failed clips</b>: {len(summary['failures'])}</p><ul>{failures}</ul>
 </section>
 {''.join(parts)}
+{f"<section id='more'><h2>episodes {max_episodes}–{view.n_episodes - 1} (over the --max-episodes limit)</h2><table><tr><th>episode</th><th>task</th><th>frames</th><th>label verdict</th><th>actor</th><th>source</th></tr>{''.join(rest)}</table></section>" if rest else ""}
 <script>{SCRIPT}</script>
 </body></html>"""
     index = out / "index.html"
