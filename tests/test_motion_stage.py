@@ -3,12 +3,14 @@ the build fingerprint from the config alone. Synthetic clips with known camera a
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import numpy as np
 import pytest
 
 from vla_builder.kernels import KernelUnavailable, cuda_available
+from vla_builder.kernels import cuda as kc
 from vla_builder.kernels import flow_eval as fe
 from vla_builder.stages.motion import LK_PARITY_TOL_NORM, MotionConfig, MotionStage, resolve_backend
 
@@ -125,3 +127,40 @@ def test_lk_on_cuda_gives_the_cpu_trajectory(pick_place_scene):
         assert result.failure is None, result.failure
         actions[impl] = result.clip.trajectory.action
     np.testing.assert_allclose(actions["cuda"], actions["cpu"], rtol=0, atol=LK_PARITY_TOL_NORM)
+
+
+def test_builds_with_every_available_impl_write_the_same_actions(tmp_path, pick_place_scene, request):
+    """The `lk` method built (build(), runner, sink, merge) with each CPU backend available here: the parquet
+    actions agree within LK_PARITY_TOL_NORM; with a GPU the `-m gpu` test above adds CUDA."""
+    import pyarrow.parquet as pq
+
+    from vla_builder.build import build
+    from vla_builder.recipe import load_recipe
+
+    scene, _truth = pick_place_scene
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(textwrap.dedent(f"""
+        name: impl_parity
+        sources: [{{video: {scene}/scene.mp4, labels: {scene}/gt.txt, classes: {{1: hand, 2: cup, 3: box}},
+                    end_s: 1.0}}]
+        actor: hand
+        fps: 10
+        image_size: [96, 128]
+        motion: {{method: lk, max_side_px: 128}}
+    """))
+    impls = ["numpy"]
+    if kc.find_nvcc() is not None:  # cpu = the kernel code compiled for the host: the session's one nvcc build
+        request.getfixturevalue("kernel_library")
+        impls.append("cpu")
+    actions, stamps = {}, set()
+    for impl in impls:
+        loaded = load_recipe(recipe, [f"motion.impl={impl}"])
+        report = build(loaded, output=tmp_path / impl, log=lambda *_: None)
+        assert report.exit_code == 0, report.failures
+        table = pq.read_table(next((tmp_path / impl / "data").rglob("*.parquet")), columns=["action"])
+        actions[impl] = np.asarray(table["action"].to_pylist())
+        stamps.add(json.loads((tmp_path / impl / "meta" / "vla_builder_build.json").read_text())["motion"]["backend"])
+    assert len(stamps) == len(impls)  # each build ran (and recorded) its own backend
+    assert np.abs(actions["numpy"][:, :2]).max() > 1e-3  # the hand moves: the comparison is not of zeros
+    for impl in impls[1:]:
+        np.testing.assert_allclose(actions[impl], actions["numpy"], rtol=0, atol=LK_PARITY_TOL_NORM)

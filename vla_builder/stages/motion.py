@@ -43,8 +43,9 @@ class MotionConfig(StageConfig):
     preset: Literal["ultrafast", "fast", "medium"] = "fast"  # DIS preset (dis only)
     max_side_px: int = Field(320, ge=32, le=4096)  # flow runs at this size: cost grows with pixels
     # auto: the fastest backend of the method here; cpu: the CPU backend; cuda: the GPU one (an error where there is
-    # none, or for a CPU-only method); reference: the former name of cpu
-    impl: Literal["auto", "cpu", "cuda", "reference"] = "auto"
+    # none, or for a CPU-only method); numpy: lk's NumPy twin (slow; what cpu falls back to without nvcc);
+    # reference: the former name of cpu
+    impl: Literal["auto", "cpu", "cuda", "numpy", "reference"] = "auto"
     # leave out the bottom of the image from the camera-motion fit: a wrist camera sees its own gripper there,
     # which moves with the camera and would pull the fit toward "no motion"
     ignore_bottom_frac: float = Field(0.0, ge=0.0, lt=1.0)
@@ -69,10 +70,12 @@ def resolve_backend(config: MotionConfig) -> str:
     A backend that cannot run here is a clear error (KernelUnavailable), never a silent switch of algorithm."""
     method, impl = config.method, ("cpu" if config.impl == "reference" else config.impl)
     if method in CPU_ONLY_METHODS:
-        if impl == "cuda":
-            raise KernelUnavailable(f"motion.method {method!r} runs on the CPU only (OpenCV); impl 'cuda' needs "
-                                    "method 'lk' (our CUDA kernels)")
+        if impl in ("cuda", "numpy"):
+            raise KernelUnavailable(f"motion.method {method!r} runs on the CPU only (OpenCV); impl {impl!r} needs "
+                                    "method 'lk' (our kernels)")
         return "opencv"
+    if impl == "numpy":
+        return "lk-numpy"
     if impl == "cuda":
         if not cuda_available():
             raise KernelUnavailable("motion.impl 'cuda' was asked for, but no CUDA device is available (torch.cuda)")
