@@ -184,7 +184,9 @@ class Motion:
     global_inlier_ratio: np.ndarray  # (T,)
     track_flow: np.ndarray  # (T, K, 2) robust flow inside each track's box, normalized units; NaN if absent
     energy: np.ndarray  # (T,) mean absolute frame difference (0..1) — idle / cut detection
-    method: str
+    method: str  # the algorithm and its settings, as the backend describes them
+    backend: str = ""  # the backend that ran the method: opencv | lk-numpy | lk-host | lk-cuda (stages/motion.py)
+    device: str = ""  # cpu | cuda
 
     def camera_translation(self) -> np.ndarray:
         return self.global_affine[:, :, 2]

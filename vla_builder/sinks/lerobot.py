@@ -83,6 +83,7 @@ def provenance_record(clip: Clip) -> dict:
                      source_time_s=[round(float(f.source_time_s[0]), 6), round(float(f.source_time_s[-1]), 6)])
     if clip.motion is not None:
         facts["motion"] = clip.motion.method
+        facts["motion_backend"] = {"backend": clip.motion.backend, "device": clip.motion.device}
     return {**clip.provenance, **facts}
 
 

@@ -20,6 +20,7 @@ the same numbers on a CPU node of the same cluster.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -127,9 +128,14 @@ class MotionStage(Stage):
 
     def process(self, clip: Clip) -> Clip:
         assert clip.frames is not None and clip.tracks is not None
-        return clip.with_(motion=self.compute(clip.frames.rgb, clip.tracks.boxes_xyxy))  # the sink records .method
+        return clip.with_(motion=self.compute(clip.frames.rgb, clip.tracks.boxes_xyxy))  # the sink records it
 
     def compute(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
+        """The clip's motion, tagged with the backend and device that computed it."""
+        facts = describe(self.config, self.backend)
+        return dataclasses.replace(self._compute(rgb, boxes), backend=facts["backend"], device=facts["device"])
+
+    def _compute(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
         cfg, backend = self.config, self.backend
         if backend == "opencv":
             return self._opencv(rgb, boxes)
