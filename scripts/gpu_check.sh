@@ -164,7 +164,8 @@ cpu = [rgb for _i, _t, rgb in cpu_dec.frames(info)]
 assert len(gpu) == len(cpu) == 300, (len(gpu), len(cpu))
 diff = max(float(np.abs(g.astype(np.int16) - c.astype(np.int16)).mean()) for g, c in zip(gpu[::50], cpu[::50]))
 print(f'nvdec ({how}): {len(gpu)} frames, mean |NVDEC - PyAV| <= {diff:.2f} grey levels (colour conversion)')
-assert diff < 4.0, diff
+# BT.601 vs BT.709 / range conversions differ by a few levels; a wrong frame, order or orientation by ~50 or more
+assert diff < 10.0, diff
 EOF
 '$PY' scripts/bench_decode.py '$VIDEO' --procs 4 --backends pynvvideocodec,opencv
 "
