@@ -65,6 +65,7 @@ def test_build_shows_progress_summary_and_writes_a_shareable_dataset(built):
     assert "frames/s" in res.stderr and "build:" in res.stderr  # the progress bar (stderr)
     assert f"dataset:  {root.resolve()}" in res.stdout and "episodes: 2" in res.stdout
     assert "stage" in res.stdout and "sink" in res.stdout and "frames/s" in res.stdout  # the summary table
+    assert "labels:   confirmed 1" in res.stdout  # the captioned episode's verdict
     report = root / "report" / "index.html"
     assert f"report:   {report.resolve()}" in res.stdout and report.is_file()
     assert "Traceback" not in res.stderr

@@ -240,6 +240,7 @@ def cmd_build(args: argparse.Namespace) -> int:
               "episodes": report.episodes, "frames": report.frames, "failed_clips": len(report.failures),
               "resumed": report.resumed, "wall_s": round(report.wall_s, 3), "failures_file": failures_path,
               "seconds_by_stage": {k: round(v, 3) for k, v in stage_s.items()}, "report": None,
+              "label_verdicts": getattr(report, "verdicts", {}),
               "exit_code": report.exit_code if not report.up_to_date else 0}
     if report.up_to_date:
         _emit(args, result, f"up to date: {report.output} ({report.episodes} episodes, {report.frames} frames); "
@@ -272,6 +273,9 @@ def summary_table(r: dict) -> str:
              f"episodes: {r['episodes']}  frames: {r['frames']}  failed clips: {r['failed_clips']}"
              + (f"  resumed: {r['resumed']}" if r["resumed"] else ""),
              f"wall time: {r['wall_s']:.1f} s  ({fps:.1f} frames/s)"]
+    if r.get("label_verdicts"):
+        lines.append("labels:   " + ", ".join(f"{k} {n}" for k, n in r["label_verdicts"].items())
+                     + "  (human labels checked against the footage)")
     if r["report"]:
         lines.append(f"report:   {r['report']}")
     total = sum(r["seconds_by_stage"].values())

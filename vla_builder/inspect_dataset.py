@@ -93,8 +93,11 @@ def format_text(s: dict) -> str:
     if s["subtask_kinds"] or s["event_kinds"]:
         lines += ["", "subtasks: " + ", ".join(f"{k} x{n}" for k, n in s["subtask_kinds"].items()),
                   "events:   " + ", ".join(f"{k} x{n}" for k, n in s["event_kinds"].items())]
-    lines += ["", "sources:", _table([[x["episode_index"], x["frames"], x["licence"], x["source"]]
-                                      for x in s["sources"]], ["ep", "frames", "licence", "source"])]
+    shown = s["sources"][:20]  # --json has them all
+    lines += ["", "sources:", _table([[x["episode_index"], x["frames"], x["licence"], x["source"]] for x in shown],
+                                     ["ep", "frames", "licence", "source"])]
+    if len(s["sources"]) > len(shown):
+        lines.append(f"... and {len(s['sources']) - len(shown)} more episodes (--json lists every one)")
     lines += ["", "licences: " + "; ".join(f"{k} ({n} episode(s))" for k, n in s["licences"].items())]
     if s["label_verdicts"]:
         lines += ["", "label verdicts:"]
