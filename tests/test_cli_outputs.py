@@ -86,6 +86,8 @@ def test_version_help_quiet_and_json_on_every_subcommand(built, capsys):
     for cmd in (["build"], ["validate"], ["inspect"], ["report"], ["export", "hdf5"]):
         rc, out, _ = run_main(capsys, *cmd, "--help")
         assert rc == 0 and "--quiet" in out and "--json" in out, cmd
+        rc, out, _ = run_main(capsys, *cmd, "--version")
+        assert rc == 0 and out.strip() == f"vla_builder {__version__}", cmd
     rc, out, _ = run_main(capsys, "export", "--help")
     assert rc == 0 and "hdf5" in out
     rc, out, err = run_main(capsys, "validate", root, "--quiet")

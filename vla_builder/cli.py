@@ -6,7 +6,7 @@
   python -m vla_builder export hdf5 DATASET OUT.h5                        robomimic-layout HDF5
   python -m vla_builder validate DATASET                                   check a dataset as training will read it
 
-Every command takes --help, --quiet and --json.
+Every command takes --help, --quiet, --json and --version.
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ os.environ.setdefault("SVT_LOG", "1")
 
 
 def _common() -> argparse.ArgumentParser:
-    """--quiet and --json, on every subcommand."""
+    """--quiet, --json and --version, on every subcommand."""
+    from vla_builder import __version__
+
     c = argparse.ArgumentParser(add_help=False)
+    c.add_argument("--version", action="version", version=f"vla_builder {__version__}")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress or log lines; errors and the result only")
     c.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout (implies no "
                                                        "progress bar; log lines go to stderr)")
