@@ -130,3 +130,16 @@ def test_grid_of_the_held_path_is_unchanged(counted_video):
     decoder, _ = choose_decoder(info)
     _rgb, index, _t, _s = sample_to_grid(decoder.frames(info), 5, (10, 30), lambda f: f[:2, :2], str(info.path))
     assert index.tolist() == list(range(10, 31, 2))
+
+
+def test_motion_reads_the_grey_frames_of_the_decode_pass(counted_video):
+    from vla_builder.kernels.reference import to_gray
+
+    spec = SourceSpec(video=counted_video)
+    held = _decode(counted_video, spec, 5, stream=False).frames.rgb
+    lazy = _decode(counted_video, spec, 5, stream=True).frames.rgb
+    grays = lazy.grays(320)
+    assert lazy.passes == 0 and len(grays) == len(held)  # kept from the decode stage's pass: no decoding again
+    assert all(np.array_equal(g, to_gray(f, 320)) for g, f in zip(grays, held, strict=True))
+    small = lazy.grays(32)  # another size: made in one more pass
+    assert lazy.passes == 1 and small[0].shape == to_gray(held[0], 32).shape

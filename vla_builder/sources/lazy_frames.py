@@ -31,6 +31,7 @@ class GridFrames:
     passes: int = field(default=0, init=False)  # decode passes made (tests and the profile read it)
 
     def __post_init__(self) -> None:
+        self._grays: dict[int, list[np.ndarray]] = {}  # max_side_px -> small grey frames, one per sample
         self._cursor: Iterator[np.ndarray] | None = None
         self._position = 0  # sample the cursor yields next
         self._all: np.ndarray | None = None
@@ -83,6 +84,20 @@ class GridFrames:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         arr = self._materialize()
         return arr if dtype is None else arr.astype(dtype)
+
+    def grays(self, max_side_px: int) -> list[np.ndarray]:
+        """Small grey frames (kernels.reference.to_gray of each frame), one per sample: kept from the decode stage's
+        pass when it made them at this size (no decoding again), else made now in one pass and kept."""
+        if max_side_px not in self._grays:
+            from vla_builder.kernels.reference import to_gray
+
+            self._grays[max_side_px] = [to_gray(f, max_side_px) for f in self]
+        return self._grays[max_side_px]
+
+    def keep_grays(self, max_side_px: int, grays: list[np.ndarray]) -> None:
+        if len(grays) != len(self):
+            raise ValueError(f"{len(grays)} grey frames for {len(self)} samples")
+        self._grays[max_side_px] = grays
 
     # -- internals --------------------------------------------------------------------------------------------------
     _last: np.ndarray | None = None

@@ -38,6 +38,9 @@ class DecodeStage(Stage):
     makes: ClassVar[tuple[str, ...]] = ("frames",)
 
     stream: bool = True  # False: hold the clip decoded in memory (small clips, tests); True: decode again per pass
+    # streaming: also keep small grey frames of this size from the first pass (motion's default input: it then needs
+    # no second decode; None: keep none)
+    gray_max_side_px: int | None = 320
 
     def process(self, clip: Clip) -> Clip:
         import cv2
@@ -75,11 +78,19 @@ class DecodeStage(Stage):
 
         if self.stream:
             # first pass: the plan (which source frame each sample shows) and a size check; no frame is kept
-            index_l, time_l, start_s = [], [], 0.0
+            from vla_builder.kernels.reference import to_gray
+
+            side = self.gray_max_side_px
+            index_l, time_l, grays, start_s = [], [], [], 0.0
             checked = False
-            for index_j, pts, start_s, rgb in grid_samples(open_plan_stream(), self.fps, span, str(info.path),
-                                                           time_span):
-                if not checked and rgb is not None:
+            for index_j, pts, start_s, rgb in grid_samples(open_stream() if side else open_plan_stream(), self.fps,
+                                                           span, str(info.path), time_span):
+                if side:
+                    if not grays or index_j != index_l[-1]:  # a source frame shown at several samples: once
+                        grays.append(to_gray(to_work(rgb), side))
+                    else:
+                        grays.append(grays[-1])
+                elif not checked and rgb is not None:
                     to_work(rgb)
                     checked = True
                 index_l.append(index_j)
@@ -87,6 +98,8 @@ class DecodeStage(Stage):
             index, times = np.asarray(index_l, int), np.asarray(time_l, float)
             rgb = GridFrames(open_stream, to_work, index, self.fps, (work_w, work_h), str(info.path), span,
                              time_span)
+            if side:
+                rgb.keep_grays(side, grays)
         else:
             rgb, index, times, start_s = sample_to_grid(open_stream(), self.fps, span, to_work, str(info.path),
                                                         time_span)

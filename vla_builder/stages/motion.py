@@ -155,7 +155,8 @@ class MotionStage(Stage):
         inliers = np.zeros(t_count)
         track_flow = np.full((t_count, k_count, 2), np.nan)
         energy = np.zeros(t_count)
-        grays = [ref.to_gray(f, cfg.max_side_px) for f in rgb]
+        # streamed frames keep the grey frames of the decode pass (GridFrames.grays): no second decode
+        grays = rgb.grays(cfg.max_side_px) if hasattr(rgb, "grays") else [ref.to_gray(f, cfg.max_side_px) for f in rgb]
         for t in range(t_count - 1):
             flow = ref.dense_flow(grays[t], grays[t + 1], cfg.method, cfg.preset)
             track_flow[t] = ref.box_flow_norm(flow, boxes[t])
