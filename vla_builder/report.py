@@ -77,8 +77,9 @@ def _track_colour(track_id: int) -> tuple[int, int, int]:
 
 
 def draw_overlay(rgb: np.ndarray, row: dict, state: np.ndarray, action: np.ndarray, actor_id: int | None,
-                 box: tuple[int, int, int, int], scale: float) -> np.ndarray:
-    """One annotated frame (RGB); `row` is the frame's reasoning row, `box` the picture inside the frame."""
+                 box: tuple[int, int, int, int], scale: float, camera_is_actor: bool = False) -> np.ndarray:
+    """One annotated frame (RGB); `row` is the frame's reasoning row, `box` the picture inside the frame.
+    `camera_is_actor` (a wrist camera, or no tracks): the action is the camera's own motion, drawn from the center."""
     import cv2
 
     img = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale != 1 else rgb.copy()
@@ -97,9 +98,11 @@ def draw_overlay(rgb: np.ndarray, row: dict, state: np.ndarray, action: np.ndarr
         cv2.rectangle(img, a, b, colour, 3 if is_actor else 2)
         label = f"{obj.get('name', '?')} #{tid}" + (" (actor)" if is_actor else "")
         cv2.putText(img, label, (a[0] + 2, max(12, a[1] - 4)), font, fs, colour, th, cv2.LINE_AA)
-    if actor_id is not None and actor_id in visible and len(state) >= 2 and len(action) >= 2:
-        start = px(float(state[0]), float(state[1]))
-        end = px(float(state[0] + ARROW_GAIN * action[0]), float(state[1] + ARROW_GAIN * action[1]))
+    origin = (0.5, 0.5) if camera_is_actor else \
+        (float(state[0]), float(state[1])) if actor_id in visible and len(state) >= 2 else None
+    if origin is not None and len(action) >= 2:
+        start = px(*origin)
+        end = px(origin[0] + ARROW_GAIN * float(action[0]), origin[1] + ARROW_GAIN * float(action[1]))
         if start != end:
             cv2.arrowedLine(img, start, end, ARROW_RGB, 3, cv2.LINE_AA, tipLength=0.3)
         else:
@@ -112,7 +115,7 @@ def draw_overlay(rgb: np.ndarray, row: dict, state: np.ndarray, action: np.ndarr
                -1)
     text = f"gripper {gripper} | {row.get('subtask') or '-'}"
     cv2.putText(img, text, (strip_h, int(strip_h * 0.7)), font, fs, (255, 255, 255), th, cv2.LINE_AA)
-    if actor_id is not None and actor_id not in visible:
+    if actor_id is not None and actor_id not in visible and not camera_is_actor:
         cv2.rectangle(img, (0, h - strip_h), (w, h), (200, 0, 0), -1)
         cv2.putText(img, "actor not visible", (6, h - int(strip_h * 0.3)), font, fs, (255, 255, 255), th,
                     cv2.LINE_AA)
@@ -347,6 +350,7 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
         ep = view.episode(i)
         p, sub, rows = prov.get(i, {}), view.subtasks.get(i, {}), view.reasoning(i)
         actor = actor_track_id(p, sub)
+        ego = p.get("camera_kind") == "wrist" or actor is None  # the action is the camera's motion
         video_html = "<p class='note'>no overlay video (over the --max-videos limit)</p>"
         if key is not None and (max_videos is None or n_videos < max_videos):
             fh, fw = view.features[key]["shape"][:2]
@@ -358,7 +362,8 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
                 for t, rgb in enumerate(view.frames(ep, key)):
                     if on_frames is not None:
                         on_frames(1)
-                    yield draw_overlay(rgb, by_frame.get(t, {}), ep.state[t], ep.action[t], actor, box, scale)
+                    yield draw_overlay(rgb, by_frame.get(t, {}), ep.state[t], ep.action[t], actor, box, scale,
+                                       camera_is_actor=ego)
 
             name = f"episode_{i:06d}.mp4"
             encode_mp4(annotated(), out / name, view.fps)
@@ -390,7 +395,8 @@ source: <code>{_esc(p.get('source', '-'))}</code> · licence: {_esc(p.get('licen
 <p>{summary['episodes']} episodes · {summary['frames']} frames · {summary['fps']} fps · {summary['duration_s']:.1f} s ·
 cameras: {_esc(', '.join(summary['cameras']))} · language columns: {_esc(', '.join(summary['language_columns']) or '-')}</p>
 <p class='note'>Overlay: boxes with track ids (the actor in green), the action as a magenta arrow
-(×{ARROW_GAIN:g} steps) from the actor's center, gripper state and current subtask on top, a red strip while the
+(×{ARROW_GAIN:g} steps) from the actor's center (from the image center where the camera is the actor: a wrist
+camera's own motion), gripper state and current subtask on top, a red strip while the
 actor is not visible. Read from meta/reasoning.jsonl, meta/subtasks.jsonl and the parquet action/state.</p>
 <div class='episode'><div><b>action</b>{_stats_table(summary['action'])}</div>
 <div><b>observation.state</b>{_stats_table(summary['state'])}</div></div>
