@@ -172,6 +172,12 @@ def _overlap_of_object(actor: np.ndarray, obj: np.ndarray, grow: float = 0.02) -
     return np.nan_to_num(iw * ih / area)
 
 
+def _touches_edge(box_xyxy: np.ndarray, margin: float = 0.03) -> bool:
+    """The (normalized) box reaches within `margin` of the frame's border."""
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    return min(x0, y0) <= margin or max(x1, y1) >= 1.0 - margin
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive [start, end] of each run of True."""
     runs, start = [], None
@@ -371,13 +377,17 @@ class InteractionStage(Stage):
             held = np.zeros(t_count, bool)
             pushed = np.zeros(t_count, bool)
             last_o = int(np.nonzero(tracks.present[:, o])[0][-1])
+            # leaving the view means crossing the frame's edge: a box that vanishes mid-frame was occluded or was a
+            # detector flicker, and proves nothing about where the object went
+            exits_at_edge = _touches_edge(boxes[last_o, o])
             for s, e in runs:
                 span = slice(s, e + 1)
                 if not contact[span].mean() >= 0.8:
                     continue  # moved on its own (or by something else)
                 # an object that leaves the view while moving with the hand, the hand still in view, went with it:
                 # a pushed object stays behind (a hand holding a bottle by its end covers little of its box)
-                leaves_with_hand = e >= last_o - 1 and last_o < t_count - 1 and bool(present_a[last_o + 1])
+                leaves_with_hand = (e >= last_o - 1 and last_o < t_count - 1 and bool(present_a[last_o + 1])
+                                    and exits_at_edge)
                 if covered[span].mean() >= 0.5 or leaves_with_hand:
                     held[span] = True
                 elif self._follows(centers[:, actor], centers[:, o], s, e) and self._translates(boxes[:, o], s, e):
@@ -386,7 +396,7 @@ class InteractionStage(Stage):
             for s, e in _runs(held):
                 if e - s + 1 < min_len:
                     continue
-                left_in_hand = e >= last_o - 1 and last_o < t_count - 1
+                left_in_hand = e >= last_o - 1 and last_o < t_count - 1 and exits_at_edge
                 if left_in_hand:
                     # the object left the view in the hand: the hold lasts while the hand stays in view
                     after = np.nonzero(~present_a[last_o:])[0]
