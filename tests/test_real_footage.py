@@ -315,10 +315,13 @@ def test_labels_of_another_video_fail_the_clip_with_counts_and_a_misspelt_actor_
     assert "do not fit the video" in reason and "past the video's end" in reason, reason
     (tmp_path / "typo.yaml").write_text(
         "name: typo\nsources:\n  - video: a/scene.mp4\n    labels: a/gt.txt\n" + common + "actor: hnad\n")
-    report = build(load_recipe(tmp_path / "typo.yaml"), output=tmp_path / "o2", log=lambda *a: None)
-    assert report.episodes == 0 and len(report.failures) == 1
-    reason = report.failures[0].reason
-    assert "'hnad' names no class" in reason and "'box', 'cup', 'hand'" in reason, reason
+    from vla_builder.build import BuildError
+
+    with pytest.raises(BuildError) as err:  # a recipe error before anything is written
+        build(load_recipe(tmp_path / "typo.yaml"), output=tmp_path / "o2", log=lambda *a: None)
+    reason = str(err.value)
+    assert "'hnad' names no class" in reason and "'box', 'cup', 'hand'" in reason and "'hand'?" in reason, reason
+    assert not (tmp_path / "o2").exists() and not (tmp_path / ".o2.work").exists()
 
 
 def test_label_fit_warns_with_counts_and_fails_past_the_threshold():
@@ -344,3 +347,26 @@ def test_a_third_person_source_without_labels_says_the_camera_becomes_the_actor(
     with caplog.at_level("WARNING"):
         clip = _interactions(empty, _motion(6, 0))
     assert clip.actor_id is None and "ego-motion becomes the action" in caplog.text
+
+
+def test_labels_stated_for_another_frame_shape_fail_and_another_scale_is_said():
+    from pathlib import Path
+
+    from vla_builder.sources.labels import finish_table
+    from vla_builder.stages.interactions import LabelFitError, label_fit
+    from vla_builder.types import Clip, SourceSpec, VideoInfo
+
+    info = VideoInfo(Path("v.mp4"), 640, 360, 30.0, 10, "h264", "yuv420p", 0)
+    spec = SourceSpec(video=Path("v.mp4"), labels=Path("l.json"))
+
+    def clip_with(size_px):
+        n = 4
+        table = finish_table(Path("l.json"), "coco", np.arange(n), np.ones(n), np.ones(n),
+                             np.tile([10.0, 10.0, 50.0, 40.0], (n, 1)), np.ones(n), {1: "cup"}, size_px)
+        return Clip("c", spec, info=info, labels=table)
+
+    assert label_fit(clip_with((640, 360))) is None  # the video's own size: nothing to say
+    note = label_fit(clip_with((1280, 720)))  # same shape, another scale: boxes still land right, but it is said
+    assert note is not None and "1280x720" in note and "640x360" in note, note
+    with pytest.raises(LabelFitError, match=r"640x480 frames.*640x360"):
+        label_fit(clip_with((640, 480)))  # 4:3 labels on a 16:9 video

@@ -202,6 +202,41 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+def check_actor_class(loaded: LoadedRecipe) -> None:
+    """`actor:` must name a class of the labels: BuildError (exit 2, nothing written) listing the classes otherwise.
+
+    Reads labeled sources in order until one holds the class (usually the first, so a correct recipe pays for one
+    probe and one label read). Only where the labels are all there is: a detector or MediaPipe hands add classes,
+    and a recipe whose labels hold no manipulator at all makes the camera the actor (the interactions stage's rule).
+    """
+    recipe = loaded.recipe
+    if not recipe.actor or recipe.detector is not None or recipe.tracks.hands:
+        return
+    from vla_builder.sources.labels import LabelError, read_labels
+    from vla_builder.sources.video import DecodeError
+    from vla_builder.stages.interactions import ACTOR_CLASS_HINTS
+
+    want, classes = recipe.actor.lower(), set()
+    for spec in loaded.sources:
+        if spec.labels is None:
+            continue
+        try:
+            info = probe(spec.video) if spec.video is not None else probe_images(spec.media, spec.frames_fps or 0)
+            names = {str(n) for n in set(read_labels(spec, info).class_name.tolist())}
+        except (LabelError, DecodeError, OSError):
+            continue  # that clip fails later with its own reason
+        if want in {n.lower() for n in names}:
+            return
+        classes |= names
+    if any(h in n.lower() for n in classes for h in ACTOR_CLASS_HINTS):
+        import difflib
+
+        close = difflib.get_close_matches(recipe.actor, sorted(classes), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise BuildError(f"{loaded.path}: actor: '{recipe.actor}' names no class of the labels; the classes are "
+                         f"{sorted(classes)}{hint}")
+
+
 def resolved_motion(loaded: LoadedRecipe) -> dict:
     """The motion method, backend and device this machine runs (a backend that cannot run here: BuildError)."""
     from vla_builder.kernels import KernelUnavailable
@@ -269,6 +304,7 @@ def build(
             raise BuildError(f"{output} exists and is not a dataset built by vla_builder (no meta/{BUILD_RECORD}); "
                              "refusing to replace it, even with --overwrite: choose another --output or remove it")
 
+    check_actor_class(loaded)  # before anything is written: a misspelt actor is a recipe error
     work = output.parent / f".{output.name}.work"
     shards = work / "shards"
     work_record = work / "build.json"

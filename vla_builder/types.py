@@ -106,6 +106,9 @@ class LabelTable:
     # per-row extras some formats carry, row-aligned: "keypoints" (R, K, 3) x, y (normalized), visibility;
     # "attributes" (R,) object (dict name -> value, e.g. CVAT attributes, AVA action ids)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    # the frame size (w, h) in pixels that the rows' boxes were stated in (their most common one): the file's own where
+    # it states one (COCO, CVAT, VOC, LabelMe, YouTube-VIS), else the video's — compared with the video by label_fit
+    frame_size_px: tuple[float, float] | None = None
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])

@@ -253,6 +253,10 @@ def finish_table(
         drop(dup, "duplicate track id in one frame")
     boxes = clipped[keep]
     class_names = np.array([names.get(int(c), f"class_{int(c)}") for c in class_id[keep]], dtype=object)
+    frame_size = None
+    if keep.any():
+        sizes, counts = np.unique(size[keep], axis=0, return_counts=True)
+        frame_size = (float(sizes[counts.argmax()][0]), float(sizes[counts.argmax()][1]))
     return LabelTable(
         frame=frame[keep],
         track_id=track_id[keep],
@@ -263,6 +267,7 @@ def finish_table(
         format=fmt,
         dropped=dropped,
         extras={k: np.asarray(v)[keep] for k, v in (extras or {}).items()},
+        frame_size_px=frame_size,
     )
 
 
