@@ -80,3 +80,37 @@ def test_split_specs_leaves_other_sources_alone(long_video, tmp_path):
     broken = SourceSpec(video=tmp_path / "missing.mp4", split={"max_s": 2})
     out = split_specs([plain, SourceSpec(video=long_video, split={"max_s": 7.5}), broken])
     assert out[0] is plain and out[-1] is broken and _spans(out[1:3]) == pytest.approx(_flat([(0, 7.5), (7.5, 15)]))
+
+
+def test_a_build_splits_a_source_into_episodes_with_their_spans(pick_place_scene, tmp_path):
+    """recipe split: max_s -> episodes whose frames, provenance span and segment agree (in-process build)."""
+    import json
+    import textwrap
+
+    from vla_builder.build import build
+    from vla_builder.recipe import load_recipe
+
+    scene, truth = pick_place_scene  # 72 frames at 30 fps: 2.4 s
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(textwrap.dedent(f"""
+        name: split
+        sources:
+          - video: {scene}/scene.mp4
+            labels: {scene}/gt.txt
+            classes: {{1: hand, 2: cup, 3: box}}
+            split: {{max_s: 1.0}}
+        actor: hand
+        fps: 10
+        image_size: [120, 160]
+        output: {tmp_path / "out"}
+    """))
+    report = build(load_recipe(recipe), log=lambda *a: None)
+    assert report.exit_code == 0 and report.episodes == 3
+    rows = [json.loads(x) for x in (tmp_path / "out" / "meta" / "provenance.jsonl").read_text().splitlines()]
+    starts = [r["span_s"][0] for r in rows]
+    assert starts == pytest.approx([0.0, 0.8, 1.6], abs=1e-6)
+    assert [r["segment"].split(" of ")[0] for r in rows] == ["split 1/3", "split 2/3", "split 3/3"]
+    for r in rows:  # each episode's frames lie inside its span, and the spans cover the clip without overlap
+        a, b = r["span_s"]
+        assert a - 1e-6 <= r["source_time_s"][0] and r["source_time_s"][1] < b
+    assert sum(r["frames"] for r in rows) == 24  # 2.4 s at 10 fps, no sample twice
