@@ -361,11 +361,13 @@ def test_labels_stated_for_another_frame_shape_fail_and_another_scale_is_said():
 
     def clip_with(size_px):
         n = 4
+        box = [10.0, 10.0, 50.0, 40.0] if size_px != (1.0, 1.0) else [0.1, 0.1, 0.2, 0.2]
         table = finish_table(Path("l.json"), "coco", np.arange(n), np.ones(n), np.ones(n),
-                             np.tile([10.0, 10.0, 50.0, 40.0], (n, 1)), np.ones(n), {1: "cup"}, size_px)
+                             np.tile(box, (n, 1)), np.ones(n), {1: "cup"}, size_px)
         return Clip("c", spec, info=info, labels=table)
 
     assert label_fit(clip_with((640, 360))) is None  # the video's own size: nothing to say
+    assert label_fit(clip_with((1.0, 1.0))) is None  # normalized boxes state no frame size
     note = label_fit(clip_with((1280, 720)))  # same shape, another scale: boxes still land right, but it is said
     assert note is not None and "1280x720" in note and "640x360" in note, note
     with pytest.raises(LabelFitError, match=r"640x480 frames.*640x360"):

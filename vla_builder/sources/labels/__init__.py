@@ -257,6 +257,8 @@ def finish_table(
     if keep.any():
         sizes, counts = np.unique(size[keep], axis=0, return_counts=True)
         frame_size = (float(sizes[counts.argmax()][0]), float(sizes[counts.argmax()][1]))
+        if frame_size == (1.0, 1.0):
+            frame_size = None  # normalized coordinates (YOLO, `mapping: normalized`) state no frame size
     return LabelTable(
         frame=frame[keep],
         track_id=track_id[keep],
