@@ -6,7 +6,6 @@ worker decodes, computes and writes its shard, and returns a small outcome (shar
 
 from __future__ import annotations
 
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -36,29 +35,8 @@ class ClipOutcome:
     seconds_by_stage: dict[str, float] = field(default_factory=dict)
 
 
-def prefetch_lerobot() -> None:
-    """Start importing lerobot (torch, datasets: ~5 s on 2 cores) in a thread, once per worker process.
-
-    Every clip needs it (the language helpers, the writer) but only after decode and motion: importing it meanwhile
-    hides most of its cost. A command that never builds a clip never imports it."""
-    global _PREFETCH
-    if _PREFETCH is None:
-        def run() -> None:
-            try:
-                import lerobot.datasets.lerobot_dataset  # noqa: F401
-            except Exception:  # noqa: BLE001 — the import in the stage that needs it reports the real error
-                pass
-
-        _PREFETCH = threading.Thread(target=run, name="vla-import-lerobot", daemon=True)
-        _PREFETCH.start()
-
-
-_PREFETCH: threading.Thread | None = None
-
-
 def _pipeline_for(factory) -> Pipeline:
     key = factory.key()
-    prefetch_lerobot()
     if key not in _PIPELINES:
         pipeline = factory()
         pipeline.setup()

@@ -27,6 +27,25 @@ def fit_size(size_px: tuple[int, int], box_hw: tuple[int, int]) -> tuple[int, in
     return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
 
 
+def _start_lerobot_import():
+    """A thread importing lerobot's dataset writer (once per process; None when it is imported already)."""
+    import sys
+    import threading
+
+    if "lerobot.datasets.lerobot_dataset" in sys.modules:
+        return None
+
+    def run() -> None:
+        try:
+            import lerobot.datasets.lerobot_dataset  # noqa: F401
+        except Exception:  # noqa: BLE001 — the stage that needs it reports the real error
+            pass
+
+    thread = threading.Thread(target=run, name="vla-import-lerobot", daemon=True)
+    thread.start()
+    return thread
+
+
 @dataclass
 class DecodeStage(Stage):
     fps: int
@@ -78,23 +97,35 @@ class DecodeStage(Stage):
 
         if self.stream:
             # first pass: the plan (which source frame each sample shows) and a size check; no frame is kept
+            import av  # noqa: F401 — imported here, not inside the pass below, which runs beside lerobot's import
+
             from vla_builder.kernels.reference import to_gray
+
+            # lerobot (torch, datasets) takes seconds to import and every clip needs it later (language helpers,
+            # the writer): import it in a thread during this pass, which imports nothing itself (decord and nvdec
+            # import their libraries as they start: no overlap there), and wait for it at the end, so no two threads
+            # ever import modules at the same time.
+            prefetch = None if self.backend in ("decord", "nvdec") else _start_lerobot_import()
 
             side = self.gray_max_side_px
             index_l, time_l, grays, start_s = [], [], [], 0.0
             checked = False
-            for index_j, pts, start_s, rgb in grid_samples(open_stream() if side else open_plan_stream(), self.fps,
-                                                           span, str(info.path), time_span):
-                if side:
-                    if not grays or index_j != index_l[-1]:  # a source frame shown at several samples: once
-                        grays.append(to_gray(to_work(rgb), side))
-                    else:
-                        grays.append(grays[-1])
-                elif not checked and rgb is not None:
-                    to_work(rgb)
-                    checked = True
-                index_l.append(index_j)
-                time_l.append(pts)
+            try:
+                for index_j, pts, start_s, rgb in grid_samples(open_stream() if side else open_plan_stream(), self.fps,
+                                                               span, str(info.path), time_span):
+                    if side:
+                        if not grays or index_j != index_l[-1]:  # a source frame shown at several samples: once
+                            grays.append(to_gray(to_work(rgb), side))
+                        else:
+                            grays.append(grays[-1])
+                    elif not checked and rgb is not None:
+                        to_work(rgb)
+                        checked = True
+                    index_l.append(index_j)
+                    time_l.append(pts)
+            finally:
+                if prefetch is not None:
+                    prefetch.join()
             index, times = np.asarray(index_l, int), np.asarray(time_l, float)
             rgb = GridFrames(open_stream, to_work, index, self.fps, (work_w, work_h), str(info.path), span,
                              time_span)
