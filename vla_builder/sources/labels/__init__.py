@@ -300,6 +300,31 @@ def count(dropped: dict[str, int], reason: str, n: int = 1) -> None:
     dropped[reason] = dropped.get(reason, 0) + n
 
 
+def per_frame_documents(spec: SourceSpec, suffix: str, fmt: str, parse, dropped: dict[str, int]):
+    """Walk a folder of per-frame label files (LabelMe JSON, VOC XML): yield (frame, parsed document).
+
+    `parse(path)` returns the document, or a string saying why the file is not one (counted in `dropped`, skipped);
+    a file whose frame cannot be told is counted too. A folder without such files is a LabelError naming it.
+    """
+    folder = spec.labels
+    assert folder is not None
+    files = sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else [folder]
+    if not files:
+        raise LabelError(folder, f"no {fmt} {suffix} files in the folder")
+    by_name = frame_number_map(spec)
+    base = spec.frame_base or 0
+    for f in files:
+        doc = parse(f)
+        if isinstance(doc, str):
+            count(dropped, doc)
+            continue
+        frame = frame_of_file(f.stem, by_name, base)
+        if frame is None:
+            count(dropped, "label file without a frame number")
+            continue
+        yield frame, doc
+
+
 def load_json_cached(path: Path):
     """Parsed JSON of a label file many clips share (Something-Else annotations, clip-label lists): read once per
     worker and file version, not once per clip. Raises OSError / UnicodeDecodeError / JSONDecodeError."""

@@ -11,8 +11,7 @@ import json
 
 import numpy as np
 
-from vla_builder.sources.labels import (LabelError, count, encode_class_names, finish_table, frame_number_map,
-                                        frame_of_file)
+from vla_builder.sources.labels import LabelError, count, encode_class_names, finish_table, per_frame_documents
 from vla_builder.types import LabelTable, SourceSpec, VideoInfo
 
 
@@ -26,29 +25,22 @@ def _shape_box(shape: dict) -> tuple[float, float, float, float]:
     return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
 
 
+def _parse_labelme(path):
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return "unreadable LabelMe file"
+    if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
+        return "LabelMe file without a 'shapes' list"
+    return doc
+
+
 def read_labelme(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     folder = spec.labels
     assert folder is not None
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else [folder]
-    if not files:
-        raise LabelError(folder, "no LabelMe .json files in the folder")
-    by_name = frame_number_map(spec)
-    base = spec.frame_base or 0
     dropped: dict[str, int] = {}
     rows = []
-    for f in files:
-        try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            count(dropped, "unreadable LabelMe file")
-            continue
-        if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
-            count(dropped, "LabelMe file without a 'shapes' list")
-            continue
-        frame = frame_of_file(f.stem, by_name, base)
-        if frame is None:
-            count(dropped, "label file without a frame number")
-            continue
+    for frame, doc in per_frame_documents(spec, ".json", "LabelMe", _parse_labelme, dropped):
         try:
             size = (float(doc.get("imageWidth") or info.width_px), float(doc.get("imageHeight") or info.height_px))
         except (TypeError, ValueError):

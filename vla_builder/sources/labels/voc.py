@@ -11,34 +11,24 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from vla_builder.sources.labels import (LabelError, count, encode_class_names, finish_table, frame_number_map,
-                                        frame_of_file)
+from vla_builder.sources.labels import LabelError, count, encode_class_names, finish_table, per_frame_documents
 from vla_builder.types import LabelTable, SourceSpec, VideoInfo
+
+
+def _parse_voc(path):
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return "unreadable VOC file"
+    return root if root.tag == "annotation" else "XML file that is not a VOC <annotation>"
 
 
 def read_voc(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     folder = spec.labels
     assert folder is not None
-    files = sorted(folder.glob("*.xml")) if folder.is_dir() else [folder]
-    if not files:
-        raise LabelError(folder, "no VOC .xml files in the folder")
-    by_name = frame_number_map(spec)
-    base = spec.frame_base or 0
     dropped: dict[str, int] = {}
     rows, attrs = [], []
-    for f in files:
-        try:
-            root = ET.parse(f).getroot()
-        except (OSError, ET.ParseError):
-            count(dropped, "unreadable VOC file")
-            continue
-        if root.tag != "annotation":
-            count(dropped, "XML file that is not a VOC <annotation>")
-            continue
-        frame = frame_of_file(f.stem, by_name, base)
-        if frame is None:
-            count(dropped, "label file without a frame number")
-            continue
+    for frame, root in per_frame_documents(spec, ".xml", "VOC", _parse_voc, dropped):
         try:
             size = (float(root.findtext("size/width")), float(root.findtext("size/height")))
             if size[0] <= 0 or size[1] <= 0:
