@@ -86,3 +86,13 @@ def test_yaml_is_data_only(tmp_path):
     with pytest.raises(RecipeError) as e:
         load_recipe(recipe)
     assert "not valid YAML" in str(e.value)
+
+
+def test_decode_keeps_grey_frames_at_the_size_motion_reads():
+    """motion.max_side_px reaches the decode stage: its pass keeps grey frames at that size, so motion never decodes
+    the source a second time (GridFrames.grays would, at any other size)."""
+    from vla_builder.build import PipelineFactory
+
+    for side in (160, 320):
+        decode = next(s for s in PipelineFactory.of(10, motion={"max_side_px": side})().stages if s.name == "decode")
+        assert decode.gray_max_side_px == side

@@ -86,7 +86,8 @@ class PipelineFactory:
         return Pipeline([
             ProbeStage(),
             LabelsStage(),
-            DecodeStage(fps=self.fps, image_size=tuple(r.image_size)),
+            # the decode pass keeps grey frames at motion's size: motion then never decodes the source again
+            DecodeStage(fps=self.fps, image_size=tuple(r.image_size), gray_max_side_px=r.motion.max_side_px),
             DetectTrackStage(tracks=r.tracks, detector_config=self.detector_config()),
             MotionStage(r.motion),
             InteractionStage.from_config(r.actor, r.interactions),

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vla_builder.runners import RunnerConfig
+from vla_builder.sinks.encode import VideoConfig
 from vla_builder.sources.split import SplitConfig
 from vla_builder.stages.detect_track import DetectorConfig, TracksConfig
 from vla_builder.stages.interactions import InteractionsConfig
@@ -24,8 +25,8 @@ from vla_builder.types import SourceSpec
 
 # A recipe section is the config model of the stage that uses it, defined in that stage's file (one place for a
 # setting's name, type, default, validation and use): motion -> stages/motion.py, tracks / detector ->
-# stages/detect_track.py, runner -> runners/__init__.py. Top-level keys (fps, image_size, actor, task, seed) are
-# read by build.PipelineFactory.
+# stages/detect_track.py, video -> sinks/encode.py, runner -> runners/__init__.py. Top-level keys (fps,
+# image_size, actor, task, seed) are read by build.PipelineFactory.
 
 
 class RecipeError(Exception):
@@ -113,14 +114,6 @@ class SourceConfig(_Strict):
         return self
 
 
-class VideoConfig(_Strict):
-    codec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"
-    crf: int = Field(30, ge=0, le=63)
-    gop: int = Field(2, ge=1, le=600)  # keyframe spacing: small = fast random access in training
-    # encoder speed preset: SVT-AV1 0-13 (None: lerobot's 12), x264/x265 names (ultrafast .. veryslow); BENCHMARKS.md
-    preset: int | str | None = None
-
-
 class Recipe(_Strict):
     kind: Literal["video"] = "video"  # `kind: text` recipes are the text track's (vla_builder.text)
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -135,7 +128,7 @@ class Recipe(_Strict):
     motion: MotionConfig = Field(default_factory=MotionConfig)
     tracks: TracksConfig = Field(default_factory=TracksConfig)
     detector: DetectorConfig | None = None
-    video: VideoConfig = VideoConfig()
+    video: VideoConfig = Field(default_factory=VideoConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     label_check: LabelCheckConfig = Field(default_factory=LabelCheckConfig)  # human labels vs the footage
     interactions: InteractionsConfig = Field(default_factory=InteractionsConfig)  # episode span, event thresholds

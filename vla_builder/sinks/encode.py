@@ -20,10 +20,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
+
+from vla_builder.pipeline import StageConfig
 
 QUEUE_FRAMES = 8  # frames decoded ahead of the encoder (memory: 8 x 6 MB at 1080p)
+
+
+class VideoConfig(StageConfig):
+    """The recipe's `video:` section: how episode videos are encoded (lerobot's RGBEncoderConfig options)."""
+
+    codec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"
+    crf: int = Field(30, ge=0, le=63)
+    gop: int = Field(2, ge=1, le=600)  # keyframe spacing: small = fast random access in training
+    # encoder speed preset: SVT-AV1 0-13 (None: lerobot's 12), x264/x265 names (ultrafast .. veryslow); BENCHMARKS.md
+    preset: int | str | None = None
 
 
 class EncodeError(Exception):
