@@ -326,20 +326,19 @@ def test_labels_of_another_video_fail_the_clip_with_counts_and_a_misspelt_actor_
 
 def test_label_fit_warns_with_counts_and_fails_past_the_threshold():
     from vla_builder.stages.interactions import LabelFitError, label_fit
-    from vla_builder.types import LabelTable
+    from vla_builder.types import LabelRowCounts, LabelTable
 
     n = 10
     table = LabelTable(np.arange(n), np.ones(n, int), np.array(["hand"] * n, object), np.tile([0.1, 0.1, 0.2, 0.2], (n, 1)),
                        np.ones(n))
     clip = Clip("x", SourceSpec(video=__import__("pathlib").Path("v.mp4")), labels=table,
-                provenance={"label_rows_dropped": {"box entirely outside the frame": 2}})
+                label_rows=LabelRowCounts({"box entirely outside the frame": 2}))
     warning = label_fit(clip)
     assert "2 box entirely outside the frame" in warning and "17%" in warning  # 2 of 12 rows
-    bad = clip.with_(provenance={"label_rows_dropped": {"box entirely outside the frame": 2,
-                                                        "label row past the video's end": 6}})
+    bad = clip.with_(label_rows=LabelRowCounts({"box entirely outside the frame": 2}, past_end=6))
     with pytest.raises(LabelFitError, match="do not fit the video"):
         label_fit(bad)  # 8 of 12 rows
-    assert label_fit(clip.with_(provenance={})) is None
+    assert label_fit(clip.with_(label_rows=LabelRowCounts())) is None
 
 
 def test_a_third_person_source_without_labels_says_the_camera_becomes_the_actor(caplog):

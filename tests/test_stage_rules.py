@@ -15,7 +15,7 @@ import pytest
 from vla_builder.stages.decode import DecodeStage, fit_size
 from vla_builder.stages.detect_track import DetectorConfig, DetectTrackStage, TracksConfig, grid_coverage
 from vla_builder.stages.tracks import labels_to_grid
-from vla_builder.types import Clip, Frames, LabelTable, SourceSpec
+from vla_builder.types import Clip, Frames, LabelRowCounts, LabelTable, SourceSpec
 
 
 def _table(rows, fmt="mot") -> LabelTable:
@@ -52,6 +52,7 @@ def tiny_video(tmp_path_factory) -> Path:
 
 
 def test_decode_never_mutates_the_frozen_label_table(tiny_video):
+    from vla_builder.sinks.lerobot import provenance_record
     from vla_builder.stages.probe import ProbeStage
 
     spec = SourceSpec(video=tiny_video)
@@ -59,11 +60,13 @@ def test_decode_never_mutates_the_frozen_label_table(tiny_video):
     dropped = {"NaN box": 2}
     labels = LabelTable(*(getattr(_table([(0, 1, "cup", .1, .1, .3, .3), (30, 1, "cup", .1, .1, .3, .3)]), f)
                           for f in ("frame", "track_id", "class_name", "boxes_xyxy", "score")), dropped=dropped)
-    # as LabelsStage hands it on: the counts in provenance
-    clip = clip.with_(labels=labels, provenance={"label_rows_dropped": labels.dropped})
+    # as LabelsStage hands it on: the import's counts, a typed fact
+    clip = clip.with_(labels=labels, label_rows=LabelRowCounts.of(labels))
     out = DecodeStage(fps=12, image_size=(48, 64)).process(clip)
-    assert out.provenance["label_rows_dropped"] == {"NaN box": 2, "label row past the video's end": 1}
+    assert out.label_rows.dropped() == {"NaN box": 2, "label row past the video's end": 1}
+    assert clip.label_rows.past_end is None  # the input clip's fact is a value of its own, untouched
     assert labels.dropped == {"NaN box": 2}  # the label table's own counts are untouched
+    assert provenance_record(out)["label_rows_dropped"] == out.label_rows.dropped()  # the sink writes them
     assert len(out.frames) == 12 and out.frames.size_px == (64, 48)
 
 

@@ -122,7 +122,7 @@ def test_labels_outside_the_span_are_counted_not_errors(counted_video):
     spec = SourceSpec(video=counted_video, start_s=1.0, end_s=2.0)
     clip = Clip("c", spec, info=probe(counted_video), labels=labels)
     out = DecodeStage(fps=10, image_size=(48, 64)).process(clip)
-    assert out.provenance["label_rows_outside_span"] == 2
+    assert out.label_rows.outside_span == 2
 
 
 def test_grid_of_the_held_path_is_unchanged(counted_video):

@@ -225,6 +225,34 @@ class Trajectory:
     actor_reason: str
 
 
+PAST_END = "label row past the video's end"  # the reason decode gives for rows after the last decoded frame
+
+
+@dataclass(frozen=True)
+class LabelRowCounts:
+    """Label rows the build could not use, by why: a typed fact on the clip (read by `label_fit`, written to the
+    episode's provenance by the sink) rather than provenance keys that stages read from each other.
+
+    `dropped_on_import` are the reader's counts (`LabelTable.dropped`, copied: the table stays untouched); decode adds
+    the rows past the video's end (None: not checked, the labels set no span) and those outside the episode's time
+    span (a segment or split covering part of a labeled video: counted, not an error)."""
+
+    dropped_on_import: dict[str, int] = field(default_factory=dict)
+    past_end: int | None = None
+    outside_span: int = 0
+
+    @staticmethod
+    def of(labels: LabelTable | None) -> LabelRowCounts:
+        return LabelRowCounts(dict(labels.dropped) if labels is not None and labels.dropped else {})
+
+    def dropped(self) -> dict[str, int]:
+        """Reason -> rows: the import's counts plus the rows past the video's end (provenance `label_rows_dropped`)."""
+        out = dict(self.dropped_on_import)
+        if self.past_end is not None:
+            out[PAST_END] = self.past_end
+        return out
+
+
 @dataclass(frozen=True)
 class Clip:
     """One span of one source and everything learned about it. Build new ones with `with_`."""
@@ -243,6 +271,7 @@ class Clip:
     trajectory: Trajectory | None = None
     task: str | None = None
     language: dict[str, Any] | None = None  # subtasks and other language rows (issue: language)
+    label_rows: LabelRowCounts | None = None  # label rows dropped / past the end / outside the span (labels, decode)
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def with_(self, **changes: Any) -> Clip:

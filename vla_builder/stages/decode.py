@@ -7,6 +7,7 @@ the sink's encoder) walks the frames. Peak memory does not grow with the clip's 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,7 +17,7 @@ from vla_builder.pipeline import Stage
 from vla_builder.sources.grid import grid_samples, sample_to_grid
 from vla_builder.sources.lazy_frames import GridFrames
 from vla_builder.sources.video import DecodeError, choose_decoder, image_frames
-from vla_builder.types import Clip, Frames
+from vla_builder.types import Clip, Frames, LabelRowCounts
 
 
 def fit_size(size_px: tuple[int, int], box_hw: tuple[int, int]) -> tuple[int, int]:
@@ -145,13 +146,12 @@ class DecodeStage(Stage):
         }
         if spec.segment is not None:
             prov["segment"] = spec.segment
+        # label rows this span cannot use: a typed fact (label_fit reads it, the sink writes it), a new value each time
+        rows = clip.label_rows or LabelRowCounts.of(clip.labels)
         if span is not None and index[-1] < span[1]:
-            n_past = int((clip.labels.frame > index[-1]).sum())
-            # a new dict: the one there may be the frozen LabelTable's own (never mutate a stage's input)
-            prov["label_rows_dropped"] = {**prov.get("label_rows_dropped", {}),
-                                          "label row past the video's end": n_past}
+            rows = dataclasses.replace(rows, past_end=int((clip.labels.frame > index[-1]).sum()))
         if time_span is not None and len(clip.labels):
             outside = (clip.labels.frame < index[0]) | (clip.labels.frame > index[-1])
             if outside.any():  # not an error: a segment or split covers part of a labeled video
-                prov["label_rows_outside_span"] = int(outside.sum())
-        return clip.with_(frames=frames, provenance=prov)
+                rows = dataclasses.replace(rows, outside_span=int(outside.sum()))
+        return clip.with_(frames=frames, label_rows=rows, provenance=prov)

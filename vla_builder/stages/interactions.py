@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from vla_builder.pipeline import Stage, StageConfig
-from vla_builder.types import Clip, Event, Motion, TrackSet
+from vla_builder.types import PAST_END, Clip, Event, LabelRowCounts, Motion, TrackSet
 
 log = logging.getLogger(__name__)
 
@@ -88,24 +88,21 @@ class LabelFitError(ValueError):
 
 
 LABEL_MISFIT_MAX = 0.5  # more than this fraction of a clip's label rows outside the frame or past the end: fail
-MISFIT_REASONS = ("box entirely outside the frame", "label row past the video's end")
+MISFIT_REASONS = ("box entirely outside the frame", PAST_END)
 
 
 def label_fit(clip: Clip, max_misfit: float = LABEL_MISFIT_MAX) -> str | None:
     """A warning (with counts) when some label rows do not fit the video — boxes outside the frame, rows past its
     end; raises `LabelFitError` past `max_misfit` of the rows (e.g. a recipe pairing a video with another's labels).
     """
-    dropped = dict(clip.provenance.get("label_rows_dropped") or {})
-    if clip.labels is not None:
-        for reason, n in (clip.labels.dropped or {}).items():
-            dropped.setdefault(reason, n)
+    dropped = (clip.label_rows or LabelRowCounts.of(clip.labels)).dropped()
     misfit = {r: int(dropped.get(r, 0)) for r in MISFIT_REASONS if dropped.get(r)}
     size_note = _label_size_misfit(clip)
     if not misfit:
         return size_note
     kept = len(clip.labels) if clip.labels is not None else 0
     # rows past the video's end are still in the table (decode counts them); the others were dropped on import
-    total = kept + sum(int(v) for r, v in dropped.items() if r != "label row past the video's end")
+    total = kept + sum(int(v) for r, v in dropped.items() if r != PAST_END)
     bad = sum(misfit.values())
     fraction = bad / max(total, 1)
     counts = ", ".join(f"{n} {r}" for r, n in misfit.items())

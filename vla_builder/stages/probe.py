@@ -8,7 +8,7 @@ from typing import ClassVar
 from vla_builder.pipeline import Stage
 from vla_builder.sources.labels import LabelError, read_labels
 from vla_builder.sources.video import DecodeError, probe, probe_images
-from vla_builder.types import Clip
+from vla_builder.types import Clip, LabelRowCounts
 
 
 @dataclass
@@ -49,6 +49,5 @@ class LabelsStage(Stage):
             expand_episodes(clip.source)
         labels = read_labels(clip.source, clip.info)
         prov = {**clip.provenance, "labels_format": labels.format, "label_rows": len(labels)}
-        if labels.dropped:
-            prov["label_rows_dropped"] = dict(labels.dropped)  # a copy: the LabelTable is frozen, its dict too
-        return clip.with_(labels=labels, provenance=prov)
+        # the import's dropped-row counts, copied into a typed fact (decode adds its own; the sink writes them)
+        return clip.with_(labels=labels, label_rows=LabelRowCounts.of(labels), provenance=prov)
