@@ -34,7 +34,7 @@ from vla_builder.sources.video import probe, probe_images  # noqa: E402
 from vla_builder.stages.decode import DecodeStage  # noqa: E402
 from vla_builder.stages.detect_track import DetectTrackStage  # noqa: E402
 from vla_builder.stages.probe import LabelsStage, ProbeStage  # noqa: E402
-from vla_builder.stages.tracks import labels_to_grid  # noqa: E402
+from vla_builder.tracking.grid import labels_to_grid  # noqa: E402
 from vla_builder.synthetic import CLASSES, make_scene  # noqa: E402
 from vla_builder.types import Clip, SourceSpec, TrackSet  # noqa: E402
 

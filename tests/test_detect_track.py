@@ -15,18 +15,18 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 import numpy as np
 import pytest
 
-from vla_builder.association import iou_matrix
 from vla_builder.detect.detections import Detections
 from vla_builder.detect.metrics import hota, mot_metrics, propagation_quality
-from vla_builder.detect.tracker import ByteTracker, track_clip
 from vla_builder.pipeline import Pipeline
 from vla_builder.sources.labels import read_labels
 from vla_builder.sources.video import probe
 from vla_builder.stages.decode import DecodeStage
 from vla_builder.stages.detect_track import DetectTrackError, DetectTrackStage
 from vla_builder.stages.probe import LabelsStage, ProbeStage
-from vla_builder.stages.tracks import labels_to_grid
 from vla_builder.synthetic import CLASSES, make_scene
+from vla_builder.tracking.association import iou_matrix
+from vla_builder.tracking.bytetrack import ByteTracker, track_clip
+from vla_builder.tracking.grid import labels_to_grid
 from vla_builder.types import Clip, SourceSpec, TrackSet
 
 WEIGHTS = Path(__file__).parent / "assets" / "detector" / "synthetic_yolo.pt"

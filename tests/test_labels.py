@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vla_builder.association import associate
 from vla_builder.sources.labels import LabelError, read_labels
-from vla_builder.stages.tracks import labels_to_grid
+from vla_builder.tracking.association import associate
+from vla_builder.tracking.grid import labels_to_grid
 from vla_builder.types import SourceSpec, VideoInfo
 
 INFO = VideoInfo(Path("v.mp4"), 640, 480, 30.0, 100, "h264", "yuv420p", 0)

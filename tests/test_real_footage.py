@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from vla_builder.stages.interactions import (ActorError, InteractionStage, choose_actor, close_gaps, join_fragments,
-                                             motion_runs, segment_subtasks, world_steps)
+from vla_builder.stages.interactions import (ActorError, InteractionStage, choose_actor, close_gaps, motion_runs,
+                                             segment_subtasks, world_steps)
 from vla_builder.stages.language import language_problems
 from vla_builder.stages.trajectory import GRIPPER, STATE_NAMES, TrajectoryStage
+from vla_builder.tracking.manipulators import join_fragments
 from vla_builder.types import Clip, Event, Frames, Motion, SourceSpec, TrackSet
 
 

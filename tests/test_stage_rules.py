@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from vla_builder.stages.decode import DecodeStage, fit_size
-from vla_builder.stages.detect_track import DetectorConfig, DetectTrackStage, TracksConfig, grid_coverage
-from vla_builder.stages.tracks import labels_to_grid
+from vla_builder.stages.detect_track import DetectorConfig, DetectTrackStage, TracksConfig
+from vla_builder.tracking.grid import grid_coverage, labels_to_grid
 from vla_builder.types import Clip, Frames, LabelRowCounts, LabelTable, SourceSpec
 
 

@@ -215,7 +215,7 @@ def check_actor_class(loaded: LoadedRecipe) -> None:
         return
     from vla_builder.sources.labels import LabelError, read_labels
     from vla_builder.sources.video import DecodeError
-    from vla_builder.stages.interactions import ACTOR_CLASS_HINTS
+    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
 
     want, classes = recipe.actor.lower(), set()
     for spec in loaded.sources:

@@ -2,7 +2,7 @@
 
 For human-demonstration video that has no actor labels: `HandDetector.detect(rgb)` gives one `Detections` per
 frame with class name "hand", in the form every other detector here gives (normalized xyxy boxes, scores), so the
-existing ByteTrack (`tracker.track_clip`) tracks hands as it tracks anything else.
+existing ByteTrack (`tracking.bytetrack.track_clip`) tracks hands as it tracks anything else.
 
   box       min / max of the 21 landmarks, padded by `pad` (10 %) of the landmark extent on each side (the
             landmarks are joint centers: the fingertips' and the palm's edge lie outside them), clipped to [0, 1].
@@ -135,7 +135,7 @@ class HandDetector:
         order = np.lexsort((np.arange(len(scores)), -scores))
         if self.dedupe_iou is None or len(boxes) < 2:
             return np.sort(order)
-        from vla_builder.association import iou_matrix
+        from vla_builder.tracking.association import iou_matrix
 
         iou = iou_matrix(boxes, boxes)
         kept: list[int] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vla_builder.association import iou_matrix, linear_sum_assignment  # scipy loads on first use
+from vla_builder.tracking.association import iou_matrix, linear_sum_assignment  # scipy loads on first use
 from vla_builder.types import TrackSet
 
 

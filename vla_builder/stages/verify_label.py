@@ -109,7 +109,7 @@ def _object_track(clip: Clip, text: str) -> tuple[int | None, str]:
     tracks = clip.tracks
     assert tracks is not None
     t = text.lower()
-    from vla_builder.stages.interactions import ACTOR_CLASS_HINTS
+    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
 
     # the actor is the object too when it is no manipulator (no hand labeled: the only track was made the actor)
     candidates = [k for k in range(len(tracks)) if tracks.ids[k] != clip.actor_id
@@ -139,7 +139,7 @@ def _excursion(clip: Clip, k: int) -> tuple[float, np.ndarray, int]:
 
 
 def _actor_is_manipulator(clip: Clip) -> bool:
-    from vla_builder.stages.interactions import ACTOR_CLASS_HINTS
+    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
 
     tracks = clip.tracks
     if clip.actor_id is None or tracks is None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vla_builder.association import iou_matrix, linear_sum_assignment
+from vla_builder.tracking.association import iou_matrix, linear_sum_assignment
 from vla_builder.detect.detections import Detections
 
 

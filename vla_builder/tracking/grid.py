@@ -1,14 +1,16 @@
 """Labels onto the clip's grid: one dense track per object, gaps between labeled frames interpolated.
 
 `labels_to_grid` is the dense-labels path of `DetectTrackStage` (stages/detect_track.py), which also associates
-id-less boxes, propagates sparse keyframe labels along optical flow and detects where there are no labels.
-Filled boxes are marked `labeled=False`.
+id-less boxes (tracking/association.py), propagates sparse keyframe labels along optical flow
+(tracking/propagation.py) and detects where there are no labels (tracking/bytetrack.py, then
+`detections_to_tracks`). Filled boxes are marked `labeled=False`; `grid_coverage` says how dense the labels are.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from vla_builder.detect.detections import Detections
 from vla_builder.types import LabelTable, TrackSet
 
 
@@ -38,3 +40,29 @@ def labels_to_grid(labels: LabelTable, source_index: np.ndarray, max_gap_frames:
     keep = ~np.all(np.isnan(boxes[..., 0]), axis=0)
     return TrackSet(ids=track_ids[keep].astype(int), class_names=tuple(n for n, k in zip(names, keep) if k),
                     boxes_xyxy=boxes[:, keep], labeled=labeled[:, keep])
+
+
+def grid_coverage(anchors: TrackSet) -> float:
+    """Labeled samples / samples between each track's first and last label, over all tracks (1.0 = dense)."""
+    if len(anchors) == 0:
+        return 1.0
+    total = 0
+    for k in range(len(anchors)):
+        t = np.nonzero(anchors.labeled[:, k])[0]
+        total += t[-1] - t[0] + 1 if len(t) else 0
+    return float(anchors.labeled.sum()) / max(total, 1)
+
+
+def detections_to_tracks(dets: list[Detections], ids: list[np.ndarray], max_gap_samples: float) -> TrackSet:
+    """Tracker output (ids per sample, -1 untracked) -> a TrackSet on the grid 0..T-1, all labeled=False; gaps up
+    to max_gap_samples interpolated (as detect mode does)."""
+    rows = [(t, int(i), str(d.class_names[j]), d.boxes_xyxy[j], float(d.scores[j]))
+            for t, (d, id_t) in enumerate(zip(dets, ids, strict=True)) for j, i in enumerate(id_t) if i >= 0]
+    if rows:
+        table = LabelTable(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                           np.array([r[2] for r in rows], dtype=object), np.stack([r[3] for r in rows]),
+                           np.array([r[4] for r in rows]), format="detector")
+    else:
+        table = LabelTable.empty(fmt="detector")
+    tracks = labels_to_grid(table, np.arange(len(dets)), max_gap_samples)
+    return TrackSet(tracks.ids, tracks.class_names, tracks.boxes_xyxy, np.zeros_like(tracks.labeled))
