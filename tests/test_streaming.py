@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -143,3 +144,55 @@ def test_motion_reads_the_grey_frames_of_the_decode_pass(counted_video):
     assert all(np.array_equal(g, to_gray(f, 320)) for g, f in zip(grays, held, strict=True))
     small = lazy.grays(32)  # another size: made in one more pass
     assert lazy.passes == 1 and small[0].shape == to_gray(held[0], 32).shape
+
+
+@pytest.mark.parametrize("codec, crf, gop, preset", [("libsvtav1", 30, 2, None), ("libsvtav1", 28, 4, 8),
+                                                     ("h264", 23, 2, "veryfast"), ("hevc", 28, 2, None)])
+def test_encode_settings_give_lerobots_codec_options(codec, crf, gop, preset):
+    """The decode pass encodes before lerobot is imported: its own settings must give what lerobot's would."""
+    from lerobot.configs.video import RGBEncoderConfig
+
+    from vla_builder.sinks.encode import EncodeSettings
+
+    ours, theirs = EncodeSettings(codec, crf, gop, preset), RGBEncoderConfig(vcodec=codec, crf=crf, g=gop, preset=preset)
+    assert ours.get_codec_options(as_strings=True) == theirs.get_codec_options(as_strings=True)
+    assert (ours.pix_fmt, ours.preset) == (theirs.pix_fmt, theirs.preset)
+
+
+def test_stats_downsampling_is_lerobots():
+    from lerobot.datasets.compute_stats import auto_downsample_height_width
+
+    from vla_builder.sinks.encode import downsample_like_lerobot
+
+    for hw in [(48, 64), (1080, 1920), (720, 1280), (1920, 1080)]:
+        img = np.arange(3 * hw[0] * hw[1], dtype=np.uint32).reshape(3, *hw)
+        assert np.array_equal(downsample_like_lerobot(img), auto_downsample_height_width(img))
+
+
+def test_the_decode_pass_encodes_the_episode_video(counted_video, tmp_path):
+    """With a target set (as work.process_clip sets it), the decode stage's one pass writes the episode video: every
+    sample in the file in order, the source decoded once; the sink takes the file only while the frames are uncut."""
+    import av
+
+    from vla_builder.sinks.encode import ENCODE_TARGET
+    from vla_builder.sinks.lerobot import LeRobotSink
+    from vla_builder.stages.interactions import FramesWindow
+
+    sink = LeRobotSink(fps=5, image_size=(48, 64), codec="h264", crf=18, gop=2, preset="ultrafast")
+    shard = tmp_path / "shards" / "c"
+    token = ENCODE_TARGET.set(sink.encode_target(shard))
+    try:
+        clip = _decode(counted_video, SourceSpec(video=counted_video), 5, stream=True)
+    finally:
+        ENCODE_TARGET.reset(token)
+    lazy = clip.frames.rgb
+    target, result = lazy.encoded
+    assert lazy.passes == 0 and result.frames == len(lazy) == 30  # 6 s at 10 fps onto a 5 fps grid
+    assert result.path.is_relative_to(target.folder) and count_video_frames(result.path) == 30
+    with av.open(str(result.path)) as container:
+        bars = [int((f.to_ndarray(format="rgb24")[24, :, 0] > 100).sum()) for f in container.decode(video=0)]
+    assert [round(b) for b in bars] == [2 + 2 * t for t in range(30)]  # sample t shows source frame 2t
+    assert sink._early_video(clip, shard) is result
+    assert sink._early_video(clip, tmp_path / "shards" / "other") is None  # another shard's folder: encode again
+    cut = clip.with_(frames=dataclasses.replace(clip.frames, rgb=FramesWindow(lazy, 2, 20)))
+    assert sink._early_video(cut, shard) is None  # cut to the actor's span: the early file is not this episode

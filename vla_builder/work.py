@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vla_builder.pipeline import Failure, Pipeline
-from vla_builder.sinks.lerobot import LeRobotSink
+from vla_builder.sinks.encode import ENCODE_TARGET
+from vla_builder.sinks.lerobot import LeRobotSink, remove_tree
 from vla_builder.types import Clip
 
 _PIPELINES: dict[str, Pipeline] = {}  # one set-up pipeline per worker process (models and kernels load once)
@@ -51,16 +52,25 @@ def process_clip(task: ClipTask) -> ClipOutcome:
     except Exception as e:  # noqa: BLE001
         return ClipOutcome(clip.clip_id, None, Failure(clip.clip_id, str(clip.source.media), "setup",
                                                        f"{type(e).__name__}: {e}", traceback.format_exc(limit=6)))
-    result = pipeline.run_clip(clip)
-    if result.failure is not None:
-        return ClipOutcome(clip.clip_id, None, result.failure, 0, result.seconds_by_stage)
-    assert result.clip is not None
-    t0 = time.perf_counter()
+    # the decode stage encodes the episode video in its own pass, into a folder beside the shard (the sink takes the
+    # file): the source is decoded once; the folder goes whatever happens to the clip
+    target = task.sink.encode_target(task.shard_dir)
+    remove_tree(target.folder)  # leftovers of a killed build
+    token = ENCODE_TARGET.set(target)
     try:
-        task.sink.write_shard(result.clip, task.shard_dir)
-    except Exception as e:  # noqa: BLE001
-        return ClipOutcome(clip.clip_id, None, Failure(clip.clip_id, str(clip.source.media), "sink",
-                                                       f"{type(e).__name__}: {e}", traceback.format_exc(limit=6)),
-                           0, result.seconds_by_stage)
+        result = pipeline.run_clip(clip)
+        if result.failure is not None:
+            return ClipOutcome(clip.clip_id, None, result.failure, 0, result.seconds_by_stage)
+        assert result.clip is not None
+        t0 = time.perf_counter()
+        try:
+            task.sink.write_shard(result.clip, task.shard_dir)
+        except Exception as e:  # noqa: BLE001
+            return ClipOutcome(clip.clip_id, None, Failure(clip.clip_id, str(clip.source.media), "sink",
+                                                           f"{type(e).__name__}: {e}", traceback.format_exc(limit=6)),
+                               0, result.seconds_by_stage)
+    finally:
+        ENCODE_TARGET.reset(token)
+        remove_tree(target.folder)
     result.seconds_by_stage["sink"] = time.perf_counter() - t0
     return ClipOutcome(clip.clip_id, task.shard_dir, None, len(result.clip.frames), result.seconds_by_stage)

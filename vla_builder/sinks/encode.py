@@ -17,7 +17,8 @@ import queue
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -44,25 +45,97 @@ class EncodeError(Exception):
     pass
 
 
+LIBSVTAV1_DEFAULT_PRESET = 12  # lerobot.configs.video's default (tests check it still is)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """The episode video's codec settings, turned into codec options exactly as lerobot's `RGBEncoderConfig` does
+    (`tests/test_streaming.py` compares the two) without importing lerobot, which takes ~4 s: the decode stage
+    encodes while lerobot is still being imported beside it."""
+
+    vcodec: str = "libsvtav1"
+    crf: int | float | None = 30
+    g: int | None = 2
+    preset: int | str | None = None
+    pix_fmt: str = "yuv420p"
+    fast_decode: int = 0  # lerobot's default
+
+    def __post_init__(self) -> None:
+        if self.preset is None and self.vcodec == "libsvtav1":
+            object.__setattr__(self, "preset", LIBSVTAV1_DEFAULT_PRESET)
+
+    @classmethod
+    def from_config(cls, video: VideoConfig) -> EncodeSettings:
+        return cls(vcodec=video.codec, crf=video.crf, g=video.gop, preset=video.preset)
+
+    def get_codec_options(self, as_strings: bool = False) -> dict:
+        """lerobot 0.6.1's `VideoEncoderConfig.get_codec_options` for the codecs a recipe may name (libsvtav1,
+        h264, hevc), with its defaults (no encoder_threads, no extra options)."""
+        if self.vcodec not in ("libsvtav1", "h264", "hevc"):
+            raise EncodeError(f"codec {self.vcodec!r}: not one a recipe may name")
+        pairs = [("g", self.g), ("crf", self.crf), ("preset", self.preset)]
+        if self.vcodec == "libsvtav1":
+            pairs.append(("svtav1-params", f"fast-decode={max(0, min(2, self.fast_decode))}"))
+        elif self.fast_decode:
+            pairs.append(("tune", "fastdecode"))
+        return {key: str(value) if as_strings else value for key, value in pairs if value is not None}
+
+    def lerobot_config(self):
+        """The same settings as lerobot's RGBEncoderConfig (for its dataset writer and info.json)."""
+        from lerobot.configs.video import RGBEncoderConfig
+
+        return RGBEncoderConfig(vcodec=self.vcodec, crf=self.crf, g=self.g, preset=self.preset, pix_fmt=self.pix_fmt,
+                                fast_decode=self.fast_decode)
+
+
+@dataclass(frozen=True)
+class EncodeTarget:
+    """Where and how the clip in hand is encoded while the decode stage decodes it (set by `work.process_clip`
+    around the pipeline): the sink then takes the file and never decodes the source again."""
+
+    folder: Path
+    settings: EncodeSettings
+    image_size: tuple[int, int]  # (h, w) of the episode video: frames are letterboxed to it
+    fps: int
+
+
+# set by work.process_clip for the clip in hand; None: nothing is encoded early (the sink encodes, as before)
+ENCODE_TARGET: ContextVar[EncodeTarget | None] = ContextVar("vla_encode_target", default=None)
+
+
+def downsample_like_lerobot(img_chw: np.ndarray, target_size: int = 150, max_size_threshold: int = 300) -> np.ndarray:
+    """lerobot.datasets.compute_stats.auto_downsample_height_width (tests compare), usable before lerobot loads."""
+    _, height, width = img_chw.shape
+    if max(width, height) < max_size_threshold:
+        return img_chw
+    factor = int(width / target_size) if width > height else int(height / target_size)
+    return img_chw[:, ::factor, ::factor]
+
+
 @dataclass
 class EncodeResult:
     path: Path
     frames: int
     stats: dict | None  # lerobot's per-channel image stats (RunningQuantileStats), None under 2 frames
     seconds: float
+    settings: EncodeSettings | None = field(default=None, compare=False)  # what it was encoded with, if known
 
 
 def encode_frames(frames: Iterable[np.ndarray], path: Path, fps: int, encoder_config,
-                  encode_frame: Callable | None = None, queue_frames: int = QUEUE_FRAMES) -> EncodeResult:
-    """Encode RGB uint8 (H, W, 3) frames into `path`. `encoder_config`: lerobot's RGBEncoderConfig.
+                  encode_frame: Callable | None = None, queue_frames: int = QUEUE_FRAMES,
+                  importing: threading.Thread | None = None) -> EncodeResult:
+    """Encode RGB uint8 (H, W, 3) frames into `path`. `encoder_config`: `EncodeSettings` or lerobot's
+    RGBEncoderConfig (vcodec, pix_fmt, get_codec_options).
 
     `frames` is consumed in a producer thread (decode overlaps encode); the put into the queue blocks, so a frame
     waits for the encoder, never the reverse. `encode_frame(stream, frame)` replaces the codec call (tests slow it).
+    `importing`: a thread importing lerobot; until it ends nothing here imports lerobot (two threads importing at
+    once can see half-initialized modules): the small copies the image stats need wait in a list meanwhile.
     """
     import time
 
     import av
-    from lerobot.datasets.compute_stats import RunningQuantileStats, auto_downsample_height_width
 
     t0 = time.perf_counter()
     q: queue.Queue = queue.Queue(maxsize=queue_frames)
@@ -94,7 +167,8 @@ def encode_frames(frames: Iterable[np.ndarray], path: Path, fps: int, encoder_co
 
     producer = threading.Thread(target=produce, name="vla-decode-ahead", daemon=True)
     producer.start()
-    stats = RunningQuantileStats()
+    stats = None
+    waiting: list[np.ndarray] = []  # small frames for the stats while lerobot is being imported
     n = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     container = None
@@ -117,8 +191,14 @@ def encode_frames(frames: Iterable[np.ndarray], path: Path, fps: int, encoder_co
             video_frame.time_base = Fraction(1, fps)
             packets = encode_frame(stream, video_frame) if encode_frame is not None else stream.encode(video_frame)
             container.mux(packets)
-            small = auto_downsample_height_width(frame.transpose(2, 0, 1))  # as lerobot's streaming encoder does
-            stats.update(small.transpose(1, 2, 0).reshape(-1, small.shape[0]))
+            small = downsample_like_lerobot(frame.transpose(2, 0, 1))  # as lerobot's streaming encoder does
+            pixels = small.transpose(1, 2, 0).reshape(-1, small.shape[0])
+            if stats is None and (importing is None or not importing.is_alive()):
+                stats = _running_stats(waiting)
+            if stats is None:
+                waiting.append(pixels.copy())  # a copy: a view would keep the whole frame alive
+            else:
+                stats.update(pixels)
             n += 1
         if failure:
             raise failure[0]
@@ -130,7 +210,21 @@ def encode_frames(frames: Iterable[np.ndarray], path: Path, fps: int, encoder_co
         if container is not None:
             container.close()
         producer.join(timeout=5)
-    return EncodeResult(path, n, stats.get_statistics() if n >= 2 else None, time.perf_counter() - t0)
+    if stats is None:
+        stats = _running_stats(waiting)
+    return EncodeResult(path, n, stats.get_statistics() if n >= 2 else None, time.perf_counter() - t0,
+                        encoder_config if isinstance(encoder_config, EncodeSettings) else None)
+
+
+def _running_stats(waiting: list[np.ndarray]):
+    """lerobot's RunningQuantileStats, fed what waited for lerobot's import."""
+    from lerobot.datasets.compute_stats import RunningQuantileStats
+
+    stats = RunningQuantileStats()
+    for pixels in waiting:
+        stats.update(pixels)
+    waiting.clear()
+    return stats
 
 
 def count_video_frames(path: Path) -> int:

@@ -92,6 +92,11 @@ def provenance_record(clip: Clip) -> dict:
     return {**clip.provenance, **facts}
 
 
+def early_video_dir(shard_dir: Path) -> Path:
+    """The folder the decode stage encodes a shard's video into (removed after the shard is written or failed)."""
+    return shard_dir.parent / f"{shard_dir.name}.early"
+
+
 def remove_tree(path: Path) -> None:
     if path.exists():
         shutil.rmtree(path)
@@ -127,15 +132,36 @@ class LeRobotSink:
         }
 
     def _encoder(self):
-        from lerobot.configs.video import RGBEncoderConfig
+        return self.encode_settings().lerobot_config()
 
-        return RGBEncoderConfig(vcodec=self.codec, crf=self.crf, g=self.gop, preset=self.preset)
+    def encode_settings(self):
+        from vla_builder.sinks.encode import EncodeSettings
+
+        return EncodeSettings(vcodec=self.codec, crf=self.crf, g=self.gop, preset=self.preset)
+
+    def encode_target(self, shard_dir: Path):
+        """Where the decode stage encodes this shard's video during its own pass (see `work.process_clip`)."""
+        from vla_builder.sinks.encode import EncodeTarget
+
+        return EncodeTarget(early_video_dir(shard_dir), self.encode_settings(), tuple(self.image_size), self.fps)
+
+    def _early_video(self, clip: Clip, shard_dir: Path):
+        """The video the decode stage encoded in its pass, when it is this episode's exactly: same settings, size
+        and folder, and the frames not cut since (a crop to the actor's span gives a window: encoded again)."""
+        found = getattr(clip.frames.rgb, "encoded", None)
+        if found is None:
+            return None
+        target, result = found
+        if target != self.encode_target(shard_dir) or result.frames != len(clip.frames) or not result.path.is_file():
+            return None
+        return result
 
     def write_shard(self, clip: Clip, shard_dir: Path) -> None:
         """Write one clip as one finalized single-episode dataset at `shard_dir` (atomically).
 
-        The episode's video is encoded first, in-process (`sinks/encode.py`: every frame encoded, none dropped),
-        from `clip.frames.rgb` walked once (a streaming clip decodes its source again here); lerobot's writer then
+        The episode's video was encoded during the decode stage's pass when `work.process_clip` asked for it (the
+        frames uncut since); otherwise it is encoded first, here, in-process (`sinks/encode.py`: every frame
+        encoded, none dropped), from `clip.frames.rgb` walked once (a streaming clip decodes its source again); lerobot's writer then
         adds the data rows and takes the finished video in place of its streaming encoder. The shard fails, with
         the reason, unless the written video has exactly one frame per data row.
         """
@@ -153,8 +179,10 @@ class LeRobotSink:
         remove_tree(tmp)  # leftovers of a killed build
         remove_tree(video_tmp)
         encoder = self._encoder()
-        letterboxed = (letterbox(rgb, self.image_size) for rgb in frames.rgb)
-        encoded = encode_frames(letterboxed, private_video_path(video_tmp, self.image_key), self.fps, encoder)
+        encoded = self._early_video(clip, shard_dir)
+        if encoded is None:  # not encoded during the decode pass (or cut since): walk the frames once more
+            letterboxed = (letterbox(rgb, self.image_size) for rgb in frames.rgb)
+            encoded = encode_frames(letterboxed, private_video_path(video_tmp, self.image_key), self.fps, encoder)
         if encoded.frames != n_rows:
             raise ShardError(f"the encoder wrote {encoded.frames} frames for {n_rows} data rows")
         ds = LeRobotDataset.create(

@@ -29,6 +29,8 @@ class GridFrames:
     span: tuple[int, int] | None = None
     time_span_s: tuple[float | None, float | None] | None = None
     passes: int = field(default=0, init=False)  # decode passes made (tests and the profile read it)
+    # (EncodeTarget, EncodeResult): the episode video encoded during the decode stage's pass, for the sink to take
+    encoded: tuple | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._grays: dict[int, list[np.ndarray]] = {}  # max_side_px -> small grey frames, one per sample

@@ -99,6 +99,10 @@ class DecodeStage(Stage):
         if self.stream:
             # first pass: the plan (which source frame each sample shows) and a size check; no frame is kept
             import av  # noqa: F401 — imported here, not inside the pass below, which runs beside lerobot's import
+            import av.video  # noqa: F401
+
+            from vla_builder.sinks.encode import ENCODE_TARGET, encode_frames, private_video_path
+            from vla_builder.sinks.lerobot import letterbox
 
             from vla_builder.kernels.reference import to_gray
 
@@ -109,29 +113,55 @@ class DecodeStage(Stage):
             prefetch = None if self.backend in ("decord", "nvdec") else _start_lerobot_import()
 
             side = self.gray_max_side_px
-            index_l, time_l, grays, start_s = [], [], [], 0.0
+            # where the build asked for it (work.process_clip), the episode video is encoded in this same pass: the
+            # sink then takes the file and the source is decoded once in all
+            target = ENCODE_TARGET.get()
+            index_l, time_l, grays = [], [], []
+            start = [0.0]
             checked = False
-            try:
-                for index_j, pts, start_s, rgb in grid_samples(open_stream() if side else open_plan_stream(), self.fps,
-                                                               span, str(info.path), time_span):
-                    if side:
-                        if not grays or index_j != index_l[-1]:  # a source frame shown at several samples: once
-                            grays.append(to_gray(to_work(rgb), side))
-                        else:
+
+            def plan():  # the pass: fills index_l/time_l/grays, yields each sample's working frame when encoding
+                nonlocal checked
+                pixels = side or target is not None
+                work = None
+                for index_j, pts, start[0], rgb in grid_samples(open_stream() if pixels else open_plan_stream(),
+                                                                self.fps, span, str(info.path), time_span):
+                    if pixels:
+                        if work is None or index_j != index_l[-1]:  # a source frame shown at several samples: once
+                            work = to_work(rgb)
+                            if side:
+                                grays.append(to_gray(work, side))
+                        elif side:
                             grays.append(grays[-1])
                     elif not checked and rgb is not None:
                         to_work(rgb)
                         checked = True
                     index_l.append(index_j)
                     time_l.append(pts)
+                    if target is not None:
+                        yield letterbox(work, target.image_size)
+
+            encoded = None
+            try:
+                if target is None:
+                    for _ in plan():
+                        pass
+                else:
+                    path = private_video_path(target.folder, "episode")
+                    encoded = encode_frames(plan(), path, target.fps, target.settings, importing=prefetch)
             finally:
                 if prefetch is not None:
                     prefetch.join()
+            start_s = start[0]
             index, times = np.asarray(index_l, int), np.asarray(time_l, float)
             rgb = GridFrames(open_stream, to_work, index, self.fps, (work_w, work_h), str(info.path), span,
                              time_span)
             if side:
                 rgb.keep_grays(side, grays)
+            if encoded is not None:
+                if encoded.frames != len(index):
+                    raise DecodeError(info.path, f"the encoder wrote {encoded.frames} frames for {len(index)} samples")
+                rgb.encoded = (target, encoded)
         else:
             rgb, index, times, start_s = sample_to_grid(open_stream(), self.fps, span, to_work, str(info.path),
                                                         time_span)
