@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import load_dataset, run_cli
+from conftest import cli_in_process, load_dataset, run_cli
 from vla_builder import __version__
 from vla_builder.cli import main
 
@@ -96,7 +96,7 @@ def test_version_help_quiet_and_json_on_every_subcommand(built, capsys):
     v = json.loads(out)
     assert rc == 0 and v["ok"] and v["episodes"] == 2 and v["problems"] == []
     # an up-to-date rebuild, as JSON: one object on stdout, nothing else
-    res = run_cli("build", "recipe.yaml", "--json", cwd=work)
+    res = cli_in_process("build", "recipe.yaml", "--json", cwd=work)
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)  # up to date here (a concurrent edit of the builder's code would rebuild)
     assert r["episodes"] == 2 and r["dataset"] == str(root.resolve()) and r["exit_code"] == 0
@@ -192,7 +192,7 @@ def test_overwrite_refuses_a_folder_that_is_not_a_built_dataset(built, tmp_path,
 def test_failed_clips_print_the_failures_file(tmp_path):
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
     (tmp_path / "r.yaml").write_text("name: broken\nsources:\n  - video: broken.mp4\nfps: 10\noutput: out/b\n")
-    res = run_cli("build", "r.yaml", cwd=tmp_path)
+    res = cli_in_process("build", "r.yaml", cwd=tmp_path)
     assert res.returncode == 1, res.stdout + res.stderr
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("failures:"))
     path = line.split(":", 1)[1].strip()

@@ -284,7 +284,7 @@ def test_recipe_with_a_detector_and_no_labels_builds(tmp_path):
     """No labels at all: the committed test detector + ByteTrack make the tracks, the rest of the build follows."""
     import textwrap
 
-    from conftest import REPO, run_cli
+    from conftest import REPO, cli_in_process, run_cli
     from vla_builder.synthetic import make_scene
 
     make_scene(tmp_path / "s", "push", n_frames=45, fps=15, size_px=(240, 320), seed=7)
@@ -298,7 +298,7 @@ def test_recipe_with_a_detector_and_no_labels_builds(tmp_path):
         detector: {{weights: {weights}, imgsz: 320, device: cpu}}
         output: out
     """))
-    res = run_cli("build", "recipe.yaml", cwd=tmp_path)
+    res = cli_in_process("build", "recipe.yaml", "--no-report", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     prov = json.loads((tmp_path / "out" / "meta" / "provenance.jsonl").read_text().splitlines()[0])
     assert prov["tracks_mode"].startswith("detect") and prov["tracks"] >= 3

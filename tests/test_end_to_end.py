@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import load_dataset, run_cli
+from conftest import cli_in_process, load_dataset
 from vla_builder.sources.grid import n_grid_samples
 
 
@@ -45,7 +45,7 @@ def synthetic_build(pick_place_scene, tmp_path_factory):
         image_size: [240, 320]
         output: out/synthetic
     """))
-    res = run_cli("build", str(recipe), cwd=work)
+    res = cli_in_process("build", str(recipe), "--no-report", cwd=work)
     assert res.returncode == 0, res.stdout + res.stderr
     return work / "out" / "synthetic", truth, res.stdout
 
@@ -114,7 +114,7 @@ def test_mot17_real_sequences(real_data, tmp_path):
             licence: CC BY-NC-SA 3.0
         output: {tmp_path}/out
     """))
-    res = run_cli("build", str(recipe), cwd=tmp_path)
+    res = cli_in_process("build", str(recipe), "--no-report", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     ds = load_dataset(tmp_path / "out", "vla_builder/mot17")
     fps = ds.meta.fps

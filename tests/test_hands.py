@@ -161,9 +161,10 @@ def test_recipe_with_hands_builds_a_hand_actor(tmp_path):
     """No labels, no detector: the hand model makes the actor of a real human-demonstration video."""
     import json
 
-    from conftest import REPO, run_cli
+    from conftest import REPO, cli_in_process
 
-    res = run_cli("build", str(REPO / "recipes" / "human_hands.yaml"), "--output", str(tmp_path / "hands"))
+    res = cli_in_process("build", str(REPO / "recipes" / "human_hands.yaml"), "--output", str(tmp_path / "hands"),
+                         "--no-report")
     assert res.returncode == 0, res.stdout + res.stderr
     prov = json.loads((tmp_path / "hands" / "meta" / "provenance.jsonl").read_text().splitlines()[0])
     assert prov["hand_tracks"]["added"] >= 1 and "mediapipe" in prov["hand_tracks"]["source"]

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import cli_in_process, run_cli
 from vla_builder.synthetic import make_corpus
 
 
@@ -69,7 +69,7 @@ def test_killed_build_resumes_to_the_same_dataset(corpus, tmp_path):
     rng = random.Random(7)
     kills = 0
     cmd = [sys.executable, "-m", "vla_builder", "build", "recipe.yaml"]
-    while kills < 6:
+    while kills < 3:
         proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.3, t_full))
         if proc.poll() is not None:  # finished before the kill: start over for another kill point
@@ -135,7 +135,7 @@ def test_bad_inputs_become_failure_records_and_good_clips_survive(tmp_path, real
     # label files for the unlabeled broken videos must exist for the recipe to load: give them valid ones
     for name in ("empty", "truncated", "junk"):
         shutil.copy(good[0] / "gt.txt", bad / f"{name}_gt.txt")
-    res = run_cli("build", "recipe.yaml", cwd=tmp_path)
+    res = cli_in_process("build", "recipe.yaml", cwd=tmp_path)
     assert res.returncode == 3, res.stdout + res.stderr  # partial success
     out = tmp_path / "out" / "mixed"
     failures = [json.loads(line) for line in (out / "meta" / "failures.jsonl").read_text().splitlines()]
@@ -156,9 +156,9 @@ def test_bad_inputs_become_failure_records_and_good_clips_survive(tmp_path, real
                    "box entirely outside the frame", "unknown class id", "duplicate track id in one frame",
                    "label row past the video's end"):
         assert dropped.get(reason, 0) >= 1, (reason, dropped)
-    assert run_cli("validate", str(out)).returncode == 0
+    assert cli_in_process("validate", str(out)).returncode == 0
 
-    ff = run_cli("build", "recipe.yaml", "--fail-fast", "--output", "out/ff", cwd=tmp_path)
+    ff = cli_in_process("build", "recipe.yaml", "--fail-fast", "--output", "out/ff", cwd=tmp_path)
     assert ff.returncode == 3 and ff.stdout.count("FAILED") == 1
 
 
@@ -248,15 +248,15 @@ def test_validate_names_the_real_cause(corpus, tmp_path):
     shutil.copytree(src / "out" / "corpus", broken)
     data = next(iter(sorted(broken.glob("data/*/*.parquet"))))
     data.write_bytes(data.read_bytes()[:-200])  # a writer killed before finalize(): no footer
-    res = run_cli("validate", str(broken))
+    res = cli_in_process("validate", str(broken))
     assert res.returncode == 1 and str(data) in res.stderr and "finalize" in res.stderr
     missing = tmp_path / "missing_video"
     shutil.copytree(src / "out" / "corpus", missing)
     video = next(iter(missing.glob("videos/*/*/*.mp4")))
     video.unlink()
-    res = run_cli("validate", str(missing))
+    res = cli_in_process("validate", str(missing))
     assert res.returncode == 1 and str(video) in res.stderr
-    res = run_cli("validate", str(src / "out" / "corpus"))
+    res = cli_in_process("validate", str(src / "out" / "corpus"))
     assert res.returncode == 0 and "OK" in res.stdout
 
 
@@ -287,4 +287,4 @@ def test_grouped_merge_gives_the_same_episodes(tmp_path, monkeypatch):
     assert rows(one) == rows(grouped) and one["tasks"] == grouped["tasks"] and one["provenance"] == grouped["provenance"]
     assert len(one["frames"]) == len(grouped["frames"]) == 5 * 12
     assert all(np.array_equal(a, b) for a, b in zip(one["frames"], grouped["frames"]))
-    assert run_cli("validate", str(tmp_path / "grouped")).returncode == 0
+    assert cli_in_process("validate", str(tmp_path / "grouped")).returncode == 0
