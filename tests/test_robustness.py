@@ -56,7 +56,7 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     make_corpus(root, 4)
     t0 = time.perf_counter()
-    res = run_cli("build", "recipe.yaml", cwd=root)
+    res = run_cli("build", "recipe.yaml", "--no-report", cwd=root)  # a process: its time is the kill window
     assert res.returncode == 0, res.stdout + res.stderr
     return root, time.perf_counter() - t0
 
@@ -68,7 +68,7 @@ def test_killed_build_resumes_to_the_same_dataset(corpus, tmp_path):
     shutil.copy(src / "recipe.yaml", tmp_path)
     rng = random.Random(7)
     kills = 0
-    cmd = [sys.executable, "-m", "vla_builder", "build", "recipe.yaml"]
+    cmd = [sys.executable, "-m", "vla_builder", "build", "recipe.yaml", "--no-report"]
     while kills < 3:
         proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.3, t_full))
@@ -263,8 +263,8 @@ def test_validate_names_the_real_cause(corpus, tmp_path):
 @pytest.mark.timeout(900)
 def test_ray_runner_gives_the_same_episodes(corpus, tmp_path):
     src, _ = corpus
-    res = run_cli("build", "recipe.yaml", "--runner", "ray", "--output", str(tmp_path / "ray"), cwd=src,
-                  timeout=900)
+    res = run_cli("build", "recipe.yaml", "--runner", "ray", "--output", str(tmp_path / "ray"), "--no-report",
+                  cwd=src, timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr
     assert_same_dataset(src / "out" / "corpus", tmp_path / "ray")
 

@@ -19,9 +19,9 @@ Modes (`mode="auto"` picks one from the labels; provenance records which and why
   detect     no labels: detect every sample and track (ByteTrack, fresh ids from 1 per clip), all labeled=False.
 
 Hands (`hands=True`, off by default): when neither the labels nor the tracks made from them have a hand / gripper
-class (tracking/manipulators.ACTOR_CLASS_HINTS), MediaPipe Hands (detect/hands.py, a pretrained hand model) is run on every
-sample, its "hand" boxes are tracked with a fresh ByteTrack, and the tracks are added with ids above every other
-track id (labeled=False). For human-demonstration video without actor labels. Provenance: `hand_tracks`.
+class (tracking/manipulators.ACTOR_CLASS_HINTS), MediaPipe Hands (detect/hands.py, a pretrained hand model) is run
+on every sample, its "hand" boxes are tracked with a fresh ByteTrack, and the tracks are added with ids above every
+other track id (labeled=False). For human-demonstration video without actor labels. Provenance: `hand_tracks`.
 
 mode="auto" (and "associate") choose dense or sparse from the labeled share of samples inside the tracks' spans
 (`dense_min_coverage`). The detector is optional for dense / associate / sparse (sparse then uses flow alone) and
