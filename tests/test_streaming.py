@@ -193,6 +193,28 @@ def test_the_decode_pass_encodes_the_episode_video(counted_video, tmp_path):
         bars = [int((f.to_ndarray(format="rgb24")[24, :, 0] > 100).sum()) for f in container.decode(video=0)]
     assert [round(b) for b in bars] == [2 + 2 * t for t in range(30)]  # sample t shows source frame 2t
     assert sink._early_video(clip, shard) is result
+    from vla_builder.kernels.reference import to_gray
+    from vla_builder.sources.lazy_frames import DiskFrames
+
+    held = _decode(counted_video, SourceSpec(video=counted_video), 5, stream=False).frames.rgb
+    kept = lazy.grays(320)  # motion's grey frames went to a file beside the shard, not into memory
+    assert isinstance(kept, DiskFrames) and len(kept) == 30 and lazy.passes == 0
+    assert all(np.array_equal(kept[t], to_gray(held[t], 320)) for t in (0, 7, 29, -1))
     assert sink._early_video(clip, tmp_path / "shards" / "other") is None  # another shard's folder: encode again
     cut = clip.with_(frames=dataclasses.replace(clip.frames, rgb=FramesWindow(lazy, 2, 20)))
     assert sink._early_video(cut, shard) is None  # cut to the actor's span: the early file is not this episode
+
+
+def test_disk_frames_read_back_what_was_appended(tmp_path):
+    from vla_builder.sources.lazy_frames import DiskFrames
+
+    store = DiskFrames(tmp_path / "d")
+    frames = [np.full((3, 4), i, np.uint8) for i in range(5)]
+    for f in frames:
+        store.append(f)
+    assert len(store) == 5 and [int(f[0, 0]) for f in store] == [0, 1, 2, 3, 4]
+    assert np.array_equal(store[-1], frames[4]) and [int(f[1, 1]) for f in store[1:3]] == [1, 2]
+    with pytest.raises(IndexError):
+        store[5]
+    with pytest.raises(ValueError, match="frame 5"):
+        store.append(np.zeros((4, 3), np.uint8))

@@ -11,11 +11,51 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from vla_builder.sources.grid import grid_samples
 from vla_builder.sources.video import DecodeError, FrameStream
+
+
+class DiskFrames:
+    """Small frames of one shape, appended to an unnamed file and read back by index: what a later stage needs from
+    the decode pass (motion's grey frames, 57.6 KB a sample at 320x180) without memory growing with the clip's
+    length (a 5-minute 30 fps clip: 0.5 GB on disk, not in RAM). Reads go through the page cache, not the process."""
+
+    def __init__(self, folder: Path):
+        import tempfile
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self._file = tempfile.TemporaryFile(dir=folder)  # unnamed: gone when closed, or when the process ends
+        self._shape: tuple[int, ...] | None = None
+        self._bytes = 0
+        self._n = 0
+
+    def append(self, frame: np.ndarray) -> None:
+        if self._shape is None:
+            self._shape, self._bytes = frame.shape, frame.nbytes
+        elif frame.shape != self._shape or frame.dtype != np.uint8:
+            raise ValueError(f"frame {self._n} is {frame.shape} {frame.dtype}, the first was {self._shape} uint8")
+        self._file.seek(self._n * self._bytes)
+        self._file.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+        self._n += 1
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self[i] for i in range(*t.indices(self._n))]
+        t = int(t) + (self._n if t < 0 else 0)
+        if not 0 <= t < self._n:
+            raise IndexError(t)
+        self._file.seek(t * self._bytes)
+        return np.frombuffer(self._file.read(self._bytes), np.uint8).reshape(self._shape)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[t] for t in range(self._n))
 
 
 @dataclass(eq=False)
@@ -96,7 +136,8 @@ class GridFrames:
             self._grays[max_side_px] = [to_gray(f, max_side_px) for f in self]
         return self._grays[max_side_px]
 
-    def keep_grays(self, max_side_px: int, grays: list[np.ndarray]) -> None:
+    def keep_grays(self, max_side_px: int, grays) -> None:
+        """Keep `grays` (a list, or `DiskFrames`), one per sample, for `grays(max_side_px)`."""
         if len(grays) != len(self):
             raise ValueError(f"{len(grays)} grey frames for {len(self)} samples")
         self._grays[max_side_px] = grays

@@ -15,7 +15,7 @@ import numpy as np
 
 from vla_builder.pipeline import Stage
 from vla_builder.sources.grid import grid_samples, sample_to_grid
-from vla_builder.sources.lazy_frames import GridFrames
+from vla_builder.sources.lazy_frames import DiskFrames, GridFrames
 from vla_builder.sources.video import DecodeError, choose_decoder, image_frames
 from vla_builder.types import Clip, Frames, LabelRowCounts
 
@@ -116,23 +116,25 @@ class DecodeStage(Stage):
             # where the build asked for it (work.process_clip), the episode video is encoded in this same pass: the
             # sink then takes the file and the source is decoded once in all
             target = ENCODE_TARGET.get()
-            index_l, time_l, grays = [], [], []
+            index_l, time_l = [], []
+            # grey frames go to a file beside the shard when the build gives a folder: memory flat in clip length
+            grays = DiskFrames(target.folder) if target is not None and side else []
             start = [0.0]
             checked = False
 
             def plan():  # the pass: fills index_l/time_l/grays, yields each sample's working frame when encoding
                 nonlocal checked
                 pixels = side or target is not None
-                work = None
+                work = gray = None
                 for index_j, pts, start[0], rgb in grid_samples(open_stream() if pixels else open_plan_stream(),
                                                                 self.fps, span, str(info.path), time_span):
                     if pixels:
                         if work is None or index_j != index_l[-1]:  # a source frame shown at several samples: once
                             work = to_work(rgb)
                             if side:
-                                grays.append(to_gray(work, side))
-                        elif side:
-                            grays.append(grays[-1])
+                                gray = to_gray(work, side)
+                        if side:
+                            grays.append(gray)
                     elif not checked and rgb is not None:
                         to_work(rgb)
                         checked = True
