@@ -1,8 +1,11 @@
 """Decode the labeled span of a source onto the clip's time grid, at working resolution.
 
-Streaming (the default): this stage makes one pass that fixes the grid (which source frame each sample shows) and
-keeps no pixels; `clip.frames.rgb` is a `GridFrames` that decodes the file again whenever a later stage (motion,
-the sink's encoder) walks the frames. Peak memory does not grow with the clip's length.
+Streaming (the default): this stage makes one pass that fixes the grid (which source frame each sample shows),
+keeps motion's small grey frames (in a file beside the shard during a build: `DiskFrames`) and, during a build
+(`work.process_clip` sets `sinks.encode.ENCODE_TARGET`), encodes the episode video in the same pass, so the sink only
+hands the file to lerobot's writer: the source is decoded once. No full-size pixels are kept: `clip.frames.rgb` is a
+`GridFrames` that decodes the file again if a later stage walks the frames (detect mode, a crop to the actor's span
+that needs the video encoded again). Peak memory does not grow with the clip's length.
 """
 
 from __future__ import annotations
