@@ -182,7 +182,7 @@ def test_drop_contradicted_fails_the_episode_with_the_evidence(se_clips):
     clip = se_clips["2003"]
     wrong = clip.with_(source=dataclasses.replace(clip.source, caption="Picking book up", caption_origin="t#0"))
     kept = VerifyLabelStage(config=LabelCheckConfig()).process(wrong)
-    assert kept.provenance["label_verdict"]["verdict"] == "contradicted"
+    assert kept.label_verdict["verdict"] == "contradicted"
     with pytest.raises(LabelContradicted, match="Picking book up.*object moved"):
         VerifyLabelStage(config=LabelCheckConfig(drop_contradicted=True)).process(wrong)
 

@@ -272,6 +272,7 @@ class Clip:
     task: str | None = None
     language: dict[str, Any] | None = None  # subtasks and other language rows (issue: language)
     label_rows: LabelRowCounts | None = None  # label rows dropped / past the end / outside the span (labels, decode)
+    label_verdict: dict[str, Any] | None = None  # a human caption checked against the footage (verify_label)
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def with_(self, **changes: Any) -> Clip:

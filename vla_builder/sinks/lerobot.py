@@ -74,8 +74,8 @@ def write_language(root: Path, per_episode: list[dict]) -> None:
 
 def provenance_record(clip: Clip) -> dict:
     """An episode's provenance, assembled once, here: what the stages reported (`clip.provenance`) plus the clip's
-    typed facts — decoder, source span, label rows dropped, motion method and backend, actor choice — read from the
-    fields that hold them (no stage reads another's provenance keys)."""
+    typed facts — decoder, source span, label rows dropped, label verdict, motion method and backend, actor choice —
+    read from the fields that hold them (no stage reads another's provenance keys)."""
     facts: dict = {"actor": clip.actor_reason}
     f = clip.frames
     if f is not None and len(f.source_index):
@@ -86,6 +86,8 @@ def provenance_record(clip: Clip) -> dict:
         facts["label_rows_dropped"] = rows.dropped()
     if rows is not None and rows.outside_span:
         facts["label_rows_outside_span"] = rows.outside_span
+    if clip.label_verdict is not None:
+        facts["label_verdict"] = clip.label_verdict
     if clip.motion is not None:
         facts["motion"] = clip.motion.method
         facts["motion_backend"] = {"backend": clip.motion.backend, "device": clip.motion.device}

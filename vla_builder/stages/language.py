@@ -283,8 +283,7 @@ class LanguageStage(Stage):
         sub_texts = [st.detail["text"] if st.kind == "label" else describe_subtask(tracks, st, traj, self.seed,
                                                                                   clip.clip_id) for st in subtasks]
         labeled = any(st.kind == "label" for st in subtasks)  # human-labeled subtasks (segments_as: subtasks)
-        if caption and subtasks and not labeled and (clip.provenance.get("label_verdict") or {}).get(
-                "verdict") != "confirmed":
+        if caption and subtasks and not labeled and (clip.label_verdict or {}).get("verdict") != "confirmed":
             # geometry the label's checks did not confirm must not speak beside the human label ("shove the pillow
             # down" for "pretending to pick a pillow up"): one step, the label; confirmed subtasks agree with it
             subtasks = [Event("label", 0, len(frames) - 1, subtasks[0].actor_id, subtasks[0].object_id)]
@@ -344,7 +343,7 @@ class LanguageStage(Stage):
         for ev in clip.events or ():  # where the evidence could not carry a verb, the trace says so
             if ev.kind == "uncertain" and ev.actor_id == traj.actor_id:
                 basis.append(f"samples {ev.start}-{ev.end}: uncertain — {ev.detail.get('why', 'no claim made')}")
-        verdict = clip.provenance.get("label_verdict")  # the human label checked against the footage (issue 11)
+        verdict = clip.label_verdict  # the human label checked against the footage (issue 11)
         if verdict:
             basis.insert(0, f"label: '{verdict['label']}' from {verdict.get('origin')}")
         rows = []

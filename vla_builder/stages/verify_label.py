@@ -19,7 +19,8 @@ camera's tilt and perspective move image y). "Never moved" (< 0.05) refutes take
 
 Per episode a verdict — `confirmed` (every check agrees), `contradicted` (a check measures the opposite of the
 label), `undetermined` (no check could decide: no object found, no signature, measurements in between) — with each
-check's numbers. Written into provenance (`label_verdict`) and, by the language stage, into the reasoning trace.
+check's numbers. Held on the clip (`Clip.label_verdict`): the sink writes it into provenance (`label_verdict`), the
+language stage into the reasoning trace.
 `label_check.drop_contradicted: true` in the recipe drops contradicted episodes (a failure record with the evidence).
 """
 
@@ -228,7 +229,7 @@ class VerifyLabelStage(Stage):
 
     name: ClassVar[str] = "verify_label"
     needs: ClassVar[tuple[str, ...]] = ("tracks", "events")
-    makes: ClassVar[tuple[str, ...]] = ()
+    makes: ClassVar[tuple[str, ...]] = ("label_verdict",)
 
     def process(self, clip: Clip) -> Clip:
         text = clip.source.caption
@@ -236,9 +237,8 @@ class VerifyLabelStage(Stage):
             return clip
         result = verify(clip, text, self.config.moved)
         result["origin"] = clip.source.caption_origin
-        prov = {**clip.provenance, "label_verdict": result}
         if result["verdict"] == "contradicted" and self.config.drop_contradicted:
             failed = [c for c in result["checks"] if c["ok"] is False]
             raise LabelContradicted(f"label '{text}' ({clip.source.caption_origin}) contradicted by the footage: "
                                     + "; ".join(f"{c['check']}: {c}" for c in failed))
-        return clip.with_(provenance=prov)
+        return clip.with_(label_verdict=result)  # a typed fact: the language stage reads it, the sink writes it
