@@ -19,8 +19,8 @@ camera's tilt and perspective move image y). "Never moved" (< 0.05) refutes take
 
 Per episode a verdict — `confirmed` (every check agrees), `contradicted` (a check measures the opposite of the
 label), `undetermined` (no check could decide: no object found, no signature, measurements in between) — with each
-check's numbers. Held on the clip (`Clip.label_verdict`): the sink writes it into provenance (`label_verdict`), the
-language stage into the reasoning trace.
+check's numbers. Held on the clip (`Clip.label_verdict`): the sink writes it into provenance (`label_verdict`),
+the language stage into the reasoning trace.
 `label_check.drop_contradicted: true` in the recipe drops contradicted episodes (a failure record with the evidence).
 """
 
