@@ -4,8 +4,9 @@ lerobot 0.6.1's streaming encoder (`StreamingVideoEncoder.feed_frame`) waits 0.1
 *drops the frame* with a warning — right for live recording, data loss for conversion (seen: 1-6 frames lost per
 720p clip on a loaded 2-core machine, the build exiting 0). Here the producer (decode -> resize -> letterbox) runs in
 a thread feeding a bounded queue with a *blocking* put, and the encoder takes every frame: a slow encoder slows the
-build, it never shortens the video. Codec options come from lerobot's own `RGBEncoderConfig`, so a video is encoded
-exactly as lerobot would encode it and `info.json` describes it the same way.
+build, it never shortens the video. Codec options are lerobot's `RGBEncoderConfig`'s (`EncodeSettings` gives the same
+options without importing lerobot; tests compare), so a video is encoded exactly as lerobot would encode it and
+`info.json` describes it the same way. During a build the decode stage encodes in its own pass (`ENCODE_TARGET`).
 
 `PreEncodedVideo` hands the finished file to lerobot's dataset writer in place of its streaming encoder, so the
 writer's own code moves it into `videos/`, records its timestamps in the episodes metadata and its stats.
