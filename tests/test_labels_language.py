@@ -4,7 +4,6 @@ spans right to a frame; and the label checked against the footage (verdicts on t
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from vla_builder.recipe import RecipeError, load_recipe

@@ -100,7 +100,6 @@ def analyse(spec: SourceSpec, info: VideoInfo, config: SplitConfig, label_frames
 def plan_pieces(analysis: Analysis, config: SplitConfig) -> list[tuple[float, float, str]]:
     """[(start_s, end_s, why)] from the analysis: shots, then idle stretches left out, then the length cap."""
     t, n = analysis.times_s, len(analysis.times_s)
-    start = float(t[0]) if n else 0.0
     # 1. shots: a cut before sample i
     cuts = [i for i in range(1, n) if config.shots and analysis.hist_jump[i] >= config.shot_threshold]
     bounds = [0, *cuts, n]
