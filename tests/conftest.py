@@ -36,6 +36,15 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
                           timeout=timeout)
 
 
+def assert_valid(dataset: Path) -> None:
+    """The dataset passes `validate` (structure, every frame decoded with its timestamp, stats, provenance, every
+    reasoning statement recomputed): every build of real data a test makes is checked with it."""
+    from vla_builder.validate import validate
+
+    report = validate(dataset)
+    assert report.ok, f"{dataset}: " + "; ".join(report.problems)
+
+
 def cli_in_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`python -m vla_builder ARGS` run in this process (`cli.main`, stdout / stderr captured, exit code returned):
     the same command without a new interpreter importing lerobot and torch again (~6 s a build on 2 cores). For
@@ -90,4 +99,5 @@ def umi_wrist_dataset(tmp_path_factory, real_data) -> Path:
     out = tmp_path_factory.mktemp("umi_wrist") / "umi"
     res = cli_in_process("build", str(REPO / "recipes" / "umi_wrist.yaml"), "--output", str(out), "--no-report")
     assert res.returncode == 0, res.stdout + res.stderr
+    assert_valid(out)
     return out

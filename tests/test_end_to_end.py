@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import cli_in_process, load_dataset
+from conftest import assert_valid, cli_in_process, load_dataset
 from vla_builder.sources.grid import n_grid_samples
 
 
@@ -116,6 +116,7 @@ def test_mot17_real_sequences(real_data, tmp_path):
     """))
     res = cli_in_process("build", str(recipe), "--no-report", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
+    assert_valid(tmp_path / "out")
     ds = load_dataset(tmp_path / "out", "vla_builder/mot17")
     fps = ds.meta.fps
     assert fps == 30  # the first source's rate (MOT17-04, seqinfo.ini)

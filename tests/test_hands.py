@@ -166,6 +166,9 @@ def test_recipe_with_hands_builds_a_hand_actor(tmp_path):
     res = cli_in_process("build", str(REPO / "recipes" / "human_hands.yaml"), "--output", str(tmp_path / "hands"),
                          "--no-report")
     assert res.returncode == 0, res.stdout + res.stderr
+    from conftest import assert_valid
+
+    assert_valid(tmp_path / "hands")
     prov = json.loads((tmp_path / "hands" / "meta" / "provenance.jsonl").read_text().splitlines()[0])
     assert prov["hand_tracks"]["added"] >= 1 and "mediapipe" in prov["hand_tracks"]["source"]
     assert "'hand' track" in prov["actor"] or "class 'hand'" in prov["actor"], prov["actor"]

@@ -56,6 +56,9 @@ output: {root}/out
 """, encoding="utf-8")
     logs: list[str] = []
     report = build(load_recipe(root / "recipe.yaml"), log=logs.append)
+    from conftest import assert_valid
+
+    assert_valid(root / "out")  # real videos and real label files: what is written must pass validate
     return root / "out", report, logs
 
 

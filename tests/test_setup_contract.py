@@ -36,6 +36,9 @@ def test_demo_recipe_builds(tmp_path):
     res = run_cli("build", str(REPO / "recipes" / "demo.yaml"), "--output", str(tmp_path / "demo"))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "episodes: 2" in res.stdout
+    from conftest import assert_valid
+
+    assert_valid(tmp_path / "demo")  # the demo holds the real MOT17-05 frames and labels
     rerun = run_cli("build", str(REPO / "recipes" / "demo.yaml"), "--output", str(tmp_path / "demo"))
     assert rerun.returncode == 0 and "up to date" in rerun.stdout
     # the explore notebook is run in a Jupyter kernel on a built dataset by test_cli_outputs.test_notebook_executes
