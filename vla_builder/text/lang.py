@@ -24,7 +24,9 @@ _WORD_EN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STOP_EN = frozenset(
     "a an the of in on at to for from by with and or but is are was were be been being do does did done has have "
     "had what which who whom whose when where why how many much this that these those it its as into than then "
-    "there their they them he she his her him i you we our your my me not no so if per each".split())
+    "there their they them he she his her him i you we our your my me not no so if per each "
+    # a question's frame, not its content ("What was the name of ...", as 이름 in Korean): says an answer is a name
+    "name names".split())
 # Kiwi part-of-speech tags that carry content: nouns, numerals, verb/adjective stems, roots, foreign, hanja, digits.
 _CONTENT_TAGS = frozenset({"NNG", "NNP", "NR", "VV", "VA", "XR", "SL", "SH", "SN", "MAG"})
 # Korean stop morphemes: question words and light nouns/verbs that every question or sentence carries.
@@ -53,7 +55,27 @@ def _kiwi():
     return Kiwi()
 
 
+ENGLISH_STEMMER = "snowball"  # or "crude" (the suffix list below); scripts/eval_text.py measures both
+
+
+@functools.cache
+def _snowball():
+    import snowballstemmer  # pure Python, no data files
+    return snowballstemmer.stemmer("english")
+
+
 def _stem_en(word: str) -> str:
+    if ENGLISH_STEMMER == "snowball":
+        return _snowball_stem(word)
+    return _crude_stem_en(word)
+
+
+@functools.lru_cache(maxsize=65536)
+def _snowball_stem(word: str) -> str:
+    return _snowball().stemWord(word.removesuffix("'s"))
+
+
+def _crude_stem_en(word: str) -> str:
     # Crude on purpose (no dictionary, no model): enough that "teams"/"team" and "installed"/"install" meet.
     word = word.removesuffix("'s")
     for suffix in ("ing", "ed", "es", "al", "s"):  # "arrival"/"arriving" meet too

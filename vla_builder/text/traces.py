@@ -316,6 +316,45 @@ class _Overlap:
         return own, shared
 
 
+def _one_of_alternatives(a_keys: set[str], question: str, lang: str) -> bool:
+    """English alternative questions ("... abstract or concrete?"): the answer's words are all in the up-to-three
+    words on one side of the question's "or"."""
+    if lang == "ko":
+        return False
+    for m in re.finditer(r"\bor\b", question):
+        left = " ".join(question[:m.start()].split()[-3:])
+        right = " ".join(question[m.end():].split()[:3])
+        if any(a_keys <= set(keywords(side, lang)) for side in (left, right)):
+            return True
+    return False
+
+
+RESTATED = True
+
+
+def _restated(ov: "_Overlap", answer: str, i: int, best: float, context: str,
+              lang: str) -> tuple[int, dict[str, str]] | None:
+    """Another sentence naming the answer again — its content words in order, stems matching ("instances" / "the
+    instance") — that speaks to the question well enough: a span marked where the context first names a thing
+    still answers a question about what a later sentence says of it. Only for English common nouns: a name
+    (capitalised) recurs wherever its bearer acts, so its recurrence says nothing, and Korean shows no capitals
+    (measured: names and Korean let wrong answers through, BENCHMARKS.md). The answer's own words count as in
+    `support`."""
+    seq = [k for k, _, _ in lang_tokens(answer, lang)]
+    if not seq or lang == "ko" or re.search(r"[A-Z]", answer):
+        return None
+    n = len(seq)
+    for j in sorted(range(len(ov.spans)), key=lambda j: -ov.score(j)):
+        toks = ov.per_sentence[j]
+        at = next((x for x in range(len(toks) - n + 1) if [k for k, _, _ in toks[x:x + n]] == seq), None)
+        if j == i or at is None:
+            continue
+        own, shared = ov.support(j, (toks[at][2], toks[at + n - 1][2] + 1), context, lang)
+        if own > 0 and own >= SUPPORT_RATIO * best:
+            return j, shared
+    return None
+
+
 CLAUSE_GAP = 2  # words added to a distance for each comma crossed
 RIVAL_FACTOR = 2.0  # a same-kind span this many times nearer the question's words than the answer outranks it
 
@@ -488,9 +527,18 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
             evidence.append({"quote": clip(context[a:b]), "start": a, "end": b, "holds_answer": True,
                              "shared_words": _words(shared)})
             ok = own > 0 and own >= SUPPORT_RATIO * best
-            checks.append(Check("answer_supported", ok, say(
+            again = None if ok or not RESTATED else _restated(ov, answer, i, best, context, lang)
+            if again is not None:  # the span's own sentence is weak, but the context says the answer again
+                j, shared = again
+                ok, (a, b) = True, ov.spans[j]
+                evidence.append({"quote": clip(context[a:b]), "start": a, "end": b, "holds_answer": False,
+                                 "restates_answer": True, "shared_words": _words(shared)})
+            checks.append(Check("answer_supported", ok, (say(
                 lang, f"its sentence shares {_join(_words(shared))} with the question",
-                f"답이 있는 문장이 질문과 {_join(_words(shared))}을(를) 공유한다") if ok else say(
+                f"답이 있는 문장이 질문과 {_join(_words(shared))}을(를) 공유한다") if again is None else say(
+                lang, f"the answer's words recur in another sentence, which shares {_join(_words(shared))} with "
+                      "the question", f"답의 말이 다른 문장에 다시 나오고, 그 문장이 질문과 {_join(_words(shared))}을(를) "
+                                      "공유한다")) if ok else say(
                 lang, "its sentence shares no content word with the question" if not shared else
                 f"its sentence shares only {_join(_words(shared))}; another sentence matches the question "
                 "at least twice as well",
@@ -500,7 +548,8 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
             # An English answer naming the question's own subject ("King Ethelred II" for "Where did Ethelred
             # flee?") answers something else: a capitalised answer word that the question holds.
             named = _named_in_question(answer, question, lang)
-            echo = bool(a_keys) and a_keys <= set(ov.q)
+            # "Is it abstract or concrete?" names its answers: repeating one of them is the answer.
+            echo = bool(a_keys) and a_keys <= set(ov.q) and not _one_of_alternatives(a_keys, question, lang)
             checks.append(Check("answer_not_in_question", not (echo or named), say(
                 lang, "the answer adds something the question does not already say",
                 "답이 질문에 이미 있는 말만으로 되어 있지 않다") if not (echo or named) else say(
