@@ -157,6 +157,9 @@ def sentences(text: str, lang: str) -> list[tuple[int, int]]:
 # between digits (1.5) never does, as it is followed by neither space nor Hangul.
 _SPLIT = {"en": re.compile(r"[.!?]([\"'”’)\]]*)\s+"),
           "ko": re.compile(r"[.!?]([\"'”’」』)\]]*)(?:\s+|(?=[\uac00-\ud7a3]))")}
+# Quotations that open and close with typographic marks; a sentence that quotes speech holds all of it.
+_QUOTE = re.compile(r"“[^“”]*”|「[^「」]*」|『[^『』]*』|«[^«»]*»")
+QUOTES_HOLD = True
 SENTENCE_SPLITTER = "regex"  # or "kiwi" (Kiwi's splitter: ~0.5 s per paragraph on 2 cores, measured the same)
 
 
@@ -166,7 +169,10 @@ def _sentences(text: str, lang: str) -> tuple[tuple[int, int], ...]:
         spans = [(s.start, s.end) for s in _kiwi().split_into_sents(text)]
         return tuple((a, b) for a, b in spans if text[a:b].strip()) or ((0, len(text)),)
     spans, start = [], 0
+    quoted = [(q.start(), q.end()) for q in _QUOTE.finditer(text)] if QUOTES_HOLD else []
     for m in _SPLIT.get(lang, _SPLIT["en"]).finditer(text):
+        if any(a < m.start() < b - 1 for a, b in quoted):
+            continue  # a stop inside a quotation ("“... 대한민국. 현재 세계 치안 1위지만 ...”란 내용의") ends no sentence
         spans.append((start, m.end(1)))  # the stop and any closing quote stay with their sentence
         start = m.end()
     spans.append((start, len(text)))

@@ -53,6 +53,9 @@ _NUMBER_WORDS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|
                            r"forty|fifty|hundred|thousand|million|billion|first|second|third|dozen|half|several|few|"
                            r"many)\b|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|백|천|만|억|첫|수)\s*"
                            r"(?:번|명|개|살|해|년|가지|차례|째|권|곳|배|시간|일|달|주|세|천|만|억)", re.IGNORECASE)
+# A number with a counter that counts things, not time (4차례, 5명, 3 times, 200 men): it cannot answer "when".
+_COUNT = re.compile(r"\d[\d,.]*\s*(?:차례|번째|번|회|명|개|위|권|곳|배|가지|마리|채|척|대|%|퍼센트|"
+                    r"(?:times|people|persons|men|women|soldiers|troops|ships|percent)\b)", re.IGNORECASE)
 # An answer made only of these is a number or a date (1989년 2월 15일, the 10th and 11th centuries, 911).
 _DATE_TOKEN = re.compile(r"^(\d[\d,.]*(?:st|nd|rd|th|s)?|\d+[년월일세살시분초개명번회차위%]*|the|and|or|of|in|on|"
                          r"about|around|c\.|century|centuries|year|years|decade|bc|ad|[ivxlc]+)$", re.IGNORECASE)
@@ -563,8 +566,10 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 ok = bool(_NUMBER_WORDS.search(answer) or _TIME_WORDS.search(answer))
                 why = say(lang, "the answer holds neither a number nor a time word", "답에 수도 시간 표현도 없다")
             elif kind == "time":
-                ok = bool(_TIME_WORDS.search(answer))
-                why = say(lang, "the answer holds no time expression", "답에 시간 표현이 없다")
+                ok = bool(_TIME_WORDS.search(_COUNT.sub(" ", answer)))
+                why = say(lang, "the answer holds no time expression" if not _COUNT.search(answer) else
+                          "the answer is a count, not a time", "답에 시간 표현이 없다" if not _COUNT.search(answer)
+                          else "답이 시점이 아니라 횟수나 개수다")
             else:
                 ok = not _date_or_number_only(answer)
                 why = say(lang, "the answer is only a number or a date", "답이 수나 날짜뿐이다")
