@@ -188,3 +188,28 @@ def negated(text: str, lang: str) -> bool:
     if lang == "ko":
         return any(cue in text for cue in _NEGATION_KO)
     return any(w in _NEGATION_EN for w in re.findall(r"[a-z']+", text.lower()))
+
+
+# Korean negation: a word carrying 없 / 아니 negates itself or the word before (불편함없이, 부족장이 아니었다); an
+# auxiliary 않 / 못 negates the verb before it (출전하지 않았다); a free-standing 안 / 못 the word after (못 간다).
+_KO_NEG_SELF = re.compile(r"없|아니")
+_KO_NEG_AUX = re.compile(r"^(않|못하|못했|못한|못해|아니|없)")
+
+
+def negated_keys(text: str, lang: str) -> set[str]:
+    """Keys of the words a negation applies to: what a sentence says is not so (its scope, by adjacency)."""
+    words = text.split()
+    out: set[str] = set()
+    for n, w in enumerate(words):
+        if lang == "ko":
+            if _KO_NEG_AUX.match(w) and n > 0:
+                out |= set(keywords(words[n - 1], lang))
+            elif _KO_NEG_SELF.search(w):
+                out |= {k for k in keywords(w, lang) if not _KO_NEG_SELF.search(k)}
+                if re.match(r"^(아니|없)", w) and n > 0:
+                    out |= set(keywords(words[n - 1], lang))
+            elif w in ("안", "못") and n + 1 < len(words):
+                out |= set(keywords(words[n + 1], lang))
+        elif w.lower().strip(".,;:!?") in _NEGATION_EN:
+            out |= set(keywords(" ".join(words[n + 1:n + 4]), lang))
+    return out

@@ -11,9 +11,10 @@ from __future__ import annotations
 import random
 import re
 
-from vla_builder.text.lang import keywords, negated, numbers
+from vla_builder.text.lang import keywords, negated, negated_keys, numbers
 from vla_builder.text.traces import Check, Trace, _confirm, _duplicate_check, _join, clip, say
 
+NEGATION_REJECTS = True
 SUMMARY_MIN_COVERAGE = 0.3  # below: the summary is about something else (rejected); 0.3..0.6 is flagged
 SUMMARY_FLAG_COVERAGE = 0.6
 
@@ -155,6 +156,16 @@ def nli_trace(premise: str, hypothesis: str, label: int | str, labels: list[str]
             if not new_numbers else say(
             lang, f"the hypothesis states {_join(new_numbers)}, which the premise does not: it cannot be entailed",
             f"가설이 전제에 없는 수 {_join(new_numbers)}을(를) 말하므로 함의일 수 없다")))
+        # One side says not-X of an X the other side states (불편함없이 / 불편함이 많았다): no entailment. A negation
+        # of something the other side never mentions (불편함없이 만족했다 / 만족스러웠다) decides nothing.
+        p_not, h_not = negated_keys(premise, lang), negated_keys(hypothesis, lang)
+        clash = sorted({p_keys[k] for k in p_not if k in h_keys and k not in h_not} |
+                       {h_keys[k] for k in h_not if k in p_keys and k not in p_not}) if NEGATION_REJECTS else []
+        checks.append(Check("polarity_entailed", not clash, say(
+            lang, "no word is negated on one side and stated on the other",
+            "한쪽에서 부정되고 다른 쪽에서 긍정되는 말이 없다") if not clash else say(
+            lang, f"{_join(clash)} is negated on one side and stated on the other: no entailment",
+            f"{_join(clash)}이(가) 한쪽에서는 부정되고 다른 쪽에서는 긍정되므로 함의가 아니다")))
     checks.append(_duplicate_check(duplicate_of, say(lang, "premise and hypothesis", "전제와 가설"), lang))
     failed = [c for c in checks if not c.passed]
     confirmed = name if not failed else None
