@@ -51,8 +51,10 @@ _TIME_WORDS = re.compile(r"\d|\b(century|centuries|year|years|decade|decades|era
                          r"mid|war)\b|년|월|일|세기|시대|때|무렵|이전|이후|초기|말기|중반|시절|왕조|기간", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
                            r"forty|fifty|hundred|thousand|million|billion|first|second|third|dozen|half|several|few|"
-                           r"many)\b|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|백|천|만|억|첫|수)\s*"
+                           r"many|single|both|double|triple|none)\b|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|백|천|만|억|첫|수)\s*"
                            r"(?:번|명|개|살|해|년|가지|차례|째|권|곳|배|시간|일|달|주|세|천|만|억)", re.IGNORECASE)
+_NUMBER_NOUN = re.compile(r"\b(integers?|numbers?|digits?|values?|figures?|scores?|numerals?)\b|숫자|수치|점수|값",
+                          re.IGNORECASE)
 # A number with a counter that counts things, not time (4차례, 5명, 3 times, 200 men): it cannot answer "when".
 _COUNT = re.compile(r"\d[\d,.]*\s*(?:차례|번째|번|회|명|개|위|권|곳|배|가지|마리|채|척|대|%|퍼센트|"
                     r"(?:times|people|persons|men|women|soldiers|troops|ships|percent)\b)", re.IGNORECASE)
@@ -571,7 +573,8 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                           "the answer is a count, not a time", "답에 시간 표현이 없다" if not _COUNT.search(answer)
                           else "답이 시점이 아니라 횟수나 개수다")
             else:
-                ok = not _date_or_number_only(answer)
+                # ... unless the question asks for numbers by name ("What are the two integer responses?": 1 or 0)
+                ok = not _date_or_number_only(answer) or bool(_NUMBER_NOUN.search(question))
                 why = say(lang, "the answer is only a number or a date", "답이 수나 날짜뿐이다")
                 if ok and lang != "ko" and qword == "where" and _PERSON_EN.search(answer):
                     ok, why = False, "the answer names a person (a title or a regnal number), not a place"
