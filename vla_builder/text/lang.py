@@ -1,6 +1,7 @@
 """Language-aware text pieces for the checks: which language a record is in, its content words, its sentences.
 
-English: lower-cased words less stop words, crudely stemmed (no model). Korean attaches particles and endings to
+English: lower-cased words less stop words, as Snowball stems (`snowballstemmer`, pure Python, no data; the older
+crude suffix list stays as `ENGLISH_STEMMER = "crude"`). Korean attaches particles and endings to
 words (임종석이 / 임종석의 / 임종석을), so whitespace words never match. Two ways around it, both measured by
 scripts/eval_text.py on real KorQuAD (BENCHMARKS.md, "Text track on real data"):
 - `ngram` (default): character bigrams inside each word — 임종석이 and 임종석의 share 임종 and 종석 — with the second
