@@ -193,6 +193,8 @@ def evaluate(korean_tokens: str = "ngram") -> dict:
     for name, fname in QA_FILES.items():
         out[name] = eval_qa(REAL / fname)
     extra = {"klue_nli_dev": (REAL / "klue_nli_v1_dev_excerpt.jsonl", "nli"),
+             # pairs 38-75, added after round 3's NLI rules were written on pairs 0-37: held out
+             "klue_nli_dev_heldout": (REAL / "klue_nli_v1_dev_heldout.jsonl", "nli"),
              "mc": (REAL / "multiple_choice_excerpt.jsonl", "mc"),
              "summarization": (REAL / "summarization_excerpt.jsonl", "sum")}
     for name, (path, kind) in extra.items():
