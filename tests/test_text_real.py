@@ -111,6 +111,8 @@ def test_real_samples_floors(evaluation: dict):
     nli = evaluation["klue_nli_dev"]
     assert nli["confirmed"] == nli["records"]  # no true NLI label is rejected (cues flag; numbers/negation decide)
     assert nli["flip"][1] >= 6  # flips to 'entailment' over a new number or a negated shared word
+    nli_h = evaluation["klue_nli_dev_heldout"]  # first look 37/38 kept, 5/38 flips; one fix since (tuned now)
+    assert nli_h["records"] == 38 and nli_h["confirmed"] == 38 and nli_h["flip"][1] >= 5
 
 
 def _korquad(qid: str) -> dict:
@@ -178,6 +180,9 @@ def test_nli_numbers_and_negated_words_reject_entailment():
     glad = "10명이 함께 사용하기 불편함없이 만족했다."
     assert answer(glad, "10명이 함께 사용하기 불편함이 많았다.", "entailment") is None  # 불편함 negated, then stated
     assert answer(glad, "10명이 함께 사용하기에 만족스러웠다.", "entailment") == "entailment"  # 불편함 not mentioned
+    # The premise negates 방영 of one thing and states it of another: no clash with a hypothesis about the other.
+    aired = "1기는 한국에 정식으로 방영되지 않았으며 학생회 임원들이 이번에 정식 방영하는 것은 처음이다."
+    assert answer(aired, "학생회 임원들이 이번에 정식 방영한다.", "entailment") == "entailment"
     assert nli_trace("The team did not win the final.", "The team won the final.", "entailment", labels,
                      key="k").answer is None
 

@@ -199,18 +199,40 @@ _KO_NEG_AUX = re.compile(r"^(않|못하|못했|못한|못해|아니|없)")
 
 def negated_keys(text: str, lang: str) -> set[str]:
     """Keys of the words a negation applies to: what a sentence says is not so (its scope, by adjacency)."""
-    words = text.split()
+    words, scope = _negation_scope(text, lang)
     out: set[str] = set()
+    for n, whole in scope.items():
+        keys = keywords(words[n], lang)
+        out |= set(keys) if whole else {k for k in keys if not _KO_NEG_SELF.search(k)}
+    return out
+
+
+def affirmed_keys(text: str, lang: str) -> set[str]:
+    """Keys of the words outside every negation's scope (and not negations themselves): what the text states."""
+    words, scope = _negation_scope(text, lang)
+    out: set[str] = set()
+    for n, w in enumerate(words):
+        if n not in scope and not _KO_NEG_AUX.match(w) and w.lower().strip(".,;:!?") not in _NEGATION_EN \
+                and w not in ("안", "못"):
+            out |= set(keywords(w, lang))
+    return out
+
+
+def _negation_scope(text: str, lang: str) -> tuple[list[str], dict[int, bool]]:
+    """Whitespace words and the indices a negation applies to (True: all of the word's keys; False: the word
+    carries the negation itself, 불편함없이, so its keys holding 없/아니 are left out)."""
+    words = text.split()
+    scope: dict[int, bool] = {}
     for n, w in enumerate(words):
         if lang == "ko":
             if _KO_NEG_AUX.match(w) and n > 0:
-                out |= set(keywords(words[n - 1], lang))
+                scope[n - 1] = True
             elif _KO_NEG_SELF.search(w):
-                out |= {k for k in keywords(w, lang) if not _KO_NEG_SELF.search(k)}
+                scope.setdefault(n, False)
                 if re.match(r"^(아니|없)", w) and n > 0:
-                    out |= set(keywords(words[n - 1], lang))
+                    scope[n - 1] = True
             elif w in ("안", "못") and n + 1 < len(words):
-                out |= set(keywords(words[n + 1], lang))
+                scope[n + 1] = True
         elif w.lower().strip(".,;:!?") in _NEGATION_EN:
-            out |= set(keywords(" ".join(words[n + 1:n + 4]), lang))
-    return out
+            scope.update({j: True for j in range(n + 1, min(n + 4, len(words)))})
+    return words, scope

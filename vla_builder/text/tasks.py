@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from vla_builder.text.lang import keywords, negated, negated_keys, numbers
+from vla_builder.text.lang import affirmed_keys, keywords, negated, negated_keys, numbers
 from vla_builder.text.traces import Check, Trace, _confirm, _duplicate_check, _join, clip, say
 
 NEGATION_REJECTS = True
@@ -158,9 +158,12 @@ def nli_trace(premise: str, hypothesis: str, label: int | str, labels: list[str]
             f"가설이 전제에 없는 수 {_join(new_numbers)}을(를) 말하므로 함의일 수 없다")))
         # One side says not-X of an X the other side states (불편함없이 / 불편함이 많았다): no entailment. A negation
         # of something the other side never mentions (불편함없이 만족했다 / 만족스러웠다) decides nothing.
+        # A side that also states the word outside the negation (방영되지 않았으며 … 정식 방영하는 것은) negates it
+        # of something else: no clash.
         p_not, h_not = negated_keys(premise, lang), negated_keys(hypothesis, lang)
-        clash = sorted({p_keys[k] for k in p_not if k in h_keys and k not in h_not} |
-                       {h_keys[k] for k in h_not if k in p_keys and k not in p_not}) if NEGATION_REJECTS else []
+        p_yes, h_yes = affirmed_keys(premise, lang), affirmed_keys(hypothesis, lang)
+        clash = sorted({p_keys[k] for k in p_not - p_yes if k in h_yes and k not in h_not} |
+                       {h_keys[k] for k in h_not - h_yes if k in p_yes and k not in p_not}) if NEGATION_REJECTS else []
         checks.append(Check("polarity_entailed", not clash, say(
             lang, "no word is negated on one side and stated on the other",
             "한쪽에서 부정되고 다른 쪽에서 긍정되는 말이 없다") if not clash else say(
