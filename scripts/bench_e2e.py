@@ -6,7 +6,8 @@
     python scripts/bench_e2e.py --stress 20              # frames lost: 20 builds of a 600-frame 720p clip under load
     python scripts/bench_e2e.py --long-s 300 --heights 1080 --rounds 1 --only vla_builder   # memory, long clip
 
-Contenders, each in a fresh process (peak RSS = its ru_maxrss), interleaved round by round so that a machine shared
+Contenders, each in a fresh process (peak RSS = its ru_maxrss; vla_builder's plus its encoder process's, an upper
+bound as both run at once), interleaved round by round so that a machine shared
 with other work slows them alike:
   vla_builder   `python -m vla_builder build` (probe, labels, decode, tracks, motion, interactions, actions,
                 language, shard, merge), written at the source's size
@@ -50,7 +51,10 @@ VLA = textwrap.dedent("""
     rc = vla_builder.cli.main(["build", sys.argv[1], "--output", sys.argv[2], "--overwrite"])
     print("BENCH " + json.dumps({"rc": rc, "wall_s": time.perf_counter() - t0, "import_s": t_import,
                                  "stages_s": stages,
-                                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                                 # the encoder's process counts too: its peak added to ours (both run at once)
+                                 "peak_rss_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                                 + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
+                                 "encoder_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """)
 
 SCRIPT = textwrap.dedent("""

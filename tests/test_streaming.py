@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -45,26 +44,6 @@ def _encoder():
     from lerobot.configs.video import RGBEncoderConfig
 
     return RGBEncoderConfig(vcodec="h264", crf=30, g=2, preset="ultrafast")
-
-
-def test_a_slow_encoder_loses_no_frame(tmp_path):
-    """Frames arrive far faster than the (slowed) encoder takes them: every one is in the file."""
-    produced = []
-
-    def fast_source():
-        for i in range(40):
-            produced.append(time.perf_counter())
-            yield _numbered_frame(i)
-
-    def slow_encode(stream, frame):
-        time.sleep(0.15 if frame.pts < 3 else 0.01)  # stalls longer than lerobot's 0.1 s put timeout
-        return stream.encode(frame)
-
-    result = encode_frames(fast_source(), tmp_path / "v.mp4", 10, _encoder(), encode_frame=slow_encode,
-                           queue_frames=2)
-    assert result.frames == 40 and len(produced) == 40
-    assert count_video_frames(tmp_path / "v.mp4") == 40
-    assert result.stats is not None and result.stats["mean"].shape == (3,)
 
 
 def test_a_failing_source_fails_the_encode(tmp_path):
@@ -218,3 +197,70 @@ def test_disk_frames_read_back_what_was_appended(tmp_path):
         store[5]
     with pytest.raises(ValueError, match="frame 5"):
         store.append(np.zeros((4, 3), np.uint8))
+
+
+def test_a_slow_encoder_process_loses_no_frame(tmp_path):
+    """The encoder process (the build's path) takes frames slower than they come: the writer waits, none is lost."""
+    frames = [_numbered_frame(i) for i in range(20)]
+    result = encode_frames(iter(frames), tmp_path / "v.mp4", 10, _encoder(), worker_stall_s=0.05)
+    assert result.frames == 20 and count_video_frames(tmp_path / "v.mp4") == 20
+    assert result.stats is not None and result.stats["mean"].shape == (3,)
+
+
+def test_a_failing_encoder_process_names_the_file_and_the_reason(tmp_path):
+    from vla_builder.sinks.encode import EncodeSettings
+
+    bad = EncodeSettings(vcodec="h264", crf=23, g=2, preset="no-such-preset")
+    with pytest.raises(EncodeError, match=r"v\.mp4: the encoder (failed|stopped).*"):
+        encode_frames(iter([_numbered_frame(i) for i in range(3)]), tmp_path / "v.mp4", 10, bad)
+
+
+def test_frames_at_the_source_size_reach_the_encoder_unconverted(counted_video, tmp_path):
+    """Written at the source's own size, the decode pass hands yuv420p frames to the encoder, never through RGB:
+    the video shows the same samples; at another size the RGB path (resize, letterbox) is taken."""
+    import av
+
+    from vla_builder.sinks.encode import ENCODE_TARGET
+    from vla_builder.sinks.lerobot import LeRobotSink
+
+    def decode_into(size_hw):
+        sink = LeRobotSink(fps=5, image_size=size_hw, codec="h264", crf=18, gop=2, preset="ultrafast")
+        token = ENCODE_TARGET.set(sink.encode_target(tmp_path / f"s{size_hw[0]}"))
+        try:
+            info = probe(counted_video)
+            clip = Clip("c", SourceSpec(video=counted_video), info=info, labels=LabelTable.empty())
+            return DecodeStage(fps=5, image_size=size_hw, stream=True).process(clip)
+        finally:
+            ENCODE_TARGET.reset(token)
+
+    same = decode_into((48, 64))
+    assert "unconverted" in same.provenance["decoder"]
+    _target, result = same.frames.rgb.encoded
+    with av.open(str(result.path)) as container:
+        bars = [int((f.to_ndarray(format="rgb24")[24, :, 0] > 100).sum()) for f in container.decode(video=0)]
+    assert bars == [2 + 2 * t for t in range(30)]
+    assert "unconverted" not in decode_into((96, 128)).provenance["decoder"]
+
+
+def test_yuv_frames_give_the_grey_frames_and_stats_pixels_of_their_rgb():
+    """On a real 720p video: grey frames and stats pixels taken from the planes match those of the decoded RGB
+    within the conversions' rounding (swscale's differs from the textbook formula by ~1.5 levels)."""
+    import av
+
+    from vla_builder.kernels.reference import to_gray
+    from vla_builder.sinks.encode import downsample_like_lerobot, stats_step
+    from vla_builder.sources.video import Yuv420Frame
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "dexretargeting__human_hand_video.mp4"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    with av.open(str(path)) as container:
+        frame = next(iter(container.decode(video=0)))
+        yuv, rgb = Yuv420Frame(frame.to_ndarray(format="yuv420p")), frame.to_ndarray(format="rgb24")
+    assert yuv.shape == rgb.shape and np.abs(yuv.rgb().astype(int) - rgb).mean() < 3
+    gray_diff = to_gray(rgb, 320).astype(int) - yuv.gray(320)
+    assert np.abs(gray_diff).max() <= 4 and abs(gray_diff.mean()) < 2
+    step = stats_step(*rgb.shape[:2])
+    theirs = downsample_like_lerobot(rgb.transpose(2, 0, 1)).transpose(1, 2, 0).reshape(-1, 3).astype(int)
+    ours = yuv.stats_pixels(step)
+    assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 4 and np.abs((ours - theirs).mean(0)).max() < 2

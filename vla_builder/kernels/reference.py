@@ -15,7 +15,13 @@ DIS_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 def to_gray(rgb: np.ndarray, max_side_px: int) -> np.ndarray:
     import cv2
 
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return shrink_gray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), max_side_px)
+
+
+def shrink_gray(gray: np.ndarray, max_side_px: int) -> np.ndarray:
+    """`gray` scaled (area averaging) so that its longer side is at most `max_side_px`."""
+    import cv2
+
     h, w = gray.shape
     s = max_side_px / max(h, w)
     if s < 1:

@@ -1,12 +1,12 @@
-"""Episode video encoding in-process with PyAV: every frame given is encoded, none is ever dropped.
+"""Episode video encoding with PyAV, in a process of its own: every frame given is encoded, none is ever dropped.
 
 lerobot 0.6.1's streaming encoder (`StreamingVideoEncoder.feed_frame`) waits 0.1 s for room in its queue and then
 *drops the frame* with a warning — right for live recording, data loss for conversion (seen: 1-6 frames lost per
-720p clip on a loaded 2-core machine, the build exiting 0). Here the producer (decode -> resize -> letterbox) runs in
-a thread feeding a bounded queue with a *blocking* put, and the encoder takes every frame: a slow encoder slows the
-build, it never shortens the video. Codec options are lerobot's `RGBEncoderConfig`'s (`EncodeSettings` gives the same
-options without importing lerobot; tests compare), so a video is encoded exactly as lerobot would encode it and
-`info.json` describes it the same way. During a build the decode stage encodes in its own pass (`ENCODE_TARGET`).
+720p clip on a loaded 2-core machine, the build exiting 0). Here frames are written to the encoder process's pipe
+(`encode_worker.py`): a full pipe makes the writer wait, so a slow encoder slows the build, it never shortens the
+video. Codec options are lerobot's `RGBEncoderConfig`'s (`EncodeSettings` gives the same options without importing
+lerobot; tests compare), so a video is encoded exactly as lerobot would encode it and `info.json` describes it the
+same way. During a build the decode stage encodes in its own pass (`ENCODE_TARGET`).
 
 `PreEncodedVideo` hands the finished file to lerobot's dataset writer in place of its streaming encoder, so the
 writer's own code moves it into `videos/`, records its timestamps in the episodes metadata and its stats.
@@ -14,13 +14,11 @@ writer's own code moves it into `videos/`, records its timestamps in the episode
 
 from __future__ import annotations
 
-import queue
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
@@ -28,9 +26,6 @@ import numpy as np
 from pydantic import Field
 
 from vla_builder.pipeline import StageConfig
-
-QUEUE_FRAMES = 8  # frames decoded ahead of the encoder (memory: 8 x 6 MB at 1080p)
-
 
 class VideoConfig(StageConfig):
     """The recipe's `video:` section: how episode videos are encoded (lerobot's RGBEncoderConfig options)."""
@@ -108,10 +103,8 @@ ENCODE_TARGET: ContextVar[EncodeTarget | None] = ContextVar("vla_encode_target",
 def downsample_like_lerobot(img_chw: np.ndarray, target_size: int = 150, max_size_threshold: int = 300) -> np.ndarray:
     """lerobot.datasets.compute_stats.auto_downsample_height_width (tests compare), usable before lerobot loads."""
     _, height, width = img_chw.shape
-    if max(width, height) < max_size_threshold:
-        return img_chw
-    factor = int(width / target_size) if width > height else int(height / target_size)
-    return img_chw[:, ::factor, ::factor]
+    step = stats_step(height, width, target_size, max_size_threshold)
+    return img_chw if step == 1 else img_chw[:, ::step, ::step]
 
 
 @dataclass
@@ -123,98 +116,137 @@ class EncodeResult:
     settings: EncodeSettings | None = field(default=None, compare=False)  # what it was encoded with, if known
 
 
-def encode_frames(frames: Iterable[np.ndarray], path: Path, fps: int, encoder_config,
-                  encode_frame: Callable | None = None, queue_frames: int = QUEUE_FRAMES,
-                  importing: threading.Thread | None = None) -> EncodeResult:
-    """Encode RGB uint8 (H, W, 3) frames into `path`. `encoder_config`: `EncodeSettings` or lerobot's
-    RGBEncoderConfig (vcodec, pix_fmt, get_codec_options).
+def encode_frames(frames: Iterable, path: Path, fps: int, encoder_config,
+                  importing: threading.Thread | None = None, worker_stall_s: float = 0.0) -> EncodeResult:
+    """Encode frames into `path`: RGB uint8 (H, W, 3) arrays, or `Yuv420Frame`s handed over unconverted.
+    `encoder_config`: `EncodeSettings` or lerobot's RGBEncoderConfig (vcodec, pix_fmt, get_codec_options).
 
-    `frames` is consumed in a producer thread (decode overlaps encode); the put into the queue blocks, so a frame
-    waits for the encoder, never the reverse. `encode_frame(stream, frame)` replaces the codec call (tests slow it).
+    The encoder runs in a process of its own (`encode_worker.py`), fed through a pipe: PyAV holds the interpreter
+    lock while it encodes, which in-process stopped the decode and lerobot's import beside it. A full pipe makes
+    this side wait, so a slow encoder slows the build and never loses a frame (`worker_stall_s` slows the worker,
+    for tests).
     `importing`: a thread importing lerobot; until it ends nothing here imports lerobot (two threads importing at
     once can see half-initialized modules): the small copies the image stats need wait in a list meanwhile.
     """
-    import time
+    return _encode_in_worker(frames, path, fps, encoder_config, importing, worker_stall_s)
 
-    import av
 
-    t0 = time.perf_counter()
-    q: queue.Queue = queue.Queue(maxsize=queue_frames)
-    done = object()
-    failure: list[BaseException] = []
-    stop = threading.Event()
+WORKER_SCRIPT = Path(__file__).with_name("encode_worker.py")
+PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux F_SETPIPE_SZ; default 64 KiB): fewer wake-ups per 1080p frame
 
-    def produce() -> None:
-        try:
-            for frame in frames:
-                while not stop.is_set():
-                    try:
-                        q.put(frame, timeout=0.5)  # blocks while the encoder is behind: no frame is dropped
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as e:  # noqa: BLE001 — re-raised in the encoding thread below
-            failure.append(e)
-        finally:
-            while True:
-                try:
-                    q.put(done, timeout=0.5)
-                    break
-                except queue.Full:
-                    if stop.is_set():
-                        return
 
-    producer = threading.Thread(target=produce, name="vla-decode-ahead", daemon=True)
-    producer.start()
-    stats = None
-    waiting: list[np.ndarray] = []  # small frames for the stats while lerobot is being imported
-    n = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    container = None
-    try:
-        container = av.open(str(path), "w")
-        stream = None
-        while True:
-            frame = q.get()
-            if frame is done:
-                break
-            if stream is None:
-                h, w = frame.shape[:2]
-                stream = container.add_stream(encoder_config.vcodec, fps,
-                                              options=encoder_config.get_codec_options(as_strings=True))
-                stream.pix_fmt = encoder_config.pix_fmt
-                stream.width, stream.height = w, h
-                stream.time_base = Fraction(1, fps)
-            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            video_frame.pts = n
-            video_frame.time_base = Fraction(1, fps)
-            packets = encode_frame(stream, video_frame) if encode_frame is not None else stream.encode(video_frame)
-            container.mux(packets)
+class _ImageStats:
+    """lerobot's per-channel image stats of the episode (RunningQuantileStats over its downsampled frames), fed a
+    frame at a time; lerobot is imported only once `importing` (a thread importing it) has ended."""
+
+    def __init__(self, importing: threading.Thread | None):
+        self.importing = importing
+        self.stats = None
+        self.waiting: list[np.ndarray] = []  # small frames for the stats while lerobot is being imported
+
+    def add(self, frame) -> None:
+        if isinstance(frame, np.ndarray):
             small = downsample_like_lerobot(frame.transpose(2, 0, 1))  # as lerobot's streaming encoder does
             pixels = small.transpose(1, 2, 0).reshape(-1, small.shape[0])
-            if stats is None and (importing is None or not importing.is_alive()):
-                stats = _running_stats(waiting)
-            if stats is None:
-                waiting.append(pixels.copy())  # a copy: a view would keep the whole frame alive
-            else:
-                stats.update(pixels)
+        else:  # Yuv420Frame: the same pixels, converted at those pixels only
+            pixels = frame.stats_pixels(stats_step(frame.height, frame.width))
+        if self.stats is None and (self.importing is None or not self.importing.is_alive()):
+            self.stats = _running_stats(self.waiting)
+        if self.stats is None:
+            self.waiting.append(pixels.copy())  # a copy: a view would keep the whole frame alive
+        else:
+            self.stats.update(pixels)
+
+    def result(self, n_frames: int) -> dict | None:
+        if self.stats is None:
+            self.stats = _running_stats(self.waiting)
+        return self.stats.get_statistics() if n_frames >= 2 else None
+
+
+def stats_step(height: int, width: int, target_size: int = 150, max_size_threshold: int = 300) -> int:
+    """The pixel step of `downsample_like_lerobot` for a frame of this size (1: not downsampled)."""
+    if max(width, height) < max_size_threshold:
+        return 1
+    return int(width / target_size) if width > height else int(height / target_size)
+
+
+def _frame_format(frame) -> tuple[str, int, int]:
+    if isinstance(frame, np.ndarray):
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise EncodeError(f"frames must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        return "rgb24", frame.shape[1], frame.shape[0]
+    return "yuv420p", frame.width, frame.height
+
+
+def _encode_in_worker(frames: Iterable, path: Path, fps: int, encoder_config,
+                      importing: threading.Thread | None, stall_s: float) -> EncodeResult:
+    import json
+    import subprocess
+    import sys
+    import time
+
+    t0 = time.perf_counter()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stats = _ImageStats(importing)
+    proc: subprocess.Popen | None = None
+    errors = tempfile.TemporaryFile()  # the worker's messages (a file: a full stderr pipe could block it)
+    n, fmt = 0, None
+
+    def worker_said() -> str:
+        errors.seek(0)
+        text = errors.read().decode(errors="replace").strip()
+        return text.splitlines()[-1] if text else f"exit status {proc.returncode}"
+
+    try:
+        for frame in frames:
+            this = _frame_format(frame)
+            if proc is None:
+                fmt = this
+                proc = subprocess.Popen([sys.executable, str(WORKER_SCRIPT)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=errors)
+                _grow_pipe(proc.stdin)
+                header = {"path": str(path), "fps": fps, "format": fmt[0], "width": fmt[1], "height": fmt[2],
+                          "vcodec": encoder_config.vcodec, "pix_fmt": encoder_config.pix_fmt,
+                          "options": encoder_config.get_codec_options(as_strings=True), "stall_s": stall_s}
+                proc.stdin.write(json.dumps(header).encode() + b"\n")
+            elif this != fmt:
+                raise EncodeError(f"{path}: frame {n} is {this}, the first frame was {fmt}")
+            data = frame.planes if fmt[0] == "yuv420p" else np.ascontiguousarray(frame)
+            try:
+                proc.stdin.write(memoryview(data).cast("B"))  # blocks while the encoder is behind
+            except BrokenPipeError:
+                proc.wait()
+                raise EncodeError(f"{path}: the encoder stopped at frame {n}: {worker_said()}") from None
+            stats.add(frame)
             n += 1
-        if failure:
-            raise failure[0]
-        if stream is None:
+        if proc is None:
             raise EncodeError(f"{path}: no frame to encode")
-        container.mux(stream.encode())  # flush
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        said = proc.stdout.read()
+        if proc.wait() != 0:
+            raise EncodeError(f"{path}: the encoder failed: {worker_said()}")
+        written = int(json.loads(said)["frames"])
+        if written != n:
+            raise EncodeError(f"{path}: {n} frames given, the encoder wrote {written}")
     finally:
-        stop.set()
-        if container is not None:
-            container.close()
-        producer.join(timeout=5)
-    if stats is None:
-        stats = _running_stats(waiting)
-    return EncodeResult(path, n, stats.get_statistics() if n >= 2 else None, time.perf_counter() - t0,
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        errors.close()
+    return EncodeResult(path, n, stats.result(n), time.perf_counter() - t0,
                         encoder_config if isinstance(encoder_config, EncodeSettings) else None)
+
+
+def _grow_pipe(pipe) -> None:
+    import fcntl
+
+    try:
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:  # not Linux, or over /proc/sys/fs/pipe-max-size: the default size works, a little slower
+        pass
 
 
 def _running_stats(waiting: list[np.ndarray]):

@@ -96,6 +96,69 @@ def _rotate(rgb: np.ndarray, rotation_deg: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k=-(rotation_deg // 90)))
 
 
+# BT.601 limited range, what swscale (PyAV's and OpenCV's conversions) uses by default for yuv420p -> RGB
+_Y_GAIN, _RV, _GU, _GV, _BU = 255 / 219, 1.596, -0.392, -0.813, 2.017
+
+
+@dataclass(frozen=True)
+class Yuv420Frame:
+    """A decoded frame kept as PyAV gave it (yuv420p planes stacked: Y (h, w) over U and V, (h * 3 / 2, w)).
+
+    The decode pass hands it to the encoder unconverted when the episode video is written at the source's size:
+    decoding to RGB and converting back to yuv420p cost ~1.5 s of CPU per 150 frames at 1080p, for the same
+    pixels (up to the round trip's rounding). Motion's grey frames and lerobot's image stats are taken from the
+    planes directly (`gray`, `stats_pixels`)."""
+
+    planes: np.ndarray  # (h * 3 // 2, w) uint8
+
+    @property
+    def width(self) -> int:
+        return self.planes.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.planes.shape[0] * 2 // 3
+
+    @property
+    def shape(self) -> tuple[int, int, int]:  # as an RGB frame of the same size would have
+        return self.height, self.width, 3
+
+    def rgb(self) -> np.ndarray:
+        import cv2
+
+        return cv2.cvtColor(self.planes, cv2.COLOR_YUV2RGB_I420)
+
+    def gray(self, max_side_px: int) -> np.ndarray:
+        """What `kernels.reference.to_gray` gives for this frame's RGB (within rounding): RGB's luma is the limited
+        range Y stretched to 0..255."""
+        from vla_builder.kernels.reference import shrink_gray
+
+        small = shrink_gray(self.planes[: self.height], max_side_px).astype(np.float32)
+        return np.clip(np.rint((small - 16.0) * _Y_GAIN), 0, 255).astype(np.uint8)
+
+    def stats_pixels(self, step: int) -> np.ndarray:
+        """(N, 3) uint8 RGB of every `step`-th pixel in both directions (lerobot's stats downsampling of the RGB
+        frame), converted from the planes at those pixels only."""
+        h, w = self.height, self.width
+        rows, cols = np.arange(0, h, step), np.arange(0, w, step)
+        y = self.planes[:h][np.ix_(rows, cols)].astype(np.float32) - 16.0
+        u_plane = self.planes[h:].reshape(2, h // 2, w // 2)  # U then V, each (h / 2, w / 2)
+        crow, ccol = np.ix_(rows // 2, cols // 2)
+        u = u_plane[0][crow, ccol].astype(np.float32) - 128.0
+        v = u_plane[1][crow, ccol].astype(np.float32) - 128.0
+        luma = y * _Y_GAIN
+        rgb = np.stack([luma + _RV * v, luma + _GU * u + _GV * v, luma + _BU * u], axis=-1)
+        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8).reshape(-1, 3)
+
+
+def can_pass_yuv(info: VideoInfo, size_px: tuple[int, int]) -> bool:
+    """Whether frames of this source can go to the encoder as decoded (`Yuv420Frame`): yuv420p, not rotated, even
+    sides, and written at exactly the source's size `size_px` (w, h) (no resize, no letterbox)."""
+    return (info.codec != "images" and info.pix_fmt == "yuv420p" and info.rotation_deg % 360 == 0
+            and (info.width_px, info.height_px) == tuple(size_px) and info.width_px % 2 == 0
+            and info.height_px % 2 == 0)
+
+
 @dataclass
 class PyAVDecoder:
     name: str = "pyav"
@@ -105,9 +168,10 @@ class PyAVDecoder:
 
     skips_pixels = True  # frames(pixels=False): decoded and timed, not converted (a plan pass)
 
-    def frames(self, info: VideoInfo, pixels: bool = True) -> FrameStream:
+    def frames(self, info: VideoInfo, pixels: bool = True, yuv: bool = False) -> FrameStream:
         """pixels=False: every frame is decoded (so errors show) but only the first is converted to RGB; the
-        others are yielded as None (for passes that need timestamps only)."""
+        others are yielded as None (for passes that need timestamps only). yuv=True: frames are yielded
+        unconverted as `Yuv420Frame` (yuv420p sources without rotation only: `can_pass_yuv`)."""
         import av
 
         with av.open(str(info.path)) as container:
@@ -119,6 +183,8 @@ class PyAVDecoder:
                     pts = float(frame.time) if frame.time is not None else index / max(info.fps, 1e-9)
                     if not pixels and index > 0:
                         yield index, pts, None
+                    elif yuv:
+                        yield index, pts, Yuv420Frame(frame.to_ndarray(format="yuv420p"))
                     else:
                         yield index, pts, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
                     index += 1

@@ -19,7 +19,8 @@ import numpy as np
 from vla_builder.pipeline import Stage
 from vla_builder.sources.grid import grid_samples, sample_to_grid
 from vla_builder.sources.lazy_frames import DiskFrames, GridFrames
-from vla_builder.sources.video import DecodeError, choose_decoder, image_frames
+from vla_builder.sources.video import (DecodeError, PyAVDecoder, Yuv420Frame, can_pass_yuv, choose_decoder,
+                                       image_frames)
 from vla_builder.types import Clip, Frames, LabelRowCounts
 
 
@@ -91,10 +92,13 @@ class DecodeStage(Stage):
                 return decoder.frames(info, pixels=False) if getattr(decoder, "skips_pixels", False) else open_stream()
         work_w, work_h = fit_size((info.width_px, info.height_px), self.image_size)
 
-        def to_work(rgb: np.ndarray) -> np.ndarray:
-            if rgb.shape[1] != info.width_px or rgb.shape[0] != info.height_px:
-                raise DecodeError(info.path, f"decoded frame is {rgb.shape[1]}x{rgb.shape[0]}, probe said "
+        def check_size(width_px: int, height_px: int) -> None:
+            if width_px != info.width_px or height_px != info.height_px:
+                raise DecodeError(info.path, f"decoded frame is {width_px}x{height_px}, probe said "
                                   f"{info.width_px}x{info.height_px} (orientation mismatch)")
+
+        def to_work(rgb: np.ndarray) -> np.ndarray:
+            check_size(rgb.shape[1], rgb.shape[0])
             if (rgb.shape[1], rgb.shape[0]) == (work_w, work_h):
                 return rgb
             return cv2.resize(rgb, (work_w, work_h), interpolation=cv2.INTER_AREA)
@@ -119,6 +123,14 @@ class DecodeStage(Stage):
             # where the build asked for it (work.process_clip), the episode video is encoded in this same pass: the
             # sink then takes the file and the source is decoded once in all
             target = ENCODE_TARGET.get()
+            # written at the source's own size: frames go to the encoder as decoded (yuv420p), never through RGB
+            passthrough = (target is not None and self.backend in ("auto", "pyav")
+                           and tuple(target.image_size) == (work_h, work_w) and can_pass_yuv(info, (work_w, work_h)))
+            if passthrough:
+                how = f"pyav, yuv420p to the encoder unconverted ({how} where frames are read again)"
+                open_pass_stream = lambda: PyAVDecoder().frames(info, yuv=True)  # noqa: E731
+            else:
+                open_pass_stream = open_stream
             index_l, time_l = [], []
             # grey frames go to a file beside the shard when the build gives a folder: memory flat in clip length
             grays = DiskFrames(target.folder) if target is not None and side else []
@@ -129,13 +141,17 @@ class DecodeStage(Stage):
                 nonlocal checked
                 pixels = side or target is not None
                 work = gray = None
-                for index_j, pts, start[0], rgb in grid_samples(open_stream() if pixels else open_plan_stream(),
+                for index_j, pts, start[0], rgb in grid_samples(open_pass_stream() if pixels else open_plan_stream(),
                                                                 self.fps, span, str(info.path), time_span):
                     if pixels:
                         if work is None or index_j != index_l[-1]:  # a source frame shown at several samples: once
-                            work = to_work(rgb)
-                            if side:
-                                gray = to_gray(work, side)
+                            if isinstance(rgb, Yuv420Frame):
+                                check_size(rgb.width, rgb.height)
+                                work = rgb
+                                gray = rgb.gray(side) if side else None
+                            else:
+                                work = to_work(rgb)
+                                gray = to_gray(work, side) if side else None
                         if side:
                             grays.append(gray)
                     elif not checked and rgb is not None:
@@ -144,7 +160,7 @@ class DecodeStage(Stage):
                     index_l.append(index_j)
                     time_l.append(pts)
                     if target is not None:
-                        yield letterbox(work, target.image_size)
+                        yield work if passthrough else letterbox(work, target.image_size)
 
             encoded = None
             try:
