@@ -174,7 +174,13 @@ def test_report_command_writes_where_asked(built, tmp_path, capsys):
     assert rc == 0 and r["episodes"] == 2 and r["videos"] == 1 and r["report"] == str(tmp_path / "qa" / "index.html")
     page = (tmp_path / "qa" / "index.html").read_text()
     assert page.count("<video") == 1 and page.count("<svg") == 2 and "over the --max-videos limit" in page
-    assert sorted(p.name for p in (tmp_path / "qa").iterdir()) == ["episode_000000.mp4", "index.html"]
+    assert sorted(p.name for p in (tmp_path / "qa").iterdir()) == ["index.html"]  # the overlay links the dataset's
+    src = re.search(r"<video src='([^']+)'", page).group(1)
+    assert (tmp_path / "qa" / src).resolve().is_file() and "/videos/" in src
+    rc, out, _ = run_main(capsys, "report", root, "--output", tmp_path / "burnt", "--max-videos", "1", "--burn-in",
+                          "--json")
+    assert rc == 0 and json.loads(out)["videos"] == 1
+    assert sorted(p.name for p in (tmp_path / "burnt").iterdir()) == ["episode_000000.mp4", "index.html"]
     rc, _, err = run_main(capsys, "report", tmp_path)
     assert rc == 1 and "not a LeRobot dataset" in err
 
@@ -217,7 +223,9 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     videos = re.findall(r"<video[^>]*>", dom)
     assert len(videos) == 2, dom[:2000]
     assert all('data-state="playable"' in v for v in videos), videos  # the browser decoded a frame
-    assert all('data-video-width="320"' in v for v in videos), videos  # 160 px frames drawn at 2x
+    assert all('data-video-width="160"' in v for v in videos), videos  # the dataset's own 160 px frames ...
+    assert all(re.search(r'data-rect="\d+,\d+,320,', v) for v in videos), videos  # ... shown at 2x
+    assert re.findall(r'<div class="overlay" data-episode="\d+"[^>]* data-frame="0"', dom), dom[:3000]  # drawn
     assert '<p class="video-error"' not in dom
     assert dom.count('data-verdict="confirmed"') == 1 and "object moved" in dom  # verdict with its evidence
     plots = re.findall(r"<div class=\"plot\"[^>]*>", dom)

@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="rebuild even if the output is up to date (only ever replaces a dataset built here)")
     b.add_argument("--no-report", action="store_true", help="skip the HTML QA report (report/index.html)")
     b.add_argument("--max-videos", type=int, default=20, metavar="N",
-                   help="overlay videos in the build's report: the first N episodes (default 20; `report` does all)")
+                   help="overlays in the build's report: the first N episodes (default 20; `report` does all)")
     v = sub.add_parser("validate", parents=[common],
                        help="open a dataset as training would and name the cause of any problem")
     v.add_argument("dataset", type=Path, help="dataset folder (with meta/info.json)")
@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="a section with plots for the first N episodes, the rest as table rows (default 500)")
     r.add_argument("--max-videos", type=int, default=None, metavar="N",
                    help="overlay videos for the first N of those only (default: all of them)")
+    r.add_argument("--burn-in", action="store_true",
+                   help="draw the overlays into H.264 videos in the report folder (plays in any browser, travels "
+                        "without the dataset; decodes and encodes every frame) instead of over the dataset's videos")
     e = sub.add_parser("export", help="export a dataset to another format")
     esub = e.add_subparsers(dest="format", required=True)
     h = esub.add_parser("hdf5", parents=[common],
@@ -121,7 +124,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         bar = Progress("report", "frame", enabled=not (args.quiet or args.json))
         bar.start(frames)
         result = write_report(args.dataset, args.output, max_videos=args.max_videos,
-                              max_episodes=args.max_episodes, on_frames=lambda k: bar.advance(n=k))
+                              max_episodes=args.max_episodes, on_frames=lambda k: bar.advance(n=k),
+                              burn_in=args.burn_in)
         bar.close()
     except DatasetError as e:
         return _open_dataset_error(args, e)
