@@ -23,6 +23,7 @@ from vla_builder.stages.trajectory import ACTION_INFO, STATE_INFO
 from vla_builder.types import Clip
 
 CLIP_RECORD = "vla_builder_clip.json"  # per-shard provenance, inside the shard's meta/
+CLIP_REASONING = "vla_builder_reasoning.jsonl"  # a shard's reasoning rows, one JSON object a sample, beside it
 MERGE_GROUP = 16  # shards merged per group (see LeRobotSink.merge_group)
 
 
@@ -41,12 +42,14 @@ def letterbox(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
-def write_language(root: Path, per_episode: list[dict]) -> None:
+def write_language(root: Path, per_episode: list[dict], reasoning_files: list[Path] | None = None) -> None:
     """Language columns through lerobot's own annotation writer, plus meta/reasoning.jsonl and meta/subtasks.jsonl.
 
     `language_persistent` (task_aug, plan, subtask, motion) and `language_events` (vqa, trace) are staged per
     episode and written by `LanguageColumnsWriter` — the code path of `lerobot-annotate` — so lerobot's own
-    language helpers (`active_at`, `emitted_at`, the message renderer) read them.
+    language helpers (`active_at`, `emitted_at`, the message renderer) read them. The reasoning rows come from
+    `reasoning_files` (one per episode, written by the sink, copied a line at a time: memory does not grow with the
+    episodes' length) or, where none is given, from each episode's `reasoning` rows.
     """
     from lerobot.annotations.steerable_pipeline.executor import Executor
     from lerobot.annotations.steerable_pipeline.reader import iter_episodes
@@ -64,12 +67,39 @@ def write_language(root: Path, per_episode: list[dict]) -> None:
     shutil.rmtree(staging_dir)
     with open(root / "meta" / "reasoning.jsonl", "w") as fh:
         for ep, lang in enumerate(per_episode):
+            if reasoning_files is not None:
+                copy_reasoning(reasoning_files[ep], ep, fh)
+                continue
             for row in lang.get("reasoning", []):
                 fh.write(json.dumps({"episode_index": ep, **row}) + "\n")
     with open(root / "meta" / "subtasks.jsonl", "w") as fh:
         for ep, lang in enumerate(per_episode):
             fh.write(json.dumps({"episode_index": ep, "subtasks": lang.get("subtasks", []),
                                  "events": lang.get("events_detected", [])}) + "\n")
+
+
+def write_reasoning(rows, path: Path) -> int:
+    """One episode's reasoning rows (dicts, e.g. the language stage's `ReasoningTrace`, made one at a time) to a
+    JSONL file, a row per line; returns the rows written."""
+    n = 0
+    with open(path, "w") as fh:
+        for row in rows:
+            if not row:
+                raise ValueError(f"reasoning row {n} is empty")
+            fh.write(json.dumps(row, default=str) + "\n")
+            n += 1
+    return n
+
+
+def copy_reasoning(path: Path, episode_index: int, out) -> None:
+    """A shard's reasoning rows into the dataset's meta/reasoning.jsonl with their episode's index first: the bytes
+    `json.dumps({"episode_index": i, **row})` writes (every row is a non-empty object written by `json.dumps`)."""
+    prefix = '{"episode_index": %d, ' % episode_index
+    with open(path) as fh:
+        for line in fh:
+            if not line.startswith("{") or line.startswith("{}"):
+                raise ShardError(f"{path}: a reasoning row is not a non-empty JSON object")
+            out.write(prefix + line[1:] if line.endswith("\n") else prefix + line[1:] + "\n")
 
 
 def provenance_record(clip: Clip) -> dict:
@@ -216,10 +246,16 @@ class LeRobotSink:
         n_video = sum(count_video_frames(v) for v in videos)
         if len(videos) != 1 or n_video != n_rows:
             raise ShardError(f"the shard's video has {n_video} frames in {len(videos)} file(s) for {n_rows} data rows")
+        # the per-sample reasoning rows go to a file of their own, a row at a time, not into the record: held
+        # as one JSON document they cost memory in proportion to the episode's length (here and at the merge)
+        language = dict(clip.language or {})
+        n_reasoning = write_reasoning(language.pop("reasoning", ()), tmp / "meta" / CLIP_REASONING)
+        if n_reasoning not in (0, n_rows):
+            raise ShardError(f"{n_reasoning} reasoning rows for {n_rows} data rows")
         record = {"clip_id": clip.clip_id, "task": clip.task, "frames": n_rows, **provenance_record(clip),
                   "encode": {"codec": self.codec, "crf": self.crf, "gop": self.gop, "preset": encoder.preset,
                              "frames": encoded.frames},  # no timings: a rebuild gives the same provenance
-                  "language": clip.language or {}}
+                  "language": language}
         (tmp / "meta" / CLIP_RECORD).write_text(json.dumps(record, default=str))
         os.replace(tmp, shard_dir)
 
@@ -256,7 +292,7 @@ class LeRobotSink:
         with open(partial / "meta" / "provenance.jsonl", "w") as fh:
             for rec in records:
                 fh.write(json.dumps(rec, default=str) + "\n")
-        write_language(partial, language)
+        write_language(partial, language, [d / "meta" / CLIP_REASONING for d in shard_dirs])
         readable_by_others(partial)
         return records
 

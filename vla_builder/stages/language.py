@@ -200,19 +200,26 @@ def describe_subtask(tracks: TrackSet, st: Event, trajectory: Trajectory, seed: 
     return describe_episode(tracks, [], trajectory).render(seed, clip_id + key)[0]
 
 
-def visible_objects(tracks: TrackSet, t: int) -> list[dict[str, Any]]:
+def visible_objects(tracks: TrackSet, t: int, present: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """The tracks present at sample t with their boxes. `present`: `tracks.present`, when the caller has it (it
+    costs a pass over the whole clip)."""
+    present = tracks.present if present is None else present
     return [{"id": int(tracks.ids[k]), "name": tracks.class_names[k],
              "box": [round(float(v), 4) for v in tracks.boxes_xyxy[t, k]]}
-            for k in range(len(tracks)) if tracks.present[t, k]]
+            for k in range(len(tracks)) if present[t, k]]
 
 
-def label_checks(tracks: TrackSet, subtasks: list[Event], t: int) -> list[dict[str, Any]]:
-    """Error verification at sample t: contradictions between the labels and what the trace claims."""
+def label_checks(tracks: TrackSet, subtasks: list[Event], t: int, centers: np.ndarray | None = None,
+                 present: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Error verification at sample t: contradictions between the labels and what the trace claims.
+    `centers` / `present`: `tracks.centers()` / `tracks.present`, when the caller has them (a pass over the clip
+    each: made once per clip, not once per sample)."""
+    present = tracks.present if present is None else present
     checks = []
     if t > 0:
-        c = tracks.centers()
+        c = tracks.centers() if centers is None else centers
         for k in range(len(tracks)):
-            if tracks.present[t, k] and tracks.present[t - 1, k]:
+            if present[t, k] and present[t - 1, k]:
                 jump = float(np.linalg.norm(c[t, k] - c[t - 1, k]))
                 checks.append({"check": f"{tracks.class_names[k]} {int(tracks.ids[k])} moves smoothly",
                                "ok": jump <= JUMP_PER_FRAME, "value": round(jump, 4)})
@@ -220,8 +227,74 @@ def label_checks(tracks: TrackSet, subtasks: list[Event], t: int) -> list[dict[s
         if st.kind in ("carry", "handover", "push") and st.start <= t <= st.end and st.object_id is not None:
             k = tracks.index_of(st.object_id)
             checks.append({"check": f"the {tracks.class_names[k]} being moved is labeled",
-                           "ok": bool(tracks.present[t, k])})
+                           "ok": bool(present[t, k])})
     return checks
+
+
+@dataclass(frozen=True, eq=False)
+class ReasoningTrace:
+    """The per-sample reasoning rows of one clip (ECoT-style fields plus the three upcycling steps), made one at a
+    time from compact per-sample arrays: held as a list of dicts they cost ~2.5 KB of Python objects a sample
+    (a 5-minute 30 fps episode: ~25 MB, more again as JSON), which grew a long build's peak memory. Iterate it to
+    write the rows (the sink streams them to a file), index it for one."""
+
+    tracks: TrackSet  # in the stored image's coordinates
+    subtasks: tuple[Event, ...]
+    sub_texts: tuple[str, ...]
+    task: str
+    plan: str
+    move_words: tuple[str, ...]  # the distinct move primitives ...
+    move_code: np.ndarray  # (T,) ... and which one each sample has
+    gripper_closed: np.ndarray  # (T,) bool
+    basis: list[str]
+    verdict: dict[str, Any] | None
+
+    def __post_init__(self) -> None:
+        # what every row reads, computed once per clip (per row it made the trace O(T^2) in the clip's length)
+        object.__setattr__(self, "_centers", self.tracks.centers())
+        object.__setattr__(self, "_present", self.tracks.present)
+        active = np.full(len(self.move_code), -1, np.int64)  # the first subtask covering each sample, -1: none
+        for i in reversed(range(len(self.subtasks))):
+            st = self.subtasks[i]
+            active[max(0, st.start) : max(0, st.end + 1)] = i
+        object.__setattr__(self, "_active", active)
+
+    def __len__(self) -> int:
+        return int(len(self.move_code))
+
+    def __iter__(self):
+        return (self.row(t) for t in range(len(self)))
+
+    def __getitem__(self, t: int) -> dict[str, Any]:
+        t = int(t) + (len(self) if t < 0 else 0)
+        if not 0 <= t < len(self):
+            raise IndexError(t)
+        return self.row(t)
+
+    def row(self, t: int) -> dict[str, Any]:
+        i = int(self._active[t])
+        subtask = self.sub_texts[i] if i >= 0 else self.task
+        move = self.move_words[int(self.move_code[t])]
+        gripper = "closed" if self.gripper_closed[t] else "open"
+        checks = label_checks(self.tracks, list(self.subtasks), t, self._centers, self._present)
+        verdict = self.verdict
+        return {
+            "frame_index": t,
+            "task": self.task,
+            "plan": self.plan,
+            "subtask": subtask,
+            "move": move,
+            "gripper": gripper,
+            "visible_objects": visible_objects(self.tracks, t, self._present),
+            "question_basis": self.basis,
+            "error_verification": checks,
+            "answer_confirmation": {
+                "subtask": subtask, "move": move, "gripper": gripper,
+                "labels_consistent": all(c["ok"] for c in checks),
+                **({"label_verdict": verdict["verdict"]} if verdict else {}),
+            },
+            **({"label_verification": verdict["checks"]} if verdict else {}),
+        }
 
 
 class LanguageError(ValueError):
@@ -333,9 +406,8 @@ class LanguageStage(Stage):
         return clip.with_(task=task, language=language)
 
     @staticmethod
-    def _reasoning(clip: Clip, task, plan, subtasks, sub_texts, moves, traj) -> list[dict[str, Any]]:
-        """ECoT-style fields plus the three upcycling steps, for every sample."""
-        tracks = clip.tracks
+    def _reasoning(clip: Clip, task, plan, subtasks, sub_texts, moves, traj) -> ReasoningTrace:
+        """ECoT-style fields plus the three upcycling steps, for every sample (made row by row when read)."""
         labels_format = clip.labels.format if clip.labels is not None else "none"
         basis = [f"labels: {labels_format} boxes from {clip.source.labels}", f"actor: {clip.actor_reason}"]
         for st, text in zip(subtasks, sub_texts, strict=True):
@@ -346,27 +418,9 @@ class LanguageStage(Stage):
         verdict = clip.label_verdict  # the human label checked against the footage (issue 11)
         if verdict:
             basis.insert(0, f"label: '{verdict['label']}' from {verdict.get('origin')}")
-        rows = []
-        for t in range(len(moves)):
-            active = [i for i, st in enumerate(subtasks) if st.start <= t <= st.end]
-            i = active[0] if active else None
-            gripper = "closed" if traj.action[t, GRIPPER] > 0.5 else "open"
-            checks = label_checks(tracks, subtasks, t)
-            rows.append({
-                "frame_index": t,
-                "task": task,
-                "plan": plan,
-                "subtask": sub_texts[i] if i is not None else task,
-                "move": moves[t],
-                "gripper": gripper,
-                "visible_objects": visible_objects(tracks, t),
-                "question_basis": basis,
-                "error_verification": checks,
-                "answer_confirmation": {
-                    "subtask": sub_texts[i] if i is not None else task, "move": moves[t], "gripper": gripper,
-                    "labels_consistent": all(c["ok"] for c in checks),
-                    **({"label_verdict": verdict["verdict"]} if verdict else {}),
-                },
-                **({"label_verification": verdict["checks"]} if verdict else {}),
-            })
-        return rows
+        words = tuple(dict.fromkeys(moves))
+        code = {w: n for n, w in enumerate(words)}
+        return ReasoningTrace(
+            tracks=clip.tracks, subtasks=tuple(subtasks), sub_texts=tuple(sub_texts), task=task, plan=plan,
+            move_words=words, move_code=np.array([code[m] for m in moves], np.int32),
+            gripper_closed=np.asarray(traj.action[: len(moves), GRIPPER] > 0.5), basis=basis, verdict=verdict)
