@@ -20,6 +20,13 @@ class DatasetError(Exception):
     """The folder is not a readable LeRobot v3.0 dataset; the message names the file and the problem."""
 
 
+def _json_line(path: Path, n: int, line: bytes | str) -> dict:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}:{n}: not valid JSON: {e}") from None
+
+
 def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
@@ -137,14 +144,49 @@ class DatasetView:
 
     def reasoning(self, episode: int) -> list[dict]:
         """The per-frame reasoning rows of one episode (meta/reasoning.jsonl), in frame order."""
-        rows = self._reasoning_by_episode.get(episode, [])
-        return sorted(rows, key=lambda r: r.get("frame_index", 0))
+        return sorted(self.reasoning_rows(episode), key=lambda r: r.get("frame_index", 0))
+
+    def reasoning_rows(self, episode: int):
+        """Yield one episode's reasoning rows in file order, read from the file as they go: a row is ~5 KB of Python
+        objects, so a long episode's (or a whole dataset's) rows are never all held."""
+        path, runs = self.root / "meta" / "reasoning.jsonl", self._reasoning_index.get(episode, [])
+        if not runs:
+            return
+        with open(path, "rb") as fh:
+            for start, end, first_line in runs:
+                fh.seek(start)
+                for n, line in enumerate(fh.read(end - start).splitlines(), first_line):
+                    if line.strip():
+                        row = _json_line(path, n, line)
+                        if int(row["episode_index"]) == episode:
+                            yield row
 
     @cached_property
-    def _reasoning_by_episode(self) -> dict[int, list[dict]]:
-        out: dict[int, list[dict]] = {}
-        for r in read_jsonl(self.root / "meta" / "reasoning.jsonl"):
-            out.setdefault(int(r["episode_index"]), []).append(r)
+    def _reasoning_index(self) -> dict[int, list[tuple[int, int, int]]]:
+        """Episode -> (first byte, end byte, first line number) of each run of its lines in meta/reasoning.jsonl,
+        from one pass over the file (a line's episode read from its start where the sink wrote it there)."""
+        import re
+
+        path = self.root / "meta" / "reasoning.jsonl"
+        out: dict[int, list[tuple[int, int, int]]] = {}
+        if not path.is_file():
+            return out
+        head = re.compile(rb'\{"episode_index": (\d+)[,}]')
+        run: list | None = None  # [episode, start, end, first line]
+        offset = 0
+        with open(path, "rb") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    m = head.match(line)
+                    ep = int(m.group(1)) if m else int(_json_line(path, n, line)["episode_index"])
+                    if run is None or run[0] != ep:
+                        if run is not None:
+                            out.setdefault(run[0], []).append(tuple(run[1:]))
+                        run = [ep, offset, offset, n]
+                    run[2] = offset + len(line)
+                offset += len(line)
+        if run is not None:
+            out.setdefault(run[0], []).append(tuple(run[1:]))
         return out
 
     # --- per-episode data -----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import os
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -397,22 +398,55 @@ def _rgb_css(rgb: tuple[int, int, int]) -> str:
     return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
 
 
-def overlay_data(ep, rows: list[dict], actor_id: int | None, box: tuple[int, int, int, int], scale: float,
+@dataclass
+class OverlayRows:
+    """What the overlay draws from an episode's reasoning rows, per frame index: the visible boxes
+    [[id, name, x0, y0, x1, y1]], the subtask and the gripper (None where a row does not say), and the plan of the
+    first frame. Made from the rows as they are read (`DatasetView.reasoning_rows`): a row is ~5 KB of Python
+    objects, this ~0.3 KB, so a long episode's rows are never all held."""
+
+    boxes: dict[int, list] = field(default_factory=dict)
+    subtask: dict[int, str | None] = field(default_factory=dict)
+    gripper: dict[int, str | None] = field(default_factory=dict)
+    plan: str | None = None
+
+    @classmethod
+    def of(cls, rows) -> OverlayRows:
+        out, first = cls(), None
+        for t, r in enumerate(rows):
+            f = int(r.get("frame_index", t))
+            out.boxes[f] = [[int(o["id"]), str(o.get("name", "?")), *(round(float(x), 4) for x in o["box"][:4])]
+                            for o in r.get("visible_objects", []) if "box" in o]
+            out.subtask[f], out.gripper[f] = r.get("subtask"), r.get("gripper")
+            if first is None or f < first:
+                first, out.plan = f, r.get("plan", "-")
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.boxes)
+
+    def row(self, t: int) -> dict:
+        """Frame t as `draw_overlay` reads a reasoning row ({} where the episode has no row for it)."""
+        if t not in self.boxes:
+            return {}
+        return {"visible_objects": [{"id": o[0], "name": o[1], "box": o[2:]} for o in self.boxes[t]],
+                "subtask": self.subtask[t], "gripper": self.gripper[t]}
+
+
+def overlay_data(ep, rows: OverlayRows, actor_id: int | None, box: tuple[int, int, int, int], scale: float,
                  camera_is_actor: bool, video: tuple[Path, float, float], fps: int) -> dict:
     """What the page draws over the episode's video, per frame (what `draw_overlay` draws into a burnt-in one):
     visible boxes `o` [[id, name, x0, y0, x1, y1]] (normalized, inside the picture `box`), the actor's center `s`,
     the action's motion `a`, gripper closed `g`, the subtask's index `k` in `subtasks`."""
-    by_frame = {int(r.get("frame_index", t)): r for t, r in enumerate(rows)}
     subtasks: list[str] = []
     frames = []
     for t in range(ep.length):
-        row, action = by_frame.get(t, {}), ep.action[t]
-        objects = [[int(o["id"]), str(o.get("name", "?")), *(round(float(x), 4) for x in o["box"][:4])]
-                   for o in row.get("visible_objects", []) if "box" in o]
-        text = row.get("subtask") or "-"
+        action = ep.action[t]
+        objects = rows.boxes.get(t, [])
+        text = rows.subtask.get(t) or "-"
         if text not in subtasks:
             subtasks.append(text)
-        gripper = row.get("gripper") or ("closed" if len(action) and action[-1] > 0.5 else "open")
+        gripper = rows.gripper.get(t) or ("closed" if len(action) and action[-1] > 0.5 else "open")
         frames.append({"o": objects,
                        "s": [round(float(v), 4) for v in ep.state[t][:2]] if ep.state.shape[1] >= 2 else None,
                        "a": [round(float(v), 5) for v in action[:2]] if len(action) >= 2 else None,
@@ -461,7 +495,7 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
                         f"<td>{_esc(v)}</td><td>{_esc(p.get('actor', '-'))}</td><td>{_esc(p.get('source', '-'))}</td></tr>")
             continue
         ep = view.episode(i)
-        p, sub, rows = prov.get(i, {}), view.subtasks.get(i, {}), view.reasoning(i)
+        p, sub, rows = prov.get(i, {}), view.subtasks.get(i, {}), OverlayRows.of(view.reasoning_rows(i))
         actor = actor_track_id(p, sub)
         ego = p.get("camera_kind") == "wrist" or actor is None  # the action is the camera's motion
         video_html = "<p class='note'>no overlay video (over the --max-videos limit)</p>"
@@ -469,7 +503,6 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
             fh, fw = view.features[key]["shape"][:2]
             box = content_box(view, p, (fh, fw))
             scale = min(2.0, max(1.0, MIN_OVERLAY_H_PX / fh)) if fh <= MAX_OVERLAY_H_PX else MAX_OVERLAY_H_PX / fh
-            by_frame = {int(r.get("frame_index", t)): r for t, r in enumerate(rows)}
             if not burn_in:
                 video_path = ep.video[key][0]
                 if not video_path.is_file():
@@ -485,7 +518,7 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
                 for t, rgb in enumerate(view.frames(ep, key)):
                     if on_frames is not None:
                         on_frames(1)
-                    yield draw_overlay(rgb, by_frame.get(t, {}), ep.state[t], ep.action[t], actor, box, scale,
+                    yield draw_overlay(rgb, rows.row(t), ep.state[t], ep.action[t], actor, box, scale,
                                        camera_is_actor=ego)
 
             if burn_in:
@@ -505,7 +538,7 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
 source: <code>{_esc(p.get('source', '-'))}</code> · licence: {_esc(p.get('licence', '-'))}</p>
 <div class='episode'><div>{video_html}</div><div class='plot' data-episode='{i}'>{svg}</div></div>
 {verdict_html}
-<p><b>plan</b>: {_esc(rows[0].get('plan', '-') if rows else '-')}</p><ol class='subtasks'>{subtask_list}</ol>
+<p><b>plan</b>: {_esc(rows.plan if rows else '-')}</p><ol class='subtasks'>{subtask_list}</ol>
 <details><summary>provenance</summary>{_kv_table({k: v for k, v in p.items() if k != 'language'})}</details>
 </section>""")
     failures = "".join(f"<li>{_esc(f.get('clip_id'))} [{_esc(f.get('stage'))}] {_esc(f.get('file'))}: "
