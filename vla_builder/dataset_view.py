@@ -153,13 +153,16 @@ class DatasetView:
         if not runs:
             return
         with open(path, "rb") as fh:
-            for start, end, first_line in runs:
+            for start, end, n in runs:
                 fh.seek(start)
-                for n, line in enumerate(fh.read(end - start).splitlines(), first_line):
+                while start < end:  # a line at a time: a long episode's run is tens of MB
+                    line = fh.readline()
+                    start += len(line)
                     if line.strip():
                         row = _json_line(path, n, line)
                         if int(row["episode_index"]) == episode:
                             yield row
+                    n += 1
 
     @cached_property
     def _reasoning_index(self) -> dict[int, list[tuple[int, int, int]]]:

@@ -400,36 +400,39 @@ def _rgb_css(rgb: tuple[int, int, int]) -> str:
 
 @dataclass
 class OverlayRows:
-    """What the overlay draws from an episode's reasoning rows, per frame index: the visible boxes
-    [[id, name, x0, y0, x1, y1]], the subtask and the gripper (None where a row does not say), and the plan of the
-    first frame. Made from the rows as they are read (`DatasetView.reasoning_rows`): a row is ~5 KB of Python
+    """What the overlay draws from an episode's reasoning rows, per frame index: the visible boxes as the JSON text
+    of [[id, name, x0, y0, x1, y1], ...], the subtask and the gripper (None where a row does not say), and the plan of
+    the first frame. Made from the rows as they are read (`DatasetView.reasoning_rows`): a row is ~5 KB of Python
     objects, this ~0.3 KB, so a long episode's rows are never all held."""
 
-    boxes: dict[int, list] = field(default_factory=dict)
+    boxes_json: dict[int, str] = field(default_factory=dict)
     subtask: dict[int, str | None] = field(default_factory=dict)
     gripper: dict[int, str | None] = field(default_factory=dict)
     plan: str | None = None
 
     @classmethod
     def of(cls, rows) -> OverlayRows:
-        out, first = cls(), None
+        out, first, texts = cls(), None, {}
         for t, r in enumerate(rows):
             f = int(r.get("frame_index", t))
-            out.boxes[f] = [[int(o["id"]), str(o.get("name", "?")), *(round(float(x), 4) for x in o["box"][:4])]
-                            for o in r.get("visible_objects", []) if "box" in o]
-            out.subtask[f], out.gripper[f] = r.get("subtask"), r.get("gripper")
+            boxes = [[int(o["id"]), str(o.get("name", "?")), *(round(float(x), 4) for x in o["box"][:4])]
+                     for o in r.get("visible_objects", []) if "box" in o]
+            out.boxes_json[f] = json.dumps(boxes, separators=(",", ":"))
+            # one string object per distinct text, not one per frame
+            out.subtask[f] = texts.setdefault(r.get("subtask"), r.get("subtask"))
+            out.gripper[f] = texts.setdefault(r.get("gripper"), r.get("gripper"))
             if first is None or f < first:
                 first, out.plan = f, r.get("plan", "-")
         return out
 
     def __bool__(self) -> bool:
-        return bool(self.boxes)
+        return bool(self.boxes_json)
 
     def row(self, t: int) -> dict:
         """Frame t as `draw_overlay` reads a reasoning row ({} where the episode has no row for it)."""
-        if t not in self.boxes:
+        if t not in self.boxes_json:
             return {}
-        return {"visible_objects": [{"id": o[0], "name": o[1], "box": o[2:]} for o in self.boxes[t]],
+        return {"visible_objects": [{"id": o[0], "name": o[1], "box": o[2:]} for o in json.loads(self.boxes_json[t])],
                 "subtask": self.subtask[t], "gripper": self.gripper[t]}
 
 
@@ -437,20 +440,21 @@ def overlay_data(ep, rows: OverlayRows, actor_id: int | None, box: tuple[int, in
                  camera_is_actor: bool, video: tuple[Path, float, float], fps: int) -> dict:
     """What the page draws over the episode's video, per frame (what `draw_overlay` draws into a burnt-in one):
     visible boxes `o` [[id, name, x0, y0, x1, y1]] (normalized, inside the picture `box`), the actor's center `s`,
-    the action's motion `a`, gripper closed `g`, the subtask's index `k` in `subtasks`."""
+    the action's motion `a`, gripper closed `g`, the subtask's index `k` in `subtasks`. Each frame is held as its
+    JSON text (`_overlay_html` puts them together): as dicts a 5-minute episode's frames held ~6 MB."""
     subtasks: list[str] = []
     frames = []
     for t in range(ep.length):
         action = ep.action[t]
-        objects = rows.boxes.get(t, [])
         text = rows.subtask.get(t) or "-"
         if text not in subtasks:
             subtasks.append(text)
         gripper = rows.gripper.get(t) or ("closed" if len(action) and action[-1] > 0.5 else "open")
-        frames.append({"o": objects,
-                       "s": [round(float(v), 4) for v in ep.state[t][:2]] if ep.state.shape[1] >= 2 else None,
-                       "a": [round(float(v), 5) for v in action[:2]] if len(action) >= 2 else None,
-                       "g": int(gripper == "closed"), "k": subtasks.index(text)})
+        frame = json.dumps({"o": 0,
+                            "s": [round(float(v), 4) for v in ep.state[t][:2]] if ep.state.shape[1] >= 2 else None,
+                            "a": [round(float(v), 5) for v in action[:2]] if len(action) >= 2 else None,
+                            "g": int(gripper == "closed"), "k": subtasks.index(text)}, separators=(",", ":"))
+        frames.append('{"o":' + rows.boxes_json.get(t, "[]") + frame[len('{"o":0'):])
     _path, from_s, to_s = video
     return {"fps": fps, "from_s": from_s, "to_s": to_s, "box": list(box), "scale": scale, "actor": actor_id,
             "ego": camera_is_actor, "gain": ARROW_GAIN, "actor_colour": _rgb_css(ACTOR_RGB),
@@ -460,7 +464,10 @@ def overlay_data(ep, rows: OverlayRows, actor_id: int | None, box: tuple[int, in
 
 def _overlay_html(data: dict, video_url: str, size_px: tuple[int, int], episode: int) -> str:
     w, h = size_px
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")  # cannot end the <script> early
+    # json.dumps(data) with the frames' own JSON texts put in last (they are data's last key)
+    head = json.dumps({k: v for k, v in data.items() if k != "frames"}, separators=(",", ":"))
+    payload = head[:-1] + ',"frames":[' + ",".join(data["frames"]) + "]}"
+    payload = payload.replace("</", "<\\/")  # cannot end the <script> early
     return (f"<div class='overlay' data-episode='{episode}' style='width:{w}px'>"
             f"<video src='{html.escape(video_url, quote=True)}' width='{w}' height='{h}' controls muted playsinline "
             f"preload='auto' data-episode='{episode}'></video><canvas width='{w}' height='{h}'></canvas>"
