@@ -124,11 +124,17 @@ def encode_frames(frames: Iterable, path: Path, fps: int, encoder_config,
     The encoder runs in a process of its own (`encode_worker.py`), fed through a pipe: PyAV holds the interpreter
     lock while it encodes, which in-process stopped the decode and lerobot's import beside it. A full pipe makes
     this side wait, so a slow encoder slows the build and never loses a frame (`worker_stall_s` slows the worker,
-    for tests).
-    `importing`: a thread importing lerobot; until it ends nothing here imports lerobot (two threads importing at
-    once can see half-initialized modules): the small copies the image stats need wait in a list meanwhile.
+    for tests). `importing`: a thread importing lerobot; until it ends nothing here imports lerobot (two threads
+    importing at once can see half-initialized modules): the small copies the image stats need wait in a list.
     """
-    return _encode_in_worker(frames, path, fps, encoder_config, importing, worker_stall_s)
+    return start_encode(frames, path, fps, encoder_config, importing, worker_stall_s).result()
+
+
+def start_encode(frames: Iterable, path: Path, fps: int, encoder_config, importing: threading.Thread | None = None,
+                 worker_stall_s: float = 0.0) -> PendingEncode:
+    """`encode_frames` up to the last frame written: the encoder may still be working through the frames it holds
+    (SVT-AV1 keeps a look-ahead of them), while the build goes on; `result()` waits for it."""
+    return _write_to_worker(frames, path, fps, encoder_config, importing, worker_stall_s)
 
 
 WORKER_SCRIPT = Path(__file__).with_name("encode_worker.py")
@@ -178,8 +184,50 @@ def _frame_format(frame) -> tuple[str, int, int]:
     return "yuv420p", frame.width, frame.height
 
 
-def _encode_in_worker(frames: Iterable, path: Path, fps: int, encoder_config,
-                      importing: threading.Thread | None, stall_s: float) -> EncodeResult:
+class PendingEncode:
+    """Every frame written to the encoder process; `result()` waits for it to finish the file and checks it."""
+
+    def __init__(self, proc, errors, path: Path, frames: int, stats: dict | None, started_s: float, settings):
+        self._proc, self._errors = proc, errors
+        self.path, self.frames, self.stats, self._started_s, self._settings = path, frames, stats, started_s, settings
+        self._result: EncodeResult | None = None
+
+    def result(self) -> EncodeResult:
+        import json
+        import time
+
+        if self._result is not None:
+            return self._result
+        proc = self._proc
+        try:
+            said = proc.stdout.read()
+            if proc.wait() != 0:
+                raise EncodeError(f"{self.path}: the encoder failed: {_worker_said(self._errors, proc)}")
+            written = int(json.loads(said)["frames"])
+            if written != self.frames:
+                raise EncodeError(f"{self.path}: {self.frames} frames given, the encoder wrote {written}")
+        finally:
+            _stop_worker(proc, self._errors)
+        self._result = EncodeResult(self.path, self.frames, self.stats, time.perf_counter() - self._started_s,
+                                    self._settings)
+        return self._result
+
+
+def _worker_said(errors, proc) -> str:
+    errors.seek(0)
+    text = errors.read().decode(errors="replace").strip()
+    return text.splitlines()[-1] if text else f"exit status {proc.returncode}"
+
+
+def _stop_worker(proc, errors) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    errors.close()
+
+
+def _write_to_worker(frames: Iterable, path: Path, fps: int, encoder_config,
+                     importing: threading.Thread | None, stall_s: float) -> PendingEncode:
     import json
     import subprocess
     import sys
@@ -191,12 +239,6 @@ def _encode_in_worker(frames: Iterable, path: Path, fps: int, encoder_config,
     proc: subprocess.Popen | None = None
     errors = tempfile.TemporaryFile()  # the worker's messages (a file: a full stderr pipe could block it)
     n, fmt = 0, None
-
-    def worker_said() -> str:
-        errors.seek(0)
-        text = errors.read().decode(errors="replace").strip()
-        return text.splitlines()[-1] if text else f"exit status {proc.returncode}"
-
     try:
         for frame in frames:
             this = _frame_format(frame)
@@ -216,7 +258,7 @@ def _encode_in_worker(frames: Iterable, path: Path, fps: int, encoder_config,
                 proc.stdin.write(memoryview(data).cast("B"))  # blocks while the encoder is behind
             except BrokenPipeError:
                 proc.wait()
-                raise EncodeError(f"{path}: the encoder stopped at frame {n}: {worker_said()}") from None
+                raise EncodeError(f"{path}: the encoder stopped at frame {n}: {_worker_said(errors, proc)}") from None
             stats.add(frame)
             n += 1
         if proc is None:
@@ -225,19 +267,11 @@ def _encode_in_worker(frames: Iterable, path: Path, fps: int, encoder_config,
             proc.stdin.close()
         except BrokenPipeError:
             pass
-        said = proc.stdout.read()
-        if proc.wait() != 0:
-            raise EncodeError(f"{path}: the encoder failed: {worker_said()}")
-        written = int(json.loads(said)["frames"])
-        if written != n:
-            raise EncodeError(f"{path}: {n} frames given, the encoder wrote {written}")
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        errors.close()
-    return EncodeResult(path, n, stats.result(n), time.perf_counter() - t0,
-                        encoder_config if isinstance(encoder_config, EncodeSettings) else None)
+    except BaseException:
+        _stop_worker(proc, errors)
+        raise
+    return PendingEncode(proc, errors, path, n, stats.result(n), t0,
+                         encoder_config if isinstance(encoder_config, EncodeSettings) else None)
 
 
 def _grow_pipe(pipe) -> None:

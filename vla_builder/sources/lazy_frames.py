@@ -69,8 +69,21 @@ class GridFrames:
     span: tuple[int, int] | None = None
     time_span_s: tuple[float | None, float | None] | None = None
     passes: int = field(default=0, init=False)  # decode passes made (tests and the profile read it)
-    # (EncodeTarget, EncodeResult): the episode video encoded during the decode stage's pass, for the sink to take
-    encoded: tuple | None = field(default=None, init=False)
+    # (EncodeTarget, PendingEncode | EncodeResult): the episode video encoded during the decode stage's pass
+    _encoded: tuple | None = field(default=None, init=False, repr=False)
+
+    @property
+    def encoded(self) -> tuple | None:
+        """(EncodeTarget, EncodeResult) of the video encoded during the decode stage's pass, for the sink to take.
+        The encoder may still be finishing the file when the decode stage ends (the stages after it run beside
+        it): this waits for it, and raises its error (naming the file) if it failed."""
+        if self._encoded is not None and hasattr(self._encoded[1], "result"):
+            self._encoded = (self._encoded[0], self._encoded[1].result())
+        return self._encoded
+
+    @encoded.setter
+    def encoded(self, value: tuple | None) -> None:
+        self._encoded = value
 
     def __post_init__(self) -> None:
         self._grays: dict[int, list[np.ndarray]] = {}  # max_side_px -> small grey frames, one per sample

@@ -108,7 +108,7 @@ class DecodeStage(Stage):
             import av  # noqa: F401 — imported here, not inside the pass below, which runs beside lerobot's import
             import av.video  # noqa: F401
 
-            from vla_builder.sinks.encode import ENCODE_TARGET, encode_frames, private_video_path
+            from vla_builder.sinks.encode import ENCODE_TARGET, private_video_path, start_encode
             from vla_builder.sinks.lerobot import letterbox
 
             from vla_builder.kernels.reference import to_gray
@@ -169,7 +169,9 @@ class DecodeStage(Stage):
                         pass
                 else:
                     path = private_video_path(target.folder, "episode")
-                    encoded = encode_frames(plan(), path, target.fps, target.settings, importing=prefetch)
+                    # the encoder may still be finishing the file when this returns: the stages after this run
+                    # beside it, and the sink waits for it (`GridFrames.encoded`)
+                    encoded = start_encode(plan(), path, target.fps, target.settings, importing=prefetch)
             finally:
                 if prefetch is not None:
                     prefetch.join()
@@ -181,7 +183,7 @@ class DecodeStage(Stage):
                 rgb.keep_grays(side, grays)
             if encoded is not None:
                 if encoded.frames != len(index):
-                    raise DecodeError(info.path, f"the encoder wrote {encoded.frames} frames for {len(index)} samples")
+                    raise DecodeError(info.path, f"the encoder was given {encoded.frames} frames for {len(index)} samples")
                 rgb.encoded = (target, encoded)
         else:
             rgb, index, times, start_s = sample_to_grid(open_stream(), self.fps, span, to_work, str(info.path),
