@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vla_builder.pipeline import Failure, Pipeline, Resources
+from vla_builder.prefetch import start_lerobot_import
 from vla_builder.recipe import LoadedRecipe, Recipe
 from vla_builder.sinks.lerobot import CLIP_RECORD, LeRobotSink, remove_tree
 from vla_builder.sources.video import DecodeError, probe, probe_images
@@ -306,6 +307,7 @@ def build(
                              "refusing to replace it, even with --overwrite: choose another --output or remove it")
 
     check_actor_class(loaded)  # before anything is written: a misspelt actor is a recipe error
+    start_lerobot_import()  # ~4 s of CPU every build needs: beside planning, probing and the first decode pass
     work = output.parent / f".{output.name}.work"
     shards = work / "shards"
     work_record = work / "build.json"

@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from vla_builder.pipeline import Stage
+from vla_builder.prefetch import start_lerobot_import
 from vla_builder.sources.grid import grid_samples, sample_to_grid
 from vla_builder.sources.lazy_frames import DiskFrames, GridFrames
 from vla_builder.sources.video import (DecodeError, PyAVDecoder, Yuv420Frame, can_pass_yuv, choose_decoder,
@@ -30,25 +31,6 @@ def fit_size(size_px: tuple[int, int], box_hw: tuple[int, int]) -> tuple[int, in
     bh, bw = box_hw
     s = min(bw / w, bh / h)
     return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
-
-
-def _start_lerobot_import():
-    """A thread importing lerobot's dataset writer (once per process; None when it is imported already)."""
-    import sys
-    import threading
-
-    if "lerobot.datasets.lerobot_dataset" in sys.modules:
-        return None
-
-    def run() -> None:
-        try:
-            import lerobot.datasets.lerobot_dataset  # noqa: F401
-        except Exception:  # noqa: BLE001 — the stage that needs it reports the real error
-            pass
-
-    thread = threading.Thread(target=run, name="vla-import-lerobot", daemon=True)
-    thread.start()
-    return thread
 
 
 @dataclass
@@ -114,10 +96,10 @@ class DecodeStage(Stage):
             from vla_builder.kernels.reference import to_gray
 
             # lerobot (torch, datasets) takes seconds to import and every clip needs it later (language helpers,
-            # the writer): import it in a thread during this pass, which imports nothing itself (decord and nvdec
-            # import their libraries as they start: no overlap there), and wait for it at the end, so no two threads
-            # ever import modules at the same time.
-            prefetch = None if self.backend in ("decord", "nvdec") else _start_lerobot_import()
+            # the writer): it is imported in a thread (`prefetch.py`; a build starts it first) during this pass,
+            # which imports no third-party module itself (decord and nvdec import their libraries as they start: no
+            # overlap there), and waited for at the end, so no two threads ever import a module at the same time.
+            prefetch = None if self.backend in ("decord", "nvdec") else start_lerobot_import()
 
             side = self.gray_max_side_px
             # where the build asked for it (work.process_clip), the episode video is encoded in this same pass: the
