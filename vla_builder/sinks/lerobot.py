@@ -42,6 +42,24 @@ def letterbox(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's `malloc_trim`; elsewhere nothing), and Arrow's pool
+    its unused ones. Called between the writer's steps — lerobot's `save_episode`, `aggregate_datasets`, its language
+    columns writer — whose transient memory grows with the episode's length: glibc keeps what they free in the
+    process, so without this their peaks add up across the steps instead of reusing the same room (a 9000-sample
+    episode: ~45 MB lower peak). ~2 ms a call."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc
+        pass
+    import sys
+
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+
+
 def write_language(root: Path, per_episode: list[dict], reasoning_files: list[Path] | None = None) -> None:
     """Language columns through lerobot's own annotation writer, plus meta/reasoning.jsonl and meta/subtasks.jsonl.
 
@@ -62,6 +80,7 @@ def write_language(root: Path, per_episode: list[dict], reasoning_files: list[Pa
         staging.write("plan", lang.get("persistent", []))
         staging.write("vqa", lang.get("events", []))
     LanguageColumnsWriter().write_all(list(iter_episodes(root)), staging_dir, root)
+    release_free_memory()  # it broadcast each episode's persistent rows to every frame (frames x rows structs)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints an "[annotate]" line meant for lerobot-annotate
         Executor._ensure_annotation_metadata_in_info(root)  # info.json must advertise the two columns
     shutil.rmtree(staging_dir)
@@ -242,6 +261,8 @@ class LeRobotSink:
         finally:
             ds.finalize()  # always: an unfinalized dataset has parquet files without footers
             remove_tree(video_tmp)
+            del ds
+            release_free_memory()  # lerobot's episode buffer and its Arrow copy, per sample
         videos = sorted((tmp / "videos").rglob("*.mp4"))
         n_video = sum(count_video_frames(v) for v in videos)
         if len(videos) != 1 or n_video != n_rows:
@@ -271,6 +292,7 @@ class LeRobotSink:
                 aggregate_datasets(repo_ids=[f"vla_builder/{d.name}" for d in roots], aggr_repo_id=repo_id,
                                    roots=list(roots), aggr_root=into, concatenate_videos=concatenate,
                                    concatenate_data=concatenate)
+            release_free_memory()
 
         remove_tree(partial)
         if len(shard_dirs) <= self.merge_group:
@@ -293,6 +315,7 @@ class LeRobotSink:
             for rec in records:
                 fh.write(json.dumps(rec, default=str) + "\n")
         write_language(partial, language, [d / "meta" / CLIP_REASONING for d in shard_dirs])
+        release_free_memory()  # before the QA report
         readable_by_others(partial)
         return records
 
