@@ -225,7 +225,8 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     assert all('data-state="playable"' in v for v in videos), videos  # the browser decoded a frame
     assert all('data-video-width="160"' in v for v in videos), videos  # the dataset's own 160 px frames ...
     assert all(re.search(r'data-rect="\d+,\d+,320,', v) for v in videos), videos  # ... shown at 2x
-    assert re.findall(r'<div class="overlay" data-episode="\d+"[^>]* data-frame="0"', dom), dom[:3000]  # drawn
+    drawn = re.findall(r'<div class="overlay" data-episode="(\d+)"[^>]* data-frame="0"', dom)
+    assert drawn == ["0", "1"], dom[:3000]  # each overlay drew its episode's first frame (the second: a seek)
     assert '<p class="video-error"' not in dom
     assert dom.count('data-verdict="confirmed"') == 1 and "object moved" in dom  # verdict with its evidence
     plots = re.findall(r"<div class=\"plot\"[^>]*>", dom)
