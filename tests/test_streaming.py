@@ -264,3 +264,23 @@ def test_yuv_frames_give_the_grey_frames_and_stats_pixels_of_their_rgb():
     theirs = downsample_like_lerobot(rgb.transpose(2, 0, 1)).transpose(1, 2, 0).reshape(-1, 3).astype(int)
     ours = yuv.stats_pixels(step)
     assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 4 and np.abs((ours - theirs).mean(0)).max() < 2
+
+
+def test_stats_samples_held_during_lerobots_import_are_bounded():
+    """While lerobot imports, stats samples wait in a list; past the cap the decode waits for the import instead."""
+    import threading
+
+    from vla_builder.sinks.encode import STATS_WAITING_FRAMES, _ImageStats
+
+    release = threading.Event()
+    importing = threading.Thread(target=release.wait, daemon=True)
+    importing.start()
+    stats = _ImageStats(importing)
+    held = []
+    for i in range(STATS_WAITING_FRAMES + 20):
+        if i == STATS_WAITING_FRAMES:
+            threading.Timer(0.2, release.set).start()  # the "import" ends while the decode waits
+        stats.add(_numbered_frame(i))
+        held.append(len(stats.waiting))
+    assert max(held) == STATS_WAITING_FRAMES and stats.stats is not None and not stats.waiting
+    assert stats.result(STATS_WAITING_FRAMES + 20)["count"][0] == (STATS_WAITING_FRAMES + 20) * 48 * 64

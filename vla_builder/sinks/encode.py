@@ -141,6 +141,9 @@ WORKER_SCRIPT = Path(__file__).with_name("encode_worker.py")
 PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux F_SETPIPE_SZ; default 64 KiB): fewer wake-ups per 1080p frame
 
 
+STATS_WAITING_FRAMES = 256  # stats samples held while lerobot imports (1080p: 43 KB each; 240p: 77 KB each)
+
+
 class _ImageStats:
     """lerobot's per-channel image stats of the episode (RunningQuantileStats over its downsampled frames), fed a
     frame at a time; lerobot is imported only once `importing` (a thread importing it) has ended."""
@@ -156,6 +159,8 @@ class _ImageStats:
             pixels = small.transpose(1, 2, 0).reshape(-1, small.shape[0])
         else:  # Yuv420Frame: the same pixels, converted at those pixels only
             pixels = frame.stats_pixels(stats_step(frame.height, frame.width))
+        if self.stats is None and len(self.waiting) >= STATS_WAITING_FRAMES and self.importing is not None:
+            self.importing.join()  # memory stays bounded: a fast decode (small frames) waits for the import
         if self.stats is None and (self.importing is None or not self.importing.is_alive()):
             self.stats = _running_stats(self.waiting)
         if self.stats is None:
