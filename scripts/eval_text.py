@@ -44,7 +44,11 @@ QA_FILES = {"korquad_v1.0_dev": "korquad_v1.0_dev_excerpt.json", "squad_v2.0_dev
             # rule changes and again after, never tuned on.
             "squad_v2.0_dev_heldout3": "squad_v2.0_dev_heldout3.json",
             # Held out four times: the same article's next paragraphs, first measured after round 3's last change.
-            "squad_v2.0_dev_heldout4": "squad_v2.0_dev_heldout4.json"}
+            "squad_v2.0_dev_heldout4": "squad_v2.0_dev_heldout4.json",
+            # Round 4: two more articles. Held out 5 (Southern_California) measured at first look before any round-4
+            # rule change, then tuned on; held out 6 (Victoria_(Australia)) measured once, after the last change.
+            "squad_v2.0_dev_heldout5": "squad_v2.0_dev_heldout5.json",
+            "squad_v2.0_dev_heldout6": "squad_v2.0_dev_heldout6.json"}
 
 
 def _qa_rows(path: Path) -> list[dict]:
