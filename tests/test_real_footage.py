@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO
 from vla_builder.stages.interactions import (ActorError, InteractionStage, choose_actor, close_gaps, motion_runs,
                                              segment_subtasks, world_steps)
-from vla_builder.stages.language import language_problems
+from vla_builder.stages.language import MOTION_MIN_S, language_problems, move_primitives, move_runs
 from vla_builder.stages.trajectory import GRIPPER, STATE_NAMES, TrajectoryStage
 from vla_builder.tracking.manipulators import join_fragments
 from vla_builder.types import Clip, Event, Frames, Motion, SourceSpec, TrackSet
@@ -67,6 +67,63 @@ def test_real_build_validates_and_language_resolves_at_every_frame(real_build):
         assert active_at(t, persistent=persistent, style="plan") is not None
         for role in ("user", "assistant"):
             emitted_at(t, persistent=persistent, events=r["language_events"], style="vqa", role=role)
+
+
+def test_real_motion_rows_are_at_narration_scale(real_build):
+    """Real hand-held boxes flicker in direction every few samples; the motion rows (repeated on every frame by
+    lerobot's `language_persistent`) must not: a direction row lasts MOTION_MIN_S or more, bar the gripper's."""
+    import pyarrow.parquet as pq
+
+    out, _ = real_build
+    fps = json.loads((out / "meta" / "info.json").read_text())["fps"]
+    by_ep: dict[int, list] = {}
+    for f in sorted(out.glob("data/*/*.parquet")):
+        for r in pq.read_table(f, columns=["episode_index", "frame_index", "language_persistent"]).to_pylist():
+            by_ep.setdefault(r["episode_index"], []).append(r)
+    total_rows = total_frames = 0
+    for rows in by_ep.values():
+        motion = sorted((m["timestamp"], m["content"]) for m in rows[0]["language_persistent"] if m["style"] == "motion")
+        words = [(ts, c.split(", ")[-1]) for ts, c in motion]  # "close the gripper, move up" moves up
+        changes = [ts for i, (ts, w) in enumerate(words) if i == 0 or w != words[i - 1][1]]
+        assert (np.diff(changes) >= MOTION_MIN_S - 0.5 / fps).all(), motion
+        total_rows += len(motion)
+        total_frames += len(rows)
+    assert total_rows <= 0.2 * total_frames, (total_rows, total_frames)  # was 84 rows for 296 frames before
+
+
+def _action(steps_xy: np.ndarray, grip: np.ndarray | None = None) -> np.ndarray:
+    action = np.zeros((len(steps_xy), 7), np.float32)
+    action[:, :2] = steps_xy
+    if grip is not None:
+        action[:, GRIPPER] = grip
+    return action
+
+
+def test_move_runs_follow_the_motion_not_the_jitter():
+    fps = 30
+    rng = np.random.default_rng(0)
+    # 10 s of a slow rightward drift under per-sample noise twice as large: a sample's own direction is mostly noise
+    drift = np.tile([0.1 / fps, 0.0], (10 * fps, 1))
+    noisy = drift + rng.normal(0, 0.2 / fps, drift.shape)
+    runs = move_runs(_action(noisy), fps)
+    assert all(b - a >= MOTION_MIN_S * fps for a, b, _ in runs), runs
+    covered = sum(b - a for a, b, w in runs if w == "move right")
+    assert covered >= 0.6 * len(noisy), runs
+    # 1 s right, then 1 s up: two rows, the change within a quarter second of the truth
+    clean = np.concatenate([np.tile([0.5 / fps, 0], (fps, 1)), np.tile([0, -0.5 / fps], (fps, 1))])
+    runs = move_runs(_action(clean), fps)
+    assert [w for *_, w in runs] == ["move right", "move up"] and abs(runs[1][0] - fps) <= fps // 4, runs
+    # still, then a 0.2 s down-and-back twitch (a box's jitter), then still: one row — not narrated
+    twitch = np.zeros((2 * fps, 2))
+    twitch[fps : fps + 3] = [0.0, 0.5 / fps]
+    twitch[fps + 3 : fps + 6] = [0.0, -0.5 / fps]
+    assert [w for *_, w in move_runs(_action(twitch), fps)] == ["stay still"]
+    # the gripper's change keeps its own sample, whatever the runs
+    grip = np.r_[np.zeros(fps), np.ones(fps)]
+    words = move_primitives(_action(clean, grip), fps)
+    closes = [t for t, w in enumerate(words) if w.startswith("close the gripper, ")]
+    assert closes == [fps] and words[fps].split(", ")[1] in ("move right", "move up"), words
+    assert words[fps // 2] == "move right" and words[-1] == "move up" and not any("open" in w for w in words)
 
 
 # ---- unit tests of the rules, on small arrays -----------------------------------------------------------------

@@ -21,6 +21,7 @@ from vla_builder.types import Clip, Event, TrackSet, Trajectory
 
 MIN_NET_MOTION = 0.05  # normalized units: a net displacement below this is "stays in place"
 MOVE_MIN_PER_S = 0.03  # normalized units / s: slower than this is "still" (same as the interactions stage)
+MOTION_MIN_S = 0.5  # shortest motion row: see move_runs
 JUMP_PER_FRAME = 0.2  # normalized units: a labeled box moving more than this in one sample is flagged
 
 TASK_TEMPLATES = {
@@ -102,29 +103,71 @@ def net_motion(tracks: TrackSet, k: int, start: int = 0, end: int | None = None)
     return c[present[-1]] - c[present[0]] if len(present) else np.zeros(2)
 
 
-def move_primitives(action: np.ndarray, fps: int) -> list[str]:
-    """The move primitive of every sample, from the action alone (so a checker can recompute it).
+def _direction_word(dx: float, dy: float, v_min: float) -> str:
+    """8 directions or "stay still" for one image-plane step (dx, dy) per sample."""
+    if np.hypot(dx, dy) <= v_min:
+        return "stay still"
+    horiz = "right" if dx > 0 else "left"
+    vert = "down" if dy > 0 else "up"
+    if abs(dx) > 2.4 * abs(dy):
+        return f"move {horiz}"
+    if abs(dy) > 2.4 * abs(dx):
+        return f"move {vert}"
+    return f"move {vert} and {horiz}"
 
-    8 directions or "stay still", from (ee_dx, ee_dy); runs shorter than 2 samples join their predecessor so one
-    noisy sample does not flicker; a gripper change adds "close the gripper" / "open the gripper".
+
+def move_runs(action: np.ndarray, fps: int, min_s: float = MOTION_MIN_S) -> list[tuple[int, int, str]]:
+    """[(start, end_exclusive, word)]: the episode cut into runs of one move primitive, each at least `min_s` long
+    (except a whole episode shorter than that).
+
+    Each sample's direction is classified from its (ee_dx, ee_dy) averaged over a centred window of `min_s`, so a
+    word says where the actor goes at the time scale of a narrated motion; a run still shorter than `min_s` joins
+    the run before it (a short first run, the one after it), and each run is named by its own mean step (the row
+    says where the actor went over its span); equal neighbours merge. Why: on hand-held real footage the per-sample direction
+    changes every few samples (0.28 changes a sample on the real clips), and lerobot's `language_persistent`
+    repeats every motion row on every frame of the episode — rows x frames, quadratic in the episode's length —
+    for words that flicker faster than anyone narrates.
     """
+    n = len(action)
+    if n == 0:
+        return []
     v_min = MOVE_MIN_PER_S / fps
-    words = []
-    for dx, dy in action[:, :2]:
-        if np.hypot(dx, dy) <= v_min:
-            words.append("stay still")
-            continue
-        horiz = "right" if dx > 0 else "left"
-        vert = "down" if dy > 0 else "up"
-        if abs(dx) > 2.4 * abs(dy):
-            words.append(f"move {horiz}")
-        elif abs(dy) > 2.4 * abs(dx):
-            words.append(f"move {vert}")
+    min_len = max(1, int(round(min_s * fps)))
+    steps = np.asarray(action[:, :2], np.float64)
+    # centred moving average; at the ends the window is cut (divided by the samples it holds)
+    kernel = np.ones(min_len)
+    counts = np.convolve(np.ones(n), kernel, mode="same")
+    mean = np.stack([np.convolve(steps[:, k], kernel, mode="same") / counts for k in range(2)], axis=1)
+    words = [_direction_word(dx, dy, v_min) for dx, dy in mean]
+    runs: list[list] = []  # [start, end, word]
+    for t in range(n):
+        if runs and words[t] == runs[-1][2]:
+            runs[-1][1] = t + 1
         else:
-            words.append(f"move {vert} and {horiz}")
-    for t in range(1, len(words) - 1):
-        if words[t] != words[t - 1] and words[t] != words[t + 1]:
-            words[t] = words[t - 1]
+            runs.append([t, t + 1, words[t]])
+    spans: list[list[int]] = []
+    for a, b, _ in runs:
+        if spans and (b - a < min_len or spans[-1][1] - spans[-1][0] < min_len):
+            spans[-1][1] = b  # a short run joins the one before it (a short first run, the one after it)
+        else:
+            spans.append([a, b])
+    out: list[tuple[int, int, str]] = []
+    for a, b in spans:  # each span is named by its own mean step; equal neighbours merge
+        word = _direction_word(*steps[a:b].mean(axis=0), v_min)
+        if out and out[-1][2] == word:
+            out[-1] = (out[-1][0], b, word)
+        else:
+            out.append((a, b, word))
+    return out
+
+
+def move_primitives(action: np.ndarray, fps: int) -> list[str]:
+    """The move primitive of every sample, from the action alone (so a checker can recompute it): the word of its
+    run (`move_runs`: 8 directions or "stay still", runs at least MOTION_MIN_S long); a gripper change adds
+    "close the gripper" / "open the gripper" at the sample where it happens."""
+    words = [""] * len(action)
+    for a, b, word in move_runs(action, fps):
+        words[a:b] = [word] * (b - a)
     grip = action[:, GRIPPER] > 0.5
     for t in range(len(words)):
         before = grip[t - 1] if t > 0 else False
