@@ -16,6 +16,7 @@ import random
 import re
 from dataclasses import asdict, dataclass
 
+from vla_builder.text.kinds import MEASURE_NOUN, kind_mismatch, lists_several, several_asked, spelled_number_only
 from vla_builder.text.lang import anaphoric
 from vla_builder.text.lang import keywords as lang_keywords
 from vla_builder.text.lang import sentences as lang_sentences
@@ -30,7 +31,8 @@ UNANSWERABLE = {"en": "unanswerable", "ko": "답할 수 없음"}  # the confirme
 # longer forms come first. The kind is checked against the answer: a count needs a number, a date needs a time
 # expression, and an answer that is only a number or a date cannot answer a question for a person or a thing.
 _QTYPES = {
-    "en": ((r"how many|how much|what (?:percentage|number|amount|population|size)", "a count or amount", "number"),
+    "en": ((r"how many|how much|what (?:percentage|number|amount|population|size)|what (?:is|was|are|were) the (?:\w+ )?"
+            r"(?:population|number|amount|total|percentage|proportion|ranking|rank)", "a count or amount", "number"),
            (r"how old", "an age", "number"),
            (r"when|what (?:year|century|decade|date|day|month|time|period|age)|which (?:year|century|decade)",
             "a time or date", "time"),
@@ -106,7 +108,8 @@ def _named_in_question(answer: str, question: str, lang: str) -> set[str]:
 
 def _date_or_number_only(answer: str) -> bool:
     words = re.findall(r"[\w.%]+", answer)
-    return bool(words) and any(ch.isdigit() for ch in answer) and all(_DATE_TOKEN.match(w) for w in words)
+    return bool(words) and any(ch.isdigit() for ch in answer) and all(_DATE_TOKEN.match(w) for w in words) or \
+        spelled_number_only(answer)
 
 
 SUPPORT_RATIO = 0.5  # the answer's sentence must carry at least this share of the best sentence's question overlap
@@ -574,7 +577,8 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                           else "답이 시점이 아니라 횟수나 개수다")
             else:
                 # ... unless the question asks for numbers by name ("What are the two integer responses?": 1 or 0)
-                ok = not _date_or_number_only(answer) or bool(_NUMBER_NOUN.search(question))
+                ok = not _date_or_number_only(answer) or bool(_NUMBER_NOUN.search(question)) or \
+                    (lang != "ko" and bool(MEASURE_NOUN.search(question)))  # "What is the population of X?"
                 why = say(lang, "the answer is only a number or a date", "답이 수나 날짜뿐이다")
                 if ok and lang != "ko" and qword == "where" and _PERSON_EN.search(answer):
                     ok, why = False, "the answer names a person (a title or a regnal number), not a place"
@@ -583,6 +587,10 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 elif ok and lang != "ko" and _NAMED_KIND_EN.search(question) and \
                         not re.search(r"\b[A-Z]", answer):
                     ok, why = False, "the question asks for a named place or group, but the answer names none"
+                elif ok and lang != "ko" and (clash := kind_mismatch(question, answer, context)):
+                    ok, why = False, clash
+                elif ok and lang != "ko" and several_asked(question) and not lists_several(answer):
+                    ok, why = False, f"it asks for {several_asked(question)} things and the answer names one"
             checks.append(Check("answer_type", ok, say(
                 lang, f"the question asks for {expects} and the answer fits", f"질문이 {expects}을(를) 묻고 답이 이에 맞는다")
                 if ok else say(lang, f"the question asks for {expects}, but {why}", f"질문이 {expects}을(를) 묻는데 {why}")))

@@ -1,0 +1,184 @@
+"""English answer kinds: what kind of thing a question asks for, and what kind of thing an answer is.
+
+Pure rules over words (no model, no data files), for the QA trace's `answer_type` check. They hold for English in
+general, not for particular records:
+- a question asking "what / which K" (also "the name of the K", "what kind of K") names the kind of its answer;
+  an answer whose own head noun ("Colorado *River*", "*Battle* of Hastings") or whose kind as the context gives it
+  ("Hollywood, *a district* within ...", "*the state of* Nevada", "their *duke*, William ...") is another kind
+  cannot answer it. Kinds come in groups of nouns that can stand for each other (city / town / capital), and a
+  few question nouns accept several groups ("water body": river, lake, sea);
+- closed classes are checked by membership: a question for a continent or a compass direction takes only one;
+- "What are the two X" asks for several things: the answer lists them ("time and storage", "yes or no");
+- a number spelled out ("seven") is a number, and a question naming a measure ("the population", "the lowest
+  ranking") may take a bare number.
+A kind the rules do not know decides nothing: no check, no rejection.
+"""
+
+from __future__ import annotations
+
+import re
+
+# noun -> kind group. Only nouns that name a kind of thing unambiguously; generic ones (area, place, region, thing,
+# part) are left out on purpose: they accept anything.
+_GROUPS = {
+    "river": "river stream creek tributary",
+    "lake": "lake reservoir lagoon",
+    "sea": "sea ocean gulf bay strait",
+    "desert": "desert",
+    "mountain": "mountain mount peak volcano",
+    "valley": "valley canyon gorge",
+    "island": "island isle archipelago",
+    "continent": "continent",
+    "country": "country nation kingdom empire republic",
+    "state": "state province",
+    "county": "county shire",
+    "city": "city town village capital metropolis",
+    "district": "district borough neighborhood neighbourhood suburb",
+    "coast": "coast coastline shore",
+    "border": "border boundary frontier",
+    "company": "company corporation firm studio conglomerate",
+    "industry": "industry sector",
+    "university": "university college",
+    "party": "party",
+    "church": "church cathedral abbey monastery",
+    "castle": "castle fortress",
+    "battle": "battle war siege",
+    "treaty": "treaty pact",
+    "language": "language dialect",
+    "religion": "religion faith denomination",
+    "direction": "direction",
+    "person": "king queen duke duchess earl emperor empress pope bishop archbishop prince princess sultan "
+              "general admiral president chancellor abbot",
+}
+_GROUP_OF = {w: g for g, words in _GROUPS.items() for w in words.split()}
+# A question's kind accepts its own group and these (an island or a state can be a country; a coastline is named by
+# its sea).
+_ACCEPTS = {"country": {"country", "state", "island"}, "state": {"state", "country"}, "coast": {"coast", "sea"},
+            "water body": {"river", "lake", "sea"}, "island": {"island", "country"}}
+# Nouns that type a following name with "of" ("the state of Nevada", "counties of Los Angeles"); relational nouns
+# (capital of, coast of, university of) do not.
+_OF_TYPES = {"city", "town", "village", "county", "state", "province", "kingdom", "duchy", "island", "isle",
+             "republic", "borough", "district", "river"}
+_GROUP_OF["duchy"] = "country"
+
+CONTINENTS = {"africa", "asia", "europe", "antarctica", "australia", "oceania", "america", "north america",
+              "south america", "latin america", "australasia", "eurasia"}
+_COMPASS = re.compile(r"\b(north|south|east|west|northern|southern|eastern|western|north-?east|north-?west|"
+                      r"south-?east|south-?west|northeast(?:ern)?|northwest(?:ern)?|southeast(?:ern)?|"
+                      r"southwest(?:ern)?|north-?eastern|north-?western|south-?eastern|south-?western)\b", re.I)
+_COMPASS_ONLY = re.compile(rf"^(?:the\s+|to\s+the\s+)?{_COMPASS.pattern}(?:\s+(?:of\s+\w+|side|part))?$", re.I)
+
+# what / which [is the] [name of the] [adjectives] K ; "what kind of K" names K too.
+_Q_KIND = re.compile(
+    r"\b(?:[Ww]hat|[Ww]hich)\s+(?:(?:is|was|are|were)\s+)?(?:the\s+|a\s+|an\s+)?"
+    r"(?:(?:name|term)\s+(?:of|given\s+to|for)\s+(?:the\s+|a\s+|an\s+)?)?"
+    r"(?:(?:kind|type|sort|form)\s+of\s+)?"
+    r"(?:(?:[Oo]ther|[Mm]ajor|[Mm]ain|[Cc]hief|[Pp]rincipal|[Ff]amous|[Cc]ardinal|[Ll]ast|[Ff]irst|[Nn]ext|[Ss]ame|"
+    r"[a-z]+est|[A-Z][\w-]*)\s+){0,2}"  # modifiers: a few adjectives, superlatives, proper adjectives (Norman)
+    r"([Ww]ater\s+body|[Bb]ody\s+of\s+water|[a-z]+)\b")
+
+_SPELLED = re.compile(r"^(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+                      r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
+                      r"ninety|hundred|thousand|million|billion|dozen|and|a|an|about|around|over|nearly|some)$",
+                      re.I)
+# Nouns that name a measure: a question holding one may take a bare number ("What is the population of X?").
+MEASURE_NOUN = re.compile(r"\b(populations?|percentages?|percent|proportion|share|rates?|ratios?|rank|ranking|"
+                          r"ranked|totals?|counts?|amounts?|sizes?|lengths?|heights?|widths?|depths?|areas? in|"
+                          r"distances?|weights?|temperatures?|speeds?|prices?|costs?|budgets?|capacity|density|"
+                          r"frequency|score|votes|margin)\b", re.I)
+# "What is the population / number / total ... of": the question asks for a number.
+NUMBER_HEAD = re.compile(r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:\w+\s+)?"
+                         r"(population|number|amount|total|percentage|proportion|ranking|rank|count)\b", re.I)
+# "What are the two X" / "Who were the two abbots" / "What two fields": several things are asked for.
+_SEVERAL = re.compile(r"\b(?:what|which|who)\s+(?:(?:are|were)\s+)?(?:the\s+)?(two|three|four|five|six|both)\b",
+                      re.I)
+_LISTS = re.compile(r",|;|&|/|\b(?:and|or|nor|both|as well as|plus)\b", re.I)
+
+
+def _singular(word: str) -> str:
+    w = word.lower()
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith("s") and not w.endswith("ss") and w[:-1] in _GROUP_OF:
+        return w[:-1]
+    return w
+
+
+def question_kind(question: str) -> str | None:
+    """The kind noun a question asks for ("What river ...": river), or None when it names none this module knows."""
+    for m in _Q_KIND.finditer(question):
+        noun = " ".join(m.group(1).lower().split())
+        if noun in ("water body", "body of water"):
+            return "water body"
+        noun = _singular(noun)
+        if noun in _GROUP_OF:
+            return _GROUP_OF[noun]
+    return None
+
+
+def answer_kinds(answer: str, context: str) -> set[str]:
+    """Kind groups the answer is of: its head noun (last word, or "K of ..."), and the kinds the context gives it
+    by apposition ("X, a district", "the state of X", "their duke, X", "the river X", "X Desert")."""
+    kinds: set[str] = set()
+    words = re.findall(r"[A-Za-z]+", answer)
+    if not words:
+        return kinds
+    if (last := _singular(words[-1])) in _GROUP_OF and len(words) > 1:
+        kinds.add(_GROUP_OF[last])
+    m = re.match(r"^(?:the\s+)?([A-Za-z]+)\s+of\b", answer, re.I)
+    if m and _singular(m.group(1)) in _GROUP_OF:
+        kinds.add(_GROUP_OF[_singular(m.group(1))])
+    a = re.escape(answer)
+    for pattern, of_type in ((rf"{a},\s+(?:a|an|the)\s+((?:[a-z-]+\s+){{0,3}}[a-z]+)\b", False),  # X, a district
+                             (rf"\b([A-Za-z]+)\s+of\s+(?:the\s+)?{a}\b", True),  # the state of Nevada
+                             # their duke, William ...; its capital and largest city, Melbourne
+                             (rf"\b(?:the|their|his|her|its|a|an)\s+(?:[a-z-]+\s+){{0,3}}?([a-z]+),\s+{a}\b", False),
+                             (rf"\bthe\s+([a-z]+)\s+{a}\b", False),  # the river Seine
+                             (rf"\b{a}\s+([A-Z][a-z]+)\b", False)):  # Colorado Desert: the name's own noun
+        for m in re.finditer(pattern, context):
+            # an apposition's head is its first kind noun ("San Diego, the second most populous city in ...")
+            noun = next((n for n in map(_singular, m.group(1).split()) if n in _GROUP_OF), "")
+            # "the capital of Australia" says nothing of what Australia is: only naming nouns type with "of"
+            if noun in _GROUP_OF and (not of_type or noun in _OF_TYPES):
+                kinds.add(_GROUP_OF[noun])
+    return kinds
+
+
+def kind_mismatch(question: str, answer: str, context: str) -> str | None:
+    """Why the answer cannot be of the kind the question asks for ("the answer is a desert, not a river"), or None
+    when it can be (or nothing is known)."""
+    q = question_kind(question)
+    plain = " ".join(answer.lower().replace("the ", " ").split())
+    if q == "continent":
+        return None if any(c == plain or plain.endswith(" " + c) for c in CONTINENTS) else \
+            "the answer names no continent"
+    if q == "direction":
+        return None if _COMPASS.search(answer) else "the answer gives no direction"
+    if _COMPASS_ONLY.match(answer.strip()):
+        if q is not None and q not in ("coast", "border", "district", "direction"):
+            return f"the answer is a compass direction, not a {q}"
+        return None
+    if q is None:
+        return None
+    kinds = answer_kinds(answer, context)
+    accepted = _ACCEPTS.get(q, {q})
+    if kinds and not kinds & accepted:
+        return f"the answer is a {'/'.join(sorted(kinds))}, not a {q}"
+    return None
+
+
+def spelled_number_only(answer: str) -> bool:
+    """"seven", "twelve million", "a dozen": a number written out in words, and nothing else."""
+    words = re.findall(r"[A-Za-z]+", answer)
+    return bool(words) and not re.search(r"\d", answer) and all(_SPELLED.match(w) for w in words) and \
+        any(w.lower() not in ("and", "a", "an", "about", "around", "over", "nearly", "some") for w in words)
+
+
+def several_asked(question: str) -> str | None:
+    """The count word when the question asks for several things ("What are the two ...")."""
+    m = _SEVERAL.search(question)
+    return m.group(1).lower() if m else None
+
+
+def lists_several(answer: str) -> bool:
+    return bool(_LISTS.search(answer))
