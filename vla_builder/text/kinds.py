@@ -129,6 +129,10 @@ def answer_kinds(answer: str, context: str) -> set[str]:
     if m and _singular(m.group(1)) in _GROUP_OF:
         kinds.add(_GROUP_OF[_singular(m.group(1))])
     a = re.escape(answer)
+    # "earl of Hereford", "Duke of Normandy": what follows a title and "of" is the territory it rules
+    titles = "|".join(_GROUPS["person"].split())
+    if re.search(rf"\b(?:{titles})s?\s+of\s+(?:the\s+)?{a}\b", context, re.I):
+        kinds.add("territory")
     for pattern, of_type in ((rf"{a},\s+(?:a|an|the)\s+((?:[a-z-]+\s+){{0,3}}[a-z]+)\b", False),  # X, a district
                              (rf"\b([A-Za-z]+)\s+of\s+(?:the\s+)?{a}\b", True),  # the state of Nevada
                              # their duke, William ...; its capital and largest city, Melbourne
@@ -164,6 +168,52 @@ def kind_mismatch(question: str, answer: str, context: str) -> str | None:
     accepted = _ACCEPTS.get(q, {q})
     if kinds and not kinds & accepted:
         return f"the answer is a {'/'.join(sorted(kinds))}, not a {q}"
+    return None
+
+
+_KIND_OF = re.compile(r"\b(?:what|which)\s+(?:kind|type|sort|form)s?\s+of\s+([a-z]+)", re.I)
+# Word endings of adjectives and participles ("rounded", "highly diversified", "Romanesque"): a modifier of K.
+_MODIFIER = re.compile(r"(?:ed|ing|al|ous|ive|ic|able|ible|ful|less|ar|ary|ent|ant|ish|ese|esque|ian|an|ern|ly|y)$",
+                       re.I)
+
+
+def kind_of_mismatch(question: str, answer: str, lang_key) -> str | None:
+    """"What kind of K" is answered by a sort of K: a modifier ("rounded"), one word ("embroidery"), or a phrase
+    ending in K ("arbitrary graph"). A phrase ending in another noun ("formal language") names another thing.
+    `lang_key` maps a word to its stem key."""
+    m = _KIND_OF.search(question)
+    words = re.findall(r"[A-Za-z]+", answer)
+    if not m or len(words) < 2:
+        return None
+    last = words[-1]
+    if lang_key(last) == lang_key(m.group(1)) or _MODIFIER.search(last):
+        return None
+    return f"it asks for a kind of {m.group(1)}, and the answer ends in '{last}'"
+
+
+# Kinds that are never a "who": things, places, events (a country or a city may act, and stay allowed).
+_NOT_AGENT = {"territory", "river", "lake", "sea", "desert", "mountain", "valley", "coast", "border", "continent",
+              "battle", "treaty", "industry", "direction"}
+# Lower-case answers to "who" are people or groups: plurals (dukes), agent nouns (farmers, an ally, the emperor),
+# or collective nouns (the government).
+_AGENT_NOUN = re.compile(r"(?:s|er|or|ist|ian|ant|ent|man|men|ee|eer|ier|ess|ary)$|^(?:government|army|navy|"
+                         r"infantry|cavalry|gentry|peasantry|"
+                         r"council|committee|court|church|clergy|parliament|police|crown|state|company|party|family|"
+                         r"nobility|aristocracy|public|population|jury|board|team|club|group|tribe|monarchy|senate|"
+                         r"congress|assembly|military|people|staff|crew|family|dynasty|folk|youth|elite)$", re.I)
+
+
+def not_a_who(answer: str, context: str) -> str | None:
+    """Why the answer cannot answer "who" (a river, a battle, the territory a title rules, a lower-case word that
+    names no person or group), or None."""
+    kinds = answer_kinds(answer, context) & _NOT_AGENT
+    if kinds:
+        return f"the answer is a {'/'.join(sorted(kinds))}, not a person or group"
+    if _COMPASS_ONLY.match(answer.strip()):
+        return "the answer is a compass direction, not a person or group"
+    words = re.findall(r"[A-Za-z]+", answer)
+    if words and not re.search(r"[A-Z\d]", answer) and not _AGENT_NOUN.search(words[-1]):
+        return f"'{words[-1]}' names no person or group"
     return None
 
 

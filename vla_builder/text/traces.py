@@ -16,7 +16,8 @@ import random
 import re
 from dataclasses import asdict, dataclass
 
-from vla_builder.text.kinds import MEASURE_NOUN, kind_mismatch, lists_several, several_asked, spelled_number_only
+from vla_builder.text.kinds import (MEASURE_NOUN, kind_mismatch, kind_of_mismatch, lists_several, not_a_who,
+                                    several_asked, spelled_number_only)
 from vla_builder.text.lang import anaphoric
 from vla_builder.text.lang import keywords as lang_keywords
 from vla_builder.text.lang import sentences as lang_sentences
@@ -104,6 +105,12 @@ def _named_in_question(answer: str, question: str, lang: str) -> set[str]:
         return {k for m in re.finditer(pattern, text.strip()) for k in lang_keywords(m.group(0), lang)}
     # In the question, a capital opening it is no sign of a name ("Copper ..." / "Why do ... copper bases?").
     return names(answer, False) & names(question, True)
+
+
+def _stem_key(word: str) -> str:
+    """An English word's match key (its Snowball stem), for comparing single words."""
+    toks = lang_tokens(word, "en")
+    return toks[0][0] if toks else word.lower()
 
 
 def _date_or_number_only(answer: str) -> bool:
@@ -313,12 +320,24 @@ class _Overlap:
             best[k] = min(best.get(k, gap), gap)
         return sum(self.weight[k] / (1 + g) for k, g in best.items())
 
+    def continues(self, i: int, context: str, lang: str) -> bool:
+        """English only: the sentence opens on a definite noun its predecessor introduced ("... a string over an
+        alphabet. Usually, the alphabet is taken to be ..."): it goes on about the thing the sentence before named."""
+        if lang == "ko" or i == 0:
+            return False
+        a, b = self.spans[i]
+        m = re.search(r"\bthe\s+([a-z][a-z-]+)\b", " ".join(context[a:b].split()[:5]))
+        if not m:
+            return False
+        keys = [k for k, _, _ in lang_tokens(m.group(1), lang)]
+        return bool(keys) and keys[0] in {k for k, _, _ in self.per_sentence[i - 1]}
+
     def support(self, i: int, skip: tuple[int, int], context: str, lang: str) -> tuple[float, dict[str, str]]:
         """Overlap of the answer's sentence; one that opens by pointing back ("It premiered ...", "그는 ...") also
         counts its predecessor at `NEIGHBOUR_WEIGHT` (its subject lives there)."""
         own, shared = self.score(i, skip), self.shared(i, skip)
         a, b = self.spans[i]
-        if i > 0 and anaphoric(context[a:b], lang):
+        if i > 0 and (anaphoric(context[a:b], lang) or (DEFINITE_ANAPHORA and self.continues(i, context, lang))):
             own += NEIGHBOUR_WEIGHT * self.score(i - 1)
             shared = {**shared, **{k: v for k, v in self.shared(i - 1).items() if k not in shared}}
         return own, shared
@@ -338,6 +357,8 @@ def _one_of_alternatives(a_keys: set[str], question: str, lang: str) -> bool:
 
 
 RESTATED = True
+FLAG_NO_OVERLAP = True  # a question sharing no word with any sentence: support flagged as undecidable, not failed
+DEFINITE_ANAPHORA = True  # "the alphabet" after "an alphabet" continues the sentence before (English; measured)
 
 
 def _restated(ov: "_Overlap", answer: str, i: int, best: float, context: str,
@@ -541,7 +562,7 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 ok, (a, b) = True, ov.spans[j]
                 evidence.append({"quote": clip(context[a:b]), "start": a, "end": b, "holds_answer": False,
                                  "restates_answer": True, "shared_words": _words(shared)})
-            checks.append(Check("answer_supported", ok, (say(
+            supported = Check("answer_supported", ok, (say(
                 lang, f"its sentence shares {_join(_words(shared))} with the question",
                 f"답이 있는 문장이 질문과 {_join(_words(shared))}을(를) 공유한다") if again is None else say(
                 lang, f"the answer's words recur in another sentence, which shares {_join(_words(shared))} with "
@@ -551,7 +572,15 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 f"its sentence shares only {_join(_words(shared))}; another sentence matches the question "
                 "at least twice as well",
                 "답이 있는 문장이 질문과 내용어를 공유하지 않는다" if not shared else
-                f"답이 있는 문장은 {_join(_words(shared))}만 공유하고, 다른 문장이 질문과 두 배 이상 더 맞는다")))
+                f"답이 있는 문장은 {_join(_words(shared))}만 공유하고, 다른 문장이 질문과 두 배 이상 더 맞는다"))
+            if not ok and best == 0 and FLAG_NO_OVERLAP:
+                # No sentence shares a word with the question (a paraphrase through and through): the words cannot
+                # tell the answer's sentence from any other, so this is undecidable, not wrong.
+                supported = Check("answer_supported", True, say(
+                    lang, "no sentence of the context shares a content word with the question: support cannot be "
+                          "judged from the words", "지문의 어느 문장도 질문과 내용어를 공유하지 않아 말로는 근거를 판단할 수 없다"),
+                    flagged=True)
+            checks.append(supported)
             a_keys = set(keywords(answer, lang))
             # An English answer naming the question's own subject ("King Ethelred II" for "Where did Ethelred
             # flee?") answers something else: a capitalised answer word that the question holds.
@@ -587,7 +616,10 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 elif ok and lang != "ko" and _NAMED_KIND_EN.search(question) and \
                         not re.search(r"\b[A-Z]", answer):
                     ok, why = False, "the question asks for a named place or group, but the answer names none"
-                elif ok and lang != "ko" and (clash := kind_mismatch(question, answer, context)):
+                elif ok and lang != "ko" and qword in ("who", "whom") and (clash := not_a_who(answer, context)):
+                    ok, why = False, clash
+                elif ok and lang != "ko" and (clash := kind_mismatch(question, answer, context) or
+                                              kind_of_mismatch(question, answer, _stem_key)):
                     ok, why = False, clash
                 elif ok and lang != "ko" and several_asked(question) and not lists_several(answer):
                     ok, why = False, f"it asks for {several_asked(question)} things and the answer names one"
