@@ -429,3 +429,40 @@ def test_labels_stated_for_another_frame_shape_fail_and_another_scale_is_said():
     assert note is not None and "1280x720" in note and "640x360" in note, note
     with pytest.raises(LabelFitError, match=r"640x480 frames.*640x360"):
         label_fit(clip_with((640, 480)))  # 4:3 labels on a 16:9 video
+
+
+def test_language_columns_equal_lerobots_writer(real_build, tmp_path):
+    """Our episode-at-a-time writer (memory: one episode's frames x rows) writes what lerobot's own
+    `LanguageColumnsWriter` writes (a whole file at once): same table, same row groups, on the real build."""
+    import shutil
+
+    import pyarrow.parquet as pq
+    from lerobot.annotations.steerable_pipeline.reader import iter_episodes
+    from lerobot.annotations.steerable_pipeline.staging import EpisodeStaging
+    from lerobot.annotations.steerable_pipeline.writer import LanguageColumnsWriter
+
+    from vla_builder.sinks.lerobot import write_language_columns
+
+    out, _ = real_build
+    per_episode: dict[int, dict] = {}
+    for f in sorted(out.glob("data/*/*.parquet")):
+        for r in pq.read_table(f).to_pylist():
+            lang = per_episode.setdefault(r["episode_index"], {"persistent": r["language_persistent"], "events": []})
+            lang["events"] += [{**e, "timestamp": r["timestamp"]} for e in r["language_events"]]
+    episodes = [per_episode[i] for i in range(len(per_episode))]
+    assert sum(len(e["events"]) for e in episodes) > 0 and all(e["persistent"] for e in episodes)
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for d in (ours, theirs):
+        shutil.copytree(out, d)
+    write_language_columns(ours, episodes)
+    for ep, lang in enumerate(episodes):
+        staging = EpisodeStaging(theirs / ".staging", ep)
+        staging.write("plan", lang["persistent"])
+        staging.write("vqa", lang["events"])
+    LanguageColumnsWriter().write_all(list(iter_episodes(theirs)), theirs / ".staging", theirs)
+    files = sorted(p.relative_to(ours) for p in ours.glob("data/*/*.parquet"))
+    assert files
+    for rel in files:
+        a, b = pq.ParquetFile(ours / rel), pq.ParquetFile(theirs / rel)
+        assert a.metadata.num_row_groups == b.metadata.num_row_groups == len(episodes)
+        assert a.read().equals(b.read())

@@ -60,30 +60,90 @@ def release_free_memory() -> None:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
+def _normalized_language(per_episode: list[dict]) -> tuple[list[list[dict]], list[dict[float, list[dict]]]]:
+    """Each episode's persistent rows (sorted, normalized) and its event rows bucketed by timestamp, exactly as
+    lerobot's `LanguageColumnsWriter` stages them (its own validators, normalizers and sort keys)."""
+    from lerobot.annotations.steerable_pipeline import writer as lw
+    from lerobot.datasets.language import LANGUAGE_PERSISTENT, column_for_style
+
+    persistent_by_ep, events_by_ep = [], []
+    for lang in per_episode:
+        rows = list(lang.get("persistent", [])) + list(lang.get("events", []))
+        persistent = [r for r in rows if column_for_style(r.get("style")) == LANGUAGE_PERSISTENT]
+        events = [r for r in rows if column_for_style(r.get("style")) != LANGUAGE_PERSISTENT]
+        for r in persistent + events:
+            lw._validate_atom_invariants(r)
+            lw._validate_speech_atom(r)
+        persistent_by_ep.append([lw._normalize_persistent_row(r) for r in sorted(persistent,
+                                                                                key=lw._row_persistent_sort_key)])
+        buckets: dict[float, list[dict]] = {}
+        for r in events:
+            buckets.setdefault(float(r["timestamp"]), []).append(lw._normalize_event_row(r))
+        events_by_ep.append({ts: sorted(b, key=lw._row_event_sort_key) for ts, b in buckets.items()})
+    return persistent_by_ep, events_by_ep
+
+
+def write_language_columns(root: Path, per_episode: list[dict]) -> None:
+    """`language_persistent` and `language_events` into every `data/*/*.parquet`, the columns lerobot's
+    `LanguageColumnsWriter` (the code path of `lerobot-annotate`) writes, written an episode at a time.
+
+    Why not its `write_all`: lerobot's format repeats an episode's whole persistent slice on every frame, and the
+    writer materializes a whole data file's rows at once — all its episodes' frames x persistent rows, which grew
+    with the square of a long episode's length and with the episodes in a file. Here each episode's slice is made
+    and written as its own row group (lerobot's layout: one row group per episode), so memory is one episode's.
+    The columns' types are inferred from all rows of the dataset (lerobot infers them per file), so every data file
+    has the same schema. Same rows, order and values as lerobot's writer (tested against it).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from lerobot.datasets.language import LANGUAGE_EVENTS, LANGUAGE_PERSISTENT
+
+    persistent_by_ep, events_by_ep = _normalized_language(per_episode)
+    persistent_type = pa.array([[r for rows in persistent_by_ep for r in rows]]).type
+    events_type = pa.array([[r for b in events_by_ep for rows in b.values() for r in rows]]).type
+    for path in sorted((root / "data").rglob("*.parquet")):
+        table = pq.read_table(path)
+        keep = [n for n in table.column_names
+                if n not in ("subtask_index", "tools", LANGUAGE_PERSISTENT, LANGUAGE_EVENTS)]  # as lerobot drops
+        episode = table.column("episode_index").to_numpy()
+        starts = np.r_[0, np.nonzero(np.diff(episode))[0] + 1]
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        writer = None
+        try:
+            for a, b in zip(starts, np.r_[starts[1:], len(episode)], strict=True):
+                part = table.slice(int(a), int(b - a)).select(keep)
+                ep = int(episode[a])
+                persistent = persistent_by_ep[ep] if ep < len(persistent_by_ep) else []
+                buckets = events_by_ep[ep] if ep < len(events_by_ep) else {}
+                times = part.column("timestamp").to_pylist()
+                part = part.append_column(LANGUAGE_PERSISTENT, pa.array([persistent] * len(times), persistent_type))
+                part = part.append_column(LANGUAGE_EVENTS, pa.array([buckets.get(float(t), []) for t in times],
+                                                                    events_type))
+                if writer is None:
+                    writer = pq.ParquetWriter(str(tmp), part.schema, compression="snappy", use_dictionary=True)
+                writer.write_table(part)  # one episode -> one row group
+                del part
+                release_free_memory()
+        finally:
+            if writer is not None:
+                writer.close()
+        tmp.replace(path)  # a crash mid-write leaves the old file whole
+
+
 def write_language(root: Path, per_episode: list[dict], reasoning_files: list[Path] | None = None) -> None:
     """Language columns through lerobot's own annotation writer, plus meta/reasoning.jsonl and meta/subtasks.jsonl.
 
-    `language_persistent` (task_aug, plan, subtask, motion) and `language_events` (vqa, trace) are staged per
-    episode and written by `LanguageColumnsWriter` — the code path of `lerobot-annotate` — so lerobot's own
-    language helpers (`active_at`, `emitted_at`, the message renderer) read them. The reasoning rows come from
+    `language_persistent` (task_aug, plan, subtask, motion) and `language_events` (vqa, trace) as lerobot's
+    `LanguageColumnsWriter` writes them (`write_language_columns`), so lerobot's own language helpers
+    (`active_at`, `emitted_at`, the message renderer) read them. The reasoning rows come from
     `reasoning_files` (one per episode, written by the sink, copied a line at a time: memory does not grow with the
     episodes' length) or, where none is given, from each episode's `reasoning` rows.
     """
     from lerobot.annotations.steerable_pipeline.executor import Executor
-    from lerobot.annotations.steerable_pipeline.reader import iter_episodes
-    from lerobot.annotations.steerable_pipeline.staging import EpisodeStaging
-    from lerobot.annotations.steerable_pipeline.writer import LanguageColumnsWriter
 
-    staging_dir = root / ".language_staging"
-    for ep, lang in enumerate(per_episode):
-        staging = EpisodeStaging(staging_dir, ep)
-        staging.write("plan", lang.get("persistent", []))
-        staging.write("vqa", lang.get("events", []))
-    LanguageColumnsWriter().write_all(list(iter_episodes(root)), staging_dir, root)
-    release_free_memory()  # it broadcast each episode's persistent rows to every frame (frames x rows structs)
+    write_language_columns(root, per_episode)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints an "[annotate]" line meant for lerobot-annotate
         Executor._ensure_annotation_metadata_in_info(root)  # info.json must advertise the two columns
-    shutil.rmtree(staging_dir)
     with open(root / "meta" / "reasoning.jsonl", "w") as fh:
         for ep, lang in enumerate(per_episode):
             if reasoning_files is not None:
