@@ -82,8 +82,10 @@ def test_split_specs_leaves_other_sources_alone(long_video, tmp_path):
     assert out[0] is plain and out[-1] is broken and _spans(out[1:3]) == pytest.approx(_flat([(0, 7.5), (7.5, 15)]))
 
 
-def test_a_build_splits_a_source_into_episodes_with_their_spans(pick_place_scene, tmp_path):
-    """recipe split: max_s -> episodes whose frames, provenance span and segment agree (in-process build)."""
+@pytest.mark.parametrize("cap", ["split: {max_s: 1.0}", "max_episode_s: 1.0"])
+def test_a_build_splits_a_source_into_episodes_with_their_spans(pick_place_scene, tmp_path, cap):
+    """recipe split: max_s (or the recipe's max_episode_s) -> episodes whose frames, provenance span and segment
+    agree (in-process build)."""
     import json
     import textwrap
 
@@ -98,7 +100,8 @@ def test_a_build_splits_a_source_into_episodes_with_their_spans(pick_place_scene
           - video: {scene}/scene.mp4
             labels: {scene}/gt.txt
             classes: {{1: hand, 2: cup, 3: box}}
-            split: {{max_s: 1.0}}
+            {cap if cap.startswith("split") else ""}
+        {cap if cap.startswith("max_episode") else ""}
         actor: hand
         fps: 10
         image_size: [120, 160]
@@ -114,3 +117,20 @@ def test_a_build_splits_a_source_into_episodes_with_their_spans(pick_place_scene
         a, b = r["span_s"]
         assert a - 1e-6 <= r["source_time_s"][0] and r["source_time_s"][1] < b
     assert sum(r["frames"] for r in rows) == 24  # 2.4 s at 10 fps, no sample twice
+
+
+def test_the_recipes_episode_cap_cuts_only_longer_episodes_within_their_span(long_video, tmp_path):
+    """`max_episode_s` (default 120 s): an episode longer than the cap is cut into equal parts inside its own span —
+    the labeled frames' span where labels set it, not the whole video; a shorter one is left untouched."""
+    assert split_specs([SourceSpec(video=long_video)], None)[0].segment is None  # no cap: whole
+    short = SourceSpec(video=long_video, start_s=2.0, end_s=5.0)
+    assert split_specs([short], 4.0) == [short]  # 3 s under a 4 s cap: the same spec
+    parts = split_specs([SourceSpec(video=long_video)], 6.0)  # 15 s, no labels: the whole source
+    assert _spans(parts) == pytest.approx(_flat([(0, 5), (5, 10), (10, 15)]), abs=0.01)
+    assert "max_episode_s 6" in parts[0].segment
+    labels = tmp_path / "gt.txt"  # MOT rows on frames 31..100 (1-based): the labeled span is 3.0 s to 10.0 s
+    labels.write_text("".join(f"{f},1,10,10,8,8,1,1,1\n" for f in range(31, 101)))
+    spec = SourceSpec(video=long_video, labels=labels, labels_format="mot", classes={1: "hand"})
+    parts = split_specs([spec], 4.0)
+    assert _spans(parts) == pytest.approx(_flat([(3.0, 6.5), (6.5, 10.0)]), abs=0.01)
+    assert split_specs([spec], 8.0) == [spec]  # a 15 s video whose labeled episode is 7 s: not cut

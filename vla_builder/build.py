@@ -164,7 +164,8 @@ def episode_specs(loaded: LoadedRecipe) -> list:
             out.append(spec)
     from vla_builder.sources.split import split_specs
 
-    return split_specs(out)  # sources with `split:` become their pieces (shots, idle, max_s)
+    # sources with `split:` become their pieces (shots, idle, max_s); longer episodes than the recipe's cap are cut
+    return split_specs(out, loaded.recipe.max_episode_s)
 
 
 def recipe_relative(path: Path | None, base: Path) -> str | None:

@@ -120,6 +120,11 @@ class Recipe(_Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     actor: str | None = None  # class name whose motion is the action (else chosen and reported)
     fps: int | None = Field(None, gt=0, le=240)  # output fps (default: the first source's, rounded)
+    # Episodes longer than this are cut into equal parts no longer than it (provenance: `segment`); null: no cap.
+    # Why a cap: lerobot's `language_persistent` repeats an episode's motion rows on every frame (frames x rows,
+    # quadratic in its length) and its writer buffers an episode whole; 120 s is twice lerobot-record's default
+    # episode (60 s) and keeps a build's peak memory bounded whatever the video's length (BENCHMARKS.md, issue 12).
+    max_episode_s: float | None = Field(120.0, gt=0)
     output: str = "out/dataset"
     data_root: str | None = None  # when set, every source and label path must resolve inside this folder
     image_size: tuple[int, int] = (480, 640)  # (height, width) of the written camera; frames are letterboxed

@@ -172,21 +172,60 @@ def _duration_s(info: VideoInfo) -> float:
     raise ValueError(f"{info.path}: duration unknown (no duration or frame count in the header); set end_s")
 
 
-def split_specs(specs: list[SourceSpec]) -> list[SourceSpec]:
-    """Every spec with a `split` section replaced by its pieces; a source that cannot be analysed stays whole (its
-    clip then fails or builds with the reason of its own decode)."""
+def episode_span_s(spec: SourceSpec, info: VideoInfo) -> tuple[float, float] | None:
+    """The span (source seconds) the clip of `spec` would cover: the recipe's / segment's `start_s`/`end_s`, else
+    the labeled frames' span (as the decode stage takes it; frame -> seconds at the header's rate), else the whole
+    source. None where it cannot be known here (the clip's own stages then report why)."""
+    if spec.start_s is not None or spec.end_s is not None:
+        return (spec.start_s or 0.0, spec.end_s if spec.end_s is not None else _duration_s(info))
+    if spec.labels is not None:
+        from vla_builder.sources.labels import read_labels
+
+        span = read_labels(spec, info).span()
+        if span is None or not info.fps:
+            return None
+        return (span[0] / info.fps, (span[1] + 1) / info.fps)
+    return (0.0, _duration_s(info))
+
+
+def split_specs(specs: list[SourceSpec], max_episode_s: float | None = None) -> list[SourceSpec]:
+    """Every spec with a `split` section replaced by its pieces, and every episode longer than `max_episode_s`
+    (the recipe's cap; None: no cap) cut into equal parts no longer than it. A source that cannot be analysed
+    stays whole (its clip then fails or builds with the reason of its own decode)."""
+    from vla_builder.sources.labels import LabelError
     from vla_builder.sources.video import DecodeError, probe, probe_images
+
+    infos: dict = {}  # a segment file makes many specs of one video: probed once
+
+    def info_of(spec: SourceSpec) -> VideoInfo:
+        key = (spec.video, spec.media)
+        if key not in infos:
+            infos[key] = probe(spec.video) if spec.video is not None else probe_images(spec.media,
+                                                                                        spec.frames_fps or 0)
+        return infos[key]
 
     out: list[SourceSpec] = []
     for spec in specs:
-        if not spec.split:
+        if not spec.split and max_episode_s is None:
             out.append(spec)
             continue
-        config = SplitConfig.model_validate(spec.split)
+        config = SplitConfig.model_validate(spec.split or {})
+        if config.max_s is None and max_episode_s is not None:
+            config = config.model_copy(update={"max_s": max_episode_s})
         try:
-            info = probe(spec.video) if spec.video is not None else probe_images(spec.media, spec.frames_fps or 0)
+            info = info_of(spec)
+            if not spec.split:  # the recipe's cap alone: only an episode longer than it is cut, within its span
+                whole = spec.end_s - (spec.start_s or 0.0) if spec.end_s is not None else _duration_s(info)
+                span = episode_span_s(spec, info) if whole > max_episode_s + 1e-9 else None
+                if span is None or span[1] - span[0] <= max_episode_s + 1e-9:
+                    out.append(spec)
+                    continue
+                pieces = split_spec(dataclasses.replace(spec, start_s=span[0], end_s=span[1]), info, config)
+                out += [dataclasses.replace(p, segment=(f"{spec.segment}; " if spec.segment else "")
+                                            + p.segment.replace("(max_s", "(max_episode_s")) for p in pieces] or [spec]
+                continue
             label_frames = None
-            if spec.labels is not None:
+            if spec.labels is not None and config.idle_s is not None:  # idle stretches must not hold label boxes
                 from vla_builder.sources.labels import read_labels
 
                 try:
@@ -194,7 +233,7 @@ def split_specs(specs: list[SourceSpec]) -> list[SourceSpec]:
                 except Exception:  # noqa: BLE001 — the clip's labels stage reports a bad label file
                     label_frames = None
             pieces = split_spec(spec, info, config, label_frames)
-        except (DecodeError, ValueError, OSError):
+        except (DecodeError, LabelError, ValueError, OSError):
             out.append(spec)
             continue
         out += pieces or [spec]
