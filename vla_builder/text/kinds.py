@@ -61,6 +61,10 @@ _OF_TYPES = {"city", "town", "village", "county", "state", "province", "kingdom"
              "republic", "borough", "district", "river"}
 _GROUP_OF["duchy"] = "country"
 
+_DETERMINERS = {"the", "their", "his", "her", "its", "a", "an"}
+_PREPOSITIONS = {"in", "on", "at", "to", "by", "for", "from", "with", "within", "across", "over", "under", "after",
+                 "before", "during", "throughout", "inside", "outside", "near", "into", "through", "around"}
+
 CONTINENTS = {"africa", "asia", "europe", "antarctica", "australia", "oceania", "america", "north america",
               "south america", "latin america", "australasia", "eurasia"}
 _COMPASS = re.compile(r"\b(north|south|east|west|northern|southern|eastern|western|north-?east|north-?west|"
@@ -136,10 +140,14 @@ def answer_kinds(answer: str, context: str) -> set[str]:
     for pattern, of_type in ((rf"{a},\s+(?:a|an|the)\s+((?:[a-z-]+\s+){{0,3}}[a-z]+)\b", False),  # X, a district
                              (rf"\b([A-Za-z]+)\s+of\s+(?:the\s+)?{a}\b", True),  # the state of Nevada
                              # their duke, William ...; its capital and largest city, Melbourne
-                             (rf"\b(?:the|their|his|her|its|a|an)\s+(?:[a-z-]+\s+){{0,3}}?([a-z]+),\s+{a}\b", False),
+                             (rf"\b(?:[Tt]he|[Tt]heir|[Hh]is|[Hh]er|[Ii]ts|[Aa]|[Aa]n)\s+(?:[a-z-]+\s+){{0,3}}?([a-z]+),\s+{a}\b",
+                              False),
                              (rf"\bthe\s+([a-z]+)\s+{a}\b", False),  # the river Seine
                              (rf"\b{a}\s+([A-Z][a-z]+)\b", False)):  # Colorado Desert: the name's own noun
         for m in re.finditer(pattern, context):
+            if m.group(0)[:1].isalpha() and m.group(0).split()[0].lower() in _DETERMINERS and \
+                    context[:m.start()].split()[-1:] and context[:m.start()].split()[-1].lower() in _PREPOSITIONS:
+                continue  # "Within the state, Melbourne is ...": a fronted adverbial, not an apposition
             # an apposition's head is its first kind noun ("San Diego, the second most populous city in ...")
             noun = next((n for n in map(_singular, m.group(1).split()) if n in _GROUP_OF), "")
             # "the capital of Australia" says nothing of what Australia is: only naming nouns type with "of"
@@ -200,7 +208,11 @@ _AGENT_NOUN = re.compile(r"(?:s|er|or|ist|ian|ant|ent|man|men|ee|eer|ier|ess|ary
                          r"infantry|cavalry|gentry|peasantry|"
                          r"council|committee|court|church|clergy|parliament|police|crown|state|company|party|family|"
                          r"nobility|aristocracy|public|population|jury|board|team|club|group|tribe|monarchy|senate|"
-                         r"congress|assembly|military|people|staff|crew|family|dynasty|folk|youth|elite)$", re.I)
+                         r"congress|assembly|military|people|staff|crew|family|dynasty|folk|youth|elite|person|"
+                         r"child|children|wife|husband|son|daughter|brother|sister|mother|father|parent|heir|knight|"
+                         r"lord|lady|monk|nun|pope|priest|king|queen|duke|prince|princess|bishop|chief|god|goddess|"
+                         r"saint|ally|allies|enemy|rival|friend|spouse|widow|pupil|guest|host|monarch|citizen|judge|"
+                         r"thief|cook|crowd|mob|majority|minority|nobody|everyone|someone|adult|they|he|she)$", re.I)
 
 
 def not_a_who(answer: str, context: str) -> str | None:
@@ -215,6 +227,31 @@ def not_a_who(answer: str, context: str) -> str | None:
     if words and not re.search(r"[A-Z\d]", answer) and not _AGENT_NOUN.search(words[-1]):
         return f"'{words[-1]}' names no person or group"
     return None
+
+
+_AUX = {"was", "were", "is", "are", "did", "does", "do", "has", "have", "had", "can", "could", "will", "would",
+        "should", "may", "might", "must", "shall", "first", "also", "then", "originally", "eventually", "later"}
+
+
+def subject_after_verb(question: str, answer_span: tuple[int, int], sentence: tuple[int, int], context: str,
+                       lang_key) -> str | None:
+    """"Who sold the rights?" asks for the one who sold: in an active sentence that states the verb, its doer
+    stands before it ("Maciot de Bethencourt sold the rights ... to Enrique"), or after "by" in a passive one. An
+    answer standing after the question's verb, with no "by" between them, is what was sold or whom to."""
+    m = re.match(r"\s*who\s+([a-z]+)\b", question, re.I)  # "who" + a verb: the question asks for its subject
+    if not m or m.group(1).lower() in _AUX:
+        return None
+    verb = lang_key(m.group(1))
+    a, b = sentence
+    before = [w for w in re.finditer(r"[A-Za-z]+", context[a:answer_span[0]])]
+    hits = [w for w in before if lang_key(w.group(0)) == verb]
+    after = [w for w in re.finditer(r"[A-Za-z]+", context[answer_span[1]:b]) if lang_key(w.group(0)) == verb]
+    if not hits or after:
+        return None  # the verb is not stated before the answer only: nothing to tell
+    between = context[a + hits[-1].end():answer_span[0]]
+    if re.search(r"\bby\b", between, re.I):
+        return None
+    return f"the answer stands after '{hits[-1].group(0)}', where what is {m.group(1)} stands, not who did it"
 
 
 def spelled_number_only(answer: str) -> bool:

@@ -17,7 +17,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from vla_builder.text.kinds import (MEASURE_NOUN, kind_mismatch, kind_of_mismatch, lists_several, not_a_who,
-                                    several_asked, spelled_number_only)
+                                    several_asked, spelled_number_only, subject_after_verb)
 from vla_builder.text.lang import anaphoric
 from vla_builder.text.lang import keywords as lang_keywords
 from vla_builder.text.lang import sentences as lang_sentences
@@ -53,7 +53,8 @@ _TIME_WORDS = re.compile(r"\d|\b(century|centuries|year|years|decade|decades|era
                          r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|medieval|modern|early|late|"
                          r"mid|war)\b|년|월|일|세기|시대|때|무렵|이전|이후|초기|말기|중반|시절|왕조|기간", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-                           r"forty|fifty|hundred|thousand|million|billion|first|second|third|dozen|half|several|few|"
+                           r"forty|fifty|hundred|thousand|million|billion|first|second|third|fourth|fifth|sixth|seventh|eighth|"
+                           r"ninth|tenth|eleventh|twelfth|dozen|half|several|few|"
                            r"many|single|both|double|triple|none)\b|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|백|천|만|억|첫|수)\s*"
                            r"(?:번|명|개|살|해|년|가지|차례|째|권|곳|배|시간|일|달|주|세|천|만|억)", re.IGNORECASE)
 _NUMBER_NOUN = re.compile(r"\b(integers?|numbers?|digits?|values?|figures?|scores?|numerals?)\b|숫자|수치|점수|값",
@@ -358,6 +359,7 @@ def _one_of_alternatives(a_keys: set[str], question: str, lang: str) -> bool:
 
 RESTATED = True
 FLAG_NO_OVERLAP = True  # a question sharing no word with any sentence: support flagged as undecidable, not failed
+SUBJECT_BEFORE_VERB = True  # 'Who sold X?': the doer stands before 'sold' (or after 'by'); measured
 DEFINITE_ANAPHORA = True  # "the alphabet" after "an alphabet" continues the sentence before (English; measured)
 
 
@@ -620,6 +622,9 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                     ok, why = False, clash
                 elif ok and lang != "ko" and (clash := kind_mismatch(question, answer, context) or
                                               kind_of_mismatch(question, answer, _stem_key)):
+                    ok, why = False, clash
+                elif ok and lang != "ko" and SUBJECT_BEFORE_VERB and (clash := subject_after_verb(
+                        question, (start, end), ov.spans[i], context, _stem_key)):
                     ok, why = False, clash
                 elif ok and lang != "ko" and several_asked(question) and not lists_several(answer):
                     ok, why = False, f"it asks for {several_asked(question)} things and the answer names one"
