@@ -54,7 +54,7 @@ _GROUP_OF = {w: g for g, words in _GROUPS.items() for w in words.split()}
 # A question's kind accepts its own group and these (an island or a state can be a country; a coastline is named by
 # its sea).
 _ACCEPTS = {"country": {"country", "state", "island"}, "state": {"state", "country"}, "coast": {"coast", "sea"},
-            "water body": {"river", "lake", "sea"}, "island": {"island", "country"}}
+            "water body": {"river", "lake", "sea"}, "island": {"island", "country"}, "religion": {"religion", "church"}}
 # Nouns that type a following name with "of" ("the state of Nevada", "counties of Los Angeles"); relational nouns
 # (capital of, coast of, university of) do not.
 _OF_TYPES = {"city", "town", "village", "county", "state", "province", "kingdom", "duchy", "island", "isle",
@@ -66,10 +66,10 @@ _PREPOSITIONS = {"in", "on", "at", "to", "by", "for", "from", "with", "within", 
                  "before", "during", "throughout", "inside", "outside", "near", "into", "through", "around"}
 
 CONTINENTS = {"africa", "asia", "europe", "antarctica", "australia", "oceania", "america", "north america",
-              "south america", "latin america", "australasia", "eurasia"}
-_COMPASS = re.compile(r"\b(north|south|east|west|northern|southern|eastern|western|north-?east|north-?west|"
-                      r"south-?east|south-?west|northeast(?:ern)?|northwest(?:ern)?|southeast(?:ern)?|"
-                      r"southwest(?:ern)?|north-?eastern|north-?western|south-?eastern|south-?western)\b", re.I)
+              "south america", "latin america", "australasia", "eurasia", "americas"}
+_COMPASS = re.compile(r"\b((?:north|south|east|west)(?:-?(?:east|west))?(?:ern|erly|ward|wards)?|clockwise|"
+                      r"anti-?clockwise|counter-?clockwise|upstream|downstream|inland|upward|downward|left|right)\b",
+                      re.I)
 _COMPASS_ONLY = re.compile(rf"^(?:the\s+|to\s+the\s+)?{_COMPASS.pattern}(?:\s+(?:of\s+\w+|side|part))?$", re.I)
 
 # what / which [is the] [name of the] [adjectives] K ; "what kind of K" names K too.
@@ -179,26 +179,6 @@ def kind_mismatch(question: str, answer: str, context: str) -> str | None:
     return None
 
 
-_KIND_OF = re.compile(r"\b(?:what|which)\s+(?:kind|type|sort|form)s?\s+of\s+([a-z]+)", re.I)
-# Word endings of adjectives and participles ("rounded", "highly diversified", "Romanesque"): a modifier of K.
-_MODIFIER = re.compile(r"(?:ed|ing|al|ous|ive|ic|able|ible|ful|less|ar|ary|ent|ant|ish|ese|esque|ian|an|ern|ly|y)$",
-                       re.I)
-
-
-def kind_of_mismatch(question: str, answer: str, lang_key) -> str | None:
-    """"What kind of K" is answered by a sort of K: a modifier ("rounded"), one word ("embroidery"), or a phrase
-    ending in K ("arbitrary graph"). A phrase ending in another noun ("formal language") names another thing.
-    `lang_key` maps a word to its stem key."""
-    m = _KIND_OF.search(question)
-    words = re.findall(r"[A-Za-z]+", answer)
-    if not m or len(words) < 2:
-        return None
-    last = words[-1]
-    if lang_key(last) == lang_key(m.group(1)) or _MODIFIER.search(last):
-        return None
-    return f"it asks for a kind of {m.group(1)}, and the answer ends in '{last}'"
-
-
 # Kinds that are never a "who": things, places, events (a country or a city may act, and stay allowed).
 _NOT_AGENT = {"territory", "river", "lake", "sea", "desert", "mountain", "valley", "coast", "border", "continent",
               "battle", "treaty", "industry", "direction"}
@@ -215,6 +195,17 @@ _AGENT_NOUN = re.compile(r"(?:s|er|or|ist|ian|ant|ent|man|men|ee|eer|ier|ess|ary
                          r"thief|cook|crowd|mob|majority|minority|nobody|everyone|someone|adult|they|he|she)$", re.I)
 
 
+_NOMINAL_ADJ = re.compile(r"(?:ed|ly|^(?:poor|rich|young|old|sick|dead|living|faithful|wealthy|powerful|weak|"
+                          r"strong|brave|free|blind|deaf|homeless|innocent|guilty|wise|great))$", re.I)
+# "Is it abstract or concrete?": a yes/no-form question that offers alternatives is answered by one of them.
+_ALTERNATIVE_Q = re.compile(r"^\s*(?:is|are|was|were|does|do|did|can|could|will|would|has|have|had|should)\b.*\bor\b",
+                            re.I)
+
+
+def offers_alternatives(question: str) -> bool:
+    return bool(_ALTERNATIVE_Q.search(question))
+
+
 def not_a_who(answer: str, context: str) -> str | None:
     """Why the answer cannot answer "who" (a river, a battle, the territory a title rules, a lower-case word that
     names no person or group), or None."""
@@ -224,7 +215,9 @@ def not_a_who(answer: str, context: str) -> str | None:
     if _COMPASS_ONLY.match(answer.strip()):
         return "the answer is a compass direction, not a person or group"
     words = re.findall(r"[A-Za-z]+", answer)
-    if words and not re.search(r"[A-Z\d]", answer) and not _AGENT_NOUN.search(words[-1]):
+    # "the poor", "the unemployed": an adjective with "the" names the people it describes
+    nominal = len(words) == 2 and words[0].lower() == "the" and bool(_NOMINAL_ADJ.search(words[1]))
+    if words and not re.search(r"[A-Z\d]", answer) and not _AGENT_NOUN.search(words[-1]) and not nominal:
         return f"'{words[-1]}' names no person or group"
     return None
 

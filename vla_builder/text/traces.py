@@ -16,7 +16,7 @@ import random
 import re
 from dataclasses import asdict, dataclass
 
-from vla_builder.text.kinds import (MEASURE_NOUN, kind_mismatch, kind_of_mismatch, lists_several, not_a_who,
+from vla_builder.text.kinds import (MEASURE_NOUN, kind_mismatch, lists_several, not_a_who, offers_alternatives,
                                     several_asked, spelled_number_only, subject_after_verb)
 from vla_builder.text.lang import anaphoric
 from vla_builder.text.lang import keywords as lang_keywords
@@ -620,9 +620,11 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                     ok, why = False, "the question asks for a named place or group, but the answer names none"
                 elif ok and lang != "ko" and qword in ("who", "whom") and (clash := not_a_who(answer, context)):
                     ok, why = False, clash
-                elif ok and lang != "ko" and (clash := kind_mismatch(question, answer, context) or
-                                              kind_of_mismatch(question, answer, _stem_key)):
+                elif ok and lang != "ko" and (clash := kind_mismatch(question, answer, context)):
                     ok, why = False, clash
+                elif ok and lang != "ko" and offers_alternatives(question) and \
+                        not _one_of_alternatives(set(keywords(answer, lang)), question, lang):
+                    ok, why = False, "the question offers alternatives ('... or ...') and the answer is none of them"
                 elif ok and lang != "ko" and SUBJECT_BEFORE_VERB and (clash := subject_after_verb(
                         question, (start, end), ov.spans[i], context, _stem_key)):
                     ok, why = False, clash
