@@ -82,11 +82,12 @@ def test_issue_korquad_records_are_confirmed_with_korean_evidence():
 
 def test_real_samples_floors(evaluation: dict):
     """Floors on the committed excerpts, a little under what is measured (BENCHMARKS.md). Korean meets the issue's
-    98% / 90%; English confirmation (96.4%) and swaps rejected (86.8%) do not, nor do flipped NLI labels (6/38)."""
+    98% / 90%; English swaps rejected do since round 4 (90.6%), English confirmation (96.4%) does not, nor do
+    flipped NLI labels (6/38)."""
     ko, en = evaluation["korquad_v1.0_dev"], evaluation["squad_v2.0_dev"]
     assert ko["true"] >= 55 and en["true"] >= 55 and en["unanswerable"] >= 69
     assert ko["confirmed"] / ko["true"] >= 0.98 and en["confirmed"] / en["true"] >= 0.96
-    assert ko["swap"][1] / ko["swap"][0] >= 0.92 and en["swap"][1] / en["swap"][0] >= 0.86
+    assert ko["swap"][1] / ko["swap"][0] >= 0.92 and en["swap"][1] / en["swap"][0] >= 0.90
     assert ko["shift"][1] == ko["shift"][0] and en["shift"][1] == en["shift"][0]
     assert ko["published_errors"] >= 20 and ko["published_errors_rejected"] == ko["published_errors"]
     assert en["unanswerable_confirmed"] == en["unanswerable"]  # kept as unanswerable, never given an answer
@@ -94,20 +95,25 @@ def test_real_samples_floors(evaluation: dict):
     ko_h, en_h = evaluation["korquad_v1.0_dev_heldout"], evaluation["squad_v2.0_dev_heldout"]
     assert ko_h["true"] == 14 and en_h["true"] == 18 and en_h["unanswerable_confirmed"] == en_h["unanswerable"] == 20
     assert ko_h["confirmed"] == ko_h["true"] and ko_h["swap"][1] == ko_h["swap"][0]
-    assert en_h["confirmed"] >= 17 and en_h["swap"][1] / en_h["swap"][0] >= 0.76
+    assert en_h["confirmed"] >= 17 and en_h["swap"][1] / en_h["swap"][0] >= 0.94
     # Held out twice (no rule changed after their first measurement).
     ko_2, en_2 = evaluation["korquad_v1.0_dev_heldout2"], evaluation["squad_v2.0_dev_heldout2"]
     # Their misses were fixed in round 3 (quotations hold their stops; 4차례 is a count, not a year): tuned now.
     assert ko_2["true"] == 8 and ko_2["confirmed"] == 8 and ko_2["swap"][1] == ko_2["swap"][0] == 8
-    assert en_2["true"] == 19 and en_2["confirmed"] == 19 and en_2["swap"][1] / en_2["swap"][0] >= 0.68
+    assert en_2["true"] == 19 and en_2["confirmed"] == 19 and en_2["swap"][1] / en_2["swap"][0] >= 0.78
     assert en_2["unanswerable_confirmed"] == en_2["unanswerable"] == 22
     # Another article (Computational_complexity_theory): set 3 measured before round 3 (16/20, 10/16) and tuned on
     # after; set 4 measured first after round 3 (20/25, 14/20), then two general fixes (22/25, 16/22).
     en_3, en_4 = evaluation["squad_v2.0_dev_heldout3"], evaluation["squad_v2.0_dev_heldout4"]
-    assert en_3["true"] == 20 and en_3["confirmed"] == 20 and en_3["swap"][1] / en_3["swap"][0] >= 0.8
-    assert en_4["true"] == 25 and en_4["confirmed"] >= 22 and en_4["swap"][1] / en_4["swap"][0] >= 0.72
+    assert en_3["true"] == 20 and en_3["confirmed"] == 20 and en_3["swap"][1] / en_3["swap"][0] >= 0.85
+    assert en_4["true"] == 25 and en_4["confirmed"] >= 24 and en_4["swap"][1] / en_4["swap"][0] >= 0.75
     assert en_3["unanswerable_confirmed"] == en_3["unanswerable"] == 24
     assert en_4["unanswerable_confirmed"] == en_4["unanswerable"] == 27
+    # Round 4 (English answer kinds): set 5 (Southern_California) first looked at with round 3's rules (21/24,
+    # 12/21), then tuned on.
+    en_5 = evaluation["squad_v2.0_dev_heldout5"]
+    assert en_5["true"] == 24 and en_5["confirmed"] == 24 and en_5["swap"][1] / en_5["swap"][0] >= 0.91
+    assert en_5["unanswerable_confirmed"] == en_5["unanswerable"] == 18
     nli = evaluation["klue_nli_dev"]
     assert nli["confirmed"] == nli["records"]  # no true NLI label is rejected (cues flag; numbers/negation decide)
     assert nli["flip"][1] >= 6  # flips to 'entailment' over a new number or a negated shared word

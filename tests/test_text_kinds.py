@@ -1,0 +1,83 @@
+"""English answer kinds (vla_builder/text/kinds.py) and the QA checks built on them, on sentences written here."""
+
+from __future__ import annotations
+
+from vla_builder.text.kinds import answer_kinds, kind_mismatch, not_a_who, question_kind, subject_after_verb
+from vla_builder.text.traces import qa_trace
+
+
+def _fails(question: str, context: str, answer: str) -> list[str]:
+    t = qa_trace(question, context, answer, key="k", answer_start=context.index(answer), lang="en")
+    return [c.name for c in t.failed]
+
+
+def test_question_kind_reads_the_noun_after_what_or_which():
+    assert question_kind("What was the Norman religion?") == "religion"
+    assert question_kind("What is the name of the water body that is found to the east?") == "water body"
+    assert question_kind("What is the name of the last county?") == "county"
+    assert question_kind("In which cardinal direction from the port is the fort?") == "direction"
+    assert question_kind("Which of the three areas has the fewest inhabitants?") is None  # 'of': no kind named
+    assert question_kind("What did the king build?") is None
+
+
+def test_answer_kinds_from_head_noun_and_apposition():
+    ctx = ("Kelby, a district within Arnsford, hosts the fair. The Dune Desert lies east of the state of Orra. "
+           "Their duke, Aldo the Bold, ruled from the city. He was made earl of Wexby. Within the state, Arnsford is "
+           "the largest town, and the capital of Orra.")
+    assert answer_kinds("Kelby", ctx) == {"district"}
+    assert answer_kinds("Dune Desert", ctx) == {"desert"}
+    assert answer_kinds("Orra", ctx) == {"state"}  # "the state of Orra"; "the capital of Orra" types nothing
+    assert answer_kinds("Aldo the Bold", ctx) == {"person"}
+    assert answer_kinds("Wexby", ctx) == {"territory"}  # what an earl is earl of
+    assert answer_kinds("Arnsford", ctx) == set()  # "Within the state, Arnsford": a fronted adverbial
+
+
+def test_kind_mismatch_and_who():
+    ctx = "To the east is the Dune Desert and the Sable River at the border with Orra."
+    assert kind_mismatch("What is the name of the desert on the border of Orra?", "Sable River", ctx)
+    assert kind_mismatch("What is the name of the desert on the border of Orra?", "Dune Desert", ctx) is None
+    assert kind_mismatch("What is the name of the water body to the east?", "Sable River", ctx) is None
+    assert kind_mismatch("What continent is the island off the coast of?", "Africa", ctx) is None
+    assert kind_mismatch("What continent is the island off the coast of?", "Castilian colonists", ctx)
+    assert kind_mismatch("In which direction from the port is the fort?", "south", ctx) is None
+    assert kind_mismatch("In which direction from the port is the fort?", "Orra", ctx)
+    assert kind_mismatch("What religion did they hold?", "north", ctx)
+    assert not_a_who("embroidery", "a work of embroidery") and not_a_who("dukes", "the dukes") is None
+    assert not_a_who("the poor", "the poor") is None and not_a_who("Odo", "by Odo") is None
+
+
+def test_subject_of_a_who_question_stands_before_its_verb():
+    ctx = "In 1418 Maciot sold the rights to the island to Enrique."
+    sentence = (0, len(ctx))
+    key = str.lower
+    at = ctx.index("Enrique")
+    assert subject_after_verb("Who sold the rights?", (at, at + 7), sentence, ctx, key)
+    at = ctx.index("Maciot")
+    assert subject_after_verb("Who sold the rights?", (at, at + 6), sentence, ctx, key) is None
+    passive = "The rights to the island were sold to Enrique by Maciot."
+    at = passive.index("Maciot")
+    assert subject_after_verb("Who sold the rights?", (at, at + 6), (0, len(passive)), passive, key) is None
+
+
+def test_qa_trace_uses_the_kinds():
+    ctx = ("The Harbour Area has a population of 3,400 people and seven piers along the Pacific coast. To the east "
+           "is the Dune Desert and the Sable River at the border with Orra. In 1418 Maciot sold the rights to the "
+           "harbour to Enrique. The output of the harbour is complex rather than simple.")
+    assert _fails("What is the population of the Harbour Area?", ctx, "3,400") == []
+    assert "answer_type" in _fails("What is the population of the Harbour Area?", ctx, "Pacific")
+    assert _fails("Which coastline does the Harbour Area touch?", ctx, "Pacific") == []
+    assert "answer_type" in _fails("Which coastline does the Harbour Area touch?", ctx, "seven")  # a number
+    assert _fails("What is the name of the desert at the border with Orra?", ctx, "Dune Desert") == []
+    assert "answer_type" in _fails("What is the name of the desert at the border with Orra?", ctx, "Sable River")
+    assert _fails("Who sold the rights to the harbour?", ctx, "Maciot") == []
+    assert "answer_type" in _fails("Who sold the rights to the harbour?", ctx, "Enrique")
+    assert _fails("Is the output of the harbour simple or complex?", ctx, "complex") == []
+    assert "answer_type" in _fails("Is the output of the harbour simple or complex?", ctx, "Enrique")
+
+
+def test_question_sharing_no_word_is_flagged_not_rejected():
+    ctx = "Its counties of Arn, Orra and Kelby are the most populous in the state."
+    t = qa_trace("What is the smallest geographical region discussed?", ctx, "counties", key="k", answer_start=4,
+                 lang="en")
+    assert t.answer == "counties"
+    assert [c.name for c in t.flagged] == ["answer_supported"]
