@@ -105,7 +105,20 @@ def _named_in_question(answer: str, question: str, lang: str) -> set[str]:
         pattern = r"(?<!^)\b[A-Z][\w'-]{2,}" if skip_first else r"\b[A-Z][\w'-]{2,}"
         return {k for m in re.finditer(pattern, text.strip()) for k in lang_keywords(m.group(0), lang)}
     # In the question, a capital opening it is no sign of a name ("Copper ..." / "Why do ... copper bases?").
-    return names(answer, False) & names(question, True)
+    shared = names(answer, False) & names(question, True)
+    if shared and NEW_NAME_ANSWERS:
+        # An answer that adds a name of its own ("Sky+HD Box" for "What replaced the Sky+ Box?": HD) names
+        # something else than the question's subject; a title (King, Duke) or a regnal number adds none.
+        own = {m.group(0).lower() for m in re.finditer(r"\b[A-Z][\w'+-]*|\b[A-Z]{2,}\b", answer)}
+        asked = {m.group(0).lower() for m in re.finditer(r"\b[A-Z][\w'+-]*", question)}
+        if {w for w in own - asked if w not in _TITLES and not re.fullmatch(r"[ivxlc]+", w)}:
+            return set()
+    return shared
+
+
+NEW_NAME_ANSWERS = True  # an answer adding a name of its own is not the question's subject named again; measured
+_TITLES = {"king", "queen", "duke", "duchess", "count", "countess", "earl", "lord", "lady", "prince", "princess",
+           "emperor", "empress", "pope", "bishop", "archbishop", "sir", "saint", "st", "st.", "mr", "mrs", "dr", "the"}
 
 
 def _stem_key(word: str) -> str:
