@@ -140,8 +140,8 @@ def answer_kinds(answer: str, context: str) -> set[str]:
     for pattern, of_type in ((rf"{a},\s+(?:a|an|the)\s+((?:[a-z-]+\s+){{0,3}}[a-z]+)\b", False),  # X, a district
                              (rf"\b([A-Za-z]+)\s+of\s+(?:the\s+)?{a}\b", True),  # the state of Nevada
                              # their duke, William ...; its capital and largest city, Melbourne
-                             (rf"\b(?:[Tt]he|[Tt]heir|[Hh]is|[Hh]er|[Ii]ts|[Aa]|[Aa]n)\s+(?:[a-z-]+\s+){{0,3}}?([a-z]+),\s+{a}\b",
-                              False),
+                             (rf"\b(?:[Tt]he|[Tt]heir|[Hh]is|[Hh]er|[Ii]ts|[Aa]|[Aa]n)\s+(?:[a-z-]+\s+){{0,3}}?"
+                              rf"([a-z]+),\s+{a}\b", False),
                              (rf"\bthe\s+([a-z]+)\s+{a}\b", False),  # the river Seine
                              (rf"\b{a}\s+([A-Z][a-z]+)\b", False)):  # Colorado Desert: the name's own noun
         for m in re.finditer(pattern, context):

@@ -16,8 +16,8 @@ import random
 import re
 from dataclasses import asdict, dataclass
 
-from vla_builder.text.kinds import (MEASURE_NOUN, kind_mismatch, lists_several, not_a_who, offers_alternatives,
-                                    several_asked, spelled_number_only, subject_after_verb)
+from vla_builder.text.kinds import (MEASURE_NOUN, answer_kinds, kind_mismatch, lists_several, not_a_who,
+                                    offers_alternatives, several_asked, spelled_number_only, subject_after_verb)
 from vla_builder.text.lang import anaphoric
 from vla_builder.text.lang import keywords as lang_keywords
 from vla_builder.text.lang import sentences as lang_sentences
@@ -624,8 +624,9 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 ok = not _date_or_number_only(answer) or bool(_NUMBER_NOUN.search(question)) or \
                     (lang != "ko" and bool(MEASURE_NOUN.search(question)))  # "What is the population of X?"
                 why = say(lang, "the answer is only a number or a date", "답이 수나 날짜뿐이다")
-                if ok and lang != "ko" and qword == "where" and _PERSON_EN.search(answer):
-                    ok, why = False, "the answer names a person (a title or a regnal number), not a place"
+                if ok and lang != "ko" and qword == "where" and (_PERSON_EN.search(answer) or
+                                                                 "person" in answer_kinds(answer, context)):
+                    ok, why = False, "the answer names a person (a title, a regnal number or 'the duke, X'), not a place"
                 elif ok and lang != "ko" and qword in ("who", "whom") and _EVENT_PLACE_EN.search(answer):
                     ok, why = False, "the answer names an event, a place or a thing, not a person or group"
                 elif ok and lang != "ko" and _NAMED_KIND_EN.search(question) and \
