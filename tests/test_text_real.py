@@ -114,6 +114,10 @@ def test_real_samples_floors(evaluation: dict):
     en_5 = evaluation["squad_v2.0_dev_heldout5"]
     assert en_5["true"] == 24 and en_5["confirmed"] == 24 and en_5["swap"][1] / en_5["swap"][0] >= 0.91
     assert en_5["unanswerable_confirmed"] == en_5["unanswerable"] == 18
+    # Set 6 (Victoria_(Australia)) measured once, after round 4's last rule change: the unseen figure (28/30, 22/28).
+    en_6 = evaluation["squad_v2.0_dev_heldout6"]
+    assert en_6["true"] == 30 and en_6["confirmed"] >= 28 and en_6["swap"][1] / en_6["swap"][0] >= 0.78
+    assert en_6["shift"][1] == en_6["shift"][0] and en_6["unanswerable_confirmed"] == en_6["unanswerable"] == 29
     nli = evaluation["klue_nli_dev"]
     assert nli["confirmed"] == nli["records"]  # no true NLI label is rejected (cues flag; numbers/negation decide)
     assert nli["flip"][1] >= 6  # flips to 'entailment' over a new number or a negated shared word
