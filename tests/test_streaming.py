@@ -284,3 +284,31 @@ def test_stats_samples_held_during_lerobots_import_are_bounded():
         held.append(len(stats.waiting))
     assert max(held) == STATS_WAITING_FRAMES and stats.stats is not None and not stats.waiting
     assert stats.result(STATS_WAITING_FRAMES + 20)["count"][0] == (STATS_WAITING_FRAMES + 20) * 48 * 64
+
+
+def test_hand_detection_and_sparse_propagation_stream_the_clip(counted_video):
+    """The stages that revisit frames walk the streamed clip instead of holding it (a long clip at full size was
+    tens of GB): hand detection in one walk, sparse-label propagation on grey frames made in one walk (on disk) —
+    with the same results as on the held clip."""
+    from vla_builder.detect.hands import HandDetector
+    from vla_builder.tracking.propagation import FlowField, propagation_priors
+    from vla_builder.types import TrackSet
+
+    spec = SourceSpec(video=counted_video)
+    held = _decode(counted_video, spec, 10, stream=False).frames.rgb
+    lazy = _decode(counted_video, spec, 10, stream=True).frames.rgb
+    found = HandDetector(max_num_hands=2).detect_hands(lazy)
+    assert len(found.detections) == len(held) == 60 and lazy.passes == 1 and lazy._all is None
+    t_count = len(held)
+    boxes = np.full((t_count, 1, 4), np.nan)
+    labeled = np.zeros((t_count, 1), bool)
+    for t in (0, 40):  # the bar's right edge, labeled every 40th sample: carried forward and backward between
+        right = (2 + t % 60) / 64
+        boxes[t, 0], labeled[t, 0] = (max(0.0, right - 0.1), 0.2, right + 0.05, 0.8), True
+    anchors = TrackSet(np.array([1]), ("bar",), boxes, labeled)
+    on_held = propagation_priors(anchors, FlowField(held, 64, "farneback"), 10)
+    on_lazy = propagation_priors(anchors, FlowField(lazy, 64, "farneback"), 10)
+    assert lazy._all is None and lazy.passes == 2  # one more walk, for the grey frames
+    for a, b in zip(on_held, on_lazy, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    assert np.isfinite(on_lazy[0][20, 0]).all()  # a box was carried into the gap

@@ -145,12 +145,14 @@ class HandDetector:
         return np.sort(np.array(kept, np.int64))
 
     def detect_hands(self, rgb: np.ndarray) -> HandFrames:
-        """Hands in every frame of one clip (T, H, W, 3) uint8 RGB, frames in time order."""
+        """Hands in every frame of one clip (T, H, W, 3) uint8 RGB, frames in time order: an array, or a sequence
+        with a `shape` such as `GridFrames`, walked once — a long clip is never held whole."""
         import time
         import warnings
 
-        rgb = np.asarray(rgb)
-        if rgb.ndim != 4 or rgb.shape[-1] != 3:
+        if getattr(rgb, "shape", None) is None:
+            rgb = np.asarray(rgb)
+        if len(rgb.shape) != 4 or rgb.shape[-1] != 3:
             raise ValueError(f"expected RGB frames (T, H, W, 3), got shape {rgb.shape}")
         out = HandFrames([], [], [], [])
         t0 = time.perf_counter()

@@ -3,8 +3,9 @@
 A 1080p clip held decoded costs 6 MB a frame (a ten-minute video: tens of GB); decoding the file again costs a few
 milliseconds a frame. `GridFrames` knows how to produce the grid (decoder, span, the sample -> source frame plan made
 by the decode stage's first pass) and streams it: `for rgb in frames` decodes once more, holding one frame;
-`frames[a:b]` walks forward from the last position; only a backward jump or `np.asarray(frames)` holds the whole clip
-(detect / sparse-propagation modes that revisit frames; memory then grows with the clip as it used to).
+`frames[a:b]` walks forward from the last position; only a backward jump or `np.asarray(frames)` holds the whole clip.
+Detect mode (batches walk forward), hand detection (one walk) and sparse-label propagation (grey frames made in one
+walk, kept on disk) stream it too.
 """
 
 from __future__ import annotations
@@ -144,9 +145,14 @@ class GridFrames:
         """Small grey frames (kernels.reference.to_gray of each frame), one per sample: kept from the decode stage's
         pass when it made them at this size (no decoding again), else made now in one pass and kept."""
         if max_side_px not in self._grays:
+            import tempfile
+
             from vla_builder.kernels.reference import to_gray
 
-            self._grays[max_side_px] = [to_gray(f, max_side_px) for f in self]
+            kept = DiskFrames(Path(tempfile.gettempdir()))  # on disk: a long clip's grey frames are not held
+            for frame in self:
+                kept.append(to_gray(frame, max_side_px))
+            self._grays[max_side_px] = kept
         return self._grays[max_side_px]
 
     def keep_grays(self, max_side_px: int, grays) -> None:

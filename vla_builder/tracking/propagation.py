@@ -8,7 +8,9 @@ matched to the label) win where the carried prediction is not trusted.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -27,15 +29,25 @@ class FlowField:
     preset: str = "medium"  # DIS preset
     ncc_margin: float = 0.02  # the flow's shift is kept unless the best match correlates this much better
 
+    # Bounded caches besides `release_before`: a carry walks a segment forward then backward and all tracks of a
+    # step share one flow field, so a few suffice; a long segment no longer holds all it visited.
+    GRAY_CACHE: ClassVar[int] = 512
+    FLOW_CACHE: ClassVar[int] = 8
+
     def __post_init__(self) -> None:
-        self._gray: dict[int, np.ndarray] = {}
-        self._flow: dict[tuple[int, int], np.ndarray] = {}
+        self._gray: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._flow: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        # a streamed clip (`GridFrames`) makes its grey frames in one forward pass (kept on disk), so the random
+        # access of the carries never holds the clip at full size
+        self._grays = self.rgb.grays(self.max_side_px) if hasattr(self.rgb, "grays") else None
 
     def gray(self, t: int) -> np.ndarray:
         from vla_builder.kernels.reference import to_gray
 
         if t not in self._gray:
-            self._gray[t] = to_gray(self.rgb[t], self.max_side_px)
+            self._gray[t] = self._grays[t] if self._grays is not None else to_gray(self.rgb[t], self.max_side_px)
+            if len(self._gray) > self.GRAY_CACHE:
+                self._gray.popitem(last=False)
         return self._gray[t]
 
     def box_shift(self, t_from: int, t_to: int, boxes: np.ndarray) -> np.ndarray:
@@ -52,6 +64,8 @@ class FlowField:
         key = (t_from, t_to)
         if key not in self._flow:
             self._flow[key] = dense_flow(self.gray(t_from), self.gray(t_to), self.method, self.preset)
+            if len(self._flow) > self.FLOW_CACHE:
+                self._flow.popitem(last=False)
         shift = np.nan_to_num(box_flow_norm(self._flow[key], boxes), nan=0.0)
         g0, g1 = self.gray(t_from), self.gray(t_to)
         for k, box in enumerate(boxes):
@@ -59,10 +73,11 @@ class FlowField:
             if matched is not None:
                 shift[k] = matched / (g0.shape[1], g0.shape[0])
         return shift
+
     def release_before(self, t: int) -> None:
         """Drop cached images and flows of samples before t (segments are visited in time order)."""
-        self._gray = {k: v for k, v in self._gray.items() if k >= t}
-        self._flow = {k: v for k, v in self._flow.items() if min(k) >= t}
+        self._gray = OrderedDict((k, v) for k, v in self._gray.items() if k >= t)
+        self._flow = OrderedDict((k, v) for k, v in self._flow.items() if min(k) >= t)
 
 
 def _match_shift_px(g0: np.ndarray, g1: np.ndarray, box: np.ndarray, flow_px: np.ndarray, margin: float,
