@@ -81,3 +81,33 @@ def test_question_sharing_no_word_is_flagged_not_rejected():
                  lang="en")
     assert t.answer == "counties"
     assert [c.name for c in t.flagged] == ["answer_supported"]
+
+
+def test_round5_frequency_degree_unit_and_where_shapes():
+    ctx = ("Elections for the Orran parliament are held every four years under a multi-member proportional system. "
+           "Orra lies in the south-east of the continent and is the second most populous state, and the most densely "
+           "populated one. The size of a file is measured in bits, and its cost in how much time the reader needs.")
+    often = "How often are elections held for the Orran parliament?"
+    assert "answer_type" in _fails(often, ctx, "multi-member proportional")
+    assert _fails(often, ctx, "every four years") == []
+    populous = "How populous is Orra compared to other states?"
+    assert "answer_type" in _fails(populous, ctx, "south-east")  # a direction is no measure or degree
+    assert _fails(populous, ctx, "second") == []
+    where = "Where in the continent does Orra lie?"
+    assert "answer_type" in _fails(where, ctx, "most densely populated")  # describes, names no place
+    assert _fails(where, ctx, "south-east") == []
+    unit = "In what unit is the size of a file measured?"
+    assert "answer_type" in _fails(unit, ctx, "how much time the reader needs")
+    assert _fails(unit, ctx, "bits") == []
+    assert question_kind(unit) == "unit" and kind_mismatch("What company built it?", "the army unit", ctx) is None
+
+
+def test_round5_words_of_one_family_meet_but_names_stay_apart():
+    ctx = ("About 61% of Orrans describe themselves as Christian. Catholics form the largest religious group of Orrans "
+           "in the state. Around 20% of Orrans claim no religion.")
+    # "non-religious" meets "religion" (Snowball keeps religi / religion apart): the answer's sentence speaks to it
+    assert _fails("How many Orrans are non-religious?", ctx, "20%") == []
+    names = "The Raoulii were of Norman origin. The Maniakates served Orra."
+    # "Raouliii" (a typo in the question) is not "Raoulii": names are not matched by their first letters
+    t = qa_trace("Who served the Raouliiis?", names, "The Maniakates", key="k", lang="en")
+    assert "raoulii" not in " ".join(t.basis["evidence"][0]["shared_words"]).lower()

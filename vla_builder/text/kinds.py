@@ -7,7 +7,8 @@ general, not for particular records:
   ("Hollywood, *a district* within ...", "*the state of* Nevada", "their *duke*, William ...") is another kind
   cannot answer it. Kinds come in groups of nouns that can stand for each other (city / town / capital), and a
   few question nouns accept several groups ("water body": river, lake, sea);
-- closed classes are checked by membership: a question for a continent or a compass direction takes only one;
+- closed classes are checked by membership: a question for a continent, a compass direction or a unit of measure
+  takes only one;
 - "What are the two X" asks for several things: the answer lists them ("time and storage", "yes or no");
 - "Is it simple or complex?" offers its answers: the answer is one of them;
 - "who" is not answered by a river, a battle, the territory a title rules ("earl of *Hereford*") or a lower-case
@@ -86,6 +87,17 @@ _Q_KIND = re.compile(
     r"[a-z]+est|[A-Z][\w-]*)\s+){0,2}"  # modifiers: a few adjectives, superlatives, proper adjectives (Norman)
     r"([Ww]ater\s+body|[Bb]ody\s+of\s+water|[a-z]+)\b")
 
+# Units of measure ("In what unit ...?" takes one of these; round 5).
+_UNIT = re.compile(r"\b(?:bits?|bytes?|kilobytes?|megabytes?|gigabytes?|terabytes?|words?|characters?|digits?|"
+                   r"symbols?|steps?|operations?|cycles?|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+                   r"centuries|century|decades?|milliseconds?|microseconds?|nanoseconds?|metres?|meters?|"
+                   r"kilomet(?:re|er)s?|centimet(?:re|er)s?|millimet(?:re|er)s?|miles?|feet|foot|inches?|yards?|"
+                   r"acres?|hectares?|grams?|kilograms?|kg|km|cm|mm|tons?|tonnes?|pounds?|ounces?|litres?|liters?|"
+                   r"gallons?|degrees?|kelvin|celsius|fahrenheit|watts?|kilowatts?|megawatts?|volts?|amperes?|"
+                   r"amps?|ohms?|joules?|calories?|newtons?|pascals?|bars?|hertz|hz|decibels?|percent|per cent|"
+                   r"dollars?|cents?|euros?|yen|francs?|marks?|rupees?|pesos?|shillings?|pence|"
+                   r"moles?|molar|units?)\b|%|\$|£|€", re.I)
+
 _SPELLED = re.compile(r"^(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
                       r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
                       r"ninety|hundred|thousand|million|billion|dozen|and|a|an|about|around|over|nearly|some)$",
@@ -120,6 +132,8 @@ def question_kind(question: str) -> str | None:
         if noun in ("water body", "body of water"):
             return "water body"
         noun = _singular(noun)
+        if noun in ("unit", "units"):  # asked for only: "unit" heads no answer's kind (an army unit is no measure)
+            return "unit"
         if noun in _GROUP_OF:
             return _GROUP_OF[noun]
     return None
@@ -171,6 +185,11 @@ def kind_mismatch(question: str, answer: str, context: str) -> str | None:
             "the answer names no continent"
     if q == "direction":
         return None if _COMPASS.search(answer) else "the answer gives no direction"
+    if q == "unit":  # "In what unit is the size measured?": a unit of measure, or a count of things ("number of
+        # gates", "steps"); a clause ("how much time the best algorithm requires") is neither
+        clause = re.match(r"\s*(?:how|what|which|when|where|whether|why|who|that)\b", answer, re.I)
+        counted = re.search(r"\b(?:number|amount|count|quantity)\s+of\b", answer, re.I) or re.search(r"[a-z]s$", answer)
+        return None if not clause and (_UNIT.search(answer) or counted) else "the answer names no unit of measure"
     if _COMPASS_ONLY.match(answer.strip()):
         if q is not None and q not in ("coast", "border", "district", "direction"):
             return f"the answer is a compass direction, not a {q}"
@@ -250,6 +269,11 @@ def subject_after_verb(question: str, answer_span: tuple[int, int], sentence: tu
     if re.search(r"\bby\b", between, re.I):
         return None
     return f"the answer stands after '{hits[-1].group(0)}', where what is {m.group(1)} stands, not who did it"
+
+
+def direction_only(answer: str) -> bool:
+    """"south-east", "to the north of the city": a compass direction and nothing else."""
+    return bool(_COMPASS_ONLY.match(answer.strip()))
 
 
 def spelled_number_only(answer: str) -> bool:

@@ -16,8 +16,9 @@ import random
 import re
 from dataclasses import asdict, dataclass
 
-from vla_builder.text.kinds import (MEASURE_NOUN, answer_kinds, kind_mismatch, lists_several, not_a_who,
-                                    offers_alternatives, several_asked, spelled_number_only, subject_after_verb)
+from vla_builder.text.kinds import (MEASURE_NOUN, answer_kinds, direction_only, kind_mismatch, lists_several,
+                                    not_a_who, offers_alternatives, several_asked, spelled_number_only,
+                                    subject_after_verb)
 from vla_builder.text.lang import anaphoric
 from vla_builder.text.lang import keywords as lang_keywords
 from vla_builder.text.lang import sentences as lang_sentences
@@ -38,6 +39,10 @@ _QTYPES = {
            (r"when|what (?:year|century|decade|date|day|month|time|period|age)|which (?:year|century|decade)",
             "a time or date", "time"),
            (r"how long", "a duration or length", "duration"),
+           (r"how often|how frequently", "a frequency", "frequency"),
+           (r"how (?:large|big|small|tall|high|low|far|deep|wide|heavy|fast|slow|populous|dense|common|rare|"
+            r"important|close|great|strong|successful|popular|wealthy|rich|poor|hot|cold|warm)", "a measure or degree",
+            "degree"),
            (r"who|whom|whose", "a person or group", "entity"), (r"where", "a place", "entity"),
            (r"why", "a reason", "other"), (r"which", "one specific item", "other"),
            (r"what", "a thing or fact", "other"), (r"how", "a manner or method", "other")),
@@ -66,6 +71,16 @@ _COUNT = re.compile(r"\d[\d,.]*\s*(?:차례|번째|번|회|명|개|위|권|곳|�
 _DATE_TOKEN = re.compile(r"^(\d[\d,.]*(?:st|nd|rd|th|s)?|\d+[년월일세살시분초개명번회차위%]*|the|and|or|of|in|on|"
                          r"about|around|c\.|century|centuries|year|years|decade|bc|ad|[ivxlc]+)$", re.IGNORECASE)
 
+
+# "How often ...?" (round 5): a frequency says how many times in a span ("every four years", "twice a day",
+# "annually"), or at least gives a number or a time word.
+_FREQUENCY = re.compile(r"\b(every|each|per|once|twice|thrice|times?|always|never|rarely|seldom|often|usually|"
+                        r"sometimes|regularly|frequently|occasionally|constantly|continuously|annual|annually|yearly|"
+                        r"biennial|biennially|monthly|weekly|daily|hourly|nightly|quarterly|perennial|seasonal|"
+                        r"seasonally)\b", re.IGNORECASE)
+# An adjective phrase of degree ("most densely populated", "very large") describes; it names no place (round 5).
+_DEGREE_PHRASE_EN = re.compile(r"^(?:the\s+)?(?:most|more|less|least|very|highly|extremely|fairly|relatively|"
+                               r"quite|rather)\s+[a-z-]+(?:\s+[a-z-]+)?$")
 
 # English answer shapes that cannot answer "where" (a person) or "who" (an event, place or thing).
 _PERSON_EN = re.compile(r"^(king|queen|duke|duchess|count|countess|earl|lord|lady|prince|princess|emperor|empress|"
@@ -267,6 +282,20 @@ def _locate(context: str, answer: str) -> list[tuple[int, int, bool]]:
     return hits
 
 
+# English words of one family meet (religious / religion, settlers / settlement: Snowball stems keep the suffixes
+# apart): a lower-case context word sharing its first DERIVED_PREFIX letters with a question word counts as that
+# word (round 5). Names are left alone: a name is its own word (Raoulii is not "Raouliii").
+DERIVED_WORDS = True
+DERIVED_PREFIX = 6
+
+
+def _derived_key(key: str, question_keys: dict[str, str]) -> str:
+    if key in question_keys or len(key) < DERIVED_PREFIX:
+        return key
+    return next((q for q in question_keys if len(q) >= DERIVED_PREFIX and q[:DERIVED_PREFIX] == key[:DERIVED_PREFIX]),
+                key)
+
+
 class _Overlap:
     """Question content shared by each context sentence, weighted by rarity across the sentences (a word every
     sentence carries, like the article's subject, says little about where the answer is)."""
@@ -275,6 +304,8 @@ class _Overlap:
         self.q = keywords(question, lang)
         self.spans = lang_sentences(context, lang)
         toks = lang_tokens(context, lang)
+        if lang != "ko" and DERIVED_WORDS:
+            toks = [(_derived_key(k, self.q) if context[pos:pos + 1].islower() else k, s, pos) for k, s, pos in toks]
         self.per_sentence: list[list[tuple[str, str, int]]] = [[] for _ in self.spans]
         for t in toks:
             i = self.sentence_of(t[2])
@@ -614,6 +645,14 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
             elif kind == "duration":  # "380 years", "a decade", "three miles": a number or a time word
                 ok = bool(_NUMBER_WORDS.search(answer) or _TIME_WORDS.search(answer))
                 why = say(lang, "the answer holds neither a number nor a time word", "답에 수도 시간 표현도 없다")
+            elif kind == "frequency":
+                ok = bool(_FREQUENCY.search(answer) or _NUMBER_WORDS.search(answer) or _TIME_WORDS.search(answer))
+                why = say(lang, "the answer says no frequency, number or time", "답에 빈도, 수, 시간 표현이 없다")
+            elif kind == "degree":  # "How populous is X?": a number, a rank or a degree — not a place or a name
+                ok = not (direction_only(answer) or (
+                    re.search(r"\b[A-Z]", answer) and not _NUMBER_WORDS.search(answer)))
+                why = say(lang, "the answer is a direction or a name, not a measure or degree",
+                          "답이 정도나 수치가 아니라 방향이나 이름이다")
             elif kind == "time":
                 ok = bool(_TIME_WORDS.search(_COUNT.sub(" ", answer)))
                 why = say(lang, "the answer holds no time expression" if not _COUNT.search(answer) else
@@ -627,6 +666,8 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 if ok and lang != "ko" and qword == "where" and (_PERSON_EN.search(answer) or
                                                                  "person" in answer_kinds(answer, context)):
                     ok, why = False, "the answer names a person (a title, a regnal number or 'the duke, X'), not a place"
+                elif ok and lang != "ko" and qword == "where" and _DEGREE_PHRASE_EN.match(answer.strip()):
+                    ok, why = False, "the answer is a description of degree ('most …'), not a place"
                 elif ok and lang != "ko" and qword in ("who", "whom") and _EVENT_PLACE_EN.search(answer):
                     ok, why = False, "the answer names an event, a place or a thing, not a person or group"
                 elif ok and lang != "ko" and _NAMED_KIND_EN.search(question) and \
