@@ -48,7 +48,11 @@ QA_FILES = {"korquad_v1.0_dev": "korquad_v1.0_dev_excerpt.json", "squad_v2.0_dev
             # Round 4: two more articles. Held out 5 (Southern_California) measured at first look before any round-4
             # rule change, then tuned on; held out 6 (Victoria_(Australia)) measured once, after the last change.
             "squad_v2.0_dev_heldout5": "squad_v2.0_dev_heldout5.json",
-            "squad_v2.0_dev_heldout6": "squad_v2.0_dev_heldout6.json"}
+            "squad_v2.0_dev_heldout6": "squad_v2.0_dev_heldout6.json",
+            # Round 5: measured once, after round 5's last rule change (Sky_(United_Kingdom); KorQuAD 윤증 and
+            # 와트 타일러의 난).
+            "squad_v2.0_dev_heldout7": "squad_v2.0_dev_heldout7.json",
+            "korquad_v1.0_dev_heldout3": "korquad_v1.0_dev_heldout3.json"}
 
 
 def _qa_rows(path: Path) -> list[dict]:

@@ -111,3 +111,18 @@ def test_round5_words_of_one_family_meet_but_names_stay_apart():
     # "Raouliii" (a typo in the question) is not "Raoulii": names are not matched by their first letters
     t = qa_trace("Who served the Raouliiis?", names, "The Maniakates", key="k", lang="en")
     assert "raoulii" not in " ".join(t.basis["evidence"][0]["shared_words"]).lower()
+
+
+def test_round5_dates_counts_and_names_with_digits():
+    ctx = ("When Orra Digital was launched in 1998 it used the Astra 2A satellite and 40,000 boxes. In May 2006, the "
+           "broadcaster Setanta was awarded two of the six packages. In July 2013 the maker renamed Orra Drive to "
+           "OneDrive. The new service could carry hundreds of channels.")
+    when = "When was Orra Digital launched?"
+    assert _fails(when, ctx, "1998") == []
+    assert "answer_type" in _fails(when, ctx, "Astra 2A")  # a digit inside a name is no date
+    assert "answer_type" in _fails(when, ctx, "40,000")  # a number grouped in thousands is a count
+    many = "How many of the six packages was Setanta awarded?"
+    assert _fails(many, ctx, "two") == []
+    assert "answer_type" in _fails(many, ctx, "2006")  # "In May 2006": a year, not a count
+    assert "answer_type" in _fails("What did the maker rename Orra Drive to?", ctx, "July 2013")  # a bare date
+    assert _fails("How many channels could the new service carry?", ctx, "hundreds") == []

@@ -59,7 +59,7 @@ _TIME_WORDS = re.compile(r"\d|\b(century|centuries|year|years|decade|decades|era
                          r"mid|war)\b|년|월|일|세기|시대|때|무렵|이전|이후|초기|말기|중반|시절|왕조|기간", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
                            r"forty|fifty|hundred|thousand|million|billion|first|second|third|fourth|fifth|sixth|seventh|eighth|"
-                           r"ninth|tenth|eleventh|twelfth|dozen|half|several|few|"
+                           r"ninth|tenth|eleventh|twelfth|dozen|half|several|few|hundreds|thousands|millions|billions|dozens|"
                            r"many|single|both|double|triple|none)\b|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|백|천|만|억|첫|수)\s*"
                            r"(?:번|명|개|살|해|년|가지|차례|째|권|곳|배|시간|일|달|주|세|천|만|억)", re.IGNORECASE)
 _NUMBER_NOUN = re.compile(r"\b(integers?|numbers?|digits?|values?|figures?|scores?|numerals?)\b|숫자|수치|점수|값",
@@ -69,7 +69,15 @@ _COUNT = re.compile(r"\d[\d,.]*\s*(?:차례|번째|번|회|명|개|위|권|곳|�
                     r"(?:times|people|persons|men|women|soldiers|troops|ships|percent)\b)", re.IGNORECASE)
 # An answer made only of these is a number or a date (1989년 2월 15일, the 10th and 11th centuries, 911).
 _DATE_TOKEN = re.compile(r"^(\d[\d,.]*(?:st|nd|rd|th|s)?|\d+[년월일세살시분초개명번회차위%]*|the|and|or|of|in|on|"
-                         r"about|around|c\.|century|centuries|year|years|decade|bc|ad|[ivxlc]+)$", re.IGNORECASE)
+                         r"about|around|c\.|century|centuries|year|years|decade|bc|ad|[ivxlc]+|january|february|march|"
+                         r"april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|"
+                         r"sep|sept|oct|nov|dec)$", re.IGNORECASE)
+# Round 5: what a time check must not read as a time — a digit inside a name ("Astra 2A", "A380", "33C") and a
+# number grouped in thousands ("40,000": a count; years are not written so).
+_NOT_TIME_EN = re.compile(r"\b(?:[A-Za-z]+\d\w*|\d+(?!(?:st|nd|rd|th|s|am|pm|bc|ad|bce|ce)\b)[A-Za-z]\w*|"
+                          r"\d{1,3}(?:,\d{3})+(?:\.\d+)?)\b")
+_MONTH_OR_TIME_PREP_EN = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|"
+                                    r"november|december|in|since|by|from|until|till|of)\s*$", re.IGNORECASE)
 
 
 # "How often ...?" (round 5): a frequency says how many times in a span ("every four years", "twice a day",
@@ -642,6 +650,10 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
             if kind == "number":
                 ok = bool(_NUMBER_WORDS.search(answer))
                 why = say(lang, "the answer holds no number", "답에 수가 없다")
+                # "In May 2006" / "in 2006": a bare year where the context dates something counts nothing
+                if ok and lang != "ko" and re.fullmatch(r"1\d{3}|20\d{2}", answer.strip()) and \
+                        _MONTH_OR_TIME_PREP_EN.search(context[max(0, start - 12):start]):
+                    ok, why = False, "the answer is a year (the context dates something with it), not a count"
             elif kind == "duration":  # "380 years", "a decade", "three miles": a number or a time word
                 ok = bool(_NUMBER_WORDS.search(answer) or _TIME_WORDS.search(answer))
                 why = say(lang, "the answer holds neither a number nor a time word", "답에 수도 시간 표현도 없다")
@@ -654,7 +666,7 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 why = say(lang, "the answer is a direction or a name, not a measure or degree",
                           "답이 정도나 수치가 아니라 방향이나 이름이다")
             elif kind == "time":
-                ok = bool(_TIME_WORDS.search(_COUNT.sub(" ", answer)))
+                ok = bool(_TIME_WORDS.search(_COUNT.sub(" ", answer if lang == "ko" else _NOT_TIME_EN.sub(" ", answer))))
                 why = say(lang, "the answer holds no time expression" if not _COUNT.search(answer) else
                           "the answer is a count, not a time", "답에 시간 표현이 없다" if not _COUNT.search(answer)
                           else "답이 시점이 아니라 횟수나 개수다")
