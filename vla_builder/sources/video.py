@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +160,116 @@ def can_pass_yuv(info: VideoInfo, size_px: tuple[int, int]) -> bool:
             and info.height_px % 2 == 0)
 
 
+# -- seeking: start decoding near a piece of a long video, with the source frame index a decode from frame 0 gives --
+#
+# Labels are indexed by source frame, so after a seek the index must be exact. The container's packets (demuxed, not
+# decoded: ~0.6 s for a 60-minute 240p file) give every frame's pts; the frame of rank k in pts order is the k-th a
+# decode from frame 0 yields when every packet decodes to exactly one frame. That is taken as proven only for
+# constant-frame-rate streams of codecs that decode one frame per packet, whose pts are all on the probe's 1/fps
+# grid, with no packet the demuxer marks for discarding, and whose first decoded frame is the first packet's;
+# everything else (VFR, AVI's placeholder frames, edit lists that drop frames) decodes from frame 0 as before. A
+# seek must land on the keyframe the table names, and every frame decoded from there to the start must be the
+# table's next one (pts equal to the tick); else the stream is decoded from frame 0.
+SEEK_ENV = "VLA_BUILDER_SEEK"  # "0": never seek (every decode starts at frame 0, as before seeking existed)
+SEEK_CODECS = {"h264", "hevc", "vp9", "av1", "libdav1d"}  # one decoded frame per packet
+SEEKS: dict[str, int] = {}  # "<backend> seek" / "<backend> linear" -> streams opened that way (tests, profile)
+
+
+def _count(how: str) -> None:
+    SEEKS[how] = SEEKS.get(how, 0) + 1
+
+
+def seeking_enabled() -> bool:
+    import os
+
+    return os.environ.get(SEEK_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """Every frame of the first video stream in presentation order: pts (ticks of `time_base`) and keyframes."""
+
+    time_base: float
+    pts: np.ndarray  # (N,) int64, strictly increasing: rank k = source frame index k
+    key_ranks: np.ndarray  # (K,) ranks of the keyframes, increasing
+
+    def start_rank(self, start_s: float | None = None, start_index: int | None = None) -> int:
+        """The first frame to yield: the first at or after `start_s` (source seconds), or `start_index`."""
+        if start_index is not None:
+            return max(0, int(start_index))
+        return int(np.searchsorted(self.pts * self.time_base, float(start_s), side="left"))
+
+    def key_rank_before(self, rank: int) -> int:
+        """The last keyframe at or before `rank` (0 when none)."""
+        at = int(np.searchsorted(self.key_ranks, min(rank, len(self.pts) - 1), side="right")) - 1
+        return int(self.key_ranks[at]) if at >= 0 else 0
+
+
+def frame_table(info: VideoInfo) -> tuple[FrameTable | None, str]:
+    """(table, "") when seeks into this file can be made exact, else (None, why not). Cached per file version."""
+    st = info.path.stat()
+    return _frame_table(str(info.path), st.st_mtime_ns, st.st_size, info.codec, float(info.fps))
+
+
+@lru_cache(maxsize=16)
+def _frame_table(path: str, _mtime_ns: int, _size: int, codec: str, fps: float) -> tuple[FrameTable | None, str]:
+    import av
+
+    if codec not in SEEK_CODECS:
+        return None, f"codec {codec} is not known to decode one frame per packet"
+    if fps <= 0:
+        return None, "no frame rate"
+    try:
+        with av.open(path) as container:
+            if container.format.name == "avi":
+                return None, "AVI (placeholder packets decode to no frame)"
+            stream = container.streams.video[0]
+            time_base = float(stream.time_base or 0)
+            pts, keys = [], []
+            for packet in container.demux(stream):
+                if packet.pts is None and packet.size == 0:
+                    continue  # the demuxer's end-of-stream marker
+                if packet.pts is None:
+                    return None, "a packet without pts"
+                if packet.is_discard:
+                    return None, "a packet the demuxer marks for discarding (its frame is not shown)"
+                pts.append(packet.pts)
+                keys.append(packet.is_keyframe)
+        with av.open(path) as container:  # afresh, as a decode from frame 0 opens it
+            first_decoded = next(iter(container.decode(container.streams.video[0])), None)
+    except Exception as e:  # an unreadable file: no seeking; the linear decode reports it
+        return None, f"cannot demux ({type(e).__name__})"
+    if len(pts) < 2 or time_base <= 0:
+        return None, "fewer than 2 frames"
+    order = np.argsort(np.asarray(pts, np.int64), kind="stable")
+    ticks = np.asarray(pts, np.int64)[order]
+    if (np.diff(ticks) <= 0).any():
+        return None, "two frames share a pts"
+    # constant frame rate: every pts on the probe's 1/fps grid within one tick (containers round to their time base)
+    if time_base > 0.25 / fps:
+        return None, f"time base {time_base} too coarse for {fps} fps"
+    grid = ticks[0] + np.arange(len(ticks)) / (fps * time_base)
+    if np.abs(ticks - grid).max() > 1.0 + 1e-6:
+        return None, "variable frame rate (pts off the 1/fps grid)"
+    if first_decoded is None or first_decoded.pts != ticks[0]:
+        return None, "the first decoded frame is not the first packet's (frames dropped at the start)"
+    key_ranks = np.flatnonzero(np.asarray(keys, bool)[order])
+    return FrameTable(time_base, ticks, key_ranks), ""
+
+
+def _seek_plan(info: VideoInfo, start_s: float | None, start_index: int | None
+               ) -> tuple[FrameTable, int, int] | None:
+    """(table, keyframe rank to seek to, first rank to yield), or None: decode from frame 0."""
+    if (start_s is None and start_index is None) or not seeking_enabled():
+        return None
+    table, _why = frame_table(info)
+    if table is None:
+        return None
+    start = table.start_rank(start_s, start_index)
+    key = table.key_rank_before(start)
+    return (table, key, start) if key > 0 else None
+
+
 @dataclass
 class PyAVDecoder:
     name: str = "pyav"
@@ -167,11 +278,75 @@ class PyAVDecoder:
         return None
 
     skips_pixels = True  # frames(pixels=False): decoded and timed, not converted (a plan pass)
+    seeks = True  # frames(start_s=..., start_index=...): starts near there (see FrameTable)
 
-    def frames(self, info: VideoInfo, pixels: bool = True, yuv: bool = False) -> FrameStream:
-        """pixels=False: every frame is decoded (so errors show) but only the first is converted to RGB; the
-        others are yielded as None (for passes that need timestamps only). yuv=True: frames are yielded
-        unconverted as `Yuv420Frame` (yuv420p sources without rotation only: `can_pass_yuv`)."""
+    def frames(self, info: VideoInfo, pixels: bool = True, yuv: bool = False, start_s: float | None = None,
+               start_index: int | None = None) -> FrameStream:
+        """pixels=False: every frame is decoded (so errors show) but only the first yielded is converted to RGB;
+        the others are yielded as None (for passes that need timestamps only). yuv=True: frames are yielded
+        unconverted as `Yuv420Frame` (yuv420p sources without rotation only: `can_pass_yuv`).
+
+        start_s / start_index: only frames at or after this source time / index are needed. Where the file allows
+        an exact seek (`frame_table`) decoding starts at the keyframe before it and yields, from the first frame at
+        or after it, the same (index, pts, pixels) as a decode from frame 0; else it decodes from frame 0 (and
+        yields the frames before the start too)."""
+        plan = _seek_plan(info, start_s, start_index)
+        if plan is not None:
+            landed = [False]
+            yield from self._seeked(info, pixels, yuv, plan, landed)
+            if landed[0]:
+                return
+            _count("pyav seek failed")  # not where the table said: nothing was yielded, decode from frame 0
+        _count("pyav linear")
+        yield from self._linear(info, pixels, yuv)
+
+    def _seeked(self, info: VideoInfo, pixels: bool, yuv: bool, plan: tuple[FrameTable, int, int],
+                landed: list[bool]) -> FrameStream:
+        """Seek to the plan's keyframe; check every frame from it to the start against the table (pts equal to
+        the tick) before yielding anything; `landed[0]` says whether it did. Yields nothing if the check fails."""
+        import av
+
+        table, key, start = plan
+        with av.open(str(info.path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            rank = key
+            try:
+                container.seek(int(table.pts[key]), stream=stream, backward=True, any_frame=False)
+                frames = container.decode(stream)
+                for frame in frames:
+                    if frame.pts is not None and frame.pts < table.pts[key]:
+                        continue  # an open GOP's leading frames, or a landing before the keyframe: not needed
+                    if rank >= len(table.pts) or frame.pts != table.pts[rank]:
+                        return  # not the frame the table says: the index would be wrong
+                    if rank >= start:
+                        landed[0] = True
+                        _count("pyav seek")
+                        break
+                    rank += 1
+                else:  # the stream ended before the start (a start past the end): same as from frame 0
+                    landed[0] = rank == len(table.pts)
+                    if landed[0]:
+                        _count("pyav seek")
+                    return
+            except av.error.FFmpegError:
+                return  # decode from frame 0, which reports the error as it always has
+            index = rank
+            try:
+                while frame is not None:
+                    pts = float(frame.time) if frame.time is not None else index / max(info.fps, 1e-9)
+                    if not pixels and index > rank:
+                        yield index, pts, None
+                    elif yuv:
+                        yield index, pts, Yuv420Frame(frame.to_ndarray(format="yuv420p"))
+                    else:
+                        yield index, pts, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
+                    index += 1
+                    frame = next(frames, None)
+            except av.error.FFmpegError:
+                pass  # a truncated tail: keep what decoded, as a decode from frame 0 does
+
+    def _linear(self, info: VideoInfo, pixels: bool, yuv: bool) -> FrameStream:
         import av
 
         with av.open(str(info.path)) as container:
@@ -204,9 +379,73 @@ class OpenCVDecoder:
         return None
 
     skips_pixels = True
+    seeks = True
 
-    def frames(self, info: VideoInfo, pixels: bool = True) -> FrameStream:
-        """pixels=False: frames after the first are grabbed (decoded, not converted) and yielded as None."""
+    # OpenCV reports a frame's time as the table's plus a constant (0, or e.g. 7 ms in a Matroska file with a
+    # codec delay): measured on the first frame, then every frame after the seek must match within this
+    _MATCH_S = 1e-6
+
+    def frames(self, info: VideoInfo, pixels: bool = True, start_s: float | None = None,
+               start_index: int | None = None) -> FrameStream:
+        """pixels=False: frames after the first yielded are grabbed (decoded, not converted) and yielded as None.
+        start_s / start_index: as `PyAVDecoder.frames` (OpenCV's own seek, checked against `frame_table`)."""
+        plan = _seek_plan(info, start_s, start_index)
+        if plan is not None:
+            landed = [False]
+            yield from self._seeked(info, pixels, plan[0], start_s, start_index, landed)
+            if landed[0]:
+                return
+            _count("opencv seek failed")
+        _count("opencv linear")
+        yield from self._linear(info, pixels)
+
+    def _seeked(self, info: VideoInfo, pixels: bool, table: FrameTable, start_s: float | None,
+                start_index: int | None, landed: list[bool]) -> FrameStream:
+        """OpenCV's CAP_PROP_POS_FRAMES seek (keyframe before, then decoded forward; its frame count is derived
+        from pts and is not trusted): each frame grabbed after it must be the table's next, landing at or before
+        the start, before anything is yielded; `landed[0]` says whether that held. Yields nothing if not."""
+        import cv2
+
+        table_s = table.pts * table.time_base
+        cap = cv2.VideoCapture(str(info.path))
+        try:
+            if not cap.isOpened() or not cap.grab():
+                return
+            offset_s = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 - table_s[0]
+            # start_s is on OpenCV's clock (what a decode from frame 0 reports), the table on the container's
+            start = table.start_rank(None if start_s is None else start_s - offset_s, start_index)
+            if not cap.set(cv2.CAP_PROP_POS_FRAMES, min(start, len(table_s) - 1)):
+                return
+            rank = None
+            while True:
+                if not cap.grab():
+                    return
+                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                k = int(np.clip(np.searchsorted(table_s, t - offset_s - self._MATCH_S), 0, len(table_s) - 1))
+                if abs(table_s[k] + offset_s - t) > self._MATCH_S or k != (k if rank is None else rank + 1) or k > start:
+                    return
+                rank = k
+                if rank >= start:
+                    break
+            landed[0] = True
+            _count("opencv seek")
+            index = rank
+            while True:
+                if pixels or index == rank:
+                    ok, bgr = cap.retrieve()
+                    if not ok:
+                        break
+                    yield index, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                else:
+                    yield index, t, None
+                index += 1
+                if not cap.grab():
+                    break
+                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        finally:
+            cap.release()
+
+    def _linear(self, info: VideoInfo, pixels: bool) -> FrameStream:
         import cv2
 
         cap = cv2.VideoCapture(str(info.path))

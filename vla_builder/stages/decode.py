@@ -24,6 +24,8 @@ from vla_builder.sources.video import (DecodeError, PyAVDecoder, Yuv420Frame, ca
                                        image_frames)
 from vla_builder.types import Clip, Frames, LabelRowCounts
 
+SEEK_MARGIN_S = 0.01  # a stream opened for a time span starts this much before it (float rounding of pts)
+
 
 def fit_size(size_px: tuple[int, int], box_hw: tuple[int, int]) -> tuple[int, int]:
     """(w, h) of a frame of `size_px` (w, h) scaled to fit inside `box_hw` (h, w), aspect kept, even sizes."""
@@ -57,6 +59,16 @@ class DecodeStage(Stage):
         # an episode span from the recipe, a labeled segment or a split wins; else the labeled frames' span
         time_span = (spec.start_s, spec.end_s) if spec.start_s is not None or spec.end_s is not None else None
         span = None if time_span is not None else clip.labels.span()
+        # a piece deep in a long video: every stream opened below starts near the piece, not at the source's first
+        # frame, where the decoder can seek with the exact frame index (`sources/video.py`, FrameTable; else it
+        # decodes from frame 0 as before). The margin keeps every frame grid_samples looks at (pts >= start - 1e-6)
+        # in the stream, so the grid and its first sample are unchanged.
+        if time_span is not None and time_span[0] is not None:
+            seek = {"start_s": time_span[0] - SEEK_MARGIN_S}
+        elif span is not None and span[0] > 0:
+            seek = {"start_index": int(span[0])}
+        else:
+            seek = {}
         if info.codec == "images":
             how = "images (opencv imread)"
 
@@ -66,12 +78,16 @@ class DecodeStage(Stage):
             open_plan_stream = open_stream
         else:
             decoder, how = choose_decoder(info, self.backend)
+            if not getattr(decoder, "seeks", False):
+                seek = {}  # decord, nvdec: from frame 0
 
             def open_stream():
-                return decoder.frames(info)
+                return decoder.frames(info, **seek)
 
             def open_plan_stream():  # timestamps only (frames decoded, not converted) where the backend can
-                return decoder.frames(info, pixels=False) if getattr(decoder, "skips_pixels", False) else open_stream()
+                if getattr(decoder, "skips_pixels", False):
+                    return decoder.frames(info, pixels=False, **seek)
+                return open_stream()
         work_w, work_h = fit_size((info.width_px, info.height_px), self.image_size)
 
         def check_size(width_px: int, height_px: int) -> None:
@@ -110,7 +126,7 @@ class DecodeStage(Stage):
                            and tuple(target.image_size) == (work_h, work_w) and can_pass_yuv(info, (work_w, work_h)))
             if passthrough:
                 how = f"pyav, yuv420p to the encoder unconverted ({how} where frames are read again)"
-                open_pass_stream = lambda: PyAVDecoder().frames(info, yuv=True)  # noqa: E731
+                open_pass_stream = lambda: PyAVDecoder().frames(info, yuv=True, **seek)  # noqa: E731
             else:
                 open_pass_stream = open_stream
             index_l, time_l = [], []
