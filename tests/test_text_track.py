@@ -141,3 +141,27 @@ def test_traces_are_pure_and_seeded():
     assert bad.answer is None and [c.name for c in bad.failed] == ["answer_in_context"]
     dup = classification_trace("Fine.", "ok", ["ok", "bad"], key="k", duplicate_of="f:1")
     assert dup.answer is None and [c.name for c in dup.failed] == ["not_duplicate"]
+
+
+def test_summary_names_must_be_in_the_document():
+    from vla_builder.text.tasks import summary_trace
+    doc = ("We train GAN models on ImageNet and compare them with a BERT baseline. Results improve by 3 points. "
+           "Training is stable across seeds.")
+    ok = summary_trace(doc, "GANs trained on ImageNet beat the BERT baseline by 3 points.", key="s", lang="en")
+    assert ok.answer is not None, [c.detail for c in ok.failed]  # GANs / GAN; "Training" opens no name
+    bad = summary_trace(doc, "GANs trained on ImageNet beat the RoBERTa baseline by 3 points.", key="s", lang="en")
+    assert [c.name for c in bad.failed] == ["entities_supported"] and "RoBERTa" in bad.failed[0].detail
+    ko_doc = "연구진은 CRISPR 기술로 유전자를 고쳤다. 실험은 3년 걸렸다."
+    assert summary_trace(ko_doc, "연구진이 CRISPR로 유전자를 고쳤다.", key="k", lang="ko").answer is not None
+    assert "entities_supported" in [c.name for c in summary_trace(
+        ko_doc, "연구진이 TALEN으로 유전자를 고쳤다.", key="k", lang="ko").failed]
+
+
+def test_choice_the_passage_never_states_is_flagged_not_rejected():
+    # Inference questions (CosmosQA-like): the right option is unstated, a distractor reuses the passage's words.
+    from vla_builder.text.tasks import choice_trace
+    ctx = "I missed the bus this morning and walked to the office in the rain."
+    t = choice_trace("Why might I feel tired?", ["I walked to the office in the rain", "I slept badly"], 1,
+                     context=ctx, key="c", lang="en")
+    assert t.answer == "B. I slept badly" and [c.name for c in t.flagged] == ["choice_supported"]
+    assert choice_trace("Why?", ["a", "b"], 5, context=ctx, key="c", lang="en").answer is None  # out of range
