@@ -126,11 +126,11 @@ def test_real_samples_floors(evaluation: dict):
     assert ko_3["true"] == 30 and ko_3["confirmed"] >= 29 and ko_3["swap"][1] / ko_3["swap"][0] >= 0.86
     assert ko_3["shift"][1] == ko_3["shift"][0]
     # Real multiple choice (CosmosQA, KoBEST COPA: inference, first look 51/59 kept, 3/59 changed indices caught)
-    # and summarization (SciTLDR, sci-news-sum-kr-50: first look 23/24, 20/24); then choice support flags instead
-    # of rejecting and summary names are checked (tuned now).
+    # and summarization (SciTLDR: first look 14/15, 11/15); then choice support flags instead of rejecting and
+    # summary names are checked (tuned now).
     mc, summ = evaluation["mc"], evaluation["summarization"]
     assert mc["records"] == 59 and mc["confirmed"] == 59  # no true label lost to words the passage lacks
-    assert summ["records"] == 24 and summ["confirmed"] >= 22 and summ["swap"][1] / summ["swap"][0] >= 0.87
+    assert summ["records"] == 15 and summ["confirmed"] >= 13 and summ["swap"][1] / summ["swap"][0] >= 0.8
     nli = evaluation["klue_nli_dev"]
     assert nli["confirmed"] == nli["records"]  # no true NLI label is rejected (cues flag; numbers/negation decide)
     assert nli["flip"][1] >= 6  # flips to 'entailment' over a new number or a negated shared word
