@@ -67,17 +67,16 @@ _NUMBER_NOUN = re.compile(r"\b(integers?|numbers?|digits?|values?|figures?|score
 # A number with a counter that counts things, not time (4차례, 5명, 3 times, 200 men): it cannot answer "when".
 _COUNT = re.compile(r"\d[\d,.]*\s*(?:차례|번째|번|회|명|개|위|권|곳|배|가지|마리|채|척|대|%|퍼센트|"
                     r"(?:times|people|persons|men|women|soldiers|troops|ships|percent)\b)", re.IGNORECASE)
-# An answer made only of these is a number or a date (1989년 2월 15일, the 10th and 11th centuries, 911).
+_MONTHS_EN = "january|february|march|april|may|june|july|august|september|october|november|december"
+# An answer made only of these is a number or a date (1989년 2월 15일, the 10th and 11th centuries, 911, July 2013).
 _DATE_TOKEN = re.compile(r"^(\d[\d,.]*(?:st|nd|rd|th|s)?|\d+[년월일세살시분초개명번회차위%]*|the|and|or|of|in|on|"
-                         r"about|around|c\.|century|centuries|year|years|decade|bc|ad|[ivxlc]+|january|february|march|"
-                         r"april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|"
-                         r"sep|sept|oct|nov|dec)$", re.IGNORECASE)
+                         r"about|around|c\.|century|centuries|year|years|decade|bc|ad|[ivxlc]+|"
+                         rf"{_MONTHS_EN}|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)$", re.IGNORECASE)
 # Round 5: what a time check must not read as a time — a digit inside a name ("Astra 2A", "A380", "33C") and a
 # number grouped in thousands ("40,000": a count; years are not written so).
 _NOT_TIME_EN = re.compile(r"\b(?:[A-Za-z]+\d\w*|\d+(?!(?:st|nd|rd|th|s|am|pm|bc|ad|bce|ce)\b)[A-Za-z]\w*|"
                           r"\d{1,3}(?:,\d{3})+(?:\.\d+)?)\b")
-_MONTH_OR_TIME_PREP_EN = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|"
-                                    r"november|december|in|since|by|from|until|till|of)\s*$", re.IGNORECASE)
+_MONTH_OR_TIME_PREP_EN = re.compile(rf"\b(?:{_MONTHS_EN}|in|since|by|from|until|till|of)\s*$", re.IGNORECASE)
 
 
 # "How often ...?" (round 5): a frequency says how many times in a span ("every four years", "twice a day",
