@@ -79,7 +79,7 @@ class DecodeStage(Stage):
         else:
             decoder, how = choose_decoder(info, self.backend)
             if not getattr(decoder, "seeks", False):
-                seek = {}  # decord, nvdec: from frame 0
+                seek = {}  # nvdec: from frame 0
 
             def open_stream():
                 return decoder.frames(info, **seek)
