@@ -262,6 +262,8 @@ def _seek_plan(info: VideoInfo, start_s: float | None, start_index: int | None
     """(table, keyframe rank to seek to, first rank to yield), or None: decode from frame 0."""
     if (start_s is None and start_index is None) or not seeking_enabled():
         return None
+    if start_index == 0 or (start_index is None and start_s <= 0):
+        return None  # a first piece: nothing to skip (and no packet table to read)
     table, _why = frame_table(info)
     if table is None:
         return None
