@@ -272,6 +272,17 @@ def _seek_plan(info: VideoInfo, start_s: float | None, start_index: int | None
     return (table, key, start) if key > 0 else None
 
 
+def _pyav_item(frame, index: int, first: int, info: VideoInfo, pixels: bool, yuv: bool):
+    """(index, pts, frame) as the PyAV decoder yields it; with pixels=False only the first yielded (`first`) has
+    pixels, the others None."""
+    pts = float(frame.time) if frame.time is not None else index / max(info.fps, 1e-9)
+    if not pixels and index > first:
+        return index, pts, None
+    if yuv:
+        return index, pts, Yuv420Frame(frame.to_ndarray(format="yuv420p"))
+    return index, pts, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
+
+
 @dataclass
 class PyAVDecoder:
     name: str = "pyav"
@@ -336,13 +347,7 @@ class PyAVDecoder:
             index = rank
             try:
                 while frame is not None:
-                    pts = float(frame.time) if frame.time is not None else index / max(info.fps, 1e-9)
-                    if not pixels and index > rank:
-                        yield index, pts, None
-                    elif yuv:
-                        yield index, pts, Yuv420Frame(frame.to_ndarray(format="yuv420p"))
-                    else:
-                        yield index, pts, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
+                    yield _pyav_item(frame, index, rank, info, pixels, yuv)
                     index += 1
                     frame = next(frames, None)
             except av.error.FFmpegError:
@@ -357,13 +362,7 @@ class PyAVDecoder:
             index = 0
             try:
                 for frame in container.decode(stream):
-                    pts = float(frame.time) if frame.time is not None else index / max(info.fps, 1e-9)
-                    if not pixels and index > 0:
-                        yield index, pts, None
-                    elif yuv:
-                        yield index, pts, Yuv420Frame(frame.to_ndarray(format="yuv420p"))
-                    else:
-                        yield index, pts, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
+                    yield _pyav_item(frame, index, 0, info, pixels, yuv)
                     index += 1
             except av.error.FFmpegError as e:
                 if index == 0:
