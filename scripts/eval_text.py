@@ -99,7 +99,7 @@ def _words(text: str, offset: int) -> list[tuple[int, str]]:
     return [(offset + m.start(), m.group(0)) for m in re.finditer(r"[\w'-]+", text)]
 
 
-def eval_qa(path: Path) -> dict:
+def eval_qa(path: Path, weak_support: str = "reject") -> dict:
     rows = _qa_rows(path)
     rng = random.Random(0)
     answerable = [r for r in rows if not r["is_impossible"]]
@@ -110,7 +110,8 @@ def eval_qa(path: Path) -> dict:
         by_context.setdefault(r["context"], []).append(r)
     res = {"records": len(rows), "answerable": len(answerable), "unanswerable": len(rows) - len(answerable),
            "published_errors": len(errors), "published_errors_rejected": 0, "true": len(true), "confirmed": 0,
-           "false_rejections": [], "swap": [0, 0], "shift": [0, 0], "unanswerable_confirmed": 0, "swaps_missed": []}
+           "false_rejections": [], "swap": [0, 0], "shift": [0, 0], "unanswerable_confirmed": 0, "swaps_missed": [],
+           "true_flagged_weak": 0, "swap_flagged_weak": 0}
     for r in errors:
         t = qa_trace(r["question"], r["context"], r["answer"], key="e", answer_start=r["answer_start"],
                      lang=language_of(r["context"], r["question"]))
@@ -122,25 +123,35 @@ def eval_qa(path: Path) -> dict:
             res["unanswerable_confirmed"] += t.answer is not None
     for r in true:
         lang = language_of(r["context"], r["question"])
-        t = qa_trace(r["question"], r["context"], r["answer"], key="t", answer_start=r["starts"], lang=lang)
+        t = qa_trace(r["question"], r["context"], r["answer"], key="t", answer_start=r["starts"], lang=lang,
+                     weak_support=weak_support)
         if t.answer != r["answer"]:
             res["false_rejections"].append({"id": r["id"], "answer": r["answer"],
                                             "why": "; ".join(f"{c.name}: {c.detail}" for c in t.failed)})
             continue
         res["confirmed"] += 1
+        res["true_flagged_weak"] += _weak(t)
         sw = _swap(r, by_context[r["context"]], rng)
         if sw:
-            bad = qa_trace(r["question"], r["context"], sw[0], key="s", answer_start=sw[1], lang=lang)
+            bad = qa_trace(r["question"], r["context"], sw[0], key="s", answer_start=sw[1], lang=lang,
+                           weak_support=weak_support)
             res["swap"][0] += 1
             res["swap"][1] += bad.answer is None
+            res["swap_flagged_weak"] += bad.answer is not None and _weak(bad)
             if bad.answer is not None:
                 res["swaps_missed"].append({"id": r["id"], "question": r["question"], "true": r["answer"],
                                             "swapped": sw[0]})
         bad = qa_trace(r["question"], r["context"], r["answer"], key="h", answer_start=[x + 3 for x in r["starts"]],
-                       lang=lang)
+                       lang=lang, weak_support=weak_support)
         res["shift"][0] += 1
         res["shift"][1] += bad.answer is None
     return res
+
+
+def _weak(t) -> bool:
+    """Kept with the weak-support flag (weak_support="flag")."""
+    return any(c.name == "answer_supported" and ("weak support" in c.detail or "근거가 약해" in c.detail)
+               for c in t.flagged)
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -195,11 +206,11 @@ def eval_summary(path: Path) -> dict:
     return res
 
 
-def evaluate(korean_tokens: str = "ngram") -> dict:
+def evaluate(korean_tokens: str = "ngram", weak_support: str = "reject") -> dict:
     lang_mod.KOREAN_TOKENS = korean_tokens
-    out = {"korean_tokens": korean_tokens}
+    out = {"korean_tokens": korean_tokens, "weak_support": weak_support}
     for name, fname in QA_FILES.items():
-        out[name] = eval_qa(REAL / fname)
+        out[name] = eval_qa(REAL / fname, weak_support)
     extra = {"klue_nli_dev": (REAL / "klue_nli_v1_dev_excerpt.jsonl", "nli"),
              # pairs 38-75, added after round 3's NLI rules were written on pairs 0-37: held out
              "klue_nli_dev_heldout": (REAL / "klue_nli_v1_dev_heldout.jsonl", "nli"),
@@ -225,11 +236,13 @@ def _pct(a: int, b: int) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--korean-tokens", choices=["morph", "ngram"], default="ngram")
+    ap.add_argument("--weak-support", choices=["reject", "flag"], default="reject",
+                    help="QA: reject (default) or keep and flag answers whose sentence supports them weakly")
     ap.add_argument("--json", type=Path, help="also write the full results (with every miss) here")
     ap.add_argument("-v", "--verbose", action="store_true", help="list false rejections and missed corruptions")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    res = evaluate(args.korean_tokens)
+    res = evaluate(args.korean_tokens, args.weak_support)
     wall = time.perf_counter() - t0
     print(f"Korean tokens: {args.korean_tokens}   wall {wall:.1f} s")
     for name, r in res.items():
@@ -239,7 +252,9 @@ def main() -> int:
             print(f"{name}: {r['records']} records ({r['unanswerable']} unanswerable, kept as such: "
                   f"{r['unanswerable_confirmed']}); published errors rejected {_pct(r['published_errors_rejected'], r['published_errors'])}")
             print(f"  true records confirmed {_pct(r['confirmed'], r['true'])}; corrupted rejected: "
-                  f"swap {_pct(*r['swap'][::-1])}, shift {_pct(*r['shift'][::-1])}")
+                  f"swap {_pct(*r['swap'][::-1])}, shift {_pct(*r['shift'][::-1])}"
+                  + (f"; kept with a weak-support flag: true {r['true_flagged_weak']}, swaps {r['swap_flagged_weak']}"
+                     if res["weak_support"] == "flag" else ""))
             if args.verbose:
                 for f in r["false_rejections"]:
                     print(f"    false rejection {f['id']} '{f['answer']}': {f['why'][:200]}")

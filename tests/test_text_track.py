@@ -165,3 +165,23 @@ def test_choice_the_passage_never_states_is_flagged_not_rejected():
                      context=ctx, key="c", lang="en")
     assert t.answer == "B. I slept badly" and [c.name for c in t.flagged] == ["choice_supported"]
     assert choice_trace("Why?", ["a", "b"], 5, context=ctx, key="c", lang="en").answer is None  # out of range
+
+
+def test_weak_support_rejects_by_default_and_flags_on_request(tmp_path: Path):
+    # The despot's sentence shares only "Kyra" with the question; the sentence before shares "Kyra" and "1191":
+    # support below half the best (rejected by default), above a quarter (kept and flagged with weak_support: flag).
+    ctx = ("Richard reached Kyra in 1191 on his way to the crusade. The despot of Kyra, Isaak Kom, had refused his "
+           "fleet water. Ships of the fleet were wrecked off the coast.")
+    rows = [{"question": "Who ruled Kyra in 1191?", "context": ctx, "answer": "Isaak Kom",
+             "answer_start": ctx.index("Isaak Kom")},
+            {"question": "Who reached Kyra in 1191?", "context": ctx, "answer": "Richard", "answer_start": 0}]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for mode, kept in (("reject", ["Richard"]), ("flag", ["Isaak Kom", "Richard"])):
+        recipe = tmp_path / f"{mode}.yaml"
+        recipe.write_text(f"kind: text\nname: {mode}\nsources:\n  - {{path: qa.jsonl, task: qa, weak_support: {mode}}}\n")
+        out = tmp_path / f"out_{mode}"
+        assert build_text_cli(_args(recipe, out)) in (0, 3)
+        records = _jsonl(out / "records.jsonl")
+        assert sorted(r["answer"] for r in records) == kept
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["checks"]["answer_supported"]["flagged" if mode == "flag" else "failed"] == 1

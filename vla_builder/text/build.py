@@ -139,7 +139,8 @@ def _trace(src: TextSourceConfig, v: dict[str, Any], key: str, duplicate_of: str
     if src.task == "qa":
         impossible = bool(v.get("impossible")) and not v["answer"].strip()
         t = qa_trace(v["question"], v["context"], v["answer"], key=key, duplicate_of=duplicate_of,
-                     answer_start=v.get("answer_start"), impossible=bool(v.get("impossible")), lang=lang)
+                     answer_start=v.get("answer_start"), impossible=bool(v.get("impossible")), lang=lang,
+                     weak_support=src.weak_support)
         label = UNANSWERABLE[lang] if impossible else v["answer"]
         user = f"지문: {v['context']}\n\n질문: {v['question']}" if ko else \
             f"Context: {v['context']}\n\nQuestion: {v['question']}"

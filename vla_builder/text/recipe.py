@@ -50,6 +50,9 @@ class TextSourceConfig(_Strict):
     layout: Literal["auto", "jsonl", "json", "csv", "tsv", "squad"] = "auto"
     language: Language | None = None  # overrides the recipe's `language` for this source
     index_base: Literal[0, 1] = 0  # multiple choice: an integer answer counts choices from 0 or from 1
+    # QA: an answer whose sentence speaks to the question less than half as well as the best sentence (but at least
+    # a quarter as well) is rejected, or kept and flagged for review (fewer true labels lost, fewer wrong ones caught)
+    weak_support: Literal["reject", "flag"] = "reject"
     fields: dict[str, str] = Field(default_factory=dict, validate_default=True)  # role -> input key
     labels: list[str] | None = Field(None, validate_default=True)  # the label set (classification only)
     # Optional cue words per label (classification): quoted as evidence, and a label that contradicts every

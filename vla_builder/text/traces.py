@@ -156,6 +156,7 @@ def _date_or_number_only(answer: str) -> bool:
 
 
 SUPPORT_RATIO = 0.5  # the answer's sentence must carry at least this share of the best sentence's question overlap
+WEAK_SUPPORT_RATIO = 0.25  # with weak_support="flag", from here up to SUPPORT_RATIO the answer is kept and flagged
 ANSWER_WORD_WEIGHT = 0.5
 NEIGHBOUR_WEIGHT = 0.5
 _CLIP = 160  # longest quote, in characters: enough to show the evidence, short enough to read
@@ -535,12 +536,15 @@ def _predicate_like(word: str) -> bool:
 
 
 def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of: str | None = None,
-             answer_start: int | list[int] | None = None, impossible: bool = False, lang: str = "en") -> Trace:
+             answer_start: int | list[int] | None = None, impossible: bool = False, lang: str = "en",
+             weak_support: str = "reject") -> Trace:
     """Extractive QA: the answer must be a span of the context (at `answer_start` when the record gives one), in a
     sentence that speaks to the question at least half as well as the best sentence, of the kind the question asks
     for, and not just a word of the question; a Korean answer's sentence must hold the question's focus predicate
     (`_focus_keys`), and a number must not be beaten by another of its unit that sits much nearer the question's
-    words (`_closest_rival`). `impossible` records (SQuAD v2) confirm the abstention."""
+    words (`_closest_rival`). `impossible` records (SQuAD v2) confirm the abstention. `weak_support="flag"` keeps
+    (and flags) an answer whose sentence speaks to the question at least `WEAK_SUPPORT_RATIO` as well as the best
+    one but less than `SUPPORT_RATIO`: fewer true records lost, fewer wrong ones rejected (BENCHMARKS.md)."""
     rng = random.Random(key)
     ov = _Overlap(question, context, lang)
     q_terms = _words(ov.q)
@@ -626,6 +630,12 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                 "at least twice as well",
                 "답이 있는 문장이 질문과 내용어를 공유하지 않는다" if not shared else
                 f"답이 있는 문장은 {_join(_words(shared))}만 공유하고, 다른 문장이 질문과 두 배 이상 더 맞는다"))
+            if not ok and again is None and weak_support == "flag" and own > 0 and own >= WEAK_SUPPORT_RATIO * best:
+                supported = Check("answer_supported", True, say(
+                    lang, f"its sentence shares only {_join(_words(shared))}; another sentence matches the question "
+                          "better — weak support, flagged for review",
+                    f"답이 있는 문장은 {_join(_words(shared))}만 공유하고 다른 문장이 질문과 더 맞는다 — 근거가 약해 "
+                    "검토 대상"), flagged=True)
             if not ok and best == 0 and FLAG_NO_OVERLAP:
                 # No sentence shares a word with the question (a paraphrase through and through): the words cannot
                 # tell the answer's sentence from any other, so this is undecidable, not wrong.
