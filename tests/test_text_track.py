@@ -185,3 +185,11 @@ def test_weak_support_rejects_by_default_and_flags_on_request(tmp_path: Path):
         assert sorted(r["answer"] for r in records) == kept
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["checks"]["answer_supported"]["flagged" if mode == "flag" else "failed"] == 1
+
+
+def test_korean_past_tense_contraction_meets_its_stem():
+    from vla_builder.text.lang import tokens
+    keys = lambda text: {k for k, _, _ in tokens(text, "ko")}  # noqa: E731
+    assert "죽이" in keys("수행원들이 타일러를 죽였다.") & keys("타일러를 죽인 장소는?")  # 죽이 + 었 -> 죽였
+    assert "남기" in keys("기록을 남겼다") & keys("남긴 기록")
+    assert "보내" in keys("편지를 보냈다") & keys("편지를 보낸 사람")  # the final consonant alone, as before

@@ -104,6 +104,7 @@ def _korean_morphs(text: str) -> tuple[tuple[str, str, int, int], ...]:
 
 
 BIGRAM_DROP_FINAL = True
+PAST_CONTRACTION = True
 
 
 def _bigram_key(pair: str) -> str:
@@ -112,6 +113,10 @@ def _bigram_key(pair: str) -> str:
     if not BIGRAM_DROP_FINAL or len(pair) < 2 or not "\uac00" <= pair[1] <= "\ud7a3":
         return pair
     code = ord(pair[1]) - 0xAC00
+    if PAST_CONTRACTION and code % 28 == 20 and code // 28 % 21 == 6:
+        # 이 + 었 -> 였 (죽였다 / 죽인, 남겼다 / 남긴, 일으켰다 / 일으킨): the past tense of a stem ending in ㅣ
+        # contracts to ㅕ + ㅆ; undone, the stem's vowel meets its other forms (round 5)
+        code += (20 - 6) * 28
     return pair[0] + chr(0xAC00 + code - code % 28)
 
 
