@@ -125,6 +125,12 @@ def test_real_samples_floors(evaluation: dict):
     assert en_7["shift"][1] == en_7["shift"][0] and en_7["unanswerable_confirmed"] == en_7["unanswerable"] == 62
     assert ko_3["true"] == 30 and ko_3["confirmed"] >= 29 and ko_3["swap"][1] / ko_3["swap"][0] >= 0.86
     assert ko_3["shift"][1] == ko_3["shift"][0]
+    # Held out 4 (KorQuAD 특별시 / 게임_(래퍼) / 문화재_반환) and 8 (SQuAD train, Beyoncé) first measured after round
+    # 5's weak-support option (ko 29/40, 26/29; en 54/63, 39/54); then the splitter fixes (Vol. 1, 시민.사회단체).
+    ko_4, en_8 = evaluation["korquad_v1.0_dev_heldout4"], evaluation["squad_v2.0_dev_heldout8"]
+    assert ko_4["true"] == 40 and ko_4["confirmed"] >= 30 and ko_4["swap"][1] / ko_4["swap"][0] >= 0.9
+    assert en_8["true"] == 63 and en_8["confirmed"] >= 54 and en_8["swap"][1] / en_8["swap"][0] >= 0.66
+    assert ko_4["shift"][1] == ko_4["shift"][0] and en_8["shift"][1] == en_8["shift"][0]
     # Real multiple choice (CosmosQA, KoBEST COPA: inference, first look 51/59 kept, 3/59 changed indices caught)
     # and summarization (SciTLDR: first look 14/15, 11/15); then choice support flags instead of rejecting and
     # summary names are checked (tuned now).

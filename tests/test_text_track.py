@@ -193,3 +193,12 @@ def test_korean_past_tense_contraction_meets_its_stem():
     assert "죽이" in keys("수행원들이 타일러를 죽였다.") & keys("타일러를 죽인 장소는?")  # 죽이 + 었 -> 죽였
     assert "남기" in keys("기록을 남겼다") & keys("남긴 기록")
     assert "보내" in keys("편지를 보냈다") & keys("편지를 보낸 사람")  # the final consonant alone, as before
+
+
+def test_sentences_keep_abbreviations_and_dots_between_nouns():
+    from vla_builder.text.lang import sentences
+    ko = '2003년 부산의 66개 시민.사회단체가 결성했다.또한 믹스 테잎 "Vol. 1"으로 데뷔했다. 그 후 갔다.'
+    assert [ko[a:b] for a, b in sentences(ko, "ko")] == [
+        "2003년 부산의 66개 시민.사회단체가 결성했다.", '또한 믹스 테잎 "Vol. 1"으로 데뷔했다.', "그 후 갔다."]
+    en = "She attended St. Mary's school. Then she left."
+    assert [en[a:b] for a, b in sentences(en, "en")] == ["She attended St. Mary's school.", "Then she left."]

@@ -163,6 +163,11 @@ def sentences(text: str, lang: str) -> list[tuple[int, int]]:
 # between digits (1.5) never does, as it is followed by neither space nor Hangul.
 _SPLIT = {"en": re.compile(r"[.!?]([\"'”’)\]]*)\s+"),
           "ko": re.compile(r"[.!?]([\"'”’」』)\]]*)(?:\s+|(?=[\uac00-\ud7a3]))")}
+# Round 5: a stop after these ends no sentence; a Korean stop glued to the next word ends one only after a
+# sentence-final syllable (하였다.또한), not between nouns (시민.사회단체).
+_ABBREVIATION = re.compile(r"(?<![A-Za-z])(?:Vol|Vols|No|Nos|pp|Fig|Figs|Art|Sec|Ch|Op|St|Mt|Dr|Mr|Mrs|Ms|Jr|Sr|vs|"
+                           r"ca|approx|Inc|Ltd|Co|Corp|etc)$")
+_KO_FINAL = re.compile(r"[다요까죠오라자음함됨임님네며고서]$")
 # Quotations that open and close with typographic marks; a sentence that quotes speech holds all of it.
 _QUOTE = re.compile(r"“[^“”]*”|「[^「」]*」|『[^『』]*』|«[^«»]*»")
 QUOTES_HOLD = True
@@ -179,6 +184,11 @@ def _sentences(text: str, lang: str) -> tuple[tuple[int, int], ...]:
     for m in _SPLIT.get(lang, _SPLIT["en"]).finditer(text):
         if any(a < m.start() < b - 1 for a, b in quoted):
             continue  # a stop inside a quotation ("“... 대한민국. 현재 세계 치안 1위지만 ...”란 내용의") ends no sentence
+        if _ABBREVIATION.search(text[max(0, m.start() - 8):m.start()]) and m.group(0)[:1] == ".":
+            continue  # "Vol. 1", "No. 5", "Dr. Dre": an abbreviation's stop (round 5)
+        if m.end() == m.end(1) and lang == "ko" and m.group(0)[:1] == "." and not _KO_FINAL.search(
+                text[max(0, m.start() - 1):m.start()]):
+            continue  # glued to the next word after no sentence ending: a dot between nouns (시민.사회단체)
         spans.append((start, m.end(1)))  # the stop and any closing quote stay with their sentence
         start = m.end()
     spans.append((start, len(text)))
