@@ -1,6 +1,6 @@
 """vla_builder: upcycle labeled video (boxes, classes, tracks) into LeRobot v3.0 episodes.
 
-  python -m vla_builder build RECIPE [--output DIR] [--set key=value ...]   build a dataset (or a text-track set)
+  python -m vla_builder build RECIPE [--output DIR] [--set key=value ...]   build a dataset (or a text / image set)
   python -m vla_builder inspect DATASET [--json]                          what is in it: episodes, tasks, stats
   python -m vla_builder report DATASET                                    HTML QA report: overlay videos, plots
   python -m vla_builder export hdf5 DATASET OUT.h5                        robomimic-layout HDF5
@@ -112,7 +112,21 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def images_manifest(folder: Path) -> bool:
+    """An image-track output (records + manifest.json of kind images), not a LeRobot dataset."""
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("kind") == "images"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    if images_manifest(args.dataset):
+        from vla_builder.images.report import write_images_report
+
+        page = write_images_report(args.dataset, args.output)
+        _emit(args, {"report": page}, f"report: {page}")
+        return 0
     from vla_builder.dataset_view import DatasetError, DatasetView
     from vla_builder.progress import Progress
     from vla_builder.report import write_report
@@ -183,7 +197,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def recipe_kind(path: Path) -> str:
-    """`kind: text` recipes go to the text track; everything else is a video recipe."""
+    """`kind: text` recipes go to the text track, `kind: images` to the image track; everything else is video."""
     import yaml
 
     try:
@@ -200,6 +214,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         from vla_builder.text.build import build_text_cli
 
         return build_text_cli(args)
+    if recipe_kind(args.recipe) == "images":
+        from vla_builder.images.build import build_images_cli
+
+        return build_images_cli(args)
 
     try:
         loaded = load_recipe(args.recipe, args.overrides)
