@@ -143,17 +143,16 @@ class Scene:
 
     def nearest(self, a: Obj) -> tuple[Obj, float, float] | None:
         """The object whose centre is nearest to `a`'s, with its distance and the second nearest's, when the
-        nearest is clearly nearer (ratio) — else None. Objects covering more than a quarter of the image (a bed, a
-        table, the floor) are left out on both sides: their centre says little about where they are."""
-        if self.large(a):
-            return None
-        others = [o for o in self.objects if o is not a and not self.large(o)]
-        if len(others) < 2:
+        nearest is clearly nearer (ratio) — else None. Every labeled object counts; a question about or answered
+        by an object covering more than a quarter of the image (a bed, a table) is not asked: its centre says
+        little about where it is."""
+        others = [o for o in self.objects if o is not a]
+        if self.large(a) or len(others) < 2:
             return None
         d = sorted((float(np.hypot(o.centre[0] - a.centre[0], o.centre[1] - a.centre[1])), o.index, o)
                    for o in others)
         (d0, _, o0), (d1, _, _) = d[0], d[1]
-        if d1 <= 0 or d0 > self.cfg.nearest_ratio * d1:
+        if d1 <= 0 or d0 > self.cfg.nearest_ratio * d1 or self.large(o0):
             return None
         return o0, d0, d1
 

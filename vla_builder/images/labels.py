@@ -18,7 +18,7 @@ from vla_builder.images.grounding import Obj
 from vla_builder.images.recipe import ImageSourceConfig
 from vla_builder.sources.labels import LabelError, detect_format, read_labels
 from vla_builder.sources.video import list_images
-from vla_builder.types import SourceSpec, VideoInfo
+from vla_builder.types import LabelTable, SourceSpec, VideoInfo
 
 
 @dataclass
@@ -76,6 +76,57 @@ def _only_present(labels: Path, fmt: str, stems: set[str], tmp: Path) -> tuple[P
     return labels, missing
 
 
+def _mapping_per_image(src: ImageSourceConfig, files: list[Path], sizes: dict, labels: Path,
+                       problems: list[str]) -> LabelTable:
+    """A folder of per-image label documents (AI Hub image sets ship one JSON per image) read with the recipe's
+    `mapping:`: a document belongs to the image with the same stem; its `records` are that image's boxes."""
+    from vla_builder.sources.labels import count, encode_class_names, finish_table
+    from vla_builder.sources.labels.mapping import _MISSING, get_path, load_records, read_box
+
+    mapping = src.mapping.as_dict() if src.mapping is not None else {}
+    index = {f.stem: i for i, f in enumerate(files)}
+    dropped: dict[str, int] = {}
+    rows, names, attrs, size_rows = [], [], [], []
+    docs = sorted(f for f in labels.iterdir() if f.suffix.lower() in (".json", ".csv", ".tsv"))
+    if not docs:
+        raise LabelError(labels, "no .json / .csv label documents in the folder")
+    for doc in docs:
+        if doc.stem not in index or sizes[files[index[doc.stem]]] is None:
+            problems.append(f"{doc.name}: labels for an image the folder does not hold, left out")
+            continue
+        size = (1.0, 1.0) if mapping.get("normalized") else sizes[files[index[doc.stem]]]
+        try:
+            records = load_records(doc, mapping, SourceSpec(labels=doc))
+        except LabelError as e:
+            problems.append(f"{doc.name}: {e.reason}")
+            continue
+        for rec in records:
+            try:
+                x, y, w, h = read_box(rec, mapping)
+            except ValueError as e:
+                count(dropped, f"record without a usable box ({e})")
+                continue
+            cls = get_path(rec, mapping["class"]) if mapping.get("class") else "object"
+            if cls is _MISSING or cls is None or isinstance(cls, dict | list):
+                count(dropped, "record without a class name")
+                continue
+            rows.append((index[doc.stem], x, y, w, h))
+            names.append(str(cls))
+            size_rows.append(size)
+            attrs.append({k: get_path(rec, k) for k in mapping.get("attributes") or []
+                          if get_path(rec, k) is not _MISSING})
+    if not rows:
+        raise LabelError(labels, "mapping: no usable boxes in the folder" + (f" (dropped: {dropped})" if dropped
+                                                                           else ""))
+    class_id, classes, strict = encode_class_names(names, SourceSpec(classes=dict(src.classes)))
+    a = np.asarray(rows, dtype=np.float64)
+    extra = np.empty(len(attrs), dtype=object)
+    extra[:] = attrs
+    return finish_table(labels, "mapping", a[:, 0], np.full(len(a), -1), class_id, a[:, 1:5], np.ones(len(a)),
+                        classes, np.asarray(size_rows, dtype=np.float64), dropped, strict_classes=strict,
+                        extras={"attributes": extra})
+
+
 def read_source(src: ImageSourceConfig, images_dir: Path, labels: Path) -> SourceImages:
     """Raises LabelError for a source that cannot be read at all; per-image problems are listed, not raised."""
     files = list_images(images_dir)
@@ -92,15 +143,19 @@ def read_source(src: ImageSourceConfig, images_dir: Path, labels: Path) -> Sourc
     stems = {f.stem for f in files}
     info = VideoInfo(path=images_dir, width_px=first[0], height_px=first[1], fps=1.0, n_frames=len(files),
                      codec="images", pix_fmt="rgb24", rotation_deg=0)
-    with tempfile.TemporaryDirectory() as tmp:
-        present, missing = _only_present(labels, fmt, stems, Path(tmp))
-        problems += [f"{name}: labels for an image the folder does not hold, left out" for name in missing]
-        spec = SourceSpec(frames=images_dir, frames_fps=1.0, labels=present, labels_format=fmt,
-                          classes=dict(src.classes), frame_base=src.frame_base,
-                          mapping=src.mapping.as_dict() if src.mapping is not None else None)
-        table = read_labels(spec, info)
-    # pixel-valued `mapping:` boxes were normalized by the first image's size: back to pixels, then per image
-    first_size = np.asarray(first, dtype=np.float64) if fmt == "mapping" and not (
+    per_image = fmt == "mapping" and labels.is_dir()
+    if per_image:
+        table = _mapping_per_image(src, files, sizes, labels, problems)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            present, missing = _only_present(labels, fmt, stems, Path(tmp))
+            problems += [f"{name}: labels for an image the folder does not hold, left out" for name in missing]
+            spec = SourceSpec(frames=images_dir, frames_fps=1.0, labels=present, labels_format=fmt,
+                              classes=dict(src.classes), frame_base=src.frame_base,
+                              mapping=src.mapping.as_dict() if src.mapping is not None else None)
+            table = read_labels(spec, info)
+    # one file's pixel-valued `mapping:` boxes were normalized by the first image's size: back to pixels
+    first_size = np.asarray(first, dtype=np.float64) if fmt == "mapping" and not per_image and not (
         src.mapping and src.mapping.normalized) else None
     polygons = table.extras.get("polygons")
     crowd = table.extras.get("iscrowd")
