@@ -135,7 +135,8 @@ def build_images(loaded: LoadedImagesRecipe, output: Path | None = None) -> Imag
                 lang = "ko" if _hangul_share(names) > 0.5 else "en"
             scene = Scene(img.objects, img.width_px, img.height_px, recipe.grounding)
             key = f"{recipe.seed}|{si}|{img.path.name}"
-            drafts, st = image_drafts(scene, lang, list(recipe.records), key, recipe.max_records_per_image)
+            drafts, st = image_drafts(scene, lang, list(recipe.records), key, recipe.max_records_per_image,
+                                      exhaustive=src.exhaustive)
             stats["images"] += 1
             stats["objects"] += st["objects"]
             stats["eligible"] += st["eligible"]
@@ -166,7 +167,8 @@ def build_images(loaded: LoadedImagesRecipe, output: Path | None = None) -> Imag
                                                  d.steps, strict=True)), ensure_ascii=False)})
         report.images += stats["images"]
         per_source.append({"images": src.images, "labels": src.labels, "format": got.format,
-                           "licence": src.licence, "dropped_by_importer": got.dropped,
+                           "licence": src.licence, "exhaustive": src.exhaustive,
+                           "dropped_by_importer": got.dropped,
                            "named_share": round(stats["named"] / stats["eligible"], 3) if stats["eligible"] else None,
                            **stats})
     report.records = len(rows)

@@ -88,9 +88,16 @@ class Scene:
 
     # -- which objects can be spoken of ---------------------------------------------------------------------
     def visible_enough(self, o: Obj) -> bool:
+        """Big enough to be a target or an anchor: not a crowd, not tiny, not a sliver at the border, not marked
+        difficult (VOC) by its labeler."""
         w, h = o.size
-        return (not o.crowd and o.area >= self.cfg.min_area_frac * self.width_px * self.height_px
-                and min(w, h) >= self.cfg.min_side_px)
+        if o.crowd or str(o.attributes.get("difficult", "0")).strip() in ("1", "true", "True"):
+            return False
+        if o.area < self.cfg.min_area_frac * self.width_px * self.height_px or min(w, h) < self.cfg.min_side_px:
+            return False
+        cut = min(o.box[0], o.box[1]) <= 1 or o.box[2] >= self.width_px - 1 or o.box[3] >= self.height_px - 1
+        frac = self.cfg.min_border_side_frac
+        return not cut or (w >= frac * self.width_px and h >= frac * self.height_px)
 
     def class_has_crowd(self, cls: str) -> bool:
         return any(o.crowd for o in self.by_class.get(cls, ()))
@@ -129,6 +136,8 @@ class Scene:
         same = self.by_class[t.cls]
         if len(same) == 1:
             return Phrase(t)
+        if len(same) > self.cfg.max_same_class:
+            return None
         others = [o for o in same if o is not t]
         for ordinal, relation in ORDINALS.items():
             if all(self.holds(t, relation, o) for o in others):
@@ -160,6 +169,8 @@ class Scene:
         return o.area > 0.25 * self.width_px * self.height_px
 
     def graspable(self, o: Obj) -> bool:
+        if o.cls in self.cfg.action_exclude:
+            return False
         if self.cfg.action_classes is not None:
             return o.cls in self.cfg.action_classes
         return o.area <= self.cfg.action_max_area_frac * self.width_px * self.height_px

@@ -33,6 +33,9 @@ class ImageSourceConfig(_Strict):
     classes: dict[int, str] = Field(default_factory=dict)  # class id -> name (YOLO; or to rename COCO categories)
     frame_base: int | None = None  # the number of the first image in `frame:` / file names (default: the format's)
     language: Language | None = None  # overrides the recipe's `language` for this source
+    # false: the labels name only some objects (e.g. Something-Else boxes only what the caption acts on), so no
+    # count and no "nearest" question is asked, and the manifest says so (a phrase can still meet an unlabeled twin)
+    exhaustive: bool = True
     licence: str | None = None
 
     @field_validator("images")
@@ -58,6 +61,12 @@ class GroundingConfig(_Strict):
     # an object smaller than this share of the image is never a target or an anchor (it still counts as a distractor)
     min_area_frac: float = Field(0.002, ge=0.0, lt=1.0)
     min_side_px: float = Field(8.0, ge=0.0)
+    # a box cut by the image border must show at least this share of the image on its shorter side (a sliver of a
+    # person at the edge is not something a viewer can pick out)
+    min_border_side_frac: float = Field(0.03, ge=0.0, lt=1.0)
+    # ordinals and relations pick one of at most this many objects of a class: among a crowd of 50 pedestrians
+    # "the leftmost" hinges on whoever the labeler skipped
+    max_same_class: int = Field(4, ge=2)
     # two boxes whose IoU is above this are too entangled for left/right/above/below
     max_relation_iou: float = Field(0.3, ge=0.0, le=1.0)
     # "A left of B": A's right edge may pass B's left edge by at most this share of the narrower box's width
@@ -67,6 +76,9 @@ class GroundingConfig(_Strict):
     # target-location actions only for objects up to this share of the image (a couch is not picked up) ...
     action_max_area_frac: float = Field(0.2, gt=0.0, le=1.0)
     action_classes: list[str] | None = None  # ... or only these classes, when given
+    # never "pick up" these (people and hands are not objects to grasp)
+    action_exclude: list[str] = Field(default_factory=lambda: [
+        "person", "people", "pedestrian", "static person", "rider", "hand", "face", "사람", "보행자", "손", "얼굴"])
 
 
 class ImagesRecipe(_Strict):

@@ -295,7 +295,8 @@ def nearest_vqa(scene: Scene, pa: Phrase, pn: Phrase, d0: float, d1: float, lang
                  (_basis(scene, _involved(pa, pn), lang), verify, confirm), [_label(o) for o in _involved(pa, pn)])
 
 
-def image_drafts(scene: Scene, lang: str, kinds: list[str], key: str, limit: int) -> tuple[list[Draft], dict]:
+def image_drafts(scene: Scene, lang: str, kinds: list[str], key: str, limit: int,
+                 exhaustive: bool = True) -> tuple[list[Draft], dict]:
     """Every record the image supports, then a seeded sample of at most `limit`; and per-object phrase stats."""
     phrases = {o.index: scene.phrase(o) for o in scene.objects}
     named = [p for p in phrases.values() if p is not None]
@@ -319,10 +320,10 @@ def image_drafts(scene: Scene, lang: str, kinds: list[str], key: str, limit: int
                                                                                      pb.target):
                         asked = relation if rng.random() < 0.5 else OPPOSITE[relation]  # yes and no alike
                         drafts.append(relation_vqa(scene, pa, pb, asked, lang, f"{key}|{pa.target.ref}|{pb.target.ref}"))
-        for cls in sorted(scene.by_class):
+        for cls in sorted(scene.by_class) if exhaustive else ():  # counts need every object labeled
             if scene.countable(cls):
                 drafts.append(count_vqa(scene, cls, lang, f"{key}|count|{cls}"))
-        for pa in named:
+        for pa in named if exhaustive else ():  # an unlabeled object could be the nearer one
             near = scene.nearest(pa.target)
             if near is not None and phrases.get(near[0].index) is not None:
                 drafts.append(nearest_vqa(scene, pa, phrases[near[0].index], near[1], near[2], lang,
