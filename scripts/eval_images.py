@@ -376,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("/tmp/eval_images"))
     ap.add_argument("--look", type=int, default=30, help="records drawn for the look by eye (contact sheets)")
+    ap.add_argument("--seed", type=int, default=0, help="which records the look draws")
     args = ap.parse_args(argv)
     recipes = write_samples(args.out / "samples")
     results = [evaluate(args.out, r) for r in recipes.values()]
@@ -390,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         for rid, why in res["wrong"][:10]:
             print(f"    WRONG {rid}: {why}")
     if args.look:
-        sheets = look(results, args.look, args.out / "look")
+        sheets = look(results, args.look, args.out / "look", args.seed)
         print(f"look by eye: {len(sheets)} sheets in {args.out / 'look'}")
     (args.out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
     return 1 if total_wrong else 0
