@@ -234,3 +234,30 @@ def test_report_draws_records_in_headless_chromium(tmp_path: Path):
     green = ((page[..., 1] > 180) & (page[..., 0] < 80) & (page[..., 2] < 80)).sum()  # target boxes
     magenta = ((page[..., 0] > 200) & (page[..., 2] > 200) & (page[..., 1] < 80)).sum()  # answer points
     assert green > 200 and magenta > 50, (green, magenta)
+
+
+def test_labelme_polygons_give_points_inside_the_outline(tmp_path: Path):
+    """The real LabelMe sample (two 'track' polygons and a 'car' polygon on a 1000x563 frame): points come from the
+    outlines and lie inside them (the evaluation's own ray casting)."""
+    from PIL import Image
+
+    src = REPO / "tests/assets/labels/labelme/00000100.json"
+    doc = json.loads(src.read_text())
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    Image.new("RGB", (1000, 563), (90, 90, 90)).save(tmp_path / "images" / "00000100.jpg")
+    (tmp_path / "labels" / src.name).write_text(src.read_text())
+    (tmp_path / "r.yaml").write_text("kind: images\nname: lm\nformat: jsonl\nsources:\n  - images: images\n"
+                                     "    labels: labels\n")
+    records = _build(tmp_path / "r.yaml", tmp_path / "out", "--no-report")
+    outlines = {s["label"]: [] for s in doc["shapes"]}
+    for s in doc["shapes"]:
+        outlines[s["label"]].append([tuple(p) for p in s["points"]])
+    pointed = [r for r in records if r["kind"] == "pointing"]
+    assert any(json.loads(r["query"])["target"]["class"] == "car" for r in pointed)
+    for r in pointed:
+        a = json.loads(r["answer"])
+        assert a["point_from"] == "polygon"
+        x, y = a["point"][0] * 1000, a["point"][1] * 563
+        cls = json.loads(r["query"])["target"]["class"]
+        assert any(ev._inside_poly((x, y), poly) for poly in outlines[cls]), (r["id"], x, y)
