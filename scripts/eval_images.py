@@ -184,12 +184,14 @@ def raw_objects(recipe: Path) -> dict[str, list[dict]]:
                 {"class": names[a["category_id"]], "box": [x, y, x + w, y + h], "crowd": bool(a.get("iscrowd")),
                  "polygons": [list(zip(s[0::2], s[1::2], strict=True)) for s in segs]})
     elif src.get("mapping"):  # per-image AI Hub-style documents
+        keys = src["mapping"].get("attributes") or []
         for f in sorted(labels.glob("*.json")):
             doc = json.loads(f.read_text())
             for a in doc["annotations"]:
                 x, y, w, h = a["bbox"]
                 out.setdefault(doc["image"]["file_name"], []).append(
-                    {"class": a["class_name"], "box": [x, y, x + w, y + h], "crowd": False, "polygons": []})
+                    {"class": a["class_name"], "box": [x, y, x + w, y + h], "crowd": False, "polygons": [],
+                     "attributes": {k: a[k] for k in keys if k in a}})
     else:  # VOC folder: 1-based pixel corners
         for f in sorted(labels.glob("*.xml")):
             root = ET.parse(f).getroot()
@@ -216,6 +218,9 @@ def resolve(q: dict, objs: list[dict]) -> list[dict]:
     same = [o for o in objs if o["class"] == q["class"]]
     if any(o["crowd"] for o in same):
         return same  # a crowd region of the class: never one object
+    if q.get("attribute"):
+        key, value = q["attribute"]
+        return [o for o in same if str(o.get("attributes", {}).get(key, "")).strip() == value]
     if q.get("ordinal"):
         axis, sign = ORD[q["ordinal"]]
         best = [o for o in same if all(sign * (_centre(o)[axis] - _centre(p)[axis]) > 0 for p in same if p is not o)]
@@ -254,7 +259,7 @@ def check_record(r: dict, objs: list[dict]) -> str | None:
         fits = resolve(phrase, objs)
         if len(fits) != 1:
             return f"phrase {phrase} fits {len(fits)} objects"
-        for c in filter(None, (phrase["class"], phrase.get("anchor_class"))):
+        for c in filter(None, (phrase["class"], phrase.get("anchor_class"), (phrase.get("attribute") or [""])[-1])):
             if c not in where:
                 return f"class {c!r} not in {where!r}"
         return fits[0]

@@ -55,13 +55,15 @@ class Phrase:
     anchor object whose class is unique in the image."""
 
     target: Obj
+    attribute: tuple[str, str] | None = None  # (label attribute, its value) that only the target has
     ordinal: str | None = None  # leftmost | rightmost | topmost | bottommost
     relation: str | None = None  # left_of | right_of | above | below
     anchor: Obj | None = None
     n_same: int = 1  # labeled objects of the target's class (the phrase excludes n_same - 1 of them)
 
     def as_dict(self) -> dict:
-        return {"class": self.target.cls, "ordinal": self.ordinal, "relation": self.relation,
+        return {"class": self.target.cls, "attribute": list(self.attribute) if self.attribute else None,
+                "ordinal": self.ordinal, "relation": self.relation,
                 "anchor": self.anchor.ref if self.anchor else None,
                 "anchor_class": self.anchor.cls if self.anchor else None}
 
@@ -139,6 +141,10 @@ class Scene:
         if len(same) > self.cfg.max_same_class:
             return None
         others = [o for o in same if o is not t]
+        for key in self.cfg.phrase_attributes:
+            value = _attribute(t, key)
+            if value is not None and all(_attribute(o, key) not in (None, value) for o in others):
+                return Phrase(t, attribute=(key, value), n_same=len(same))
         for ordinal, relation in ORDINALS.items():
             if all(self.holds(t, relation, o) for o in others):
                 return Phrase(t, ordinal=ordinal, n_same=len(same))
@@ -174,6 +180,13 @@ class Scene:
         if self.cfg.action_classes is not None:
             return o.cls in self.cfg.action_classes
         return o.area <= self.cfg.action_max_area_frac * self.width_px * self.height_px
+
+
+def _attribute(o: Obj, key: str) -> str | None:
+    v = o.attributes.get(key)
+    if isinstance(v, bool) or not isinstance(v, str | int | float) or not str(v).strip():
+        return None
+    return str(v).strip()
 
 
 # -- a point inside the target -------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ class GroundingConfig(_Strict):
     # a box cut by the image border must show at least this share of the image on its shorter side (a sliver of a
     # person at the edge is not something a viewer can pick out)
     min_border_side_frac: float = Field(0.03, ge=0.0, lt=1.0)
+    # label attributes whose value may name an object ("the red mug" for `color: red`), tried before ordinals; an
+    # attribute phrase is written only when every other object of the class states the attribute, differently
+    phrase_attributes: list[str] = Field(default_factory=list)
     # ordinals and relations pick one of at most this many objects of a class: among a crowd of 50 pedestrians
     # "the leftmost" hinges on whoever the labeler skipped
     max_same_class: int = Field(4, ge=2)

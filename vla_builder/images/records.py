@@ -76,6 +76,8 @@ def quoted(phrase: str, pair: str) -> str:
 
 def render_phrase(p: Phrase, lang: str) -> str:
     c = p.target.cls
+    if p.attribute:
+        return f"{p.attribute[1]} {c}" if lang == "ko" else f"the {p.attribute[1]} {c}"
     if lang == "ko":
         if p.ordinal:
             return f"{ORD_KO[p.ordinal][0 if p.n_same > 2 else 1]} {c}"
@@ -109,6 +111,13 @@ def _why_unique(scene: Scene, p: Phrase, lang: str) -> str:
                 f"한 물체만 가리킨다." if ko else
                 f"The labels hold exactly one {c} ({t.ref}) and no crowd region of it, so "
                 f"'{render_phrase(p, lang)}' names one object.")
+    if p.attribute:
+        key, value = p.attribute
+        rest = ", ".join(f"{o.ref} {o.attributes.get(key)}" for o in others)
+        return (f"{c} {len(same)}개 중 {key} 속성이 '{value}'인 것은 {t.ref}뿐이다(나머지: {rest}). 따라서 "
+                f"{quoted(render_phrase(p, lang), '은/는')} 한 물체만 가리킨다." if ko else
+                f"Of the {len(same)} {c} objects only {t.ref} has {key} '{value}' in the labels (the others: "
+                f"{rest}), so '{render_phrase(p, lang)}' names one object.")
     axis = 0 if p.ordinal in ("leftmost", "rightmost") or p.relation in ("left_of", "right_of") else 1
     coord = "x" if axis == 0 else "y"
     rest = ", ".join(f"{o.ref} {o.centre[axis]:.0f}" for o in others)
