@@ -289,3 +289,14 @@ def test_attribute_phrases_name_one_of_two_overlapping_cups_in_korean(tmp_path: 
     assert "빨간색 컵을 가리켜라." in questions or "빨간색 컵은 어디에 있나? 점 하나로 답하라." in questions
     assert all(r["language"] == "ko" for r in records)
     _checked(tmp_path / "attr.yaml", records)
+
+
+def test_crowded_real_pedestrians_abstain(tmp_path: Path, real_data: Path):
+    """MOT17-05 / MOT17-04 ground truth as a VOC folder (real frames, 381 boxes, a crowd): no pedestrian is one of at
+    most four, so none gets a phrase — nothing is written rather than "the leftmost pedestrian" of fifty."""
+    recipe = ev.write_voc_mot(tmp_path / "voc_mot")
+    res = cli_in_process("build", str(recipe), "--output", str(tmp_path / "out"), "--no-report")
+    assert res.returncode == 1, res.stdout + res.stderr  # nothing built
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    src = manifest["sources"][0]
+    assert src["format"] == "voc" and src["images"] == 14 and src["objects"] == 381 and src["named"] == 0
