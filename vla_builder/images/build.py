@@ -92,16 +92,19 @@ def _write_parquet(rows: list[dict], root: Path, path: Path) -> None:
                                                                  "text": {"dtype": "string", "_type": "Value"}},
                                                      "_type": "List"}}, "_type": "List"},
                 **{k: {"dtype": "string", "_type": "Value"} for k in ("answer", "query", "evidence", "trace")}}
-    cache: dict[str, bytes] = {}
-    out = []
-    for r in rows:
-        rel = r["image_path"]
-        if rel not in cache:
-            cache[rel] = (root / rel).read_bytes()
-        out.append({**r, "images": [{"bytes": cache[rel], "path": Path(rel).name}]})
-    table = pa.Table.from_pylist(out, schema=schema)
     meta = {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
-    pq.write_table(table.replace_schema_metadata(meta), path)
+    # written in row groups, each image read once per group: memory stays bounded on large builds (every record
+    # embeds its image, as `datasets` does, so the file holds an image once per record that shows it)
+    with pq.ParquetWriter(path, schema.with_metadata(meta)) as writer:
+        for start in range(0, max(len(rows), 1), 256):
+            cache: dict[str, bytes] = {}
+            batch = []
+            for r in rows[start:start + 256]:
+                rel = r["image_path"]
+                if rel not in cache:
+                    cache[rel] = (root / rel).read_bytes()
+                batch.append({**r, "images": [{"bytes": cache[rel], "path": Path(rel).name}]})
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema.with_metadata(meta)))
 
 
 def _jsonl(rows: list[dict]) -> str:

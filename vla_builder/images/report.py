@@ -41,7 +41,8 @@ def sample_records(records: list[dict], n: int, seed: int = 0) -> list[dict]:
     for kind in sorted(by_kind):
         rows = by_kind[kind]
         picked += rng.sample(rows, min(per, len(rows)))
-    rest = [r for r in records if r not in picked]
+    chosen = {r["id"] for r in picked}
+    rest = [r for r in records if r["id"] not in chosen]
     picked += rng.sample(rest, min(max(0, n - len(picked)), len(rest)))
     return sorted(picked, key=lambda r: r["id"])
 
