@@ -300,3 +300,12 @@ def test_crowded_real_pedestrians_abstain(tmp_path: Path, real_data: Path):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     src = manifest["sources"][0]
     assert src["format"] == "voc" and src["images"] == 14 and src["objects"] == 381 and src["named"] == 0
+
+
+def test_inspect_and_report_commands_on_an_image_output(tmp_path: Path):
+    recipe = _coco(tmp_path, [("mug", [40, 200, 60, 60]), ("laptop", [200, 180, 220, 140])])
+    _build(recipe, tmp_path / "out", "--no-report")
+    res = cli_in_process("inspect", str(tmp_path / "out"))
+    assert res.returncode == 0 and "image records:" in res.stdout and "'referring'" in res.stdout
+    res = cli_in_process("report", str(tmp_path / "out"))
+    assert res.returncode == 0 and (tmp_path / "out" / "report" / "index.html").is_file()

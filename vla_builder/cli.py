@@ -104,6 +104,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from vla_builder.dataset_view import DatasetError
     from vla_builder.inspect_dataset import format_text, summarize
 
+    if images_manifest(args.dataset):  # an image-track output: its manifest is the summary
+        m = json.loads((args.dataset / "manifest.json").read_text())
+        c = m["counts"]
+        _emit(args, m, f"image records: {c['records']} from {c['images']} images ({c['problems']} problems)\n"
+                       f"by kind: {m['records_by_kind']}\nlanguages: {m['languages']}\n"
+                       + "\n".join(f"source {s['labels']}: {s.get('format', s.get('error'))}, {s['objects']} objects, "
+                                    f"{s['named']} named, licence {s.get('licence')}" for s in m["sources"]))
+        return 0
     try:
         summary = summarize(args.dataset)
     except DatasetError as e:
