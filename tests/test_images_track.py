@@ -309,3 +309,26 @@ def test_inspect_and_report_commands_on_an_image_output(tmp_path: Path):
     assert res.returncode == 0 and "image records:" in res.stdout and "'referring'" in res.stdout
     res = cli_in_process("report", str(tmp_path / "out"))
     assert res.returncode == 0 and (tmp_path / "out" / "report" / "index.html").is_file()
+
+
+def test_yolo_folder_with_class_names_above_it(tmp_path: Path):
+    """YOLO txt per image, names in the dataset's data.yaml one folder up (the Ultralytics layout)."""
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    for stem in ("a", "b"):
+        Image.new("RGB", (320, 240), (60, 60, 60)).save(tmp_path / "images" / f"{stem}.jpg")
+    (tmp_path / "labels" / "a.txt").write_text("0 0.2 0.5 0.2 0.3\n1 0.7 0.5 0.3 0.4\n")
+    (tmp_path / "labels" / "b.txt").write_text("1 0.5 0.5 0.3 0.3\n")
+    (tmp_path / "labels" / "c.txt").write_text("0 0.5 0.5 0.3 0.3\n")  # no image c: left out, not put on b
+    (tmp_path / "data.yaml").write_text("names: [mug, laptop]\n")
+    (tmp_path / "r.yaml").write_text("kind: images\nname: y\nformat: jsonl\nsources:\n  - images: images\n"
+                                     "    labels: labels\n")
+    records = _build(tmp_path / "r.yaml", tmp_path / "out", "--no-report")
+    by_image = {}
+    for r in records:
+        if r["kind"] == "referring":
+            by_image.setdefault(Path(r["image_path"]).name, set()).add(json.loads(r["query"])["target"]["class"])
+    assert by_image == {"a.jpg": {"mug", "laptop"}, "b.jpg": {"laptop"}}
+    assert "c.txt: labels for an image the folder does not hold" in (tmp_path / "out" / "problems.jsonl").read_text()

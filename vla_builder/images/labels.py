@@ -54,11 +54,19 @@ def _only_present(labels: Path, fmt: str, stems: set[str], tmp: Path) -> tuple[P
         suffix = {"voc": ".xml", "labelme": ".json", "yolo": ".txt"}[fmt]
         keep = tmp / "labels"
         keep.mkdir()
+        names = ("classes.txt", "data.yaml", "dataset.yaml")  # YOLO class names, beside the labels or above them
         for f in sorted(labels.glob(f"*{suffix}")):
-            if f.stem in stems or f.name == "classes.txt":
+            if f.stem in stems:
                 (keep / f.name).symlink_to(f.resolve())
-            else:
+            elif f.name not in names:
                 missing.append(f.name)
+        if fmt == "yolo":
+            for base in (labels, labels.parent):
+                found = [base / n for n in names if (base / n).is_file()]
+                if found:
+                    for f in found:
+                        (keep / f.name).symlink_to(f.resolve())
+                    break
         return keep, missing
     if fmt == "coco":
         doc = json.loads(labels.read_text(encoding="utf-8"))
