@@ -156,7 +156,8 @@ def write_samples(out: Path) -> dict[str, Path]:
     assets = REPO / "tests" / "assets" / "labels"
     return {"coco_se": write_coco_se(out / "coco_se"), "aihub_se": write_aihub_se(out / "aihub_se"),
             "voc_mot": write_voc_mot(out / "voc_mot"),
-            "coco_val": write_blank_sample(out / "coco_val", assets / "coco_val" / "instances_val2017_000000039769.json",
+            "coco_val": write_blank_sample(out / "coco_val",
+                                           assets / "coco_val" / "instances_val2017_000000039769.json",
                                            "000000039769.jpg", (640, 480), "coco"),
             "voc_2007": write_blank_sample(out / "voc_2007", assets / "voc" / "000001.xml", "000001.jpg", (353, 500),
                                            "voc")}

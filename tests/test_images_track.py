@@ -277,7 +277,8 @@ def test_attribute_phrases_name_one_of_two_overlapping_cups_in_korean(tmp_path: 
                            {"class_name": "노트북", "color": "은색", "bbox": [300, 250, 300, 200]}]}
     (tmp_path / "labels" / "img_001.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     base = ("kind: images\nname: attr\nformat: jsonl\nsources:\n  - images: images\n    labels: labels\n"
-            "    mapping: {records: annotations, box: bbox, box_format: xywh, class: class_name, attributes: [color]}\n")
+            "    mapping: {records: annotations, box: bbox, box_format: xywh, class: class_name,\n"
+            "              attributes: [color]}\n")
     (tmp_path / "plain.yaml").write_text(base, encoding="utf-8")
     (tmp_path / "attr.yaml").write_text(base + "grounding: {phrase_attributes: [color]}\n", encoding="utf-8")
     plain = _build(tmp_path / "plain.yaml", tmp_path / "o1", "--no-report")

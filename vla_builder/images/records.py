@@ -116,7 +116,7 @@ def _why_unique(scene: Scene, p: Phrase, lang: str) -> str:
         rest = ", ".join(f"{o.ref} {o.attributes.get(key)}" for o in others)
         return (f"{c} {len(same)}개 중 {key} 속성이 '{value}'인 것은 {t.ref}뿐이다(나머지: {rest}). 따라서 "
                 f"{quoted(render_phrase(p, lang), '은/는')} 한 물체만 가리킨다." if ko else
-                f"Of the {len(same)} {c} objects only {t.ref} has {key} '{value}' in the labels (the others: "
+                f"Of the {len(same)} {plural(c)} only {t.ref} has {key} '{value}' in the labels (the others: "
                 f"{rest}), so '{render_phrase(p, lang)}' names one object.")
     axis = 0 if p.ordinal in ("leftmost", "rightmost") or p.relation in ("left_of", "right_of") else 1
     coord = "x" if axis == 0 else "y"
@@ -126,7 +126,7 @@ def _why_unique(scene: Scene, p: Phrase, lang: str) -> str:
         return (f"{c} {len(same)}개 중 {t.ref}(중심 {coord}={t.centre[axis]:.0f})만 나머지({rest}) 모두의 "
                 f"{REL_KO[rel]}에 있고 상자가 충분히 떨어져 있으므로 {quoted(render_phrase(p, lang), '은/는')} 한 물체만 "
                 f"가리킨다." if ko else
-                f"Of the {len(same)} {c} objects, only {t.ref} (centre {coord} = {t.centre[axis]:.0f} px) lies "
+                f"Of the {len(same)} {plural(c)}, only {t.ref} (centre {coord} = {t.centre[axis]:.0f} px) lies "
                 f"{REL_EN[rel]} every other one (centres {rest} px), with boxes apart enough to say so; "
                 f"'{render_phrase(p, lang)}' names one object.")
     a = p.anchor
@@ -135,8 +135,8 @@ def _why_unique(scene: Scene, p: Phrase, lang: str) -> str:
             f"{len(same)}개 중 {t.ref}(중심 {coord}={t.centre[axis]:.0f})만 {a.cls} {REL_KO[p.relation]}에 있고 "
             f"상자가 거의 겹치지 않는다(IoU {iou(t, a):.2f}); 나머지({rest})는 반대쪽이므로 "
             f"{quoted(render_phrase(p, lang), '은/는')} 한 물체만 가리킨다." if ko else
-            f"There is one {a.cls} ({a.ref}, centre {coord} = {a.centre[axis]:.0f} px). Of the {len(same)} {c} "
-            f"objects only {t.ref} (centre {coord} = {t.centre[axis]:.0f} px) is {REL_EN[p.relation]} it, with "
+            f"There is one {a.cls} ({a.ref}, centre {coord} = {a.centre[axis]:.0f} px). Of the {len(same)} "
+            f"{plural(c)} only {t.ref} (centre {coord} = {t.centre[axis]:.0f} px) is {REL_EN[p.relation]} it, with "
             f"little overlap (IoU {iou(t, a):.2f}); the others (centres {rest} px) are on the other side, so "
             f"'{render_phrase(p, lang)}' names one object.")
 
@@ -328,7 +328,8 @@ def image_drafts(scene: Scene, lang: str, kinds: list[str], key: str, limit: int
                     if scene.holds(pa.target, relation, pb.target) or scene.holds(pa.target, OPPOSITE[relation],
                                                                                      pb.target):
                         asked = relation if rng.random() < 0.5 else OPPOSITE[relation]  # yes and no alike
-                        drafts.append(relation_vqa(scene, pa, pb, asked, lang, f"{key}|{pa.target.ref}|{pb.target.ref}"))
+                        k = f"{key}|{pa.target.ref}|{pb.target.ref}"
+                        drafts.append(relation_vqa(scene, pa, pb, asked, lang, k))
         for cls in sorted(scene.by_class) if exhaustive else ():  # counts need every object labeled
             if scene.countable(cls):
                 drafts.append(count_vqa(scene, cls, lang, f"{key}|count|{cls}"))
