@@ -6,9 +6,9 @@ label files, measure the share of objects that got an unambiguous phrase, and dr
 Real samples (written into --out from the project's shared real data; nothing here is committed):
 - coco_se:  Something-Else dev frames (6 real hand-held clips) with their human boxes, restructured into a COCO
             instances file (values unchanged; classes hand, bottle, book, glass, ...);
-- aihub_se: the same frames and boxes as per-image JSON documents in an AI Hub-style layout with Korean class names
-            (손, 병, 책, ...), read with `mapping:` — the layout is modelled on AI Hub image sets (image + annotations
-            with class name and pixel bbox), not copied from an official AI Hub file;
+- aihub_se: the same frames and boxes as per-image JSON documents in the layout of AI Hub's road-vehicle image labels
+            (FILE[0].ITEMS with BOX "x,y,w,h" and CLASS, as a public project's README reproduces an AI Hub file) with
+            Korean class names (손, 병, 책, ...), read with `mapping:` — the layout is AI Hub's, the content is not;
 - voc_mot:  MOT17-05 (6 frames, 640x480) and MOT17-04 (8 frames, 1080p, a crowd) ground truth as Pascal VOC XML
             (one per frame; conf-0 "ignore" rows left out, class from the MOT17 code);
 - coco_val: COCO val2017 image 39769's real annotations (tests/assets/labels/coco_val, polygons) on a blank image of
@@ -91,19 +91,24 @@ def write_coco_se(out: Path, every: int = 6) -> Path:
 
 
 def write_aihub_se(out: Path, every: int = 6) -> Path:
+    """Per-image JSON in the layout of AI Hub's road-vehicle image labels (as a public project's README reproduces
+    one: `FILE[0]` with FILE_NAME, RESOLUTION "W*H", BOUNDINGCOUNT and `ITEMS` of DRAWING / SEGMENT / BOX "x,y,w,h" /
+    POLYGON / CLASS), filled with the Something-Else boxes and Korean class names."""
     (out / "labels").mkdir(parents=True, exist_ok=True)
     for name, frame, rec in _se_frames(every):
         _link(out / "images", name, frame)
         w, h = _size(frame)
-        doc = {"image": {"file_name": name, "width": w, "height": h},
-               "annotations": [{"class_name": SE_KO[lab["category"]],
-                                "bbox": [round(lab["box2d"]["x1"], 2), round(lab["box2d"]["y1"], 2),
-                                         round(lab["box2d"]["x2"] - lab["box2d"]["x1"], 2),
-                                         round(lab["box2d"]["y2"] - lab["box2d"]["y1"], 2)]}
-                               for lab in rec["labels"]]}
-        (out / "labels" / f"{Path(name).stem}.json").write_text(json.dumps(doc, ensure_ascii=False))
-    return _recipe(out, "aihub_se", "images", "labels", "mapping: {records: annotations, box: bbox, box_format: xywh, "
-                   "class: class_name}\n    exhaustive: false")
+        items = []
+        for lab in rec["labels"]:
+            b = lab["box2d"]
+            items.append({"DRAWING": "Box", "SEGMENT": "손" if lab["category"] == "hand" else "물체",
+                          "BOX": f"{b['x1']:.2f},{b['y1']:.2f},{b['x2'] - b['x1']:.2f},{b['y2'] - b['y1']:.2f}",
+                          "POLYGON": "", "CLASS": SE_KO[lab["category"]]})
+        doc = {"FILE": [{"FILE_NAME": name, "COLLECTIONMETHOD": "스마트폰", "RESOLUTION": f"{w}*{h}",
+                         "BOUNDINGCOUNT": str(len(items)), "ITEMS": items}]}
+        (out / "labels" / f"{Path(name).stem}.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+    return _recipe(out, "aihub_se", "images", "labels", "mapping: {records: 'FILE[0].ITEMS', box: BOX, "
+                   "box_format: xywh, class: CLASS, attributes: [SEGMENT]}\n    exhaustive: false")
 
 
 def write_voc_mot(out: Path) -> Path:
@@ -184,14 +189,14 @@ def raw_objects(recipe: Path) -> dict[str, list[dict]]:
             out.setdefault(files[a["image_id"]], []).append(
                 {"class": names[a["category_id"]], "box": [x, y, x + w, y + h], "crowd": bool(a.get("iscrowd")),
                  "polygons": [list(zip(s[0::2], s[1::2], strict=True)) for s in segs]})
-    elif src.get("mapping"):  # per-image AI Hub-style documents
+    elif src.get("mapping"):  # per-image AI Hub-style documents (FILE[0].ITEMS, BOX "x,y,w,h")
         keys = src["mapping"].get("attributes") or []
         for f in sorted(labels.glob("*.json")):
-            doc = json.loads(f.read_text())
-            for a in doc["annotations"]:
-                x, y, w, h = a["bbox"]
-                out.setdefault(doc["image"]["file_name"], []).append(
-                    {"class": a["class_name"], "box": [x, y, x + w, y + h], "crowd": False, "polygons": [],
+            doc = json.loads(f.read_text())["FILE"][0]
+            for a in doc["ITEMS"]:
+                x, y, w, h = (float(v) for v in a["BOX"].split(","))
+                out.setdefault(doc["FILE_NAME"], []).append(
+                    {"class": a["CLASS"], "box": [x, y, x + w, y + h], "crowd": False, "polygons": [],
                      "attributes": {k: a[k] for k in keys if k in a}})
     else:  # VOC folder: 1-based pixel corners
         for f in sorted(labels.glob("*.xml")):

@@ -264,28 +264,28 @@ def test_labelme_polygons_give_points_inside_the_outline(tmp_path: Path):
 
 
 def test_attribute_phrases_name_one_of_two_overlapping_cups_in_korean(tmp_path: Path):
-    """AI Hub-style per-image JSON with a colour attribute: two overlapping cups (no left/right to say) are told
-    apart by their colours ("빨간색 컵"); without the attribute in `phrase_attributes` neither is named."""
+    """Per-image JSON with a colour attribute: two overlapping cups (no left/right to say) are told apart by their
+    colours ("빨간색 컵"); without the attribute in `phrase_attributes` neither is named."""
     from PIL import Image
 
     (tmp_path / "images").mkdir()
     (tmp_path / "labels").mkdir()
     Image.new("RGB", (640, 480), (90, 90, 90)).save(tmp_path / "images" / "img_001.jpg")
-    doc = {"image": {"file_name": "img_001.jpg", "width": 640, "height": 480},
-           "annotations": [{"class_name": "컵", "color": "빨간색", "bbox": [100, 100, 120, 120]},
-                           {"class_name": "컵", "color": "파란색", "bbox": [150, 110, 120, 120]},
-                           {"class_name": "노트북", "color": "은색", "bbox": [300, 250, 300, 200]}]}
+    doc = {"FILE": [{"FILE_NAME": "img_001.jpg", "RESOLUTION": "640*480", "ITEMS": [
+        {"DRAWING": "Box", "CLASS": "컵", "COLOR": "빨간색", "BOX": "100,100,120,120"},
+        {"DRAWING": "Box", "CLASS": "컵", "COLOR": "파란색", "BOX": "150,110,120,120"},
+        {"DRAWING": "Box", "CLASS": "노트북", "COLOR": "은색", "BOX": "300,250,300,200"}]}]}
     (tmp_path / "labels" / "img_001.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     base = ("kind: images\nname: attr\nformat: jsonl\nsources:\n  - images: images\n    labels: labels\n"
-            "    mapping: {records: annotations, box: bbox, box_format: xywh, class: class_name,\n"
-            "              attributes: [color]}\n")
+            "    mapping: {records: 'FILE[0].ITEMS', box: BOX, box_format: xywh, class: CLASS,\n"
+            "              attributes: [COLOR]}\n")
     (tmp_path / "plain.yaml").write_text(base, encoding="utf-8")
-    (tmp_path / "attr.yaml").write_text(base + "grounding: {phrase_attributes: [color]}\n", encoding="utf-8")
+    (tmp_path / "attr.yaml").write_text(base + "grounding: {phrase_attributes: [COLOR]}\n", encoding="utf-8")
     plain = _build(tmp_path / "plain.yaml", tmp_path / "o1", "--no-report")
     assert not any(t["class"] == "컵" for t in _targets(plain))
     records = _build(tmp_path / "attr.yaml", tmp_path / "o2", "--no-report")
     cups = {tuple(t["attribute"]) for t in _targets(records) if t["class"] == "컵"}
-    assert cups == {("color", "빨간색"), ("color", "파란색")}
+    assert cups == {("COLOR", "빨간색"), ("COLOR", "파란색")}
     questions = {_text(r, 1) for r in records}
     assert "빨간색 컵을 가리켜라." in questions or "빨간색 컵은 어디에 있나? 점 하나로 답하라." in questions
     assert all(r["language"] == "ko" for r in records)
