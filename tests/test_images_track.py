@@ -333,3 +333,30 @@ def test_yolo_folder_with_class_names_above_it(tmp_path: Path):
             by_image.setdefault(Path(r["image_path"]).name, set()).add(json.loads(r["query"])["target"]["class"])
     assert by_image == {"a.jpg": {"mug", "laptop"}, "b.jpg": {"laptop"}}
     assert "c.txt: labels for an image the folder does not hold" in (tmp_path / "out" / "problems.jsonl").read_text()
+
+
+def test_lerobot_single_frame_episodes_on_request(tmp_path: Path):
+    """`lerobot: true`: one LeRobot episode per pointing / action record, loadable by LeRobotDataset and batched by
+    a DataLoader; the action is the record's point and box in the letterboxed frame."""
+    import torch
+    from conftest import load_dataset
+
+    recipe = _coco(tmp_path, [("mug", [40, 200, 60, 60]), ("mug", [520, 200, 60, 60]),
+                              ("laptop", [200, 180, 220, 140])])
+    recipe.write_text(recipe.read_text() + "lerobot: true\nlerobot_image_size: [120, 200]\n")
+    records = _build(recipe, tmp_path / "out", "--no-report")
+    acting = [r for r in records if r["kind"] in ("pointing", "action")]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["lerobot_episodes"] == len(acting) > 0 and "lerobot/" in manifest["files"]
+    ds = load_dataset(tmp_path / "out" / "lerobot", "vla_builder/t")
+    assert ds.num_episodes == len(acting) and len(ds) == len(acting)
+    # 640x480 into 200x120: scale 0.25, 160x120 centred (x offset 20)
+    for i, r in enumerate(acting):
+        item = ds[i]
+        assert item["task"] == _text(r, 1) and tuple(item["observation.image"].shape) == (3, 120, 200)
+        px, py = json.loads(r["answer"])["point"]
+        a = item["action"].numpy()
+        assert abs(a[0] - (px * 160 + 20) / 200) < 1e-5 and abs(a[1] - py) < 1e-5
+        assert a[2] <= a[0] <= a[4] and a[3] <= a[1] <= a[5]
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
+    assert batch["action"].shape[1] == 6

@@ -200,6 +200,15 @@ def build_images(loaded: LoadedImagesRecipe, output: Path | None = None) -> Imag
                ("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")]
     if "records.jsonl" in files:
         outputs.insert(0, ("records.jsonl", _jsonl(rows)))
+    if (out / "lerobot").exists():
+        shutil.rmtree(out / "lerobot")  # a rebuild without `lerobot: true` leaves no stale episodes
+    if recipe.lerobot and any(r["kind"] in ("pointing", "action") for r in rows):
+        from vla_builder.images.lerobot import write_lerobot
+
+        n = write_lerobot(out, rows, tuple(recipe.lerobot_image_size), f"vla_builder/{recipe.name}")
+        manifest["files"].insert(-2, "lerobot/")
+        manifest["counts"]["lerobot_episodes"] = n
+        outputs[-1] = ("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     for fname, text in outputs:  # manifest last
         tmp = out / f".{fname}.tmp"
         tmp.write_text(text, encoding="utf-8")

@@ -94,6 +94,9 @@ class ImagesRecipe(_Strict):
     language: Language = "auto"  # auto: Korean where the image's class names are mostly Hangul
     records: list[Literal[RECORD_KINDS]] = Field(default_factory=lambda: list(RECORD_KINDS))  # type: ignore
     max_records_per_image: int = Field(24, ge=1)
+    # also write LeRobot single-frame episodes (pointing / action records) under OUT/lerobot (images/lerobot.py)
+    lerobot: bool = False
+    lerobot_image_size: tuple[int, int] = (224, 224)  # height, width of the letterboxed frame
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
 
 
