@@ -191,9 +191,13 @@ def _attribute(o: Obj, key: str) -> str | None:
 
 # -- a point inside the target -------------------------------------------------------------------------------
 def _inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    from matplotlib.path import Path as MplPath
-
-    return MplPath(poly).contains_points(pts)
+    """Even-odd rule: a horizontal ray from each point crosses the outline an odd number of times."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    x, y = pts[:, 0:1], pts[:, 1:2]  # (P, 1) against (E,) edges
+    straddles = (a[:, 1] > y) != (b[:, 1] > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
+    return ((straddles & (x < x_cross)).sum(axis=1) % 2) == 1
 
 
 def _edge_distance(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
