@@ -360,3 +360,15 @@ def test_lerobot_single_frame_episodes_on_request(tmp_path: Path):
         assert a[2] <= a[0] <= a[4] and a[3] <= a[1] <= a[5]
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
     assert batch["action"].shape[1] == 6
+
+
+def test_a_broken_source_is_named_and_the_rest_is_built(tmp_path: Path):
+    recipe = _coco(tmp_path, [("mug", [40, 200, 60, 60]), ("laptop", [200, 180, 220, 140])])
+    (tmp_path / "broken.json").write_text("{not json")
+    recipe.write_text(recipe.read_text() + "  - images: images\n    labels: broken.json\n    labels_format: coco\n")
+    res = cli_in_process("build", str(recipe), "--output", str(tmp_path / "out"), "--no-report")
+    assert res.returncode == 3, res.stdout + res.stderr  # partial: one source failed
+    assert "broken.json" in res.stdout and "cannot read COCO json" in res.stdout
+    assert (tmp_path / "out" / "records.jsonl").read_text().strip()
+    problem = json.loads((tmp_path / "out" / "problems.jsonl").read_text().splitlines()[0])
+    assert problem["fatal"] and problem["source"] == "broken.json"

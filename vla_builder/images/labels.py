@@ -69,7 +69,10 @@ def _only_present(labels: Path, fmt: str, stems: set[str], tmp: Path) -> tuple[P
                     break
         return keep, missing
     if fmt == "coco":
-        doc = json.loads(labels.read_text(encoding="utf-8"))
+        try:
+            doc = json.loads(labels.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise LabelError(labels, f"cannot read COCO json ({e})") from None
         images = doc.get("images") if isinstance(doc, dict) else None
         if isinstance(images, list):
             present = [im for im in images if Path(str(im.get("file_name", ""))).stem in stems]
