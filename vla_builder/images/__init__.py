@@ -9,5 +9,6 @@ target-location actions, each with its evidence and a three-step reasoning trace
 - `grounding`: which objects can be named, by which unambiguous phrase, and which relations hold (abstains);
 - `records`: the records and their traces (English / Korean templates);
 - `build`: writes `records.jsonl` / `records.parquet`, the images, `problems.jsonl` and `manifest.json`;
-- `report`: the QA page, a sample of records drawn on their images.
+- `report`: the QA page, a sample of records drawn on their images;
+- `lerobot`: on request, the pointing / action records as LeRobot single-frame episodes.
 """
