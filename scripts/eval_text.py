@@ -29,7 +29,7 @@ from vla_builder.text import lang as lang_mod  # noqa: E402
 from vla_builder.text.lang import language_of, sentences  # noqa: E402
 from vla_builder.text.readers import read_rows  # noqa: E402
 from vla_builder.text.tasks import choice_label, choice_trace, nli_label, nli_trace, summary_trace  # noqa: E402
-from vla_builder.text.traces import qa_trace  # noqa: E402
+from vla_builder.text.qa import qa_trace  # noqa: E402
 
 REAL = REPO / "recipes" / "data" / "text" / "real"
 QA_FILES = {"korquad_v1.0_dev": "korquad_v1.0_dev_excerpt.json", "squad_v2.0_dev": "squad_v2.0_dev_excerpt.json",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vla_builder.text.kinds import answer_kinds, kind_mismatch, not_a_who, question_kind, subject_after_verb
-from vla_builder.text.traces import qa_trace
+from vla_builder.text.qa import qa_trace
 
 
 def _fails(question: str, context: str, answer: str) -> list[str]:

@@ -14,7 +14,8 @@ import pytest
 from vla_builder.text import lang as lang_mod
 from vla_builder.text.build import build_text_cli
 from vla_builder.text.readers import read_rows
-from vla_builder.text.traces import STEP_TITLES, STEP_TITLES_KO, particles, qa_trace
+from vla_builder.text.qa import qa_trace
+from vla_builder.text.traces import STEP_TITLES, STEP_TITLES_KO, particles
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_RECIPE = REPO / "recipes" / "text_real.yaml"

@@ -14,8 +14,6 @@ import re
 from vla_builder.text.lang import affirmed_keys, keywords, negated, negated_keys, numbers
 from vla_builder.text.traces import Check, Trace, _confirm, _duplicate_check, _join, clip, say
 
-NEGATION_REJECTS = True
-CHOICE_UNSUPPORTED_REJECTS = False  # see choice_trace; True restores the rejection (measured in BENCHMARKS.md)
 SUMMARY_MIN_COVERAGE = 0.3  # below: the summary is about something else (rejected); 0.3..0.6 is flagged
 SUMMARY_FLAG_COVERAGE = 0.6
 
@@ -67,17 +65,13 @@ def choice_trace(question: str, choices: list[str], answer: int | str, *, contex
         # The passage never speaks of the chosen option but does of another. Measured on real data (round 5) this
         # cannot reject: in inference questions (CosmosQA, KoBEST COPA) the right option is often unstated while a
         # distractor reuses the passage's words (8 of 39 true CosmosQA labels would be lost), so it flags.
-        unsupported = support[i] == 0 and best >= 0.5 and CHOICE_UNSUPPORTED_REJECTS
         agrees = support[i] == best
-        checks.append(Check("choice_supported", not unsupported, say(
+        checks.append(Check("choice_supported", True, say(
             lang, f"the passage covers {support[i]:.0%} of the chosen choice's content words"
                   + ("" if agrees else f"; {', '.join(top)} is covered better ({best:.0%}) — flagged, since "
                                        "a passage need not repeat the right option"),
             f"지문이 고른 선택지 내용어의 {support[i]:.0%}를 담는다"
-            + ("" if agrees else f"; {', '.join(top)}이(가) 더 잘 담긴다({best:.0%}) — 보류")) if not unsupported
-            else say(lang, f"the passage never mentions the chosen choice, but covers {', '.join(top)} ({best:.0%})",
-                     f"지문이 고른 선택지를 전혀 언급하지 않고 {', '.join(top)}을(를) 담는다({best:.0%})"),
-            flagged=not unsupported and not agrees))
+            + ("" if agrees else f"; {', '.join(top)}이(가) 더 잘 담긴다({best:.0%}) — 보류")), flagged=not agrees))
     checks.append(_duplicate_check(duplicate_of, say(lang, "question and choices", "질문과 선택지"), lang))
     failed = [c for c in checks if not c.passed]
     confirmed = choice_label(choices, answer, index_base) if not failed else None
@@ -167,7 +161,7 @@ def nli_trace(premise: str, hypothesis: str, label: int | str, labels: list[str]
         p_not, h_not = negated_keys(premise, lang), negated_keys(hypothesis, lang)
         p_yes, h_yes = affirmed_keys(premise, lang), affirmed_keys(hypothesis, lang)
         clash = sorted({p_keys[k] for k in p_not - p_yes if k in h_yes and k not in h_not} |
-                       {h_keys[k] for k in h_not - h_yes if k in p_yes and k not in p_not}) if NEGATION_REJECTS else []
+                       {h_keys[k] for k in h_not - h_yes if k in p_yes and k not in p_not})
         checks.append(Check("polarity_entailed", not clash, say(
             lang, "no word is negated on one side and stated on the other",
             "한쪽에서 부정되고 다른 쪽에서 긍정되는 말이 없다") if not clash else say(
