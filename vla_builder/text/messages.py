@@ -43,12 +43,16 @@ MESSAGES: dict[str, dict[str, str]] = {
                  "ko": "답의 말이 다른 문장에 다시 나오고, 그 문장이 질문과 {words}을(를) 공유한다"},
     "shares_nothing": {"en": "its sentence shares no content word with the question",
                        "ko": "답이 있는 문장이 질문과 내용어를 공유하지 않는다"},
-    "shares_less": {"en": "its sentence shares only {words}; another sentence matches the question at least twice as "
-                          "well",
-                    "ko": "답이 있는 문장은 {words}만 공유하고, 다른 문장이 질문과 두 배 이상 더 맞는다"},
-    "weak_support": {"en": "its sentence shares only {words}; another sentence matches the question better — weak "
-                           "support, flagged for review",
-                     "ko": "답이 있는 문장은 {words}만 공유하고 다른 문장이 질문과 더 맞는다 — 근거가 약해 검토 대상"},
+    "weak_support": {"en": "its sentence shares only {words}; another sentence matches the question at least twice as "
+                           "well — weak support",
+                     "ko": "답이 있는 문장은 {words}만 공유하고 다른 문장이 질문과 두 배 이상 더 맞는다 — 근거가 약함"},
+    "elsewhere": {"en": "the question's words ({words}) point to another sentence: the answer's carries {share:.0%} of "
+                        "its overlap",
+                  "ko": "질문의 말({words})이 다른 문장을 가리킨다: 답이 있는 문장은 그 문장 겹침의 {share:.0%}만 갖는다"},
+    "not_elsewhere": {"en": "no other sentence holds the question clearly enough to count against the answer (its "
+                            "sentence carries {share:.0%} of the best one's overlap, which shares {words})",
+                      "ko": "답을 반박할 만큼 질문을 분명히 담은 다른 문장이 없다(답이 있는 문장이 가장 맞는 문장 겹침의 "
+                            "{share:.0%}를 갖고, 그 문장은 {words}을(를) 공유한다)"},
     "no_overlap": {"en": "no sentence of the context shares a content word with the question: support cannot be "
                          "judged from the words",
                    "ko": "지문의 어느 문장도 질문과 내용어를 공유하지 않아 말로는 근거를 판단할 수 없다"},

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from vla_builder.text.evidence import Overlap, locate
 from vla_builder.text.messages import msg
-from vla_builder.text.rules_qa import QA_CHECKS, Case
+from vla_builder.text.rules_qa import ON_FAIL, QA_CHECKS, Case
 from vla_builder.text.shapes import question_type
 from vla_builder.text.traces import UNANSWERABLE, Trace, _confirm, _join, _words
 
@@ -24,14 +25,16 @@ def _place(c: Case) -> None:
 
 def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of: str | None = None,
              answer_start: int | list[int] | None = None, impossible: bool = False, lang: str = "en",
-             weak_support: str = "reject") -> Trace:
+             weak_support: str = "flag", on_fail: dict[str, str] | None = None) -> Trace:
     """Extractive QA: the answer must be a span of the context (at `answer_start` when the record gives one), in a
     sentence that speaks to the question at least half as well as the best sentence, of the kind the question asks
     for, and not just a word of the question; a Korean answer's sentence must hold the question's focus predicate,
     and a number must not be beaten by another of its unit that sits much nearer the question's words (the rules:
-    `rules_qa`). `impossible` records (SQuAD v2) confirm the abstention. `weak_support="flag"` keeps (and flags) an
-    answer whose sentence speaks to the question at least `WEAK_SUPPORT_RATIO` as well as the best one but less
-    than `SUPPORT_RATIO`: fewer true records lost, fewer wrong ones rejected (BENCHMARKS.md)."""
+    `rules_qa`). `impossible` records (SQuAD v2) confirm the abstention.
+
+    A failed rule rejects the record where its failure is evidence against the label, and keeps it flagged where
+    it is only a lack of evidence for it (`rules_qa.ON_FAIL`); `on_fail` overrides that per rule name, and
+    `weak_support="reject"` is short for `on_fail={"answer_supported": "reject"}`."""
     rng = random.Random(key)
     ov = Overlap(question, context, lang)
     qword, expects, kind = question_type(question, lang)
@@ -41,9 +44,12 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
                (("answer", answer),)) if not v.strip()]
     if not impossible and not c.empty:
         _place(c)
+    severity = {**ON_FAIL, **({"answer_supported": "reject"} if weak_support == "reject" else {}), **(on_fail or {})}
     checks = []
     for rule in QA_CHECKS:
         if ("ko" if lang == "ko" else "en") in rule.langs and rule.applies(c) and (check := rule.test(c)):
+            if not check.passed and severity[check.rule or check.name] == "flag":
+                check = dataclasses.replace(check, passed=True, flagged=True)  # kept, with the reason to review
             checks.append(check)
     failed = [x for x in checks if not x.passed]
     q_terms = _words(ov.q)

@@ -23,7 +23,8 @@ from vla_builder.text.shapes import (COUNT, DEGREE_PHRASE_EN, EVENT_PLACE_EN, FR
                                      date_or_number_only)
 from vla_builder.text.traces import Check, _duplicate_check, _join, _words, clip
 
-WEAK_SUPPORT_RATIO = 0.25  # with weak_support="flag", from here up to SUPPORT_RATIO the answer is kept and flagged
+WEAK_SUPPORT_RATIO = 0.25  # below this share of the best sentence's overlap, the question is about another sentence
+ELSEWHERE_MIN_WORDS = 2  # distinct question words another sentence must share to locate the question there
 RIVAL_FACTOR = 2.0  # a same-kind span this many times nearer the question's words than the answer outranks it
 
 
@@ -48,6 +49,7 @@ class Case:
     at: list[tuple[int, int, bool]] = field(default_factory=list)  # those at the record's answer_start
     found: tuple[int, int, bool] | None = None  # the occurrence the checks judge
     evidence: list[dict] = field(default_factory=list)
+    _support: tuple | None = None
 
     @property
     def en(self) -> bool:
@@ -63,6 +65,18 @@ class Case:
         return self.found[0], self.found[1]
 
 
+def _support(c: Case) -> tuple[float, float, dict[str, str], tuple[int, dict[str, str]] | None]:
+    """(the answer sentence's overlap, the best sentence's, the words it shares, the sentence restating the answer
+    if the span's own is weak), computed once for the two rules that read it."""
+    if c._support is None:
+        ov, i = c.ov, c.i
+        own, shared = ov.support(i, c.span, c.context, c.lang)
+        best = max(ov.score(j) for j in range(len(ov.spans)))
+        ok = own > 0 and own >= SUPPORT_RATIO * best
+        c._support = (own, best, shared, None if ok else restated(ov, c.answer, i, best, c.context, c.lang))
+    return c._support
+
+
 def _quote(c: Case, j: int, shared: dict[str, str], **extra) -> dict:
     a, b = c.ov.spans[j]
     return {"quote": clip(c.context[a:b]), "start": a, "end": b, **extra, "shared_words": _words(shared)}
@@ -76,6 +90,7 @@ class TypeRule:
     langs: tuple[str, ...]  # "en" stands for every language but Korean
     applies: Callable[[Case], bool]
     clash: Callable[[Case], str | None]  # why the answer is of the wrong kind; None: it fits
+    on_fail: str = "reject"  # an answer of the wrong kind is evidence against the label
 
     def speaks(self, lang: str) -> bool:
         return ("ko" if lang == "ko" else "en") in self.langs
@@ -201,27 +216,42 @@ def answer_in_context(c: Case) -> Check:
 
 def answer_supported(c: Case) -> Check:
     """The answer's sentence speaks to the question at least `SUPPORT_RATIO` as well as the best sentence, or the
-    context names the answer again in one that does (`evidence.restated`)."""
-    ov, i, lang = c.ov, c.i, c.lang
-    own, shared = ov.support(i, c.span, c.context, lang)
-    best = max(ov.score(j) for j in range(len(ov.spans)))
-    c.evidence.append(_quote(c, i, shared, holds_answer=True))
-    ok = own > 0 and own >= SUPPORT_RATIO * best
-    again = None if ok else restated(ov, c.answer, i, best, c.context, lang)
+    context names the answer again in one that does (`evidence.restated`). Less is weak support: a flag (the
+    words do not prove a paraphrase wrong), unless `question_elsewhere` finds evidence against."""
+    own, best, shared, again = _support(c)
+    numbers = {"support": round(own, 3), "best_support": round(best, 3)}
+    c.evidence.append(_quote(c, c.i, shared, holds_answer=True))
     if again is not None:  # the span's own sentence is weak, but the context says the answer again
         j, shared = again
         c.evidence.append(_quote(c, j, shared, holds_answer=False, restates_answer=True))
-        return Check("answer_supported", True, msg("restated", lang, words=_join(_words(shared))))
-    if ok:
-        return Check("answer_supported", True, msg("supported", lang, words=_join(_words(shared))))
+        return Check("answer_supported", True, msg("restated", c.lang, words=_join(_words(shared))), numbers=numbers)
+    if own > 0 and own >= SUPPORT_RATIO * best:
+        return Check("answer_supported", True, msg("supported", c.lang, words=_join(_words(shared))), numbers=numbers)
     if best == 0:
         # No sentence shares a word with the question (a paraphrase through and through): the words cannot tell
         # the answer's sentence from any other, so this is undecidable, not wrong.
-        return Check("answer_supported", True, msg("no_overlap", lang), flagged=True)
-    if c.weak_support == "flag" and own > 0 and own >= WEAK_SUPPORT_RATIO * best:
-        return Check("answer_supported", True, msg("weak_support", lang, words=_join(_words(shared))), flagged=True)
-    return Check("answer_supported", False, msg("shares_less", lang, words=_join(_words(shared))) if shared
-                 else msg("shares_nothing", lang))
+        return Check("answer_supported", True, msg("no_overlap", c.lang), flagged=True, numbers=numbers)
+    return Check("answer_supported", False, msg("weak_support", c.lang, words=_join(_words(shared))) if shared
+                 else msg("shares_nothing", c.lang), numbers=numbers)
+
+
+def question_elsewhere(c: Case) -> Check | None:
+    """Evidence against: the question's words locate another sentence — one sharing at least `ELSEWHERE_MIN_WORDS`
+    of them and carrying more than 1 / `WEAK_SUPPORT_RATIO` times the overlap of the answer's (which restates
+    it nowhere): the label sits where the question is not about. A best sentence sharing a single word (often the
+    article's subject) locates nothing: then weak support stays a flag."""
+    own, best, shared, again = _support(c)
+    if again is not None or best == 0 or own >= SUPPORT_RATIO * best:
+        return None  # answer_supported has said all there is
+    ov = c.ov
+    top = max(range(len(ov.spans)), key=lambda j: (ov.score(j), -j))
+    located = _words(ov.shared(top))
+    numbers = {"support": round(own, 3), "best_support": round(best, 3), "best_sentence_words": len(located)}
+    if own >= WEAK_SUPPORT_RATIO * best and own > 0 or len(located) < ELSEWHERE_MIN_WORDS:
+        return Check("question_elsewhere", True, msg("not_elsewhere", c.lang, share=own / best,
+                                                    words=_join(located)), numbers=numbers)
+    return Check("question_elsewhere", False, msg("elsewhere", c.lang, share=own / best, words=_join(located)),
+                 numbers=numbers)
 
 
 def answer_not_in_question(c: Case) -> Check:
@@ -273,8 +303,9 @@ def answer_by_focus(c: Case) -> Check | None:
 def answer_nearest(c: Case) -> Check:
     near, rival, rival_near = closest_rival(c.ov, c.i, c.span, c.context)
     if rival is None or rival_near <= RIVAL_FACTOR * near:
-        return Check("answer_nearest", True, msg("nearest", c.lang, near=near))
-    return Check("answer_nearest", False, msg("rival_nearer", c.lang, rival=rival, near=near, rival_near=rival_near))
+        return Check("answer_nearest", True, msg("nearest", c.lang, near=near), numbers={"nearness": round(near, 3)})
+    return Check("answer_nearest", False, msg("rival_nearer", c.lang, rival=rival, near=near, rival_near=rival_near),
+                 numbers={"nearness": round(near, 3), "rival_nearness": round(rival_near, 3)})
 
 
 def not_duplicate(c: Case) -> Check:
@@ -287,6 +318,7 @@ class QARule:
     langs: tuple[str, ...]
     applies: Callable[[Case], bool]
     test: Callable[[Case], Check | None]  # None: nothing to judge (the rule stays silent)
+    on_fail: str  # "reject": a failure is evidence against the label; "flag": only a lack of evidence for it
 
 
 def _answerable(c: Case) -> bool:
@@ -298,15 +330,19 @@ def _placed(c: Case) -> bool:
 
 
 QA_CHECKS: tuple[QARule, ...] = (
-    QARule("not_empty", BOTH, lambda c: True, not_empty),
-    QARule("no_answer_given", BOTH, lambda c: c.impossible, no_answer_given),
-    QARule("question_on_topic", BOTH, lambda c: c.impossible, question_on_topic),
-    QARule("answer_start_matches", BOTH, lambda c: _answerable(c) and c.starts is not None, answer_start_matches),
-    QARule("answer_in_context", BOTH, _answerable, answer_in_context),
-    QARule("answer_supported", BOTH, _placed, answer_supported),
-    QARule("answer_not_in_question", BOTH, _placed, answer_not_in_question),
-    QARule("answer_type", BOTH, _placed, answer_type),
-    QARule("answer_by_focus", ("ko",), _placed, answer_by_focus),
-    QARule("answer_nearest", BOTH, _placed, answer_nearest),
-    QARule("not_duplicate", BOTH, lambda c: True, not_duplicate),
+    QARule("not_empty", BOTH, lambda c: True, not_empty, "reject"),
+    QARule("no_answer_given", BOTH, lambda c: c.impossible, no_answer_given, "reject"),
+    QARule("question_on_topic", BOTH, lambda c: c.impossible, question_on_topic, "flag"),
+    QARule("answer_start_matches", BOTH, lambda c: _answerable(c) and c.starts is not None, answer_start_matches,
+           "reject"),
+    QARule("answer_in_context", BOTH, _answerable, answer_in_context, "reject"),
+    QARule("answer_supported", BOTH, _placed, answer_supported, "flag"),
+    QARule("question_elsewhere", BOTH, _placed, question_elsewhere, "reject"),
+    QARule("answer_not_in_question", BOTH, _placed, answer_not_in_question, "reject"),
+    QARule("answer_type", BOTH, _placed, answer_type, "reject"),  # each TYPE_RULES entry says its own
+    QARule("answer_by_focus", ("ko",), _placed, answer_by_focus, "flag"),
+    QARule("answer_nearest", BOTH, _placed, answer_nearest, "reject"),
+    QARule("not_duplicate", BOTH, lambda c: True, not_duplicate, "reject"),
 )
+# What a failure of each rule means, by name (a recipe may override it per source: `on_fail`).
+ON_FAIL: dict[str, str] = {**{r.name: r.on_fail for r in QA_CHECKS}, **{r.name: r.on_fail for r in TYPE_RULES}}

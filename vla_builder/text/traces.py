@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from vla_builder.text.lang import keywords as lang_keywords
 from vla_builder.text.messages import particles
@@ -21,6 +21,7 @@ from vla_builder.text.messages import particles
 STEP_TITLES = ("Step 1 - Question basis", "Step 2 - Error verification", "Step 3 - Answer confirmation")
 STEP_TITLES_KO = ("1단계 - 질문 근거", "2단계 - 오류 검증", "3단계 - 답변 확정")
 FINAL = {"en": "Final answer", "ko": "최종 답변"}
+VERDICTS = ("rejected", "flagged", "confirmed")
 UNANSWERABLE = {"en": "unanswerable", "ko": "답할 수 없음"}  # the confirmed answer of a question the context leaves open
 _CLIP = 160  # longest quote, in characters: enough to show the evidence, short enough to read
 
@@ -32,11 +33,15 @@ def say(lang: str, en: str, ko: str) -> str:
 
 @dataclass(frozen=True)
 class Check:
+    """One check's outcome: passed; failed (evidence *against* the label: the record is rejected); or flagged
+    (passed=True, flagged=True: the text cannot decide or supports the label only weakly — the record is kept with
+    this reason for a reviewer)."""
     name: str
     passed: bool
     detail: str
-    flagged: bool = False  # passed, but undecidable from the text: kept, and counted in the manifest
-    rule: str = ""  # the table entry that decided a failed check, where one check walks several (rules_qa)
+    flagged: bool = False
+    rule: str = ""  # the table entry that decided, where one check walks several (rules_qa.TYPE_RULES)
+    numbers: dict = field(default_factory=dict)  # the measured values the outcome rests on (ratios, offsets)
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,22 @@ class Trace:
     def flagged(self) -> list[Check]:
         return [c for c in self.checks if c.flagged]
 
+    @property
+    def verdict(self) -> str:
+        """rejected (a check found evidence against the label), flagged (kept, a check asks for review) or
+        confirmed (every check holds)."""
+        return VERDICTS[0 if self.failed else 1 if self.flagged else 2]
+
+    @property
+    def reasons(self) -> list[dict]:
+        """What decided the verdict: the failed checks of a rejected record, the flagged ones of a flagged one."""
+        return [{"check": c.name, "rule": c.rule or c.name, "detail": c.detail, **({"numbers": c.numbers}
+                                                                                 if c.numbers else {})}
+                for c in (self.failed or self.flagged)]
+
     def as_dict(self) -> dict:
-        return {"language": self.lang, "basis": self.basis, "verification": [asdict(c) for c in self.checks],
+        return {"language": self.lang, "verdict": self.verdict, "basis": self.basis,
+                "verification": [asdict(c) for c in self.checks],
                 "confirmation": {"answer": self.answer, "text": self.steps[2]}}
 
     def render(self) -> str:
