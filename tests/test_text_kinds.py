@@ -126,3 +126,33 @@ def test_round5_dates_counts_and_names_with_digits():
     assert "answer_type" in _fails(many, ctx, "2006")  # "In May 2006": a year, not a count
     assert "answer_type" in _fails("What did the maker rename Orra Drive to?", ctx, "July 2013")  # a bare date
     assert _fails("How many channels could the new service carry?", ctx, "hundreds") == []
+
+
+def test_round6_fixes_from_the_first_look():
+    # A note mark ("[n 1]") and a day of the month ("1 March") are no rival for a year or a date.
+    ctx = ("Frédéric Chopin (22 February or 1 March 1810 – 17 October 1849), born Fryderyk Chopin,[n 1] was a "
+           "Polish composer.")
+    t = qa_trace("When did Chopin die?", ctx, "17 October 1849", key="k", answer_start=ctx.index("17 October"))
+    assert t.verdict != "rejected", t.reasons
+    # "What birth date …?" asks for a time: "1 March" is a date, not "only a number".
+    ctx = "However, the composer and his family used the birthdate 1 March, which is now accepted as the correct date."
+    t = qa_trace("What birth date is now considered correct?", ctx, "1 March", key="k", answer_start=ctx.index("1 M"))
+    assert t.basis["expects"] == "a time or date" and t.verdict != "rejected", t.reasons
+    # An answer that adds a common noun to the question's name is a thing there, not the name again.
+    ctx = "His influences include the classical tradition as well as the Paris salons where he was a frequent guest."
+    q = "What establishments did he frequently visit in Paris that influenced his career?"
+    assert qa_trace(q, ctx, "Paris salons", key="k").verdict != "rejected"
+    assert qa_trace("Where did he visit Paris?", "He visited Paris in May.", "Paris", key="k").verdict == "rejected"
+    # Korean: 5개 is not the question's 35개, though its bigrams are.
+    ctx = "2009년 4월 국토연구원은 동남권 신공항 최초 35개 후보지에서 5개 후보지로 압축발표했다."
+    q = "2009년 4월 국토연구원 동남권 신공항 최초 35개 후보지에서 몇개로 압축 발표하였나?"
+    assert qa_trace(q, ctx, "5개", key="k", answer_start=ctx.index("5개 후보지로"), lang="ko").verdict != "rejected"
+    # The kind a context gives a name is read at the marked mention: the Duchy of Warsaw is not the city.
+    ctx = "Chopin was born in the Duchy of Warsaw, and grew up in Warsaw, a city on the Vistula."
+    assert answer_kinds("Warsaw", ctx, ctx.index("Warsaw")) == {"country"}  # a duchy ranks with states
+    assert answer_kinds("Warsaw", ctx, ctx.rindex("Warsaw")) == {"city"}
+    # A straight-quoted passage holds its stops: the speaker and what was said are one sentence.
+    from vla_builder.text.lang import sentences
+    text = 'He said "It is late. We go home" and left. Then it rained.'
+    assert [text[a:b] for a, b in sentences(text, "en")] == ['He said "It is late. We go home" and left.',
+                                                            "Then it rained."]

@@ -29,6 +29,8 @@ def named_in_question(answer: str, question: str, lang: str) -> set[str]:
         return {k for m in re.finditer(pattern, text.strip()) for k in lang_keywords(m.group(0), lang)}
     # In the question, a capital opening it is no sign of a name ("Copper ..." / "Why do ... copper bases?").
     shared = names(answer, False) & names(question, True)
+    if shared and _adds_common_words(answer, question, lang):
+        return set()  # "Paris salons" for "… visit in Paris …": a thing in the named place, not the place
     if shared:
         # An answer that adds a name of its own ("Sky+HD Box" for "What replaced the Sky+ Box?": HD) names
         # something else than the question's subject; a title (King, Duke) or a regnal number adds none.
@@ -41,6 +43,13 @@ def named_in_question(answer: str, question: str, lang: str) -> set[str]:
 
 _TITLES = {"king", "queen", "duke", "duchess", "count", "countess", "earl", "lord", "lady", "prince", "princess",
            "emperor", "empress", "pope", "bishop", "archbishop", "sir", "saint", "st", "st.", "mr", "mrs", "dr", "the"}
+
+
+def _adds_common_words(answer: str, question: str, lang: str) -> bool:
+    """The answer holds a lower-case content word (not a title) that the question does not."""
+    asked = set(lang_keywords(question, lang))
+    return any(set(lang_keywords(w, lang)) - asked for w in re.findall(r"\b[a-z][\w'-]*", answer)
+               if w not in _TITLES)
 
 
 def stem_key(word: str) -> str:
@@ -220,6 +229,14 @@ def _unit(text: str) -> str:
     return word[:1] if word and "\uac00" <= word[0] <= "\ud7a3" else word.rstrip("s")
 
 
+_MONTH_AFTER = re.compile(r"\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
+
+
+def _day_of_month(context: str, end: int) -> bool:
+    """A number a month name follows is a day of the month ("1 March 1810"): no rival for a year."""
+    return bool(_MONTH_AFTER.match(context, end))
+
+
 def closest_rival(ov: "Overlap", i: int, span: tuple[int, int], context: str) -> tuple[float, str | None, float]:
     """The answer's nearness to the question's words, and the nearest other span of its kind and length in the same
     sentence (one holding no question word): two years in one sentence are told apart by which one stands next to
@@ -236,8 +253,10 @@ def closest_rival(ov: "Overlap", i: int, span: tuple[int, int], context: str) ->
             continue
         if any(a <= p < b for p in q_pos):
             continue
+        if "[" in context[a:b] or "]" in context[a:b]:
+            continue  # a note mark ("[n 1]") counts nothing
         text = context[a:b].strip(".,;:!?\"'()[]")
-        if not text or not _same_kind(answer, text):
+        if not text or not _same_kind(answer, text) or _day_of_month(context, b) != _day_of_month(context, span[1]):
             continue
         score = ov.nearness(i, (a, b), context)
         if score > best:

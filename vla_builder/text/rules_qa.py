@@ -15,7 +15,7 @@ from vla_builder.text.evidence import (SUPPORT_RATIO, Overlap, closest_rival, fo
                                        named_in_question, one_of_alternatives, restated, stem_key)
 from vla_builder.text.kinds import (MEASURE_NOUN, answer_kinds, direction_only, kind_mismatch, lists_several,
                                     not_a_who, offers_alternatives, several_asked, subject_after_verb)
-from vla_builder.text.lang import anaphoric
+from vla_builder.text.lang import anaphoric, numbers
 from vla_builder.text.lang import keywords as lang_keywords
 from vla_builder.text.messages import msg
 from vla_builder.text.shapes import (COUNT, DEGREE_PHRASE_EN, EVENT_PLACE_EN, FREQUENCY, MONTH_OR_TIME_PREP_EN,
@@ -150,7 +150,8 @@ TYPE_RULES: tuple[TypeRule, ...] = (
     TypeRule("time_has_time_word", BOTH, _kind("time"), _time_clash),
     TypeRule("not_only_number_or_date", BOTH, _other, _only_number),
     TypeRule("where_not_person", EN, lambda c: _other(c) and c.qword == "where", _if(
-        lambda c: PERSON_EN.search(c.answer) or "person" in answer_kinds(c.answer, c.context), "person_not_place")),
+        lambda c: PERSON_EN.search(c.answer) or "person" in answer_kinds(c.answer, c.context, c.found[0]),
+        "person_not_place")),
     TypeRule("where_not_degree_phrase", EN, lambda c: _other(c) and c.qword == "where",
              _if(lambda c: DEGREE_PHRASE_EN.match(c.answer.strip()), "degree_not_place")),
     TypeRule("who_not_event_or_place", EN, lambda c: _other(c) and c.qword in ("who", "whom"),
@@ -158,8 +159,9 @@ TYPE_RULES: tuple[TypeRule, ...] = (
     TypeRule("named_kind_is_named", EN, lambda c: _other(c) and NAMED_KIND_EN.search(c.question),
              _if(lambda c: not re.search(r"\b[A-Z]", c.answer), "names_none")),
     TypeRule("who_is_an_agent", EN, lambda c: _other(c) and c.qword in ("who", "whom"),
-             lambda c: not_a_who(c.answer, c.context)),
-    TypeRule("kind_matches_question", EN, _other, lambda c: kind_mismatch(c.question, c.answer, c.context)),
+             lambda c: not_a_who(c.answer, c.context, c.found[0])),
+    TypeRule("kind_matches_question", EN, _other, lambda c: kind_mismatch(c.question, c.answer, c.context,
+                                                                          c.found[0])),
     TypeRule("one_of_the_alternatives", EN, lambda c: _other(c) and offers_alternatives(c.question), _if(
         lambda c: not one_of_alternatives(set(lang_keywords(c.answer, c.lang)), c.question, c.lang),
         "not_an_alternative")),
@@ -260,7 +262,10 @@ def answer_not_in_question(c: Case) -> Check:
     # answers something else: a capitalised answer word that the question holds.
     named = named_in_question(c.answer, c.question, c.lang)
     # "Is it abstract or concrete?" names its answers: repeating one of them is the answer.
-    echo = bool(a_keys) and a_keys <= set(c.ov.q) and not one_of_alternatives(a_keys, c.question, c.lang)
+    # A number the question does not hold as a whole number is new, whatever its bigrams (5개 in "35개 … 몇개로").
+    new_number = bool(set(numbers(c.answer)) - set(numbers(c.question)))
+    echo = bool(a_keys) and a_keys <= set(c.ov.q) and not new_number and \
+        not one_of_alternatives(a_keys, c.question, c.lang)
     if not (echo or named):
         return Check("answer_not_in_question", True, msg("adds_something", c.lang))
     if echo:

@@ -16,7 +16,8 @@ QTYPES = {
     "en": ((r"how many|how much|what (?:percentage|number|amount|population|size)|what (?:is|was|are|were) the (?:\w+ )?"
             r"(?:population|number|amount|total|percentage|proportion|ranking|rank)", "a count or amount", "number"),
            (r"how old", "an age", "number"),
-           (r"when|what (?:year|century|decade|date|day|month|time|period|age)|which (?:year|century|decade)",
+           (r"when|what (?:year|century|decade|date|day|month|time|period|age)|what [a-z]+ (?:year|date)|"
+            r"which (?:year|century|decade)",
             "a time or date", "time"),
            (r"how long", "a duration or length", "duration"),
            (r"how often|how frequently", "a frequency", "frequency"),
