@@ -1,6 +1,6 @@
-"""The QA rule tables (vla_builder/text/rules_qa.py): every rule has a record here that it catches, with the verdict
-its table entry says (rejected: evidence against the label; flagged: kept for review). Adding a rule to a table
-without a case here fails `test_every_rule_has_a_case`."""
+"""The rule tables (vla_builder/text/rules_qa.py, rules_tasks.py): every rule has a record here that it catches,
+with the verdict its table entry says (rejected: evidence against the label; flagged: kept for review). Adding a
+rule to a table without a case here fails `test_every_rule_has_a_case` / `test_every_task_rule_has_a_case`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from vla_builder.text.qa import qa_trace
 from vla_builder.text.readers import read_rows
 from vla_builder.text.rules_qa import ON_FAIL, QA_CHECKS, TYPE_RULES
+from vla_builder.text.tasks import choice_trace, classification_trace, nli_trace, summary_trace
 
 REAL = Path(__file__).resolve().parents[1] / "recipes" / "data" / "text" / "real"
 
@@ -149,3 +150,61 @@ def test_recipe_override_turns_a_rejection_into_a_flag_and_back():
     t = _en(question, context, answer, on_fail={"time_has_time_word": "flag"})
     assert t.verdict == "flagged" and t.answer == answer and t.flagged[0].rule == "time_has_time_word"
     assert _en("Who ruled Kyra in 1191?", KYRA, "Isaak Kom", weak_support="reject").verdict == "rejected"
+
+
+# The other task kinds' tables (rules_tasks): each entry, a trace it decides.
+PASSAGE = "I stayed up until three finishing the report, so this morning I could hardly keep my eyes open."
+DOC = "The council voted 7 to 2 on Tuesday to extend the night bus to the Harbour district from March."
+TASK_CASES = {
+    ("CHOICE_CHECKS", "not_empty"): lambda: choice_trace("Why?", ["a", " "], 0, context=None, key="k"),
+    ("CHOICE_CHECKS", "choices_distinct"): lambda: choice_trace("Why?", ["Yes", "yes"], 0, context=None, key="k"),
+    ("CHOICE_CHECKS", "answer_index_in_range"): lambda: choice_trace("Why?", ["a", "b"], 5, context=None, key="k"),
+    ("CHOICE_CHECKS", "choice_supported"): lambda: choice_trace(
+        "Why was I tired?", ["I finished the report late", "I slept badly"], 1, context=PASSAGE, key="k"),
+    ("CHOICE_CHECKS", "not_duplicate"): lambda: choice_trace("Why?", ["a", "b"], 0, context=None, key="k",
+                                                             duplicate_of="r1"),
+    ("NLI_CHECKS", "not_empty"): lambda: nli_trace("", "It rained.", "neutral", NLI, key="k"),
+    ("NLI_CHECKS", "label_in_set"): lambda: nli_trace("It rained.", "It was wet.", "maybe", NLI, key="k"),
+    ("NLI_CHECKS", "cues_agree"): lambda: nli_trace("It rained all day.", "It did not rain all day.", "neutral",
+                                                    NLI, key="k"),
+    ("NLI_CHECKS", "numbers_entailed"): lambda: nli_trace("Ten people came.", "Twelve people, 12, came.",
+                                                          "entailment", NLI, key="k"),
+    ("NLI_CHECKS", "polarity_entailed"): lambda: nli_trace("불편함없이 잘 지냈다.", "불편함이 많았다.", "entailment", NLI,
+                                                           key="k", lang="ko"),
+    ("NLI_CHECKS", "not_duplicate"): lambda: nli_trace("It rained.", "It was wet.", "neutral", NLI, key="k",
+                                                       duplicate_of="r1"),
+    ("SUMMARY_CHECKS", "not_empty"): lambda: summary_trace(DOC, "", key="k"),
+    ("SUMMARY_CHECKS", "numbers_supported"): lambda: summary_trace(DOC, "The council voted 9 to 0.", key="k"),
+    ("SUMMARY_CHECKS", "entities_supported"): lambda: summary_trace(DOC, "The council extended the Airport bus.",
+                                                                    key="k"),
+    ("SUMMARY_CHECKS", "content_supported"): lambda: summary_trace(DOC, "Cats sleep most afternoons.", key="k"),
+    ("SUMMARY_CHECKS", "shorter_than_document"): lambda: summary_trace(DOC, DOC + " It will run nightly.", key="k"),
+    ("SUMMARY_CHECKS", "not_duplicate"): lambda: summary_trace(DOC, "The council extended the night bus.", key="k",
+                                                               duplicate_of="r1"),
+    ("CLASSIFICATION_CHECKS", "not_empty"): lambda: classification_trace(" ", "good", ["good", "bad"], key="k"),
+    ("CLASSIFICATION_CHECKS", "label_in_set"): lambda: classification_trace("Fine.", "meh", ["good", "bad"], key="k"),
+    ("CLASSIFICATION_CHECKS", "cues_agree"): lambda: classification_trace(
+        "An awful, bad day.", "good", ["good", "bad"], key="k", cues={"good": ["great"], "bad": ["awful"]}),
+    ("CLASSIFICATION_CHECKS", "not_duplicate"): lambda: classification_trace("Fine.", "good", ["good", "bad"],
+                                                                             key="k", duplicate_of="r1"),
+}
+NLI = ["entailment", "neutral", "contradiction"]
+
+
+def test_every_task_rule_has_a_case():
+    import vla_builder.text.rules_tasks as tables
+    named = {(table, r.name) for table in ("CHOICE_CHECKS", "NLI_CHECKS", "SUMMARY_CHECKS", "CLASSIFICATION_CHECKS")
+             for r in getattr(tables, table)}
+    assert set(TASK_CASES) == named
+
+
+@pytest.mark.parametrize("table,name", list(TASK_CASES))
+def test_each_task_rule_decides_its_case_as_its_table_says(table: str, name: str):
+    import vla_builder.text.rules_tasks as tables
+    on_fail = next(r.on_fail for r in getattr(tables, table) if r.name == name)
+    t = TASK_CASES[(table, name)]()
+    decided = next(c for c in t.checks if c.name == name)
+    if on_fail == "reject":
+        assert not decided.passed and t.verdict == "rejected" and t.answer is None, decided
+    else:
+        assert decided.passed and decided.flagged and t.verdict == "flagged" and t.answer is not None, decided

@@ -12,7 +12,8 @@ import pytest
 
 from vla_builder.text.build import build_text_cli
 from vla_builder.text.qa import qa_trace
-from vla_builder.text.traces import STEP_TITLES, classification_trace
+from vla_builder.text.tasks import classification_trace
+from vla_builder.text.traces import STEP_TITLES
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "recipes" / "text_demo.yaml"

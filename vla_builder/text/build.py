@@ -23,9 +23,10 @@ from vla_builder.recipe import RecipeError
 from vla_builder.text.lang import language_of
 from vla_builder.text.readers import read_rows
 from vla_builder.text.recipe import OPTIONAL_ROLES, LoadedTextRecipe, TextSourceConfig, load_text_recipe
-from vla_builder.text.tasks import choice_label, choice_trace, nli_label, nli_trace, summary_trace
 from vla_builder.text.qa import qa_trace
-from vla_builder.text.traces import UNANSWERABLE, Trace, classification_trace, normalized
+from vla_builder.text.tasks import (choice_label, choice_trace, classification_trace, nli_label, nli_trace,
+                                    summary_trace)
+from vla_builder.text.traces import UNANSWERABLE, Trace, normalized
 
 # Same meanings as the video track's exit codes (vla_builder.build), not imported to keep this track light.
 EXIT_OK, EXIT_NOTHING_BUILT, EXIT_BAD_RECIPE, EXIT_PARTIAL = 0, 1, 2, 3

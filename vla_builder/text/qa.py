@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 from vla_builder.text.evidence import Overlap, locate
 from vla_builder.text.messages import msg
 from vla_builder.text.rules_qa import ON_FAIL, QA_CHECKS, Case
 from vla_builder.text.shapes import question_type
-from vla_builder.text.traces import UNANSWERABLE, Trace, _confirm, _join, _words
+from vla_builder.text.traces import UNANSWERABLE, Trace, _confirm, _join, _words, walk
 
 
 def _place(c: Case) -> None:
@@ -45,12 +44,7 @@ def qa_trace(question: str, context: str, answer: str, *, key: str, duplicate_of
     if not impossible and not c.empty:
         _place(c)
     severity = {**ON_FAIL, **({"answer_supported": "reject"} if weak_support == "reject" else {}), **(on_fail or {})}
-    checks = []
-    for rule in QA_CHECKS:
-        if ("ko" if lang == "ko" else "en") in rule.langs and rule.applies(c) and (check := rule.test(c)):
-            if not check.passed and severity[check.rule or check.name] == "flag":
-                check = dataclasses.replace(check, passed=True, flagged=True)  # kept, with the reason to review
-            checks.append(check)
+    checks = walk(QA_CHECKS, c, lang, severity)
     failed = [x for x in checks if not x.passed]
     q_terms = _words(ov.q)
     terms = _join(q_terms)

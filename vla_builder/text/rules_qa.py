@@ -21,7 +21,7 @@ from vla_builder.text.messages import msg
 from vla_builder.text.shapes import (COUNT, DEGREE_PHRASE_EN, EVENT_PLACE_EN, FREQUENCY, MONTH_OR_TIME_PREP_EN,
                                      NAMED_KIND_EN, NOT_TIME_EN, NUMBER_NOUN, NUMBER_WORDS, PERSON_EN, TIME_WORDS,
                                      date_or_number_only)
-from vla_builder.text.traces import Check, _duplicate_check, _join, _words, clip
+from vla_builder.text.traces import BOTH, Check, Rule, _duplicate_check, _join, _words, clip
 
 WEAK_SUPPORT_RATIO = 0.25  # below this share of the best sentence's overlap, the question is about another sentence
 ELSEWHERE_MIN_WORDS = 2  # distinct question words another sentence must share to locate the question there
@@ -96,7 +96,7 @@ class TypeRule:
         return ("ko" if lang == "ko" else "en") in self.langs
 
 
-BOTH, EN = ("en", "ko"), ("en",)
+EN = ("en",)
 
 
 def _kind(*kinds: str) -> Callable[[Case], bool]:
@@ -317,15 +317,6 @@ def not_duplicate(c: Case) -> Check:
     return _duplicate_check(c.duplicate_of, msg("question_and_context", c.lang), c.lang)
 
 
-@dataclass(frozen=True)
-class QARule:
-    name: str
-    langs: tuple[str, ...]
-    applies: Callable[[Case], bool]
-    test: Callable[[Case], Check | None]  # None: nothing to judge (the rule stays silent)
-    on_fail: str  # "reject": a failure is evidence against the label; "flag": only a lack of evidence for it
-
-
 def _answerable(c: Case) -> bool:
     return not c.impossible and not c.empty
 
@@ -334,20 +325,20 @@ def _placed(c: Case) -> bool:
     return _answerable(c) and c.found is not None
 
 
-QA_CHECKS: tuple[QARule, ...] = (
-    QARule("not_empty", BOTH, lambda c: True, not_empty, "reject"),
-    QARule("no_answer_given", BOTH, lambda c: c.impossible, no_answer_given, "reject"),
-    QARule("question_on_topic", BOTH, lambda c: c.impossible, question_on_topic, "flag"),
-    QARule("answer_start_matches", BOTH, lambda c: _answerable(c) and c.starts is not None, answer_start_matches,
+QA_CHECKS: tuple[Rule, ...] = (
+    Rule("not_empty", BOTH, lambda c: True, not_empty, "reject"),
+    Rule("no_answer_given", BOTH, lambda c: c.impossible, no_answer_given, "reject"),
+    Rule("question_on_topic", BOTH, lambda c: c.impossible, question_on_topic, "flag"),
+    Rule("answer_start_matches", BOTH, lambda c: _answerable(c) and c.starts is not None, answer_start_matches,
            "reject"),
-    QARule("answer_in_context", BOTH, _answerable, answer_in_context, "reject"),
-    QARule("answer_supported", BOTH, _placed, answer_supported, "flag"),
-    QARule("question_elsewhere", BOTH, _placed, question_elsewhere, "reject"),
-    QARule("answer_not_in_question", BOTH, _placed, answer_not_in_question, "reject"),
-    QARule("answer_type", BOTH, _placed, answer_type, "reject"),  # each TYPE_RULES entry says its own
-    QARule("answer_by_focus", ("ko",), _placed, answer_by_focus, "flag"),
-    QARule("answer_nearest", BOTH, _placed, answer_nearest, "reject"),
-    QARule("not_duplicate", BOTH, lambda c: True, not_duplicate, "reject"),
+    Rule("answer_in_context", BOTH, _answerable, answer_in_context, "reject"),
+    Rule("answer_supported", BOTH, _placed, answer_supported, "flag"),
+    Rule("question_elsewhere", BOTH, _placed, question_elsewhere, "reject"),
+    Rule("answer_not_in_question", BOTH, _placed, answer_not_in_question, "reject"),
+    Rule("answer_type", BOTH, _placed, answer_type, "reject"),  # each TYPE_RULES entry says its own
+    Rule("answer_by_focus", ("ko",), _placed, answer_by_focus, "flag"),
+    Rule("answer_nearest", BOTH, _placed, answer_nearest, "reject"),
+    Rule("not_duplicate", BOTH, lambda c: True, not_duplicate, "reject"),
 )
 # What a failure of each rule means, by name (a recipe may override it per source: `on_fail`).
 ON_FAIL: dict[str, str] = {**{r.name: r.on_fail for r in QA_CHECKS}, **{r.name: r.on_fail for r in TYPE_RULES}}

@@ -12,11 +12,11 @@ recipe seed and the record id: the same seed gives byte-identical text.
 from __future__ import annotations
 
 import random
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable
 
 from vla_builder.text.lang import keywords as lang_keywords
-from vla_builder.text.messages import particles
+from vla_builder.text.messages import msg, particles
 
 STEP_TITLES = ("Step 1 - Question basis", "Step 2 - Error verification", "Step 3 - Answer confirmation")
 STEP_TITLES_KO = ("1단계 - 질문 근거", "2단계 - 오류 검증", "3단계 - 답변 확정")
@@ -24,11 +24,6 @@ FINAL = {"en": "Final answer", "ko": "최종 답변"}
 VERDICTS = ("rejected", "flagged", "confirmed")
 UNANSWERABLE = {"en": "unanswerable", "ko": "답할 수 없음"}  # the confirmed answer of a question the context leaves open
 _CLIP = 160  # longest quote, in characters: enough to show the evidence, short enough to read
-
-
-def say(lang: str, en: str, ko: str) -> str:
-    """The wording in the record's language (the trace structure and check names stay the same)."""
-    return particles(ko) if lang == "ko" else en
 
 
 @dataclass(frozen=True)
@@ -82,8 +77,8 @@ class Trace:
     def render(self) -> str:
         """The assistant turn: three labelled steps, then the final answer."""
         titles = STEP_TITLES_KO if self.lang == "ko" else STEP_TITLES
-        mark = {True: say(self.lang, "pass", "통과"), False: say(self.lang, "fail", "실패")}
-        checks = "\n".join(f"- [{say(self.lang, 'flag', '보류') if c.flagged else mark[c.passed]}] {c.name}: {c.detail}"
+        mark = {True: msg("mark_pass", self.lang), False: msg("mark_fail", self.lang)}
+        checks = "\n".join(f"- [{msg('mark_flag', self.lang) if c.flagged else mark[c.passed]}] {c.name}: {c.detail}"
                            for c in self.checks)
         text = (f"{titles[0]}: {self.steps[0]}\n{titles[1]}: {self.steps[1]}\n{checks}\n"
                 f"{titles[2]}: {self.steps[2]}\n{FINAL.get(self.lang, FINAL['en'])}: {self.answer}")
@@ -120,80 +115,39 @@ def _confirm(rng: random.Random, answer: str | None, failed: list[Check], lang: 
 
 
 def _confirm_text(rng: random.Random, answer: str | None, failed: list[Check], lang: str) -> str:
-    names = ", ".join(c.name for c in failed)
-    if lang == "ko":
-        if answer is None:
-            return rng.choice([f"검증에 실패했으므로({names}) 답을 확정할 수 없다.",
-                               f"{names} 검증을 통과하지 못해 확정할 답이 없다."])
-        return rng.choice([f"모든 검증을 통과했으므로 답을 확정한다: {answer}.",
-                           f"후보 답이 입력에 근거하고 모든 검증을 통과한다: {answer}.", f"확정: {answer}."])
     if answer is None:
-        return rng.choice([
-            f"Verification failed ({names}), so no answer can be confirmed.",
-            f"No answer can be confirmed: {names} did not pass.",
-        ])
-    return rng.choice([
-        f"Every check passes, so the answer is confirmed: {answer}.",
-        f"The candidate is supported by the input and survives every check: {answer}.",
-        f"Confirmed: {answer}.",
-    ])
+        return rng.choice([msg(f"unconfirmed_{n}", lang, names=", ".join(c.name for c in failed)) for n in (1, 2)])
+    return rng.choice([msg(f"confirmed_{n}", lang, answer=answer) for n in (1, 2, 3)])
 
 
 def _duplicate_check(duplicate_of: str | None, what: str, lang: str = "en") -> Check:
     if duplicate_of is None:
-        return Check("not_duplicate", True, say(lang, f"no earlier record has the same {what}",
-                                                 f"같은 {what}의 앞선 레코드가 없다"))
-    return Check("not_duplicate", False, say(lang, f"same {what} as the earlier record {duplicate_of}",
-                                             f"앞선 레코드 {duplicate_of}와 {what}이(가) 같다"))
+        return Check("not_duplicate", True, msg("duplicate_none", lang, what=what))
+    return Check("not_duplicate", False, msg("duplicate_of", lang, what=what, earlier=duplicate_of))
 
 
-def _find_cues(text: str, cues: dict[str, list[str]], lang: str = "en") -> list[dict]:
-    found = []
-    for label, words in cues.items():
-        for w in words:
-            # Korean cues take particles and endings (최고 -> 최고다, 최고의): match the stem as a substring.
-            pattern = re.escape(w) if lang == "ko" else rf"\b{re.escape(w)}\b"
-            if m := re.search(pattern, text, re.IGNORECASE):
-                found.append({"cue": m.group(0), "label": label, "start": m.start()})
-    return sorted(found, key=lambda c: (c["start"], c["label"]))
+BOTH = ("en", "ko")
 
 
-def classification_trace(text: str, label: str, labels: list[str], *, key: str,
-                         cues: dict[str, list[str]] | None = None, duplicate_of: str | None = None,
-                         lang: str = "en") -> Trace:
-    """Classification: the label must be in the declared set and agree with any cue words the recipe lists."""
-    rng = random.Random(key)
-    found = _find_cues(text, cues or {}, lang)
-    basis = {"task": "classification", "label_space": list(labels), "quote": clip(text), "cues": found}
-    space = ", ".join(labels)
-    cue_text = (" Cue words: " + ", ".join(f"'{c['cue']}' ({c['label']})" for c in found) + ".") if found else ""
-    step1 = rng.choice([
-        f"The instruction asks for exactly one label from {{{space}}}, and the answer depends on the whole text: "
-        f"\"{clip(text)}\"",
-        f"One label out of {{{space}}} has to be chosen for the text \"{clip(text)}\"",
-        f"The task is classification over {{{space}}}; the evidence is the text itself: \"{clip(text)}\"",
-    ]) + cue_text
-    if lang == "ko":
-        step1 = rng.choice([f"{{{space}}} 중 정확히 하나의 레이블을 골라야 하며, 근거는 본문 전체다: \"{clip(text)}\"",
-                            f"본문 \"{clip(text)}\"에 {{{space}}} 중 하나의 레이블을 붙여야 한다"]) + \
-            (" 단서어: " + ", ".join(f"'{c['cue']}' ({c['label']})" for c in found) + "." if found else "")
+@dataclass(frozen=True)
+class Rule:
+    """One check of a task's table (rules_qa, rules_tasks): its name, languages ("en" stands for every language
+    but Korean), when it applies, its test, and what its failure does — "reject" (evidence against the label) or
+    "flag" (only a lack of evidence for it: kept, with the reason)."""
+    name: str
+    langs: tuple[str, ...]
+    applies: Callable[[Any], bool]
+    test: Callable[[Any], Check | None]  # None: nothing to judge (the rule stays silent)
+    on_fail: str
 
-    empty = [r for r, v in (("text", text), ("label", label)) if not v.strip()]
-    checks = [Check("not_empty", not empty, "text and label are both non-empty" if not empty
-                    else f"empty: {', '.join(empty)}")]
-    checks.append(Check("label_in_set", label in labels, f"'{label}' is one of {{{space}}}" if label in labels
-                        else f"'{label}' is not one of {{{space}}}"))
-    if cues:
-        pointed = sorted({c["label"] for c in found})
-        ok = not found or label in pointed  # mixed cues are fine; only a label every cue argues against fails
-        checks.append(Check("cues_agree", ok, "no cue words in the text" if not found else
-                            f"cue words point to {', '.join(pointed)}" + ("" if ok else f", not '{label}'")))
-    checks.append(_duplicate_check(duplicate_of, say(lang, "text", "본문"), lang))
-    failed = [c for c in checks if not c.passed]
-    # The label set is the only source of truth for the answer: confirm the matching member of the set.
-    confirmed = next((x for x in labels if x == label), None) if not failed else None
-    step2 = rng.choice(["Checking the given label:", "Verifying the label against the text and the label set:",
-                        "Checks on the candidate label:"] if lang != "ko" else
-                       ["주어진 레이블을 검증한다:", "레이블을 본문과 레이블 집합에 대조한다:"])
-    return Trace("classification", basis, tuple(checks), confirmed,
-                 (step1, step2, _confirm(rng, confirmed, failed, lang)), lang)
+
+def walk(rules: tuple[Rule, ...], case: Any, lang: str, severity: dict[str, str] | None = None) -> list[Check]:
+    """The checks of one record: every rule that speaks its language and applies, in table order; a failure whose
+    rule flags (`severity` by rule name, else the rule's own `on_fail`) is kept as a flag."""
+    checks = []
+    for rule in rules:
+        if ("ko" if lang == "ko" else "en") in rule.langs and rule.applies(case) and (check := rule.test(case)):
+            if not check.passed and (severity or {}).get(check.rule or check.name, rule.on_fail) == "flag":
+                check = replace(check, passed=True, flagged=True)  # kept, with the reason to review
+            checks.append(check)
+    return checks
