@@ -64,11 +64,14 @@ QA_FILES = {"korquad_v1.0_dev": "korquad_v1.0_dev_excerpt.json", "squad_v2.0_dev
             # its misses prompted (note marks and days of the month are no rival years, "what birth date", a
             # mention's own apposition, "Paris salons", 5개 / 35개, straight quotation pairs): tuned now.
             "korquad_v1.0_dev_heldout5": "korquad_v1.0_dev_heldout5.json",
-            "squad_v2.0_train_heldout9": "squad_v2.0_train_heldout9.json"}
+            "squad_v2.0_train_heldout9": "squad_v2.0_train_heldout9.json",
+            # Round 6's second first look, then the fixes its misses prompted (Korean count questions by noun,
+            # 두 골's counter, a time of day is no rival date): tuned now.
+            "korquad_v1.0_dev_heldout6": "korquad_v1.0_dev_heldout6.json",
+            "squad_v2.0_train_heldout10": "squad_v2.0_train_heldout10.json"}
 # First look: committed before any measurement, measured once after the last rule change and before any that
 # follows it. A rule tuned on these makes them tuned data: move them to QA_FILES then.
-FIRST_LOOK = {"korquad_v1.0_dev_heldout6": "korquad_v1.0_dev_heldout6.json",
-              "squad_v2.0_train_heldout10": "squad_v2.0_train_heldout10.json"}
+FIRST_LOOK: dict[str, str] = {}
 
 
 def _qa_rows(path: Path) -> list[dict]:

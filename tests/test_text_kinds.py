@@ -156,3 +156,17 @@ def test_round6_fixes_from_the_first_look():
     text = 'He said "It is late. We go home" and left. Then it rained.'
     assert [text[a:b] for a, b in sentences(text, "en")] == ['He said "It is late. We go home" and left.',
                                                             "Then it rained."]
+
+
+def test_round6_second_look_fixes():
+    # Korean questions that ask for a count by its noun ("…의 수는?", "인구는?") take a number; 골 is a counter.
+    ctx = "2015년 11월 26일 자유청년연합 관계자 등 총 6명이 한상균 위원장을 소요죄로 고소하였다."
+    t = qa_trace("한상균 위원장을 고소한 사람의 수는?", ctx, "6명", key="k", answer_start=ctx.index("6명"), lang="ko")
+    assert t.basis["expects"] == "수량" and t.verdict == "confirmed", t.reasons
+    ctx = "약 한달 뒤, 지루는 사우샘프턴을 상대로 두 골을 넣었다."
+    t = qa_trace("지루가 사우샘프턴을 상대로 몇골을 넣었는가?", ctx, "두 골", key="k", lang="ko")
+    assert t.verdict != "rejected", t.reasons
+    # A time of day and a date naming its month are no rivals of each other or of a year.
+    ctx = "The 2008 earthquake occurred at 02:28:01 PM China Standard Time on May 12 in Sichuan province."
+    t = qa_trace("What day did the earthquake occur?", ctx, "May 12", key="k", answer_start=ctx.index("May 12"))
+    assert not any(c.name == "answer_nearest" and (c.flagged or not c.passed) for c in t.checks), t.reasons

@@ -89,11 +89,11 @@ def test_real_samples_floors(evaluation: dict):
     tuned = module.pooled(evaluation, list(module.QA_FILES))
     for lang, p in tuned.items():
         assert p["shift"][1] == p["shift"][0], lang
-        assert p["rejected"] / p["true"] <= 0.015, lang  # ko 2/224, en 6/431
-        assert (p["swap"][1] + p["swap_flagged"]) / p["swap"][0] >= 0.79, lang  # ko 90.5%, en 79.3%
+        assert p["rejected"] / p["true"] <= 0.015, lang  # ko 2/299, en 7/534
+        assert (p["swap"][1] + p["swap_flagged"]) / p["swap"][0] >= 0.79, lang  # ko 88.9%, en 79.5%
     ko, en = tuned["ko"], tuned["en"]
-    assert ko["true"] == 224 and ko["confirmed"] >= 206 and ko["swap"][1] / ko["swap"][0] >= 0.75
-    assert en["true"] == 431 and en["confirmed"] >= 407 and en["swap"][1] / en["swap"][0] >= 0.68
+    assert ko["true"] == 299 and ko["confirmed"] >= 277 and ko["swap"][1] / ko["swap"][0] >= 0.70
+    assert en["true"] == 534 and en["confirmed"] >= 506 and en["swap"][1] / en["swap"][0] >= 0.66
     for name in module.QA_FILES:
         r = evaluation[name]
         assert r["published_errors_rejected"] == r["published_errors"], name
@@ -110,17 +110,6 @@ def test_real_samples_floors(evaluation: dict):
     assert nli["flip"][1] >= 6  # flips to 'entailment' over a new number or a negated shared word
     nli_h = evaluation["klue_nli_dev_heldout"]  # first look 37/38 kept, 5/38 flips; one fix since (tuned now)
     assert nli_h["records"] == 38 and nli_h["kept"] == 38 and nli_h["flip"][1] >= 5
-
-
-def test_first_look_figures_are_the_recorded_ones(evaluation: dict):
-    """Round 6's second first look (BENCHMARKS.md): measured once, after the fixes the first one prompted and
-    before any rule change that follows it. A change that moves these figures makes the sets tuned data: move them
-    from FIRST_LOOK to QA_FILES and report them as tuned."""
-    module = sys.modules["eval_text"]
-    first = module.pooled(evaluation, list(module.FIRST_LOOK))
-    got = {lang: (p["true"], p["confirmed"], p["flagged"], p["rejected"], p["swap"], p["swap_flagged"], p["shift"])
-           for lang, p in first.items()}
-    assert got == {"ko": (75, 67, 3, 5, [70, 44], 15, [70, 70]), "en": (103, 98, 1, 4, [99, 68], 12, [99, 99])}
 
 
 def _korquad(qid: str) -> dict:
@@ -145,7 +134,7 @@ def test_focus_and_nearness_tell_swapped_answers_apart():
     # Two years in one sentence: the one next to 태어났으며 answers "언제 태어났나?" (a comma parts 896년 from it).
     born = _korquad("6471291-0-0")
     assert _qa(born, "877년").answer == "877년"
-    assert [c.name for c in _qa(born, "896년").failed] == ["answer_nearest"]
+    assert [c.name for c in _qa(born, "896년").flagged] == ["answer_nearest"]  # the words prefer 877년: review
     # English answer shapes: "how long" takes a number; "where" is no person; "who" is no battle.
     assert qa_trace("How long did it last?", "The siege lasted 380 years.", "380 years", key="k").answer == "380 years"
     ctx = "In 1066, Duke William II of Normandy conquered England killing King Harold II at the Battle of Hastings."

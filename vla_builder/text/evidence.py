@@ -223,12 +223,15 @@ def _same_kind(answer: str, candidate: str) -> bool:
 
 
 def _unit(text: str) -> str:
-    """What follows the last number: 년, 월, years, century (particles and punctuation dropped)."""
+    """What follows the last number: 년, 월, years, century (particles and punctuation dropped). A time of day
+    (02:28:01) and a date naming its month (May 12) are kinds of their own: no rival for a year (round 6)."""
     m = re.search(r"\d[\d,.]*\s*([^\W\d_]*)[^\d]*$", text)
     word = m.group(1).lower() if m else ""
-    return word[:1] if word and "\uac00" <= word[0] <= "\ud7a3" else word.rstrip("s")
+    kind = "clock:" if re.search(r"\d:\d\d", text) else "date:" if _MONTH_NAME.search(text) else ""
+    return kind + (word[:1] if word and "\uac00" <= word[0] <= "\ud7a3" else word.rstrip("s"))
 
 
+_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 _MONTH_AFTER = re.compile(r"\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 
 

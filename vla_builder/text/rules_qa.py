@@ -337,7 +337,8 @@ QA_CHECKS: tuple[Rule, ...] = (
     Rule("answer_not_in_question", BOTH, _placed, answer_not_in_question, "reject"),
     Rule("answer_type", BOTH, _placed, answer_type, "reject"),  # each TYPE_RULES entry says its own
     Rule("answer_by_focus", ("ko",), _placed, answer_by_focus, "flag"),
-    Rule("answer_nearest", BOTH, _placed, answer_nearest, "reject"),
+    # a same-unit number nearer the question's words is the words' preference, no evidence against (round 6)
+    Rule("answer_nearest", BOTH, _placed, answer_nearest, "flag"),
     Rule("not_duplicate", BOTH, lambda c: True, not_duplicate, "reject"),
 )
 # What a failure of each rule means, by name (a recipe may override it per source: `on_fail`).

@@ -29,7 +29,8 @@ QTYPES = {
            (r"what", "a thing or fact", "other"), (r"how", "a manner or method", "other")),
     "ko": ((r"몇\s*(?:년|해)|연도|년도|(?<![가-힣])해는|(?<![가-힣])해\?|언제|날짜|(?<![가-힣])날은|몇\s*세기|시기는",
             "시점", "time"),
-           (r"몇|얼마|나이", "수량", "number"),
+           # "… 의원의 수는?", "… 인구는?": a count asked for by its noun (round 6)
+           (r"몇|얼마|나이|(?<![가-힣])수는|(?<![가-힣])수가|인구|인원수|횟수|개수", "수량", "number"),
            (r"누구|누가|인물|사람|이름|저자", "인물", "entity"), (r"어디|장소|(?<![가-힣])곳", "장소", "entity"),
            (r"왜|이유", "이유", "other"), (r"무엇|어떤|어느|무슨", "대상", "other")),
 }
@@ -42,7 +43,8 @@ NUMBER_WORDS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|t
                            r"forty|fifty|hundred|thousand|million|billion|first|second|third|fourth|fifth|sixth|seventh|eighth|"
                            r"ninth|tenth|eleventh|twelfth|dozen|half|several|few|hundreds|thousands|millions|billions|dozens|"
                            r"many|single|both|double|triple|none)\b|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|백|천|만|억|첫|수)\s*"
-                           r"(?:번|명|개|살|해|년|가지|차례|째|권|곳|배|시간|일|달|주|세|천|만|억)", re.IGNORECASE)
+                           r"(?:번|명|개|살|해|년|가지|차례|째|권|곳|배|시간|일|달|주|세|천|만|억|골|점|승|패|표|석|편|장|층|"
+                           r"마리|채|척|대|경기)", re.IGNORECASE)
 NUMBER_NOUN = re.compile(r"\b(integers?|numbers?|digits?|values?|figures?|scores?|numerals?)\b|숫자|수치|점수|값",
                           re.IGNORECASE)
 # A number with a counter that counts things, not time (4차례, 5명, 3 times, 200 men): it cannot answer "when".
