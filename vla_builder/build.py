@@ -88,7 +88,8 @@ class PipelineFactory:
             ProbeStage(),
             LabelsStage(),
             # the decode pass keeps grey frames at motion's size: motion then never decodes the source again
-            DecodeStage(fps=self.fps, image_size=tuple(r.image_size), gray_max_side_px=r.motion.max_side_px),
+            DecodeStage(fps=self.fps, image_size=tuple(r.image_size), backend=r.decoder,
+                        gray_max_side_px=r.motion.max_side_px),
             DetectTrackStage(tracks=r.tracks, detector_config=self.detector_config()),
             MotionStage(r.motion),
             InteractionStage.from_config(r.actor, r.interactions),

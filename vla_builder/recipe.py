@@ -128,6 +128,9 @@ class Recipe(_Strict):
     output: str = "out/dataset"
     data_root: str | None = None  # when set, every source and label path must resolve inside this folder
     image_size: tuple[int, int] = (480, 640)  # (height, width) of the written camera; frames are letterboxed
+    # decode backend (sources/video.py): auto = opencv, else pyav; nvdec = PyNvVideoCodec on a GPU. One asked for
+    # that cannot decode a file fails that clip with the reason (no silent switch)
+    decoder: Literal["auto", "opencv", "pyav", "decord", "nvdec"] = "auto"
     task: str | None = None  # override the generated task text
     seed: int = 0
     motion: MotionConfig = Field(default_factory=MotionConfig)
