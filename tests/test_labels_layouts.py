@@ -1,0 +1,172 @@
+"""Real label layouts read with no code: AI Hub-style frame-keyed JSON, XML, per-frame folders, keypoints,
+dense captions (ActivityNet, YouCook2), Charades, VIA — and wrong input said before any frame is decoded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vla_builder.sources.labels import LabelError, detect_format, read_labels
+from vla_builder.sources.labels.segments import expand_episodes
+from vla_builder.types import SourceSpec, VideoInfo
+
+ASSETS = Path(__file__).parent / "assets" / "labels"
+
+# the recipe mappings of README's label section, one per real layout (kept here so a test reads each)
+MULTIMODAL = {"records": "data.*.*", "frame": "$key0", "track_id": "$key1", "box": "bbox", "class": "클래스",
+              "attributes": ["emotion"], "segment_start": "$key0", "segment_unit": "frame", "text": "dialogue",
+              "actor": "$key1"}
+CCTV = {"records": "object.*.action.*.frame.*", "segment_start": "start", "segment_end": "end",
+        "segment_unit": "frame", "text": "$node1.actionname", "actor": "$node0.objectname"}
+SIGN = {"records": "data", "segment_start": "start", "segment_end": "end", "text": "attributes[0].name"}
+FITNESS = {"records": "frames.*", "frame": "$key0", "box": "view1.pts", "box_format": "points"}
+PER_FRAME = {"records": "objects", "box": "points", "box_format": "points", "class": "label"}
+
+
+def info(w=160, h=120, fps=4.0, n=1000):
+    return VideoInfo(Path("v.mp4"), w, h, fps, n, "h264", "yuv420p", 0, duration_s=n / fps)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    """A 250 s, 4 fps, 160x120 video (probe only here; the build test decodes it)."""
+    from vla_builder.synthetic import make_scene
+
+    out = tmp_path_factory.mktemp("layouts_video")
+    make_scene(out, "pick_place", n_frames=1000, fps=4, size_px=(120, 160), seed=3)
+    return out / "scene.mp4"
+
+
+def named(video: Path, name: str) -> Path:
+    link = video.parent / f"{name}.mp4"
+    if not link.exists():
+        link.symlink_to(video)
+    return link
+
+
+def test_frame_keyed_json_boxes_with_captured_keys_and_one_based_frames():
+    spec = SourceSpec(video=Path("clip.mp4"), labels=ASSETS / "aihub_multimodal_video" / "clip_0001.json",
+                      mapping=MULTIMODAL, frame_base=1)
+    t = read_labels(spec, info())
+    assert len(t) == 24 and sorted(set(t.frame.tolist())) == list(range(12))
+    assert set(t.track_id.tolist()) == {1, 2} and set(t.class_name.tolist()) == {"사람"}
+    first = np.flatnonzero((t.frame == 0) & (t.track_id == 1))[0]
+    np.testing.assert_allclose(t.boxes_xyxy[first], [21 / 160, 30 / 120, 61 / 160, 110 / 120])
+    assert t.extras["attributes"][first] == {"emotion": "중립"}
+
+
+def test_one_based_frames_without_frame_base_are_refused_with_the_fix():
+    spec = SourceSpec(video=Path("clip.mp4"), labels=ASSETS / "aihub_multimodal_video" / "clip_0001.json",
+                      mapping=MULTIMODAL)
+    with pytest.raises(LabelError, match=r"run 1\.\.12 on a video of 12 frames.*frame_base: 1"):
+        read_labels(spec, info(n=12))
+
+
+def test_repeated_dialogue_is_one_episode_per_line_with_its_speaker_as_actor(video):
+    warnings: list[str] = []
+    spec = SourceSpec(video=video, labels=ASSETS / "aihub_multimodal_video" / "clip_0001.json",
+                      mapping=MULTIMODAL, frame_base=1)
+    episodes = expand_episodes(spec, warnings)
+    assert [(e.caption, e.segment_actor) for e in episodes] == [("이 컵 좀 들어 줄래?", "1"), ("응, 지금 옮길게.", "2")]
+    assert episodes[0].start_s == 0.0 and episodes[0].end_s == pytest.approx(6 / 4)
+    assert episodes[1].start_s == pytest.approx(6 / 4) and episodes[1].end_s == pytest.approx(12 / 4)
+    assert warnings == ["clip_0001.json: 10 repeat(s) of an identical consecutive text merged: 2 distinct segment(s)"]
+
+
+def test_xml_element_paths_with_parent_fields(video):
+    spec = SourceSpec(video=video, labels=ASSETS / "aihub_abnormal_cctv" / "clip_falldown.xml", mapping=CCTV)
+    eps = expand_episodes(spec)
+    assert [(e.caption, e.start_s, e.end_s, e.segment_actor) for e in eps] == [
+        ("falldown", 10.0, 15.0, "person_1"), ("standup", 20.0, 24.0, "person_1"), ("standup", 30.0, 33.0, "person_1")]
+    assert eps[0].caption_origin == "clip_falldown.xml#object.0.action.0.frame.0.$node1.actionname"
+
+
+def test_korean_sign_language_segments(video):
+    eps = expand_episodes(SourceSpec(video=video, labels=ASSETS / "aihub_sign_language" /
+                                     "NIA_SL_SEN0005_SYN05_D_morpheme.json", mapping=SIGN))
+    assert [(e.caption, e.start_s, e.end_s) for e in eps] == [("여기", 1.167, 1.856), ("오다", 1.9, 2.45)]
+
+
+def test_keypoints_become_the_box_around_them():
+    t = read_labels(SourceSpec(video=Path("c.mp4"), labels=ASSETS / "aihub_fitness" / "D01-1-033.json",
+                               mapping=FITNESS), info())
+    assert t.frame.tolist() == list(range(16))
+    np.testing.assert_allclose(t.boxes_xyxy[0] * [160, 120, 160, 120], [60, 20, 68, 100])
+
+
+def test_one_json_file_per_frame_polygons():
+    t = read_labels(SourceSpec(video=Path("c.mp4"), labels=ASSETS / "per_frame_json", mapping=PER_FRAME), info())
+    assert sorted(set(t.frame.tolist())) == list(range(8)) and set(t.class_name.tolist()) == {"hand", "cup"}
+    hand = np.flatnonzero((t.frame == 3) & (t.class_name == "hand"))[0]
+    np.testing.assert_allclose(t.boxes_xyxy[hand] * [160, 120, 160, 120], [36, 40, 56, 70])
+
+
+def test_dense_captions_are_detected_and_read_for_their_video(video):
+    path = ASSETS / "activitynet" / "activitynet_captions.json"
+    assert detect_format(path) == "activitynet"
+    long_video = named(video, "v_bXdq2zI1Ms0")
+    eps = expand_episodes(SourceSpec(video=long_video, labels=path))
+    assert [e.caption for e in eps] == [
+        "A man is seen speaking to the camera and pans out into more men standing behind him.",
+        "The first man then begins performing martial arts moves while speaking to he camera.",
+        "He continues moving around and looking to the camera."]
+    assert (eps[1].start_s, eps[1].end_s) == (10.6, 39.84)
+    yc = ASSETS / "youcook2" / "youcookii_annotations_head.json"
+    assert detect_format(yc) == "youcook2"
+    eps = expand_episodes(SourceSpec(video=named(video, "GLd3aX16zBg"), labels=yc))
+    assert len(eps) == 5 and eps[4].caption == "cut the sandwich in half diagonally"
+    assert (eps[0].start_s, eps[0].end_s) == (90, 102)
+
+
+def test_captions_of_another_video_are_refused(video):
+    with pytest.raises(LabelError, match=r"no records of video 'scene'.*v_uqiMw7tQ1Cc.*another video"):
+        expand_episodes(SourceSpec(video=video, labels=ASSETS / "activitynet" / "activitynet_captions.json"))
+
+
+def test_charades_actions_with_the_class_list_words(video):
+    path = ASSETS / "charades" / "Charades_v1_train_head.csv"
+    assert detect_format(path) == "charades"
+    eps = expand_episodes(SourceSpec(video=named(video, "46GP8"), labels=path))
+    assert [(e.caption, e.start_s, e.end_s) for e in eps] == [
+        ("Someone is cooking something", 0.0, 12.6), ("Watching/Looking outside of a window", 11.9, 21.2)]
+
+
+def test_via3_segments_and_regions(video):
+    path = ASSETS / "via" / "via3_video_project.json"
+    assert detect_format(path) == "via"
+    clip = named(video, "via_clip")
+    eps = expand_episodes(SourceSpec(video=clip, labels=path))
+    assert [(e.caption, e.start_s, e.end_s) for e in eps] == [("pick up the cup", 1.0, 2.5),
+                                                             ("put the cup down", 3.0, 4.5)]
+    t = read_labels(SourceSpec(video=clip, labels=path), info())
+    assert sorted(t.class_name.tolist()) == ["cup", "hand"] and set(t.frame.tolist()) == {6}
+    hand = np.flatnonzero(t.class_name == "hand")[0]
+    np.testing.assert_allclose(t.boxes_xyxy[hand] * [160, 120, 160, 120], [40, 30, 64, 66])
+
+
+def test_times_in_frames_read_as_seconds_get_a_units_hint(video, tmp_path):
+    import json
+
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps([{"s": 228, "e": 512, "text": "pick"}]))
+    mapping = {"segment_start": "s", "segment_end": "e", "text": "text"}
+    with pytest.raises(LabelError, match=r"spans\.json: .*past the video's end.*look like frame numbers.*"
+                                         r"segment_unit: frame"):
+        expand_episodes(SourceSpec(video=video, labels=path, mapping=mapping))
+    eps = expand_episodes(SourceSpec(video=video, labels=path, mapping={**mapping, "segment_unit": "frame"}))
+    assert (eps[0].start_s, eps[0].end_s) == (57.0, 128.25)
+
+
+def test_a_mapping_that_finds_nothing_names_the_path_and_the_keys(tmp_path):
+    import json
+
+    path = tmp_path / "l.json"
+    path.write_text(json.dumps({"data": {"1": {"7": {"box": [1, 2, 3, 4]}}}}))
+    with pytest.raises(LabelError, match=r"'frames\.\*' finds nothing: the record has no 'frames' \(its keys: data\)"):
+        read_labels(SourceSpec(video=Path("c.mp4"), labels=path, mapping={"records": "frames.*", "box": "bbox"}),
+                    info())
+    with pytest.raises(LabelError, match=r"box: l\.json#data\.1\.7: the record has no 'bbox' \(its keys: box\)"):
+        read_labels(SourceSpec(video=Path("c.mp4"), labels=path,
+                               mapping={"records": "data.*.*", "box": "bbox", "frame": "$key0"}), info())
