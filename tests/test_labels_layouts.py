@@ -170,3 +170,63 @@ def test_a_mapping_that_finds_nothing_names_the_path_and_the_keys(tmp_path):
     with pytest.raises(LabelError, match=r"box: l\.json#data\.1\.7: the record has no 'bbox' \(its keys: box\)"):
         read_labels(SourceSpec(video=Path("c.mp4"), labels=path,
                                mapping={"records": "data.*.*", "box": "bbox", "frame": "$key0"}), info())
+
+
+@pytest.fixture(scope="module")
+def layouts_build(video, tmp_path_factory):
+    """One tiny build (1 fps, 48x64) over every layout above, each from its recipe mapping or auto-detected."""
+    import json
+
+    import yaml
+
+    from vla_builder.build import build
+    from vla_builder.recipe import load_recipe
+
+    root = tmp_path_factory.mktemp("layouts_build")
+    for name in ("aihub_multimodal", "aihub_cctv", "aihub_sign", "aihub_fitness", "frames_json", "v_bXdq2zI1Ms0",
+                 "GLd3aX16zBg", "46GP8", "via_clip"):
+        (root / f"{name}.mp4").symlink_to(video)
+    a = ASSETS
+    sources = [
+        {"video": "aihub_multimodal.mp4", "labels": f"{a}/aihub_multimodal_video/clip_0001.json",
+         "mapping": MULTIMODAL, "frame_base": 1},
+        {"video": "aihub_cctv.mp4", "labels": f"{a}/aihub_abnormal_cctv/clip_falldown.xml", "mapping": CCTV},
+        {"video": "aihub_sign.mp4", "labels": f"{a}/aihub_sign_language/NIA_SL_SEN0005_SYN05_D_morpheme.json",
+         "mapping": SIGN, "segment_padding_s": 0.5},
+        {"video": "aihub_fitness.mp4", "labels": f"{a}/aihub_fitness/D01-1-033.json", "mapping": FITNESS, "end_s": 4},
+        {"video": "frames_json.mp4", "labels": f"{a}/per_frame_json", "mapping": PER_FRAME, "end_s": 2},
+        {"video": "v_bXdq2zI1Ms0.mp4", "labels": f"{a}/activitynet/activitynet_captions.json"},
+        {"video": "GLd3aX16zBg.mp4", "labels": f"{a}/youcook2/youcookii_annotations_head.json"},
+        {"video": "46GP8.mp4", "labels": f"{a}/charades/Charades_v1_train_head.csv"},
+        {"video": "via_clip.mp4", "labels": f"{a}/via/via3_video_project.json"},
+    ]
+    recipe = {"name": "layouts", "sources": sources, "fps": 1, "image_size": [48, 64], "output": str(root / "out"),
+              "motion": {"preset": "fast"}, "interactions": {"episode_span": "clip"}}
+    (root / "recipe.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    logs: list[str] = []
+    report = build(load_recipe(root / "recipe.yaml"), log=logs.append)
+    tasks = {}
+    for line in (root / "out" / "meta" / "episodes").rglob("*.parquet"):
+        import pandas as pd
+
+        df = pd.read_parquet(line)
+        for _, row in df.iterrows():
+            tasks[int(row["episode_index"])] = list(row["tasks"])
+    return report, logs, tasks, root, json
+
+
+def test_every_layout_builds_from_its_recipe(layouts_build):
+    report, logs, tasks, root, _ = layouts_build
+    assert not report.failures, [f.reason for f in report.failures]
+    texts = {t for ts in tasks.values() for t in ts}
+    for expected in ("이 컵 좀 들어 줄래?", "falldown", "standup", "여기", "오다",
+                     "The first man then begins performing martial arts moves while speaking to he camera.",
+                     "spread margarine on two slices of white bread", "Someone is cooking something",
+                     "pick up the cup"):
+        assert expected in texts, expected
+    # 2 dialogue lines + 3 CCTV actions + 2 signs + fitness + per-frame + 3 + 5 + 2 captions + 2 VIA segments
+    assert report.episodes == 2 + 3 + 2 + 1 + 1 + 3 + 5 + 2 + 2
+    assert any("10 repeat(s) of an identical consecutive text merged" in line for line in logs)
+    from conftest import assert_valid
+
+    assert_valid(root / "out")
