@@ -230,3 +230,47 @@ def test_every_layout_builds_from_its_recipe(layouts_build):
     from conftest import assert_valid
 
     assert_valid(root / "out")
+
+
+def test_keys_a_video_source_would_ignore_are_refused(tmp_path, video):
+    from vla_builder.recipe import RecipeError, load_recipe
+
+    (tmp_path / "r.yaml").write_text(f"name: r\nsources:\n  - video: {video}\n    fps: 10\n")
+    with pytest.raises(RecipeError, match=r"fps: a video's frame rate is read from the file"):
+        load_recipe(tmp_path / "r.yaml")
+
+
+def test_labels_of_another_frame_shape_fail_at_the_labels_stage_before_decode(video, tmp_path):
+    import json
+
+    from vla_builder.stages.interactions import LabelFitError
+    from vla_builder.stages.probe import LabelsStage, ProbeStage
+    from vla_builder.types import Clip
+
+    path = tmp_path / "hd.json"  # a COCO file stating 1920x1080 frames (16:9) for the 160x120 (4:3) video
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "f_0000.jpg", "width": 1920, "height": 1080}],
+                                "annotations": [{"image_id": 1, "category_id": 1, "bbox": [100, 100, 300, 400]}],
+                                "categories": [{"id": 1, "name": "hand"}]}))
+    clip = ProbeStage().process(Clip(clip_id="c", source=SourceSpec(video=video, labels=path)))
+    with pytest.raises(LabelFitError, match=r"hd\.json: the labels state 1920x1080 frames.*160x120"):
+        LabelsStage().process(clip)
+
+
+def test_labels_check_reports_every_source_in_seconds(layouts_build):
+    import time
+
+    from conftest import cli_in_process
+
+    _, _, _, root, json = layouts_build
+    t0 = time.perf_counter()
+    out = cli_in_process("labels", "check", root / "recipe.yaml", "--json")
+    assert time.perf_counter() - t0 < 3.0 and out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    by_source = {s["source"]: s for s in result["sources"]}
+    mm = by_source["aihub_multimodal.mp4"]
+    assert (mm["format"], mm["boxes"], mm["tracks"], mm["segments"], mm["classes"]) == ("mapping", 24, 2, 2, ["사람"])
+    assert mm["first_boxes"][0].startswith("frame 0 (0.00 s) 사람 #1")
+    assert any("10 repeat(s)" in w for w in mm["warnings"])
+    assert by_source["v_bXdq2zI1Ms0.mp4"]["format"] == "activitynet"
+    assert by_source["46GP8.mp4"]["first_segments"][0].startswith("[0.00, 12.60] s 'Someone is cooking something'")
+    assert by_source["via_clip.mp4"]["boxes"] == 2 and by_source["via_clip.mp4"]["segments"] == 2

@@ -170,9 +170,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from vla_builder.progress import Progress
     from vla_builder.validate import validate
 
-    report = validate(args.dataset)
+    # long datasets take minutes: episodes checked so far on stderr (off with --quiet / --json)
+    report = validate(args.dataset, Progress("validate", "episode", enabled=not (args.quiet or args.json)))
     if args.json:
         result = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else dict(vars(report))
         print(json.dumps({"dataset": str(args.dataset), "ok": report.ok, **result}, default=str))
