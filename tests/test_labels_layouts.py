@@ -22,6 +22,8 @@ CCTV = {"records": "object.*.action.*.frame.*", "segment_start": "start", "segme
         "segment_unit": "frame", "text": "$node1.actionname", "actor": "$node0.objectname"}
 SIGN = {"records": "data", "segment_start": "start", "segment_end": "end", "text": "attributes[0].name"}
 FITNESS = {"records": "frames.*", "frame": "$key0", "box": "view1.pts", "box_format": "points"}
+SAFETY = {"records": '["Learning Data Info."].annotation', "video": '$doc["Raw Data Info."].raw_data_ID',
+          "time_s": '$doc["Source Data Info."].frame', "box": "box", "box_format": "xywh", "class": "class_id"}
 PER_FRAME = {"records": "objects", "box": "points", "box_format": "points", "class": "label"}
 
 
@@ -101,6 +103,17 @@ def test_one_json_file_per_frame_polygons():
     assert sorted(set(t.frame.tolist())) == list(range(8)) and set(t.class_name.tolist()) == {"hand", "cup"}
     hand = np.flatnonzero((t.frame == 3) & (t.class_name == "hand"))[0]
     np.testing.assert_allclose(t.boxes_xyxy[hand] * [160, 120, 160, 120], [36, 40, 56, 70])
+
+
+def test_one_file_per_frame_with_dotted_keys_document_fields_and_video_ids(video):
+    folder = ASSETS / "aihub_construction_safety"
+    clip = named(video, "H-210825_A03_E_UA-04_101")
+    t = read_labels(SourceSpec(video=clip, labels=folder, mapping=SAFETY), info())
+    assert t.frame.tolist() == [0, 0, 2, 2, 4, 4] and set(t.class_name.tolist()) == {"WO-01", "WO-04"}
+    assert t.dropped == {"record without a usable box (no 'box')": 3}  # the keypoint-only signaller
+    np.testing.assert_allclose(t.boxes_xyxy[2] * [160, 120, 160, 120], [26, 20, 56, 100])
+    with pytest.raises(LabelError, match=r"no records of video 'scene'.*H-210825_A03_E_UA-04_101.*another video"):
+        read_labels(SourceSpec(video=video, labels=folder, mapping=SAFETY), info())
 
 
 def test_dense_captions_are_detected_and_read_for_their_video(video):
@@ -183,7 +196,7 @@ def layouts_build(video, tmp_path_factory):
     from vla_builder.recipe import load_recipe
 
     root = tmp_path_factory.mktemp("layouts_build")
-    for name in ("aihub_multimodal", "aihub_cctv", "aihub_sign", "aihub_fitness", "frames_json", "v_bXdq2zI1Ms0",
+    for name in ("H-210825_A03_E_UA-04_101", "aihub_multimodal", "aihub_cctv", "aihub_sign", "aihub_fitness", "frames_json", "v_bXdq2zI1Ms0",
                  "GLd3aX16zBg", "46GP8", "via_clip"):
         (root / f"{name}.mp4").symlink_to(video)
     a = ASSETS
@@ -195,6 +208,8 @@ def layouts_build(video, tmp_path_factory):
          "mapping": SIGN, "segment_padding_s": 0.5},
         {"video": "aihub_fitness.mp4", "labels": f"{a}/aihub_fitness/D01-1-033.json", "mapping": FITNESS, "end_s": 4},
         {"video": "frames_json.mp4", "labels": f"{a}/per_frame_json", "mapping": PER_FRAME, "end_s": 2},
+        {"video": "H-210825_A03_E_UA-04_101.mp4", "labels": f"{a}/aihub_construction_safety", "mapping": SAFETY,
+         "end_s": 2},
         {"video": "v_bXdq2zI1Ms0.mp4", "labels": f"{a}/activitynet/activitynet_captions.json"},
         {"video": "GLd3aX16zBg.mp4", "labels": f"{a}/youcook2/youcookii_annotations_head.json"},
         {"video": "46GP8.mp4", "labels": f"{a}/charades/Charades_v1_train_head.csv"},
@@ -224,8 +239,8 @@ def test_every_layout_builds_from_its_recipe(layouts_build):
                      "spread margarine on two slices of white bread", "Someone is cooking something",
                      "pick up the cup"):
         assert expected in texts, expected
-    # 2 dialogue lines + 3 CCTV actions + 2 signs + fitness + per-frame + 3 + 5 + 2 captions + 2 VIA segments
-    assert report.episodes == 2 + 3 + 2 + 1 + 1 + 3 + 5 + 2 + 2
+    # 2 dialogue lines + 3 CCTV actions + 2 signs + fitness + 2 per-frame folders + 3 + 5 + 2 captions + 2 VIA
+    assert report.episodes == 2 + 3 + 2 + 1 + 2 + 3 + 5 + 2 + 2
     assert any("10 repeat(s) of an identical consecutive text merged" in line for line in logs)
     from conftest import assert_valid
 

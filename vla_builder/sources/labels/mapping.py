@@ -1,7 +1,8 @@
 """A declarative `mapping:` for any other JSON, XML or CSV label schema — data in the recipe, no code.
 
 Field paths are dotted with list indices: `bbox.x1`, `timestamps[0]`, `meta.objects[2].name`, Korean keys as they
-are (`어노테이션.바운딩박스`); for a CSV, a path is a column name. Keys (all optional except where a box is wanted):
+are (`어노테이션.바운딩박스`), a key with dots quoted (`["Learning Data Info."].annotation`), `$doc.x.y` a field of the
+whole document (beside the record: the video a file is for, a file-level class); for a CSV, a column name. Keys (all optional except where a box is wanted):
 
     records: trigger_info        # where the records are; omitted: the document itself / the CSV rows. A `*` step
                                  # walks every key of a dict (or item of a list) and captures it: `data.*.*` reads
@@ -50,8 +51,24 @@ from vla_builder.sources.labels import LabelError, count, encode_class_names, fi
 from vla_builder.types import LabelTable, SourceSpec, VideoInfo
 
 _MISSING = object()
-_STEP = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
+_STEP = re.compile(r"""\[(?:'([^']*)'|"([^"]*)")\]|([^.\[\]]+)|\[(\d+|\*)\]""")
+
+
+def _steps(path: str) -> list[tuple[str, str]]:
+    """A field path as (key, "") / ("", index) steps: `a.b[0]`, `*` (every key or item), `["key. with dots"]`."""
+    out = []
+    for q1, q2, name, idx in _STEP.findall(path):
+        if q1 or q2:
+            out.append((q1 or q2, ""))
+        elif name == "*":
+            out.append(("", "*"))
+        elif name:
+            out.append((name, ""))
+        else:
+            out.append(("", idx))
+    return out
 _CAPTURE = re.compile(r"^\$(key|node)(\d+)(?:\.(.*))?$")
+_DOC = re.compile(r"^\$doc(?:\.(.*)|(\[.*))?$")
 LABEL_SUFFIXES = (".json", ".xml", ".csv", ".tsv")
 
 
@@ -85,7 +102,7 @@ def get_path(record: Any, path: str, index: int | None = None) -> Any:
     if isinstance(record, dict) and path in record:  # a CSV column may contain dots
         return _unwrap(record[path])
     node = record
-    for name, idx in _STEP.findall(path):
+    for name, idx in _steps(path):
         node = _unwrap(node) if name else node
         if name:
             if not isinstance(node, dict) or name not in node:
@@ -106,7 +123,7 @@ def get_path(record: Any, path: str, index: int | None = None) -> Any:
 def where_missing(record: Any, path: str) -> str:
     """Why `path` finds nothing in `record`: the step that failed and the keys there are (for error messages)."""
     node, walked = record, []
-    for name, idx in _STEP.findall(path.replace(".*", "[*]") if "*" in path else path):
+    for name, idx in _steps(path):
         node = _unwrap(node)
         step = name or f"[{idx}]"
         if name:
@@ -139,10 +156,15 @@ class Record:
     file: str = ""
     index: int | None = None
     where: str = ""
+    doc: Any = None  # the whole document: `$doc.meta.name` (a file-level field, e.g. the video it is for)
 
     def get(self, path: str) -> Any:
         if path == "$file":
             return self.file
+        d = _DOC.match(path)
+        if d:
+            rest = d.group(1) or d.group(2)
+            return get_path(self.doc, rest, self.index) if rest else self.doc
         m = _CAPTURE.match(path)
         if m:
             kind, n, rest = m.group(1), int(m.group(2)), m.group(3)
@@ -235,7 +257,7 @@ def load_records(path: Path, mapping: dict, spec: SourceSpec) -> list[Record]:
     for f in files:
         doc = load_document(f)
         if where:
-            steps = _STEP.findall(where.replace(".*", "[*]").replace("*.", "[*].") if where != "*" else "[*]")
+            steps = _steps(where)
             found = list(_walk(doc, steps, (), (), ""))
             if not found and len(files) == 1:
                 raise LabelError(f, f"mapping.records: '{where}' finds nothing: {where_missing(doc, where)}")
@@ -248,10 +270,11 @@ def load_records(path: Path, mapping: dict, spec: SourceSpec) -> list[Record]:
             else:
                 items = [(node, at)]
             for item, spot in items:
-                out.append(Record(item, keys, nodes, f.stem, None, f"{f.name}#{spot}" if spot else f.name))
+                out.append(Record(item, keys, nodes, f.stem, None, f"{f.name}#{spot}" if spot else f.name, doc))
     if mapping.get("video"):
         names = video_names(spec.name)
-        here = [r for r in out if str(r.get(mapping["video"])) in names]
+        here = [r for r in out if str(r.get(mapping["video"])) in names
+                or Path(str(r.get(mapping["video"]))).stem in names]  # a file name with its suffix
         if not here and out:
             seen = sorted({str(r.get(mapping["video"])) for r in out})
             raise LabelError(path, f"no records of video '{spec.name}' ({mapping['video']} names "
@@ -266,13 +289,16 @@ def load_records(path: Path, mapping: dict, spec: SourceSpec) -> list[Record]:
         if n is None:
             zipped.append(rec)
         else:
-            zipped += [Record(rec.node, rec.keys, rec.nodes, rec.file, i, f"{rec.where}[{i}]") for i in range(n)]
+            zipped += [Record(rec.node, rec.keys, rec.nodes, rec.file, i, f"{rec.where}[{i}]", rec.doc)
+                       for i in range(n)]
     return zipped
 
 
 def describe_miss(records: list[Record], path: str) -> str:
     """For an error: where `path` stopped in the first record that lacks it."""
     for rec in records[:1]:
+        if _DOC.match(path):
+            return f"{rec.where}: the document: {where_missing(rec.doc, path.removeprefix('$doc').lstrip('.'))}"
         if _CAPTURE.match(path) or path == "$file":
             return f"'{path}' captures nothing (records: has {len(rec.keys)} '*' step(s))"
         return f"{rec.where}: {where_missing(rec.node, path.replace('[*]', f'[{rec.index or 0}]'))}"
