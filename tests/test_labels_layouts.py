@@ -20,7 +20,7 @@ MULTIMODAL = {"records": "data.*.*", "frame": "$key0", "track_id": "$key1", "box
               "actor": "$key1"}
 CCTV = {"records": "object.*.action.*.frame.*", "segment_start": "start", "segment_end": "end",
         "segment_unit": "frame", "text": "$node1.actionname", "actor": "$node0.objectname"}
-SIGN = {"records": "data", "segment_start": "start", "segment_end": "end", "text": "attributes[0].name"}
+SIGN = {"records": "data", "video": "$doc.metaData.name", "segment_start": "start", "segment_end": "end", "text": "attributes[0].name"}
 FITNESS = {"records": "frames.*", "frame": "$key0", "box": "view1.pts", "box_format": "points"}
 SAFETY = {"records": '["Learning Data Info."].annotation', "video": '$doc["Raw Data Info."].raw_data_ID',
           "time_s": '$doc["Source Data Info."].frame', "box": "box", "box_format": "xywh", "class": "class_id"}
@@ -85,10 +85,13 @@ def test_xml_element_paths_with_parent_fields(video):
     assert eps[0].caption_origin == "clip_falldown.xml#object.0.action.0.frame.0.$node1.actionname"
 
 
-def test_korean_sign_language_segments(video):
-    eps = expand_episodes(SourceSpec(video=video, labels=ASSETS / "aihub_sign_language" /
-                                     "NIA_SL_SEN0005_SYN05_D_morpheme.json", mapping=SIGN))
+def test_korean_sign_language_segments_of_the_video_the_file_names(video):
+    path = ASSETS / "aihub_sign_language" / "NIA_SL_SEN0005_SYN05_D_morpheme.json"
+    eps = expand_episodes(SourceSpec(video=named(video, "NIA_SL_SEN0005_SYN05_D"), labels=path, mapping=SIGN))
     assert [(e.caption, e.start_s, e.end_s) for e in eps] == [("여기", 1.167, 1.856), ("오다", 1.9, 2.45)]
+    with pytest.raises(LabelError, match=r"no records of video 'scene' \(\$doc\.metaData\.name names "
+                                         r"NIA_SL_SEN0005_SYN05_D\.mp4\): labels of another video\?"):
+        expand_episodes(SourceSpec(video=video, labels=path, mapping=SIGN))
 
 
 def test_keypoints_become_the_box_around_them():
@@ -196,7 +199,7 @@ def layouts_build(video, tmp_path_factory):
     from vla_builder.recipe import load_recipe
 
     root = tmp_path_factory.mktemp("layouts_build")
-    for name in ("H-210825_A03_E_UA-04_101", "aihub_multimodal", "aihub_cctv", "aihub_sign", "aihub_fitness", "frames_json", "v_bXdq2zI1Ms0",
+    for name in ("H-210825_A03_E_UA-04_101", "aihub_multimodal", "aihub_cctv", "NIA_SL_SEN0005_SYN05_D", "aihub_fitness", "frames_json", "v_bXdq2zI1Ms0",
                  "GLd3aX16zBg", "46GP8", "via_clip"):
         (root / f"{name}.mp4").symlink_to(video)
     a = ASSETS
@@ -204,14 +207,15 @@ def layouts_build(video, tmp_path_factory):
         {"video": "aihub_multimodal.mp4", "labels": f"{a}/aihub_multimodal_video/clip_0001.json",
          "mapping": MULTIMODAL, "frame_base": 1},
         {"video": "aihub_cctv.mp4", "labels": f"{a}/aihub_abnormal_cctv/clip_falldown.xml", "mapping": CCTV},
-        {"video": "aihub_sign.mp4", "labels": f"{a}/aihub_sign_language/NIA_SL_SEN0005_SYN05_D_morpheme.json",
+        {"video": "NIA_SL_SEN0005_SYN05_D.mp4", "labels": f"{a}/aihub_sign_language/NIA_SL_SEN0005_SYN05_D_morpheme.json",
          "mapping": SIGN, "segment_padding_s": 0.5},
         {"video": "aihub_fitness.mp4", "labels": f"{a}/aihub_fitness/D01-1-033.json", "mapping": FITNESS, "end_s": 4},
         {"video": "frames_json.mp4", "labels": f"{a}/per_frame_json", "mapping": PER_FRAME, "end_s": 2},
         {"video": "H-210825_A03_E_UA-04_101.mp4", "labels": f"{a}/aihub_construction_safety", "mapping": SAFETY,
          "end_s": 2},
         {"video": "v_bXdq2zI1Ms0.mp4", "labels": f"{a}/activitynet/activitynet_captions.json"},
-        {"video": "GLd3aX16zBg.mp4", "labels": f"{a}/youcook2/youcookii_annotations_head.json"},
+        {"video": "GLd3aX16zBg.mp4", "labels": f"{a}/youcook2/youcookii_annotations_head.json",
+         "segments_as": "subtasks"},  # one episode, the five steps its labeled subtasks
         {"video": "46GP8.mp4", "labels": f"{a}/charades/Charades_v1_train_head.csv"},
         {"video": "via_clip.mp4", "labels": f"{a}/via/via3_video_project.json"},
     ]
@@ -231,17 +235,20 @@ def layouts_build(video, tmp_path_factory):
 
 
 def test_every_layout_builds_from_its_recipe(layouts_build):
-    report, logs, tasks, root, _ = layouts_build
+    report, logs, tasks, root, json = layouts_build
     assert not report.failures, [f.reason for f in report.failures]
     texts = {t for ts in tasks.values() for t in ts}
     for expected in ("이 컵 좀 들어 줄래?", "falldown", "standup", "여기", "오다",
                      "The first man then begins performing martial arts moves while speaking to he camera.",
-                     "spread margarine on two slices of white bread", "Someone is cooking something",
+                     "Someone is cooking something",
                      "pick up the cup"):
         assert expected in texts, expected
-    # 2 dialogue lines + 3 CCTV actions + 2 signs + fitness + 2 per-frame folders + 3 + 5 + 2 captions + 2 VIA
-    assert report.episodes == 2 + 3 + 2 + 1 + 2 + 3 + 5 + 2 + 2
+    # 2 dialogue lines + 3 CCTV actions + 2 signs + fitness + 2 per-frame folders + 3 ActivityNet + YouCook2 (its
+    # steps as subtasks) + 2 Charades + 2 VIA
+    assert report.episodes == 2 + 3 + 2 + 1 + 2 + 3 + 1 + 2 + 2
     assert any("10 repeat(s) of an identical consecutive text merged" in line for line in logs)
+    prov = [json.loads(line) for line in (root / "out" / "meta" / "provenance.jsonl").read_text().splitlines() if line]
+    assert "5 labeled subtasks from youcookii_annotations_head.json" in {p.get("segment") for p in prov}
     from conftest import assert_valid
 
     assert_valid(root / "out")

@@ -7,11 +7,10 @@ the whole video) is not a span's caption and is left out.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from vla_builder.sources.labels import LabelError
-from vla_builder.sources.labels.mapping import video_names
+from vla_builder.sources.labels.mapping import load_document, video_names
 from vla_builder.sources.labels.segments import Segment, normalize_text
 from vla_builder.types import SourceSpec
 
@@ -33,11 +32,7 @@ def class_list(path: Path) -> dict[str, str]:
 
 
 def read_charades(path: Path, spec: SourceSpec) -> list[Segment]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise LabelError(path, f"cannot read Charades CSV ({e})") from None
+    rows = load_document(path)  # LabelError naming the file when unreadable
     names = video_names(spec.name)
     mine = [(i, r) for i, r in enumerate(rows) if (r.get("id") or "").strip() in names]
     if not mine:

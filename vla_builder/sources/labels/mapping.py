@@ -212,9 +212,9 @@ def load_document(path: Path) -> Any:
 
         return load_json_cached(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as e:
-        raise LabelError(path, f"cannot read labels for mapping: ({e})") from None
+        raise LabelError(path, f"cannot read labels ({e})") from None
     except Exception as e:  # noqa: BLE001 — xml.etree.ElementTree.ParseError and the like
-        raise LabelError(path, f"cannot read labels for mapping: ({type(e).__name__}: {e})") from None
+        raise LabelError(path, f"cannot read labels ({type(e).__name__}: {e})") from None
 
 
 def label_files(path: Path) -> list[Path]:
