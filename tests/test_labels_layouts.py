@@ -296,3 +296,12 @@ def test_labels_check_reports_every_source_in_seconds(layouts_build):
     assert by_source["v_bXdq2zI1Ms0.mp4"]["format"] == "activitynet"
     assert by_source["46GP8.mp4"]["first_segments"][0].startswith("[0.00, 12.60] s 'Someone is cooking something'")
     assert by_source["via_clip.mp4"]["boxes"] == 2 and by_source["via_clip.mp4"]["segments"] == 2
+
+
+def test_validate_shows_progress_over_episodes(layouts_build):
+    from conftest import cli_in_process
+
+    report, _, _, root, _ = layouts_build
+    out = cli_in_process("validate", root / "out")
+    assert out.returncode == 0 and out.stdout.startswith("OK:"), out.stdout + out.stderr
+    assert f"validate: {report.episodes}/{report.episodes} episodes" in out.stderr
