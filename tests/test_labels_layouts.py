@@ -23,7 +23,8 @@ CCTV = {"records": "object.*.action.*.frame.*", "segment_start": "start", "segme
 SIGN = {"records": "data", "video": "$doc.metaData.name", "segment_start": "start", "segment_end": "end", "text": "attributes[0].name"}
 FITNESS = {"records": "frames.*", "frame": "$key0", "box": "view1.pts", "box_format": "points"}
 SAFETY = {"records": '["Learning Data Info."].annotation', "video": '$doc["Raw Data Info."].raw_data_ID',
-          "time_s": '$doc["Source Data Info."].frame', "box": "box", "box_format": "xywh", "class": "class_id"}
+          "time_s": '$doc["Source Data Info."].frame', "box": "box", "box_format": "xywh", "class": "class_id",
+          "frame_size": '$doc["Raw Data Info."].resolution'}
 PER_FRAME = {"records": "objects", "box": "points", "box_format": "points", "class": "label"}
 
 
@@ -117,6 +118,27 @@ def test_one_file_per_frame_with_dotted_keys_document_fields_and_video_ids(video
     np.testing.assert_allclose(t.boxes_xyxy[2] * [160, 120, 160, 120], [26, 20, 56, 100])
     with pytest.raises(LabelError, match=r"no records of video 'scene'.*H-210825_A03_E_UA-04_101.*another video"):
         read_labels(SourceSpec(video=video, labels=folder, mapping=SAFETY), info())
+
+
+def test_boxes_in_the_wrong_units_are_refused_with_the_fix(tmp_path):
+    import json
+
+    path = tmp_path / "hd.json"  # pixel boxes of 1920x1080 frames, read on a 160x120 video
+    path.write_text(json.dumps([{"f": i, "box": [900 + i, 500, 1200, 900]} for i in range(4)]))
+    mapping = {"frame": "f", "box": "box"}
+    with pytest.raises(LabelError, match=r"hd\.json: 4 of 4 boxes reach past the 160x120 frame.*mapping\.frame_size"):
+        read_labels(SourceSpec(video=Path("c.mp4"), labels=path, mapping=mapping), info())
+    path.write_text(json.dumps([{"f": 0, "box": [0.1, 0.2, 0.5, 0.9], "res": [1920, 1080]}]))
+    with pytest.raises(LabelError, match=r"within 0\.\.1.*normalized: true"):
+        read_labels(SourceSpec(video=Path("c.mp4"), labels=path, mapping=mapping), info())
+    t = read_labels(SourceSpec(video=Path("c.mp4"), labels=path, mapping={**mapping, "normalized": True}), info())
+    np.testing.assert_allclose(t.boxes_xyxy[0], [0.1, 0.2, 0.5, 0.9])
+    # the file's own resolution: the table says which frame size its boxes are stated in (checked against the
+    # probe at the labels stage)
+    path.write_text(json.dumps([{"f": 0, "box": [192, 108, 960, 972], "res": [1920, 1080]}]))
+    t = read_labels(SourceSpec(video=Path("c.mp4"), labels=path, mapping={**mapping, "frame_size": "res"}), info())
+    assert t.frame_size_px == (1920.0, 1080.0)
+    np.testing.assert_allclose(t.boxes_xyxy[0], [0.1, 0.1, 0.5, 0.9])
 
 
 def test_dense_captions_are_detected_and_read_for_their_video(video):
@@ -305,3 +327,16 @@ def test_validate_shows_progress_over_episodes(layouts_build):
     out = cli_in_process("validate", root / "out")
     assert out.returncode == 0 and out.stdout.startswith("OK:"), out.stdout + out.stderr
     assert f"validate: {report.episodes}/{report.episodes} episodes" in out.stderr
+
+
+def test_one_based_file_numbers_of_any_format_are_refused_with_the_fix(tmp_path):
+    import shutil
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, f in enumerate(sorted((ASSETS / "per_frame_json").glob("*.json")), start=1):
+        shutil.copy(f, folder / f"frame_{i:04d}.json")  # frame_0001 .. frame_0008 on an 8-frame video
+    with pytest.raises(LabelError, match=r"frames: frame numbers run 1\.\.8 on a video of 8 frames.*frame_base: 1"):
+        read_labels(SourceSpec(video=Path("c.mp4"), labels=folder, mapping=PER_FRAME), info(n=8))
+    t = read_labels(SourceSpec(video=Path("c.mp4"), labels=folder, mapping=PER_FRAME, frame_base=1), info(n=8))
+    assert sorted(set(t.frame.tolist())) == list(range(8))

@@ -52,6 +52,7 @@ class MappingConfig(_Strict):
     box_keys: list[str] | None = None  # a box given as a mapping: its keys in box_format order
     box_format: Literal["xyxy", "xywh", "cxcywh", "points", "points_xyv"] = "xyxy"  # points: polygon/keypoints
     normalized: bool = False
+    frame_size: str | None = None  # where the frame size the pixel boxes are stated in is ([w, h]): else the video's
     class_: str | None = Field(None, alias="class")
     track_id: str | None = None
     attributes: list[str] = Field(default_factory=list)

@@ -194,13 +194,30 @@ def read_labels(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     module, func = READERS[fmt]
     reader = getattr(importlib.import_module(f"vla_builder.sources.labels.{module}"), func)
     try:
-        return reader(spec, info)
+        table = reader(spec, info)
     except LabelError:
         raise
     except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
         # a structure the reader did not expect (a number where a record should be, ...): still a clear,
         # per-clip error naming the file, never a bare traceback
         raise LabelError(spec.labels, f"malformed {fmt} labels ({type(e).__name__}: {e})") from None
+    if fmt not in COUNTED_FROM_ONE:
+        check_one_based(spec.labels, table.frame, info, spec)
+    return table
+
+
+COUNTED_FROM_ONE = ("mot", "something_else", "ava")  # formats whose default frame_base is already 1 (or times)
+
+
+def check_one_based(path: Path, frames: np.ndarray, info: VideoInfo, spec: SourceSpec) -> None:
+    """Frame numbers counted from 1 read as counted from 0 put every box one frame late and the last one past the
+    end: refused with the fix when the numbers run 1..N on an N-frame video and frame_base is not set."""
+    if spec.frame_base is not None or not len(frames) or not info.n_frames:
+        return
+    lo, hi = int(np.min(frames)), int(np.max(frames))
+    if lo >= 1 and hi == info.n_frames:
+        raise LabelError(path, f"frame numbers run {lo}..{hi} on a video of {info.n_frames} frames (0.."
+                         f"{info.n_frames - 1}): they look counted from 1 — set frame_base: 1 on the source")
 
 
 def frame_number_map(spec: SourceSpec) -> dict[str, int] | None:

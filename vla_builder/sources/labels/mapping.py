@@ -17,7 +17,8 @@ whole document (beside the record: the video a file is for, a file-level class);
     box_format: xyxy             # xyxy | xywh (top-left + size) | cxcywh (centre + size) | points: the box
                                  # around a polygon or keypoints ([[x, y], ...], [x, y, x, y ...], [{x, y}, ...],
                                  # {name: {x, y}}) | points_xyv: COCO keypoint triplets, v = 0 left out
-    normalized: false            # true: coordinates in 0..1 of the frame, else pixels
+    normalized: false            # true: coordinates in 0..1 of the frame, else pixels ...
+    frame_size: resolution       # ... of this frame size ([w, h], {width, height}; default: the video's)
     class: trigger_object        # class name (any language)
     track_id: id
     attributes: [weather, pose]  # kept per box
@@ -450,8 +451,13 @@ def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
             count(dropped, "record without a class name")
             continue
         extra = {k: v for k in mapping.get("attributes") or [] if (v := rec.get(k)) is not _MISSING}
+        try:
+            size = frame_size(rec, mapping, info)
+        except ValueError as e:
+            count(dropped, f"record without a usable frame_size ({e})")
+            continue
         for frame in frames:
-            rows.append((frame, tid, x, y, w, h))
+            rows.append((frame, tid, x, y, w, h, *size))
             names.append(str(cls))
             attrs.append(extra)
     if not rows:
@@ -462,14 +468,51 @@ def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
             if missing:
                 why += "; " + "; ".join(f"{k}: {describe_miss(records, mapping[k])}" for k in missing)
         raise LabelError(path, f"mapping: no usable boxes in {len(records)} record(s) ({why})")
-    check_one_based(path, [r[0] for r in rows], info, spec, "frame")
     class_id, classes, strict = encode_class_names(names, spec)
     a = np.asarray(rows, dtype=np.float64)
-    size = (1.0, 1.0) if mapping.get("normalized") else (info.width_px, info.height_px)
+    check_box_units(path, a[:, 2:6], a[:, 6:8], mapping, info)
     extra = np.empty(len(attrs), dtype=object)
     extra[:] = attrs
-    return finish_table(path, "mapping", a[:, 0], a[:, 1], class_id, a[:, 2:6], np.ones(len(a)), classes, size,
+    return finish_table(path, "mapping", a[:, 0], a[:, 1], class_id, a[:, 2:6], np.ones(len(a)), classes, a[:, 6:8],
                         dropped, strict_classes=strict, extras={"attributes": extra})
+
+
+def frame_size(rec: Record, mapping: dict, info: VideoInfo) -> tuple[float, float]:
+    """The (w, h) a record's pixel box is stated in: `frame_size:` ([w, h], {width, height} or "WxH"), else the
+    video's; (1, 1) for normalized boxes."""
+    if mapping.get("normalized"):
+        return 1.0, 1.0
+    if not mapping.get("frame_size"):
+        return float(info.width_px), float(info.height_px)
+    raw = rec.get(mapping["frame_size"])
+    if isinstance(raw, dict):
+        raw = [raw.get("width", raw.get("w", _MISSING)), raw.get("height", raw.get("h", _MISSING))]
+    elif isinstance(raw, str):
+        raw = re.split(r"[x×,\s]+", raw.strip())
+    if not isinstance(raw, list | tuple) or len(raw) < 2:
+        raise ValueError(f"'{mapping['frame_size']}' is not [width, height]")
+    w, h = _number(raw[0]), _number(raw[1])
+    if w <= 0 or h <= 0:
+        raise ValueError(f"frame size {w:g}x{h:g}")
+    return w, h
+
+
+def check_box_units(path: Path, xywh: np.ndarray, size: np.ndarray, mapping: dict, info: VideoInfo) -> None:
+    """Pixel boxes in the wrong units are refused with the likely fix before any decode: boxes of larger frames
+    (most reach past the frame they are read in) or normalized boxes read as pixels (all within 0..1)."""
+    if mapping.get("normalized") or not len(xywh):
+        return
+    x1, y1 = xywh[:, 0] + xywh[:, 2], xywh[:, 1] + xywh[:, 3]
+    past = (x1 > size[:, 0] * 1.05) | (y1 > size[:, 1] * 1.05)
+    if past.mean() > 0.5:
+        raise LabelError(path, f"{int(past.sum())} of {len(xywh)} boxes reach past the {size[0, 0]:.0f}x"
+                         f"{size[0, 1]:.0f} frame they are read in (up to x {x1.max():.0f}, y {y1.max():.0f}): "
+                         "pixel boxes of larger frames? give mapping.frame_size (the file's resolution, e.g. "
+                         "'$doc.resolution') or normalized: true")
+    if np.nanmax(np.abs(np.concatenate([xywh[:, :2], x1[:, None], y1[:, None]], axis=1))) <= 1.0 and \
+            min(info.width_px, info.height_px) > 16:
+        raise LabelError(path, f"every box lies within 0..1 (e.g. {np.round(xywh[0], 3).tolist()}): normalized "
+                         "coordinates read as pixels — set mapping.normalized: true")
 
 
 def _string_id(name: str) -> int:
@@ -477,14 +520,3 @@ def _string_id(name: str) -> int:
     import zlib
 
     return zlib.crc32(name.encode("utf-8")) & 0x3FFFFFFF
-
-
-def check_one_based(path: Path, frames: list[int], info: VideoInfo, spec: SourceSpec, key: str) -> None:
-    """Frame numbers counted from 1 read as counted from 0 put every box one frame late and the last one past the
-    end: refused with the fix when the numbers run 1..N on an N-frame video and frame_base is not set."""
-    if spec.frame_base is not None or not frames or not info.n_frames:
-        return
-    lo, hi = min(frames), max(frames)
-    if lo >= 1 and hi == info.n_frames:
-        raise LabelError(path, f"{key} numbers run {lo}..{hi} on a video of {info.n_frames} frames (0..."
-                         f"{info.n_frames - 1}): they look counted from 1 — set frame_base: 1 on the source")
