@@ -69,8 +69,8 @@ def test_one_based_frames_without_frame_base_are_refused_with_the_fix():
 
 def test_repeated_dialogue_is_one_episode_per_line_with_its_speaker_as_actor(video):
     warnings: list[str] = []
-    spec = SourceSpec(video=video, labels=ASSETS / "aihub_multimodal_video" / "clip_0001.json",
-                      mapping=MULTIMODAL, frame_base=1)
+    spec = SourceSpec(video=named(video, "aihub_multimodal"), labels=ASSETS / "aihub_multimodal_video" /
+                      "clip_0001.json", mapping=MULTIMODAL, frame_base=1)
     episodes = expand_episodes(spec, warnings)
     assert [(e.caption, e.segment_actor) for e in episodes] == [("이 컵 좀 들어 줄래?", "1"), ("응, 지금 옮길게.", "2")]
     assert episodes[0].start_s == 0.0 and episodes[0].end_s == pytest.approx(6 / 4)
@@ -93,6 +93,12 @@ def test_korean_sign_language_segments_of_the_video_the_file_names(video):
     with pytest.raises(LabelError, match=r"no records of video 'scene' \(\$doc\.metaData\.name names "
                                          r"NIA_SL_SEN0005_SYN05_D\.mp4\): labels of another video\?"):
         expand_episodes(SourceSpec(video=video, labels=path, mapping=SIGN))
+    # without `video:` the file's own video name is still said (a warning: the video may have been renamed)
+    warnings: list[str] = []
+    no_check = {k: v for k, v in SIGN.items() if k != "video"}
+    assert len(expand_episodes(SourceSpec(video=video, labels=path, mapping=no_check), warnings)) == 2
+    assert warnings == ["NIA_SL_SEN0005_SYN05_D_morpheme.json names the video NIA_SL_SEN0005_SYN05_D, not scene.mp4: "
+                        "labels of another video? (mapping.video: '$doc.<field>' refuses them)"]
 
 
 def test_keypoints_become_the_box_around_them():

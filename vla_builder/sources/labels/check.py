@@ -72,6 +72,12 @@ def check_source(spec, base: Path) -> SourceCheck:
         note = _label_size_misfit(Clip(clip_id="check", source=spec, info=info, labels=table))
         if note:
             out.warnings.append(note)
+        if out.format == "mapping" and not (spec.mapping or {}).get("segment_start"):  # segments said it above
+            from vla_builder.sources.labels.mapping import other_video_note
+
+            other = other_video_note(spec.labels, spec)
+            if other:
+                out.warnings.append(other)
         if len(table) and info.n_frames and int(table.frame.max()) >= info.n_frames:
             late = int((table.frame >= info.n_frames).sum())
             out.warnings.append(f"{late} box(es) on frames past the video's last ({info.n_frames - 1})")

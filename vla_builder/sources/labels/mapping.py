@@ -295,6 +295,40 @@ def load_records(path: Path, mapping: dict, spec: SourceSpec) -> list[Record]:
     return zipped
 
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts")
+
+
+def _video_names_in(node: Any, depth: int = 3) -> set[str]:
+    """File names of videos a label document states about itself (`metaData.name`, `<filename>`, `video_name`):
+    strings ending in a video suffix, a few levels down (not inside long record lists)."""
+    found: set[str] = set()
+    if isinstance(node, str):
+        if node.lower().endswith(VIDEO_SUFFIXES):
+            found.add(Path(node.replace("\\", "/")).stem)
+    elif depth > 0 and isinstance(node, dict):
+        for v in list(node.values())[:50]:
+            found |= _video_names_in(v, depth - 1)
+    elif depth > 0 and isinstance(node, list) and len(node) <= 3:
+        for v in node:
+            found |= _video_names_in(v, depth - 1)
+    return found
+
+
+def other_video_note(path: Path, spec: SourceSpec) -> str | None:
+    """Without `mapping.video`, a label file that names a video of its own other than this source: a warning
+    (the file may have been renamed, so it is not refused) naming both and the key that would check it."""
+    if (spec.mapping or {}).get("video"):
+        return None
+    try:
+        names = set().union(*(_video_names_in(load_document(f)) for f in label_files(path)[:3]))
+    except LabelError:
+        return None
+    if names and not names & video_names(spec.name):
+        return (f"{path.name} names the video {', '.join(sorted(names)[:3])}, not {spec.media.name}: labels of "
+                "another video? (mapping.video: '$doc.<field>' refuses them)")
+    return None
+
+
 def describe_miss(records: list[Record], path: str) -> str:
     """For an error: where `path` stopped in the first record that lacks it."""
     for rec in records[:1]:

@@ -322,6 +322,12 @@ def expand_episodes(spec: SourceSpec, warnings: list[str] | None = None) -> list
     segments = read_segments(spec, path, fmt)
     if not segments:
         return [spec]
+    if fmt == "mapping" and warnings is not None:
+        from vla_builder.sources.labels.mapping import other_video_note
+
+        note = other_video_note(path, spec)
+        if note:
+            warnings.append(note)
     segments, merged = merge_repeats(segments)
     if merged and warnings is not None:
         warnings.append(f"{path.name}: {merged} repeat(s) of an identical consecutive text merged: "
