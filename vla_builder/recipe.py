@@ -42,11 +42,12 @@ class _Strict(BaseModel):
 
 
 class MappingConfig(_Strict):
-    """Field paths (`a.b[0].c`; a CSV column name) into any JSON/CSV label schema — see sources/labels/mapping.py."""
+    """Field paths (`a.b[0].c`, `["key."]`, `$key0`, `$node0.x`, `$doc.x`; a CSV column name) into any JSON / XML / CSV
+    label schema or folder of per-frame files — see sources/labels/mapping.py."""
 
-    records: str | None = None  # where the list of records is (JSON); omitted: the document / the CSV rows
-    video: str | None = None  # keep records whose field equals the source's name
-    frame: str | None = None
+    records: str | None = None  # where the records are (`data.*.*`: every key, captured as $key0, $key1)
+    video: str | None = None  # keep records whose field equals the source's name (none: an error)
+    frame: str | None = None  # a frame number, `$key0`, or `$file` (the number ending the file name)
     time_s: str | None = None
     box: str | None = None
     box_keys: list[str] | None = None  # a box given as a mapping: its keys in box_format order
@@ -57,7 +58,7 @@ class MappingConfig(_Strict):
     track_id: str | None = None
     attributes: list[str] = Field(default_factory=list)
     segment_start: str | None = None
-    segment_end: str | None = None
+    segment_end: str | None = None  # may be omitted with segment_unit: frame (one frame)
     segment_unit: Literal["s", "ms", "frame"] = "s"
     text: str | None = None
     actor: str | None = None  # per segment: whose motion is its action (a class name or track id, e.g. a speaker)

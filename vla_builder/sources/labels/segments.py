@@ -308,7 +308,7 @@ def expand_episodes(spec: SourceSpec, warnings: list[str] | None = None) -> list
         if spec.mapping and spec.mapping.get("segment_start"):
             path = spec.labels
         elif spec.labels_format in (*SEGMENT_FORMATS, "via"):
-            path = spec.labels
+            path, fmt = spec.labels, spec.labels_format
         elif spec.labels_format == "auto" and spec.mapping is None and spec.labels.is_file() \
                 and spec.labels.suffix.lower() in {".csv", ".json"}:
             fmt = _quiet_format(spec.labels)
