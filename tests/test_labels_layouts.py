@@ -208,7 +208,7 @@ def test_a_mapping_that_finds_nothing_names_the_path_and_the_keys(tmp_path):
 
     path = tmp_path / "l.json"
     path.write_text(json.dumps({"data": {"1": {"7": {"box": [1, 2, 3, 4]}}}}))
-    with pytest.raises(LabelError, match=r"'frames\.\*' finds nothing: the record has no 'frames' \(its keys: data\)"):
+    with pytest.raises(LabelError, match=r"'frames\.\*' finds nothing: the document has no 'frames' \(its keys: data\)"):
         read_labels(SourceSpec(video=Path("c.mp4"), labels=path, mapping={"records": "frames.*", "box": "bbox"}),
                     info())
     with pytest.raises(LabelError, match=r"box: l\.json#data\.1\.7: the record has no 'bbox' \(its keys: box\)"):

@@ -121,15 +121,14 @@ def get_path(record: Any, path: str, index: int | None = None) -> Any:
     return _unwrap(node)
 
 
-def where_missing(record: Any, path: str) -> str:
-    """Why `path` finds nothing in `record`: the step that failed and the keys there are (for error messages)."""
-    node, walked = record, []
+def where_missing(record: Any, path: str, top: str = "the record") -> str:
+    """Why `path` finds nothing in `record` (called `top`): the step that failed and the keys there are."""
+    node, walked = record, ""
     for name, idx in _steps(path):
         node = _unwrap(node)
-        step = name or f"[{idx}]"
+        here = walked or top
         if name:
             if not isinstance(node, dict) or name not in node:
-                here = ".".join(walked) or "the record"
                 if isinstance(node, dict):
                     keys = list(node)
                     return f"{here} has no '{name}' (its keys: {', '.join(map(str, keys[:12]))}" \
@@ -140,9 +139,9 @@ def where_missing(record: Any, path: str) -> str:
             node = next(iter(node.values()))  # a '*' over a mapping: look inside its first entry
         else:
             if not isinstance(node, list | tuple) or not node:
-                return f"{'.'.join(walked) or 'the record'} is a {type(node).__name__}, not a list (for '{step}')"
+                return f"{here} is a {type(node).__name__}, not a list (for '[{idx}]')"
             node = node[0 if idx == "*" else min(int(idx), len(node) - 1)]
-        walked.append(step)
+        walked += f".{name}" if name and walked else name or f"[{idx}]"
     return f"'{path}' is there"
 
 
@@ -261,7 +260,8 @@ def load_records(path: Path, mapping: dict, spec: SourceSpec) -> list[Record]:
             steps = _steps(where)
             found = list(_walk(doc, steps, (), (), ""))
             if not found and len(files) == 1:
-                raise LabelError(f, f"mapping.records: '{where}' finds nothing: {where_missing(doc, where)}")
+                raise LabelError(f, f"mapping.records: '{where}' finds nothing: "
+                                    f"{where_missing(doc, where, 'the document')}")
         else:
             found = [(doc, (), (), "")]
         for node, keys, nodes, at in found:
@@ -333,7 +333,7 @@ def describe_miss(records: list[Record], path: str) -> str:
     """For an error: where `path` stopped in the first record that lacks it."""
     for rec in records[:1]:
         if _DOC.match(path):
-            return f"{rec.where}: the document: {where_missing(rec.doc, path.removeprefix('$doc').lstrip('.'))}"
+            return f"{rec.where}: {where_missing(rec.doc, path.removeprefix('$doc').lstrip('.'), 'the document')}"
         if _CAPTURE.match(path) or path == "$file":
             return f"'{path}' captures nothing (records: has {len(rec.keys)} '*' step(s))"
         return f"{rec.where}: {where_missing(rec.node, path.replace('[*]', f'[{rec.index or 0}]'))}"
