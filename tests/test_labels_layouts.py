@@ -346,3 +346,31 @@ def test_one_based_file_numbers_of_any_format_are_refused_with_the_fix(tmp_path)
         read_labels(SourceSpec(video=Path("c.mp4"), labels=folder, mapping=PER_FRAME), info(n=8))
     t = read_labels(SourceSpec(video=Path("c.mp4"), labels=folder, mapping=PER_FRAME, frame_base=1), info(n=8))
     assert sorted(set(t.frame.tolist())) == list(range(8))
+
+
+def test_via2_image_projects_and_via3_projects_of_another_video(tmp_path, video):
+    import json
+
+    path = tmp_path / "via_project.json"
+    path.write_text(json.dumps({"_via_settings": {}, "_via_img_metadata": {
+        f"frame_{i:04d}.jpg{1000 + i}": {"filename": f"frame_{i:04d}.jpg", "size": 1000 + i, "file_attributes": {},
+                                         "regions": [{"shape_attributes": {"name": "rect", "x": 10 + i, "y": 20,
+                                                                           "width": 30, "height": 40},
+                                                      "region_attributes": {"object": "cup"}},
+                                                     {"shape_attributes": {"name": "polygon",
+                                                                           "all_points_x": [100, 120, 110],
+                                                                           "all_points_y": [50, 50, 90]},
+                                                      "region_attributes": {"object": "hand"}}]}
+        for i in range(3)}, "_via_attributes": {}}))
+    assert detect_format(path) == "via"
+    t = read_labels(SourceSpec(video=video, labels=path), info())
+    assert sorted(set(t.frame.tolist())) == [0, 1, 2] and set(t.class_name.tolist()) == {"cup", "hand"}
+    hand = np.flatnonzero(t.class_name == "hand")[0]
+    np.testing.assert_allclose(t.boxes_xyxy[hand] * [160, 120, 160, 120], [100, 50, 120, 90])
+    assert expand_episodes(SourceSpec(video=video, labels=path)) == [SourceSpec(video=video, labels=path)]
+    doc = json.loads((ASSETS / "via" / "via3_video_project.json").read_text())
+    doc["file"]["2"] = {"fid": "2", "fname": "other.mp4", "type": 4, "loc": 1, "src": ""}
+    two = tmp_path / "two_files.json"
+    two.write_text(json.dumps(doc))
+    with pytest.raises(LabelError, match=r"no file of video 'scene' in the VIA project.*via_clip\.mp4.*another video"):
+        expand_episodes(SourceSpec(video=video, labels=two))
