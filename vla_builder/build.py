@@ -149,10 +149,11 @@ def _file_stamp(path: Path | None) -> list:
     return [str(path), st.st_size, st.st_mtime_ns]
 
 
-def episode_specs(loaded: LoadedRecipe) -> list:
+def episode_specs(loaded: LoadedRecipe, warnings: list[str] | None = None) -> list:
     """Sources -> episodes: a segment file (EPIC CSV, `mapping:` segments) gives one episode per segment, a
     clip-label file gives the clip its caption. A broken one leaves its source whole: the labels stage then fails
-    that clip with the reason (a failure record), the rest of the build carries on."""
+    that clip with the reason (a failure record), the rest of the build carries on. `warnings` collects what the
+    segment reading changed (merged repeats, spans cut at the video's end)."""
     from vla_builder.sources.labels import LabelError
     from vla_builder.sources.labels.segments import expand_episodes
     from vla_builder.sources.video import DecodeError
@@ -160,7 +161,7 @@ def episode_specs(loaded: LoadedRecipe) -> list:
     out = []
     for spec in loaded.sources:
         try:
-            out += expand_episodes(spec)
+            out += expand_episodes(spec, warnings)
         except (LabelError, DecodeError, OSError):
             out.append(spec)
     from vla_builder.sources.split import split_specs
@@ -178,9 +179,9 @@ def recipe_relative(path: Path | None, base: Path) -> str | None:
     return str(full.relative_to(root)) if full.is_relative_to(root) else str(full)
 
 
-def make_clips(loaded: LoadedRecipe) -> list[Clip]:
+def make_clips(loaded: LoadedRecipe, warnings: list[str] | None = None) -> list[Clip]:
     clips, seen = [], set()
-    for spec in episode_specs(loaded):
+    for spec in episode_specs(loaded, warnings):
         base = loaded.path.parent
         clip_id = Clip.make_id(spec, base=base)
         n = 2
@@ -326,7 +327,10 @@ def build(
     log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s); "
         f"motion {motion['method']} on {motion['backend']}/{motion['device']})")
 
-    clips = make_clips(loaded)
+    plan_warnings: list[str] = []
+    clips = make_clips(loaded, plan_warnings)
+    for w in plan_warnings:
+        log(f"warning: {w}")
     for leftover in shards.glob("*.tmp"):  # a shard being written when the last build was killed
         remove_tree(leftover)
     todo = []

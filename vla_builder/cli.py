@@ -5,6 +5,7 @@
   python -m vla_builder report DATASET                                    HTML QA report: overlay videos, plots
   python -m vla_builder export hdf5 DATASET OUT.h5                        robomimic-layout HDF5
   python -m vla_builder validate DATASET                                   check a dataset as training will read it
+  python -m vla_builder labels check RECIPE                               dry run of the labels: formats, counts
 
 Every command takes --help, --quiet, --json and --version.
 """
@@ -76,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--burn-in", action="store_true",
                    help="draw the overlays into H.264 videos in the report folder (plays in any browser, travels "
                         "without the dataset; decodes and encodes every frame) instead of over the dataset's videos")
+    lab = sub.add_parser("labels", help="look at a recipe's labels without building")
+    lsub = lab.add_subparsers(dest="labels_command", required=True)
+    lc = lsub.add_parser("check", parents=[common], help="per source: format, counts, first boxes and segments, "
+                                                          "warnings; reads labels and probes only (no decode)")
+    lc.add_argument("recipe", type=Path, help="recipe YAML")
+    lc.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a recipe key, as for build")
     e = sub.add_parser("export", help="export a dataset to another format")
     esub = e.add_subparsers(dest="format", required=True)
     h = esub.add_parser("hdf5", parents=[common],
@@ -184,9 +192,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from vla_builder.progress import Progress
     from vla_builder.validate import validate
 
-    report = validate(args.dataset)
+    # long datasets take minutes: episodes checked so far on stderr (off with --quiet / --json)
+    report = validate(args.dataset, Progress("validate", "episode", enabled=not (args.quiet or args.json)))
     if args.json:
         result = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else dict(vars(report))
         print(json.dumps({"dataset": str(args.dataset), "ok": report.ok, **result}, default=str))
@@ -202,6 +212,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for p in report.problems:
         print(f"  - {p}", file=sys.stderr)
     return 1
+
+
+def cmd_labels_check(args: argparse.Namespace) -> int:
+    """Exit 0: every source's labels read; 1: some source has an error (each printed with its file); 2: recipe."""
+    from dataclasses import asdict
+
+    from vla_builder.recipe import RecipeError, load_recipe
+    from vla_builder.sources.labels.check import check_recipe, format_checks
+
+    t0 = time.perf_counter()
+    if recipe_kind(args.recipe) == "text":
+        _emit(args, {"sources": [], "errors": 0, "kind": "text"}, f"{args.recipe}: a text-track recipe "
+              "(kind: text) has no video labels; `build` checks its sources")
+        return 0
+    try:
+        loaded = load_recipe(args.recipe, args.overrides)
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    checks = check_recipe(loaded)
+    secs = time.perf_counter() - t0
+    bad = sum(bool(c.errors) for c in checks)
+    _emit(args, {"sources": [asdict(c) for c in checks], "errors": bad, "seconds": round(secs, 3)},
+          format_checks(checks) + f"\n{len(checks)} source(s), {bad} with errors, {secs:.2f} s")
+    return 1 if bad else 0
 
 
 def recipe_kind(path: Path) -> str:
@@ -332,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_report(args)
     if args.command == "export":
         return cmd_export(args)
+    if args.command == "labels":
+        return cmd_labels_check(args)
     return 2
 
 

@@ -156,7 +156,8 @@ def choose_actor(tracks: TrackSet, actor_class: str | None) -> tuple[int | None,
 
     hinted = [k for k, n in enumerate(names) if any(h in n for h in ACTOR_CLASS_HINTS)]
     if actor_class:
-        cands = [k for k, n in enumerate(names) if n == actor_class.lower()]
+        cands = [k for k, n in enumerate(names) if n == actor_class.lower()] or [
+            k for k in range(len(tracks)) if str(int(tracks.ids[k])) == actor_class]  # a track id (a speaker's)
         if cands:
             k = most_active(cands)
             return k, f"class '{actor_class}' from the recipe (track {int(tracks.ids[k])}, the most active of {len(cands)})"
@@ -316,9 +317,10 @@ class InteractionStage(Stage):
         misfit = label_fit(clip)
         if misfit:
             log.warning("%s", misfit)
-        tracks, joined = join_fragments(tracks, self.actor)
+        want = clip.source.segment_actor or self.actor  # a labeled segment's own actor (its speaker) first
+        tracks, joined = join_fragments(tracks, want)
         clip = clip.with_(tracks=tracks)
-        actor, reason = choose_actor(tracks, self.actor)
+        actor, reason = choose_actor(tracks, want)
         prov = dict(clip.provenance)  # the actor choice is a typed fact (actor_reason); the sink writes it
         if joined:
             prov["hand_fragments_joined"] = joined
