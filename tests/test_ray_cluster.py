@@ -203,3 +203,102 @@ def test_a_node_lost_mid_build_loses_nothing(cluster, corpus, tmp_path):
     assert report.exit_code == 0 and not report.failures and not report.unfinished, logs
     assert report.episodes == CLIPS
     assert_identical(reference, output)
+
+
+# -- infrastructure told apart from data -----------------------------------------------------------------------------
+
+@dataclass
+class Trouble(Stage):
+    """By clip: its worker process dies on the first attempt (`crash_once`), on every attempt (`crash`), or the
+    stage raises (`bad`: the data's fault). Attempts are counted in files, as the process dies with its counter."""
+
+    folder: str
+    plan: dict
+
+    name: ClassVar[str] = "trouble"
+
+    def process(self, clip):
+        import os
+
+        what = self.plan.get(clip.clip_id)
+        tries = Path(self.folder, f"{clip.clip_id}.tries")
+        n = int(tries.read_text()) + 1 if tries.is_file() else 1
+        tries.write_text(str(n))
+        if what == "crash" or (what == "crash_once" and n == 1):
+            os._exit(1)  # as an OOM kill or a segfault: no exception, no goodbye
+        if what == "bad":
+            raise ValueError("this clip's data is bad")
+        return clip
+
+
+@dataclass(frozen=True)
+class TroubleFactory(PipelineFactory):
+    folder: str = ""
+    plan: tuple = ()
+
+    def key(self) -> str:
+        return super().key() + self.folder
+
+    def __call__(self) -> Pipeline:
+        return Pipeline([Trouble(self.folder, dict(self.plan)), *super().__call__().stages])
+
+
+def test_a_crashed_worker_is_retried_and_only_bad_data_is_a_failure(cluster, corpus, tmp_path):
+    import ray.cloudpickle
+
+    from vla_builder.build import output_fps
+    from vla_builder.runners.ray import RayRunner
+    from vla_builder.sinks.lerobot import LeRobotSink
+    from vla_builder.work import ClipTask
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    root, _ = corpus
+    loaded = load_recipe(root / "recipe.yaml")
+    fps, recipe = output_fps(loaded), loaded.recipe
+    clips = make_clips(loaded)[:4]
+    plan = {clips[0].clip_id: "crash_once", clips[1].clip_id: "bad", clips[2].clip_id: "crash"}
+    factory = TroubleFactory(recipe, fps, None, folder=str(tmp_path), plan=tuple(plan.items()))
+    sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera)
+    tasks = [ClipTask(c, tmp_path / "shards" / c.clip_id, factory, sink) for c in clips]
+    outcomes, logs = {}, []
+    runner = RayRunner(max_retries=2, retry_backoff_s=0.1, log=logs.append)
+    runner.run(tasks, lambda o: outcomes.__setitem__(o.clip_id, o) or True)
+    tries = {c.clip_id: int((tmp_path / f"{c.clip_id}.tries").read_text()) for c in clips}
+    once, bad, crash, fine = (outcomes[c.clip_id] for c in clips)
+    assert once.failure is None and once.shard_dir is not None and once.retries == 1 and tries[clips[0].clip_id] == 2
+    assert bad.failure is not None and bad.failure.stage == "trouble" and "bad" in bad.failure.reason
+    assert bad.infrastructure is None and tries[clips[1].clip_id] == 1  # the data's fault: not run again
+    assert crash.failure is None and crash.shard_dir is None and crash.retries == 3 == tries[clips[2].clip_id]
+    assert "WorkerCrashedError" in crash.infrastructure
+    assert fine.failure is None and fine.retries == 0
+    assert runner.lost_attempts == 4 and sum("lost" in m for m in logs) == 3  # 1 + 2 retries announced
+
+
+class LosesTheFirstClip:
+    """A runner whose first clip is lost with its node (retries spent); the others run here."""
+
+    def run(self, tasks, on_outcome):
+        from vla_builder.work import ClipOutcome, process_clip
+
+        tasks = list(tasks)
+        on_outcome(ClipOutcome(tasks[0].clip.clip_id, None, None, infrastructure="4 attempts lost: NodeDiedError"))
+        for task in tasks[1:]:
+            on_outcome(process_clip(task))
+
+
+def test_a_clip_lost_to_infrastructure_is_no_failure_record_and_a_rerun_runs_it(tmp_path, monkeypatch):
+    import vla_builder.build as b
+
+    make_corpus(tmp_path, 3, frames=8, size_px=(64, 96))
+    loaded = load_recipe(tmp_path / "recipe.yaml")
+    out = tmp_path / "out"
+    monkeypatch.setattr(b, "make_runner", lambda *a, **k: LosesTheFirstClip())
+    logs = []
+    report = build(loaded, output=out, log=logs.append)
+    assert report.exit_code == 3 and report.episodes == 2 and report.unfinished and not report.failures
+    assert (out / "meta" / "failures.jsonl").read_text() == "" and any("NOT RUN" in m for m in logs)
+    assert json.loads((out / "meta" / "vla_builder_build.json").read_text())["unfinished"] == 1
+    monkeypatch.undo()
+    again = build(loaded, output=out, log=lambda m: None)  # not "up to date": the lost clip runs now
+    assert again.exit_code == 0 and again.resumed == 2 and again.episodes == 3 and not again.up_to_date
+    assert build(loaded, output=out, log=lambda m: None).up_to_date

@@ -42,6 +42,7 @@ class ClipOutcome:
     seconds_by_stage: dict[str, float] = field(default_factory=dict)
     worker: str = ""  # host:pid that wrote the shard (or failed it)
     peak_rss_mb: float = 0.0  # that worker process's peak resident memory so far
+    cpu_s: float = 0.0  # CPU seconds the clip took in that worker (its encoder process included)
     # set by a runner, not a worker: the clip could not be run (its worker or node lost, retries spent). Not a
     # failure of the data: no failure record; the build stays unfinished and a rerun runs the clip again
     infrastructure: str | None = None
@@ -56,6 +57,7 @@ class Handoff:
 
     clip: Clip
     seconds_by_stage: dict[str, float]
+    cpu_s: float = 0.0
 
 
 def _pipeline_for(factory, start: int, stop: int | None) -> Pipeline:
@@ -68,8 +70,10 @@ def _pipeline_for(factory, start: int, stop: int | None) -> Pipeline:
     return _PIPELINES[key]
 
 
-def _worker() -> tuple[str, float]:
-    return f"{socket.gethostname()}:{os.getpid()}", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the encoder processes) so far."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def committed(task: ClipTask) -> int | None:
@@ -85,9 +89,12 @@ def process_clip(task: ClipTask, start: int = 0, stop: int | None = None,
     then the shard. With `stop` short of the end, a `Handoff` for the group after (`carried` there)."""
     clip = carried.clip if carried is not None else task.clip
     timings = dict(carried.seconds_by_stage) if carried is not None else {}
+    cpu0 = _cpu_s() - (carried.cpu_s if carried is not None else 0.0)
 
     def outcome(failure: Failure | None, frames: int = 0) -> ClipOutcome:
-        return ClipOutcome(clip.clip_id, None if failure else task.shard_dir, failure, frames, timings, *_worker())
+        return ClipOutcome(clip.clip_id, None if failure else task.shard_dir, failure, frames, timings,
+                           f"{socket.gethostname()}:{os.getpid()}",
+                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, _cpu_s() - cpu0)
 
     if (frames := committed(task)) is not None:
         return outcome(None, frames)
@@ -115,7 +122,7 @@ def process_clip(task: ClipTask, start: int = 0, stop: int | None = None,
             if stop < len(pipeline.stages):
                 getattr(result.clip.frames.rgb, "encoded", None)  # the encoder done: its file goes on, not the process
                 handed_on = True
-                return Handoff(result.clip, timings)
+                return Handoff(result.clip, timings, _cpu_s() - cpu0)
             task.sink.write_shard(result.clip, task.shard_dir)
         except Exception as e:  # noqa: BLE001
             return outcome(Failure(clip.clip_id, str(clip.source.media), "sink", f"{type(e).__name__}: {e}",

@@ -167,7 +167,7 @@ class RayRunner:
                 if attempt.retries <= self.max_retries:
                     delay = min(60.0, self.retry_backoff_s * 2 ** (attempt.retries - 1))
                     self.log(f"  lost   {clip.clip_id} ({type(e).__name__}): retry {attempt.retries}/"
-                             f"{self.max_retries} in {delay:.0f} s")
+                             f"{self.max_retries} in {delay:.1f} s")
                     seq += 1
                     heapq.heappush(retry_at, (time.monotonic() + delay, seq, attempt))
                     continue
