@@ -159,6 +159,7 @@ def workers_main(args) -> int:
         r["steady"] = steady
         print(f"{name:<8} {r['wall_s']:>7.1f} {n / r['wall_s']:>8.3f} {steady:>15.3f} {len(by_worker):>8} "
               f"{', '.join(f'{v:.0f}' for v in by_worker.values()):>21} {r['driver_peak_rss_mb']:>10.0f}")
+    print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"2 workers vs 1: wall {runs['ray1']['wall_s'] / runs['ray2']['wall_s']:.2f}x, "
           f"steady {runs['ray2']['steady'] / runs['ray1']['steady']:.2f}x (ideal 2.00x on 2 idle cores)")
     # CPU cost per frame: every clip of every run but each worker's first (its imports and set-up); load from other
