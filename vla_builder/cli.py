@@ -289,7 +289,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             bar.write(message, file=sys.stderr)  # stdout holds the JSON result only
         elif not args.quiet:
             bar.write(message)
-        elif "FAILED" in message:
+        elif "FAILED" in message or "NOT RUN" in message:
             print(message, file=sys.stderr, flush=True)  # failures are shown even with --quiet
 
     try:
@@ -306,6 +306,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                          report.output.parent / f".{report.output.name}.work" / "failures.jsonl").resolve()
     result = {"dataset": str(report.output.resolve()) if report.episodes else None, "up_to_date": report.up_to_date,
               "episodes": report.episodes, "frames": report.frames, "failed_clips": len(report.failures),
+              "unfinished_clips": len(getattr(report, "unfinished", ())),
               "resumed": report.resumed, "wall_s": round(report.wall_s, 3), "failures_file": failures_path,
               "seconds_by_stage": {k: round(v, 3) for k, v in stage_s.items()}, "report": None,
               "label_verdicts": getattr(report, "verdicts", {}),
@@ -331,6 +332,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(summary_table(result))
     if failures_path is not None:
         print(f"failures: {failures_path}", file=sys.stderr if args.quiet else sys.stdout)
+    if result["unfinished_clips"]:
+        print(f"{result['unfinished_clips']} clip(s) not run (workers or nodes lost, retries spent): rerun the same "
+              "command to finish", file=sys.stderr if args.quiet else sys.stdout)
     return report.exit_code
 
 
