@@ -124,17 +124,26 @@ def run_workers(root: Path, runner: str) -> dict:
     return out
 
 
-def decode_cpu_s(root: Path) -> float:
-    """CPU seconds per frame to decode the corpus to RGB (PyAV, every thread counted): what NVDEC takes over."""
+def gpu_part_cpu_s(root: Path) -> tuple[float, float]:
+    """CPU seconds per frame of what a GPU node takes off its CPUs, each measured alone on the corpus (every thread
+    counted, so load from other work inflates them much less than the stages' wall times): decoding to RGB (PyAV; NVDEC
+    there) and the motion stage at the recipe's default (OpenCV DIS; CUDA LK there)."""
     import av
+    import numpy as np
 
-    frames, t0 = 0, time.process_time()
+    from vla_builder.stages.motion import MotionConfig, MotionStage
+
+    motion = MotionStage(MotionConfig(impl="cpu"))
+    frames, decode_s, motion_s = 0, 0.0, 0.0
     for f in sorted(root.glob("clip*/scene.mp4")):
+        t0 = time.process_time()
         with av.open(str(f)) as c:
-            for fr in c.decode(video=0):
-                fr.to_ndarray(format="rgb24")
-                frames += 1
-    return (time.process_time() - t0) / frames
+            rgb = np.stack([fr.to_ndarray(format="rgb24") for fr in c.decode(video=0)])
+        t1 = time.process_time()
+        motion.compute(rgb, np.zeros((len(rgb), 3, 4)))  # three boxes: their flow is a few pixels' work
+        decode_s, motion_s = decode_s + t1 - t0, motion_s + time.process_time() - t1
+        frames += len(rgb)
+    return decode_s / frames, motion_s / frames
 
 
 def workers_main(args) -> int:
@@ -147,7 +156,7 @@ def workers_main(args) -> int:
         root = Path(tmp)
         make_workers_corpus(root, args.clips, args.seconds, args.fps, size)
         runs = {r: run_workers(root, r) for r in ("local", "ray1", "ray2")}
-        decode_cpu_per_frame = decode_cpu_s(root)
+        decode_cpu_per_frame, motion_cpu_per_frame = gpu_part_cpu_s(root)
     print(f"{'runner':<8} {'wall s':>7} {'clips/s':>8} {'steady clips/s':>15} {'workers':>8} "
           f"{'peak RSS MB / worker':>21} {'driver MB':>10}")
     for name, r in runs.items():
@@ -177,10 +186,10 @@ def workers_main(args) -> int:
                                                                       key=lambda k: -stage(k))))
     total_frames = HOURS * 3600 * args.fps
     cpu_node_h = total_frames * cpu_per_frame / 3600 / args.cpu_node_cores
-    # on a GPU node decoding (measured here in CPU seconds) and motion (the stage's wall time: one thread's work) leave
-    # the CPUs; the encoder, the writer and the other stages stay
-    gpu_cpu_per_frame = cpu_per_frame - decode_cpu_per_frame - stage("motion")
-    print(f"decode alone: {1000 * decode_cpu_per_frame:.1f} CPU-ms a frame (PyAV to RGB)")
+    # on a GPU node decoding and motion leave the CPUs; the encoder, the writer and the other stages stay
+    gpu_cpu_per_frame = cpu_per_frame - decode_cpu_per_frame - motion_cpu_per_frame
+    print(f"measured alone: decode {1000 * decode_cpu_per_frame:.1f} CPU-ms a frame (PyAV to RGB), motion "
+          f"{1000 * motion_cpu_per_frame:.1f} CPU-ms a frame (OpenCV DIS)")
     gpu_node_fps = min(GPU_NODE_CPUS / gpu_cpu_per_frame, GPU_NVDEC_FPS, GPU_LK_PAIRS_S)
     gpu_node_h = total_frames / gpu_node_fps / 3600
     print(f"{HOURS:,} hours at {args.fps} fps = {total_frames / 1e6:.0f} M frames:")

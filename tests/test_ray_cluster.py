@@ -30,8 +30,10 @@ CLIPS = 12
 def cluster():
     from ray.cluster_utils import Cluster
 
-    # a node that dies without a word is noticed within ~2 s (Ray's default waits ~30 s)
-    fast = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500, "health_check_timeout_ms": 500,
+    # a node that dies without a word is noticed within ~2 s (Ray's default waits ~30 s): its health checks are
+    # refused at once, three in a row. A live node that answers late on a loaded machine is not declared dead (and
+    # shut down by Ray) unless it misses three checks of 5 s each — a 500 ms timeout did that under load
+    fast = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500, "health_check_timeout_ms": 5000,
             "health_check_failure_threshold": 3}
     c = Cluster(initialize_head=True, head_node_args={  # the head runs no clip: the workers do
         "num_cpus": 0, "object_store_memory": 80 * 2**20, "include_dashboard": False, "_system_config": fast})
@@ -44,6 +46,15 @@ def cluster():
     finally:
         ray.shutdown()
         c.shutdown()
+
+
+@pytest.fixture
+def nodes(cluster):
+    """The cluster with both worker nodes: one lost by a test before comes back (a new node, as a replacement)."""
+    if cluster.cpu_node not in cluster.worker_nodes:
+        cluster.cpu_node = cluster.add_node(**NODE)
+        cluster.wait_for_nodes()
+    return cluster
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +82,25 @@ def assert_identical(reference: Path, built: Path) -> None:
 
 def committed_shards(output: Path) -> int:
     return len(list((output.parent / f".{output.name}.work" / "shards").glob("*/meta/vla_builder_clip.json")))
+
+
+def encoding_on(node) -> bool:
+    """Whether a worker of `node` is half-way through a clip: its encoder process (a child of the worker, a child of
+    the node's raylet) is running."""
+    import psutil
+
+    try:
+        raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
+        procs = raylet.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return False
+    for p in procs:
+        try:
+            if any("encode_worker" in part for part in p.cmdline()):
+                return True
+        except psutil.Error:  # ended since
+            pass
+    return False
 
 
 # -- a stage group asking for a GPU --------------------------------------------------------------------------------
@@ -112,7 +142,7 @@ class ProbedFactory(PipelineFactory):
         return Pipeline([*stages, WhereAmI(self.folder, "cpu_group", gpus=0.0)])
 
 
-def test_a_gpu_stage_group_runs_where_the_gpu_is(cluster, corpus, tmp_path):
+def test_a_gpu_stage_group_runs_where_the_gpu_is(nodes, corpus, tmp_path):
     import ray.cloudpickle
 
     from vla_builder.build import output_fps
@@ -150,11 +180,11 @@ def test_a_gpu_stage_group_runs_where_the_gpu_is(cluster, corpus, tmp_path):
 
 # -- a driver killed mid-build --------------------------------------------------------------------------------------
 
-def test_a_killed_driver_rerun_resumes_to_the_same_dataset(cluster, corpus, tmp_path):
+def test_a_killed_driver_rerun_resumes_to_the_same_dataset(nodes, corpus, tmp_path):
     root, reference = corpus
     output = tmp_path / "ray"
     cmd = [sys.executable, "-m", "vla_builder", "build", str(root / "recipe.yaml"), "--runner", "ray", "--set",
-           f"runner.address={cluster.address}", "--output", str(output), "--no-report", "-q"]
+           f"runner.address={nodes.address}", "--output", str(output), "--no-report", "-q"]
     driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -171,37 +201,6 @@ def test_a_killed_driver_rerun_resumes_to_the_same_dataset(cluster, corpus, tmp_
     report = build(load_recipe(root / "recipe.yaml"), output=output, runner="ray", log=logs.append)
     assert report.exit_code == 0, logs
     assert report.resumed >= before and report.episodes == CLIPS
-    assert_identical(reference, output)
-
-
-# -- a node lost mid-build ------------------------------------------------------------------------------------------
-
-def test_a_node_lost_mid_build_loses_nothing(cluster, corpus, tmp_path):
-    root, reference = corpus
-    output = tmp_path / "ray"
-    victim = cluster.cpu_node  # the node without the fake GPU
-    removed = threading.Event()
-
-    def lose_a_node():
-        deadline = time.monotonic() + 120
-        while committed_shards(output) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        cluster.remove_node(victim, allow_graceful=False)  # as a crash or a preemption: no goodbye
-        removed.set()
-
-    killer = threading.Thread(target=lose_a_node, daemon=True)
-    killer.start()
-    logs = []
-    try:
-        report = build(load_recipe(root / "recipe.yaml"), output=output, runner="ray", log=logs.append)
-    finally:
-        killer.join(timeout=130)
-        cluster.cpu_node = cluster.add_node(**NODE)  # back to two workers for whatever runs next
-    assert removed.is_set()
-    lost = [m for m in logs if m.strip().startswith("lost")]
-    assert lost, "the node was removed while it ran nothing: nothing was tested"
-    assert report.exit_code == 0 and not report.failures and not report.unfinished, logs
-    assert report.episodes == CLIPS
     assert_identical(reference, output)
 
 
@@ -243,7 +242,7 @@ class TroubleFactory(PipelineFactory):
         return Pipeline([Trouble(self.folder, dict(self.plan)), *super().__call__().stages])
 
 
-def test_a_crashed_worker_is_retried_and_only_bad_data_is_a_failure(cluster, corpus, tmp_path):
+def test_a_crashed_worker_is_retried_and_only_bad_data_is_a_failure(nodes, corpus, tmp_path):
     import ray.cloudpickle
 
     from vla_builder.build import output_fps
@@ -274,6 +273,40 @@ def test_a_crashed_worker_is_retried_and_only_bad_data_is_a_failure(cluster, cor
     assert runner.lost_attempts == 3 and sum("lost" in m for m in logs) == 2  # each retry announced
 
 
+# -- a node lost mid-build ------------------------------------------------------------------------------------------
+
+def test_a_node_lost_mid_build_loses_nothing(nodes, corpus, tmp_path):
+    root, reference = corpus
+    output = tmp_path / "ray"
+    cluster, victim = nodes, nodes.cpu_node  # the node without the fake GPU
+    removed = threading.Event()
+
+    def lose_a_node():
+        # mid-build (clips committed: the workers are warm) and mid-clip on the victim: however load stretches the
+        # timing, the node dies with a clip of this build half done (its encoder writing), never between clips
+        deadline = time.monotonic() + 300
+        while not (committed_shards(output) >= 2 and encoding_on(victim)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cluster.remove_node(victim, allow_graceful=False)  # as a crash or a preemption: no goodbye
+        removed.set()
+
+    killer = threading.Thread(target=lose_a_node, daemon=True)
+    killer.start()
+    logs = []
+    try:
+        report = build(load_recipe(root / "recipe.yaml"), output=output, runner="ray", log=logs.append)
+    finally:
+        killer.join(timeout=310)  # the node is added again only if a test after this one asks (`nodes`)
+    assert removed.is_set()
+    lost = [m for m in logs if m.strip().startswith("lost")]
+    assert lost, "the node was removed while it ran nothing: nothing was tested"
+    assert report.exit_code == 0 and not report.failures and not report.unfinished, logs
+    assert report.episodes == CLIPS
+    assert_identical(reference, output)
+
+
+# -- a clip whose retries are all lost, then a rerun -------------------------------------------------------------------
+
 class LosesTheFirstClip:
     """A runner whose first clip is lost with its node (retries spent); the others run here."""
 
@@ -302,3 +335,17 @@ def test_a_clip_lost_to_infrastructure_is_no_failure_record_and_a_rerun_runs_it(
     again = build(loaded, output=out, log=lambda m: None)  # not "up to date": the lost clip runs now
     assert again.exit_code == 0 and again.resumed == 2 and again.episodes == 3 and not again.up_to_date
     assert build(loaded, output=out, log=lambda m: None).up_to_date
+    assert again.exit_code == 0 and again.resumed == 2 and again.episodes == 3 and not again.up_to_date
+    assert build(loaded, output=out, log=lambda m: None).up_to_date
+
+
+def test_without_an_address_the_build_starts_a_ray_of_its_own(monkeypatch):
+    """Not the Ray found on the machine (another build's, a test cluster's): `ray.init()` would join the latest one
+    started here, and refuse `num_cpus` there."""
+    from vla_builder.runners.ray import RayRunner
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    assert RayRunner(num_workers=3)._init()
+    assert calls[0]["address"] == "local" and calls[0]["num_cpus"] == 3

@@ -312,3 +312,41 @@ def test_hand_detection_and_sparse_propagation_stream_the_clip(counted_video):
     for a, b in zip(on_held, on_lazy, strict=True):
         assert np.array_equal(a, b, equal_nan=True)
     assert np.isfinite(on_lazy[0][20, 0]).all()  # a box was carried into the gap
+
+
+ORPHANING_PARENT = """
+import json, os, subprocess, sys
+from vla_builder.sinks.encode import WORKER_SCRIPT
+enc = subprocess.Popen([sys.executable, str(WORKER_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+enc.stdin.write(json.dumps({"path": sys.argv[1], "fps": 10, "format": "rgb24", "width": 64, "height": 48,
+                            "vcodec": "libx264", "pix_fmt": "yuv420p", "options": {}}).encode() + b"\\n")
+enc.stdin.write(bytes(64 * 48 * 3) * 3)  # three whole frames, then no end of the episode
+enc.stdin.flush()
+print(enc.pid, flush=True)
+os._exit(0)  # killed mid-episode, as with its Ray worker or node: its end of the pipe closes with it
+"""
+
+
+def test_an_encoder_whose_build_process_died_writes_no_video(tmp_path):
+    """The end of input from a dead parent is no end of the episode: the orphaned encoder writes nothing (a retry or a
+    rerun may be encoding the same clip to the same path by then)."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    path = tmp_path / "v.mp4"
+    pid = int(subprocess.run([sys.executable, "-c", ORPHANING_PARENT, str(path)], capture_output=True, text=True,
+                             check=True).stdout)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the orphaned encoder is still running")
+    assert not path.exists() or path.stat().st_size == 0  # no video: not even the 3 frames it had

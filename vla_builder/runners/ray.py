@@ -70,7 +70,8 @@ class RayRunner:
         if self.address:
             ray.init(address=self.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=self.num_workers, include_dashboard=False, log_to_driver=False)
+            # "local": a Ray of its own, even where another runs on this machine (ray.init() would join the latest)
+            ray.init(address="local", num_cpus=self.num_workers, include_dashboard=False, log_to_driver=False)
         return True
 
     def remote_groups(self, factory) -> list:

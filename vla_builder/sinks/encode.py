@@ -26,6 +26,8 @@ import numpy as np
 from pydantic import Field
 
 from vla_builder.pipeline import StageConfig
+from vla_builder.sinks.encode_worker import END_OF_EPISODE
+
 
 class VideoConfig(StageConfig):
     """The recipe's `video:` section: how episode videos are encoded (lerobot's RGBEncoderConfig options)."""
@@ -269,6 +271,7 @@ def _write_to_worker(frames: Iterable, path: Path, fps: int, encoder_config,
         if proc is None:
             raise EncodeError(f"{path}: no frame to encode")
         try:
+            proc.stdin.write(END_OF_EPISODE)
             proc.stdin.close()
         except BrokenPipeError:
             pass

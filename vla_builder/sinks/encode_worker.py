@@ -9,16 +9,21 @@ it never loses a frame.
 
 Run as a script (`python encode_worker.py`), not as a package module, so that it imports only PyAV and NumPy.
 Protocol: one JSON line (path, fps, width, height, format `yuv420p` | `rgb24`, vcodec, pix_fmt, options), then raw
-frames back to back until end of input; on success one JSON line `{"frames": n}` on standard output; on failure a
+frames back to back, then `END_OF_EPISODE` and the end of input; on success one JSON line `{"frames": n}` on standard output; on failure a
 message on standard error and exit status 1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from fractions import Fraction
+
+# after the last frame: the episode is complete. Shorter than any frame (an rgb24 1x1 frame is 3 bytes). The end of
+# input without it is the build process gone (killed, its Ray worker or node lost), not the end of the episode
+END_OF_EPISODE = b"."
 
 
 def frame_bytes(fmt: str, width: int, height: int) -> int:
@@ -57,11 +62,14 @@ def main() -> int:
                 if not k:
                     break
                 got += k
-            if got == 0:
+            if view[:got] == END_OF_EPISODE:
                 break
             if got < size:
-                print(f"input ended inside frame {n} ({got} of {size} bytes)", file=sys.stderr)
-                return 1
+                # write nothing more (no flush, no trailer, no faststart pass reopening the file by name): a retry or
+                # a rerun may be encoding this clip to the same path already
+                print(f"input ended without the end of the episode, at frame {n} ({got} of {size} bytes)",
+                      file=sys.stderr, flush=True)
+                os._exit(1)
             frame = av.VideoFrame.from_ndarray(np.frombuffer(buf, np.uint8).reshape(shape), format=fmt)
             frame.pts = n
             frame.time_base = Fraction(1, fps)
