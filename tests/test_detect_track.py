@@ -24,7 +24,7 @@ from vla_builder.stages.decode import DecodeStage
 from vla_builder.stages.detect_track import DetectTrackError, DetectTrackStage
 from vla_builder.stages.probe import LabelsStage, ProbeStage
 from vla_builder.synthetic import CLASSES, make_scene
-from vla_builder.tracking.association import iou_matrix
+from vla_builder.boxes import iou_matrix
 from vla_builder.tracking.bytetrack import ByteTracker, track_clip
 from vla_builder.tracking.grid import labels_to_grid
 from vla_builder.types import Clip, SourceSpec, TrackSet

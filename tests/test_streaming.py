@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vla_builder.sinks.encode import EncodeError, PreEncodedVideo, count_video_frames, encode_frames
+from vla_builder.sinks.encode import EncodeError, PreEncodedVideo, VideoConfig, count_video_frames, encode_frames
 from vla_builder.sources.grid import sample_to_grid
 from vla_builder.sources.video import choose_decoder, probe
 from vla_builder.stages.decode import DecodeStage
@@ -155,9 +155,9 @@ def test_the_decode_pass_encodes_the_episode_video(counted_video, tmp_path):
 
     from vla_builder.sinks.encode import ENCODE_TARGET
     from vla_builder.sinks.lerobot import LeRobotSink
-    from vla_builder.stages.interactions import FramesWindow
+    from vla_builder.sources.lazy_frames import FramesWindow
 
-    sink = LeRobotSink(fps=5, image_size=(48, 64), codec="h264", crf=18, gop=2, preset="ultrafast")
+    sink = LeRobotSink(fps=5, image_size=(48, 64), video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
     shard = tmp_path / "shards" / "c"
     token = ENCODE_TARGET.set(sink.encode_target(shard))
     try:
@@ -224,7 +224,7 @@ def test_frames_at_the_source_size_reach_the_encoder_unconverted(counted_video, 
     from vla_builder.sinks.lerobot import LeRobotSink
 
     def decode_into(size_hw):
-        sink = LeRobotSink(fps=5, image_size=size_hw, codec="h264", crf=18, gop=2, preset="ultrafast")
+        sink = LeRobotSink(fps=5, image_size=size_hw, video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
         token = ENCODE_TARGET.set(sink.encode_target(tmp_path / f"s{size_hw[0]}"))
         try:
             info = probe(counted_video)

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from vla_builder.config import StrictConfig
 from vla_builder.runners import RunnerConfig
 from vla_builder.sinks.encode import VideoConfig
 from vla_builder.sources.split import SplitConfig
@@ -37,11 +38,7 @@ class RecipeError(Exception):
         super().__init__(f"recipe {self.path}: {len(problems)} problem(s):\n{lines}")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MappingConfig(_Strict):
+class MappingConfig(StrictConfig):
     """Field paths (`a.b[0].c`; a CSV column name) into any JSON/CSV label schema — see sources/labels/mapping.py."""
 
     records: str | None = None  # where the list of records is (JSON); omitted: the document / the CSV rows
@@ -75,7 +72,7 @@ class MappingConfig(_Strict):
         return d
 
 
-class SourceConfig(_Strict):
+class SourceConfig(StrictConfig):
     video: str | None = None  # path or glob of video files
     frames: str | None = None  # path or glob of image folders
     fps: float | None = Field(None, gt=0)  # frame rate of an image folder (else seqinfo.ini, else error)
@@ -114,7 +111,7 @@ class SourceConfig(_Strict):
         return self
 
 
-class Recipe(_Strict):
+class Recipe(StrictConfig):
     kind: Literal["video"] = "video"  # `kind: text` recipes are the text track's (vla_builder.text)
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     sources: list[SourceConfig] = Field(min_length=1)

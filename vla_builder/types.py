@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from vla_builder import boxes
+
 
 @dataclass(frozen=True)
 class SourceSpec:
@@ -163,8 +165,12 @@ class TrackSet:
         return ~np.isnan(self.boxes_xyxy[..., 0])
 
     def centers(self) -> np.ndarray:
-        b = self.boxes_xyxy
-        return np.stack([(b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2], axis=-1)
+        """(T, K, 2) box centres, NaN where absent."""
+        return boxes.centers(self.boxes_xyxy)
+
+    def mapped(self, scale: np.ndarray, offset: np.ndarray) -> TrackSet:
+        """The tracks through a (scale, offset) mapping, e.g. into the stored image (`boxes.stored_image_mapping`)."""
+        return dataclasses.replace(self, boxes_xyxy=boxes.map_boxes(self.boxes_xyxy, scale, offset))
 
     def with_boxes(self, k: int, boxes_xyxy: np.ndarray) -> TrackSet:
         """A copy in which track k has the given (T, 4) boxes (e.g. gaps filled)."""
@@ -221,8 +227,7 @@ class Trajectory:
     state_names: tuple[str, ...]
     action: np.ndarray  # (T, A) float32
     action_names: tuple[str, ...]
-    actor_id: int | None
-    actor_reason: str
+    follows_camera: bool  # True: the camera's ego-motion is the action; False: the actor's box (`Clip.actor_id`)
 
 
 PAST_END = "label row past the video's end"  # the reason decode gives for rows after the last decoded frame

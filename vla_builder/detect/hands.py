@@ -135,7 +135,7 @@ class HandDetector:
         order = np.lexsort((np.arange(len(scores)), -scores))
         if self.dedupe_iou is None or len(boxes) < 2:
             return np.sort(order)
-        from vla_builder.tracking.association import iou_matrix
+        from vla_builder.boxes import iou_matrix
 
         iou = iou_matrix(boxes, boxes)
         kept: list[int] = []

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from vla_builder.boxes import fit_size, letterbox
 from vla_builder.pipeline import Stage
 from vla_builder.prefetch import start_lerobot_import
 from vla_builder.sources.grid import grid_samples, sample_to_grid
@@ -25,14 +26,6 @@ from vla_builder.sources.video import (DecodeError, PyAVDecoder, Yuv420Frame, ca
 from vla_builder.types import Clip, Frames, LabelRowCounts
 
 SEEK_MARGIN_S = 0.01  # a stream opened for a time span starts this much before it (float rounding of pts)
-
-
-def fit_size(size_px: tuple[int, int], box_hw: tuple[int, int]) -> tuple[int, int]:
-    """(w, h) of a frame of `size_px` (w, h) scaled to fit inside `box_hw` (h, w), aspect kept, even sizes."""
-    w, h = size_px
-    bh, bw = box_hw
-    s = min(bw / w, bh / h)
-    return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
 
 
 @dataclass
@@ -107,7 +100,6 @@ class DecodeStage(Stage):
             import av.video  # noqa: F401
 
             from vla_builder.sinks.encode import ENCODE_TARGET, private_video_path, start_encode
-            from vla_builder.sinks.lerobot import letterbox
 
             from vla_builder.kernels.reference import to_gray
 

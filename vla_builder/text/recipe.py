@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator)
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from vla_builder.config import StrictConfig
 from vla_builder.recipe import RecipeError, read_recipe_data, validation_problems  # one error type for both tracks: the CLI reports them alike
 
 # What each task reads from an input record; `fields` maps a role to the key (dotted for nested) in the input.
@@ -30,8 +31,7 @@ NLI_LABELS = ["entailment", "neutral", "contradiction"]  # KLUE / SNLI / MNLI or
 Language = Literal["auto", "ko", "en"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictConfig  # the one strict base (vla_builder/config.py)
 
 
 def match_files(base: Path, pattern: str) -> list[Path]:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vla_builder.tracking.association import iou_matrix, linear_sum_assignment
+from vla_builder.boxes import from_cxcywh, iou_matrix, to_cxcywh
+from vla_builder.tracking.association import linear_sum_assignment
 from vla_builder.detect.detections import Detections
 
 
@@ -85,15 +86,6 @@ class KalmanXYWH:
         return mean, cov
 
 
-def xyxy_to_xywh(b: np.ndarray) -> np.ndarray:
-    return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2] - b[0], b[3] - b[1]], float)
-
-
-def xywh_to_xyxy(m: np.ndarray) -> np.ndarray:
-    cx, cy, w, h = m[:4]
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
-
-
 @dataclass
 class _Track:
     mean: np.ndarray
@@ -113,7 +105,7 @@ class _Track:
 
     @property
     def box(self) -> np.ndarray:
-        return xywh_to_xyxy(self.mean)
+        return from_cxcywh(self.mean[:4])
 
 
 class ByteTracker:
@@ -148,7 +140,7 @@ class ByteTracker:
         return pairs, [r for r in range(cost.shape[0]) if r not in mr], [c for c in range(cost.shape[1]) if c not in mc]
 
     def _apply(self, track: _Track, dets: Detections, d: int) -> None:
-        track.mean, track.cov = self.kf.update(track.mean, track.cov, xyxy_to_xywh(dets.boxes_xyxy[d]))
+        track.mean, track.cov = self.kf.update(track.mean, track.cov, np.asarray(to_cxcywh(dets.boxes_xyxy[d]), float))
         track.score = float(dets.scores[d])
         track.last_frame = self.frame
         track.det_index = d
@@ -227,7 +219,7 @@ class ByteTracker:
             d = int(left[c])
             if scores[d] < cfg.new_track_score:
                 continue
-            mean, cov = self.kf.initiate(xyxy_to_xywh(dets.boxes_xyxy[d]))
+            mean, cov = self.kf.initiate(np.asarray(to_cxcywh(dets.boxes_xyxy[d]), float))
             t = _Track(mean, cov, str(dets.class_names[d]), float(scores[d]), self.frame, self.frame, d,
                        hits=[(self.frame, d)])
             if self.frame == 0:

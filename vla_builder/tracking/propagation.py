@@ -15,7 +15,8 @@ from typing import ClassVar
 import numpy as np
 
 from vla_builder.detect.detections import Detections
-from vla_builder.tracking.association import iou_matrix, linear_sum_assignment
+from vla_builder.boxes import centers, from_cxcywh, iou_matrix
+from vla_builder.tracking.association import linear_sum_assignment
 from vla_builder.types import TrackSet
 
 
@@ -172,12 +173,12 @@ def propagation_priors(anchors: TrackSet, flow: FlowField | None,
             w = (np.arange(1, b - a) / (b - a))[:, None, None]  # weight of the later keyframe grows with time
             size = (1 - w) * (f[:1, :, 2:] - f[:1, :, :2]) + w * (g[-1:, :, 2:] - g[-1:, :, :2])
             size = np.broadcast_to(size, f[..., 2:].shape)
-            cf, cg = (f[..., :2] + f[..., 2:]) / 2, (g[..., :2] + g[..., 2:]) / 2
+            cf, cg = centers(f), centers(g)
             center = (1 - w) * cf + w * cg
-            prior[a + 1:b, both] = np.concatenate([center - size / 2, center + size / 2], axis=-1)
+            prior[a + 1:b, both] = from_cxcywh(np.concatenate([center, size], axis=-1))
             for i in range(b - a - 1):  # agreement of the two carries, both at the blended size
-                fb = np.concatenate([cf[i] - size[i] / 2, cf[i] + size[i] / 2], axis=-1)
-                gb = np.concatenate([cg[i] - size[i] / 2, cg[i] + size[i] / 2], axis=-1)
+                fb = from_cxcywh(np.concatenate([cf[i], size[i]], axis=-1))
+                gb = from_cxcywh(np.concatenate([cg[i], size[i]], axis=-1))
                 agree[a + 1 + i, both] = np.diag(iou_matrix(fb, gb))
         if len(only_a) and reach_a > 0:
             prior[a + 1:a + 1 + reach_a, only_a] = fwd[1:1 + reach_a, len(both):]

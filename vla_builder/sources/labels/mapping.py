@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from vla_builder.boxes import as_xywh
 from vla_builder.sources.labels import LabelError, count, encode_class_names, finish_table
 from vla_builder.types import LabelTable, SourceSpec, VideoInfo
 
@@ -117,15 +118,7 @@ def read_box(record: Any, mapping: dict) -> tuple[float, float, float, float]:
         raw = [p for p in re.split(r"[\s,;]+", raw.strip("[]() ")) if p]
     if not isinstance(raw, list | tuple) or len(raw) != 4:
         raise ValueError("box is not 4 numbers")
-    a, b, c, d = (_number(v) for v in raw)
-    fmt = mapping.get("box_format", "xyxy")
-    if fmt == "xyxy":
-        return a, b, c - a, d - b
-    if fmt == "xywh":
-        return a, b, c, d
-    if fmt == "cxcywh":
-        return a - c / 2, b - d / 2, c, d
-    raise ValueError(f"unknown box_format {fmt!r}")
+    return as_xywh(tuple(_number(v) for v in raw), mapping.get("box_format", "xyxy"))
 
 
 def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
