@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export YOLO_OFFLINE := 1
 
-.PHONY: install demo test clean kernels bench gpu-wheels gpu-check system-deps
+.PHONY: install demo test clean kernels bench gpu-wheels gpu-build-wheels gpu-check system-deps
 
 install: $(STAMP)
 
@@ -65,6 +65,10 @@ kernels: $(STAMP)
 GPU_PYTHON ?= 3.12
 gpu-wheels: $(STAMP)
 	$(PY) scripts/make_gpu_wheels.py --python $(GPU_PYTHON) --out gpu_wheels
+
+# What a whole build needs there beyond gpu-wheels (lerobot and its datasets stack, measured), in parts of <= 56 MiB
+gpu-build-wheels: $(STAMP)
+	$(PY) scripts/make_gpu_wheels.py --bundle build --python $(GPU_PYTHON) --out gpu_build_wheels
 
 # Every GPU claim in one command (on the GPU machine: scripts/gpu_check.sh gpu_wheels, figures under $$OUT)
 gpu-check:

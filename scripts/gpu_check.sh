@@ -9,15 +9,30 @@
 #   5 nvdec        our NVDEC backend decodes an H.264 test video: frame count and pixels against PyAV, then
 #                  scripts/bench_decode.py: 1 stream and N processes, NVDEC next to OpenCV
 #   6 detector     scripts/bench_detect.py on cuda: batched YOLO throughput
+#   7 e2e          scripts/bench_gpu_build.py: a whole build (NVDEC -> CUDA LK motion -> detector -> lerobot writer)
+#                  of a generated 1080p30 H.264 clip set at 8 / 4 / 1 workers, default and source image size, against
+#                  real time, beside the same build on the machine's CPUs (dis); validate on the output. Needs the
+#                  second bundle (lerobot and its datasets stack: `make gpu-build-wheels`, see below). Own limit
+#                  VLA_GPU_E2E_LIMIT_S (420 s); VLA_GPU_E2E_ARGS passes options (e.g. "--clips 4 --seconds 30").
 # Each check runs under its own time limit; a failure is reported and the next check runs; a summary ends it.
+# VLA_GPU_CHECKS="e2e" (names separated by spaces) runs only those; the rest are reported as not asked for.
 #
 # usage: scripts/gpu_check.sh [WHEELS_DIR]     (default gpu_wheels/, made by `make gpu-wheels` on a CPU machine)
+#        scripts/gpu_check.sh --unpack-only    unpack what has arrived of the second bundle and stop
+# The second bundle, gpu_build_wheels/part-N/*.tar.xz (`make gpu-build-wheels`), is bigger than one transfer to a GPU
+# machine may be: its parts travel one per call and are unpacked, each as it arrives, into the ignored folder
+# gpu_site/ (kept between calls while the machine stays warm); every run puts gpu_site/site on PYTHONPATH after the
+# first bundle's packages.
 # Python: $PYTHON, else python3 (torch with CUDA, numpy and OpenCV must be importable). Figures and logs go to
-# $OUT/gpu_check/ when OUT is set, else /tmp/vla_gpu_check/. Exit: 0 all passed, 1 a check failed, 2 no CUDA here.
+# $OUT/gpu_check/ when OUT is set, else /tmp/vla_gpu_check/. Exit: 0 all passed, 1 a check failed, 2 no CUDA here
+# (the CPU part of the e2e check — a tiny build on the CPUs and validate, VLA_GPU_CHECK_CPU=0 to leave it out — still
+# runs then; 1 if it failed).
 set -u -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+UNPACK_ONLY=0
+if [ "${1:-}" = "--unpack-only" ]; then UNPACK_ONLY=1; shift; fi
 WHEELS="${1:-$ROOT/gpu_wheels}"
 PY="${PYTHON:-python3}"
 REPORT_DIR="${OUT:+$OUT/gpu_check}"
@@ -30,7 +45,8 @@ SUMMARY="$REPORT_DIR/summary.txt"
 export HF_HUB_OFFLINE=1 YOLO_OFFLINE=1 TQDM_DISABLE=1 PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 T_START=$SECONDS
-BUDGET_S="${VLA_GPU_CHECK_BUDGET_S:-450}"  # all checks together stay within this (8 min with unpacking)
+BUDGET_S="${VLA_GPU_CHECK_BUDGET_S:-560}"  # all checks together stay within this (under 10 min with unpacking)
+CHECKS="${VLA_GPU_CHECKS:-kernels parity gpu-tests motion-1080p nvdec detector e2e}"
 declare -a RESULTS=()
 FAILED=0
 
@@ -40,6 +56,7 @@ log() { echo "$*" | tee -a "$FIGURES"; }
 check() {
   local name="$1" limit="$2"
   shift 2
+  case " $CHECKS " in *" $name "*) ;; *) skip "$name" "not asked for (VLA_GPU_CHECKS)"; return ;; esac
   local left=$((BUDGET_S - (SECONDS - T_START)))
   if [ "$left" -lt 10 ]; then skip "$name" "out of time (budget ${BUDGET_S} s)"; return; fi
   [ "$limit" -gt "$left" ] && limit=$left
@@ -90,6 +107,20 @@ if [ -f "$WHEELS/site.tar.xz" ]; then
 else
   echo "note: no $WHEELS/site.tar.xz (make gpu-wheels): using what $PY already has"
 fi
+# the second bundle: each part unpacked once, as it arrives, into gpu_site/ (ignored; kept while the machine is warm)
+BUILD_SITE="$ROOT/gpu_site"
+for archive in "$ROOT"/gpu_build_wheels/part-*/*.tar.xz; do
+  [ -f "$archive" ] || continue
+  done_mark="$BUILD_SITE/.$(basename "$archive").$(stat -c %s "$archive").done"
+  [ -f "$done_mark" ] && continue
+  mkdir -p "$BUILD_SITE" && tar -xJf "$archive" -C "$BUILD_SITE" && touch "$done_mark" ||
+    echo "warning: cannot unpack $archive"
+done
+if [ -d "$BUILD_SITE/site" ]; then
+  export PYTHONPATH="${PYTHONPATH}:$BUILD_SITE/site"  # after the first bundle: its pins win where both have one
+  echo "build bundle: $(ls -A "$BUILD_SITE" | grep -c '\.done$') archive(s) unpacked in gpu_site/"
+fi
+if [ "$UNPACK_ONLY" -eq 1 ]; then exit 0; fi
 if [ -d "$WHEELS/kernels" ] && ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   export VLA_KERNEL_CACHE="$WHEELS/kernels"  # no nvcc here: the library built by make gpu-wheels
 fi
@@ -114,11 +145,19 @@ fi
 log "machine: $MACHINE"
 
 # VLA_GPU_CHECK_FORCE=1 runs the checks anyway (to see each one fail cleanly on a CPU machine)
+E2E_ARGS="${VLA_GPU_E2E_ARGS:-}"
 if [ "$(echo "$ENV_INFO" | tail -n 1)" != "CUDA" ] && [ -z "${VLA_GPU_CHECK_FORCE:-}" ]; then
-  for name in kernels parity gpu-tests motion-1080p nvdec detector; do skip "$name" "no CUDA"; done
+  for name in kernels parity gpu-tests motion-1080p nvdec detector e2e; do skip "$name" "no CUDA"; done
+  # what runs without a GPU: the e2e script end to end on a tiny clip set (its GPU builds say "no CUDA"), a build on
+  # the CPUs and validate — the device run's CPU half, so that a mistake in it shows here, not on the GPU's time
+  if [ "${VLA_GPU_CHECK_CPU:-1}" != "0" ]; then
+    CHECKS="e2e-cpu"
+    # shellcheck disable=SC2086
+    check e2e-cpu 300 "$PY" scripts/bench_gpu_build.py --out "$REPORT_DIR" --dry-run $E2E_ARGS
+  fi
   summary
   echo "no CUDA on this machine: nothing GPU-specific could be checked"
-  exit 2
+  [ "$FAILED" -eq 0 ] && exit 2 || exit 1
 fi
 
 # -- checks --------------------------------------------------------------------------------------------------
@@ -171,6 +210,10 @@ EOF
 "
 
 check detector 45 "$PY" scripts/bench_detect.py --device cuda --frames 256 --skip-single
+
+# a whole build against real time; its JSON (gpu_build.json) beside the logs
+# shellcheck disable=SC2086
+check e2e "${VLA_GPU_E2E_LIMIT_S:-420}" "$PY" scripts/bench_gpu_build.py --out "$REPORT_DIR" $E2E_ARGS
 
 summary
 [ "$FAILED" -eq 0 ] && exit 0 || exit 1

@@ -13,11 +13,20 @@ travel to the GPU machine; unpacked and xz-compressed they are ~57 MB. Wheels ar
 --no-deps` for one Python version and platform (`--python 3.12`, manylinux x86_64), pinned by constraints.txt.
 Left out on purpose: lerobot and its datasets stack (the GPU checks stop before the sink), scipy (35 MB; imported
 lazily, only tracking/association need it), torchvision (must match the machine's torch).
+
+The second bundle, for a whole build there (`make gpu-build-wheels` = `--bundle build --out gpu_build_wheels`): what
+a build really imports, measured here — a one-clip build and `validate` run in a child process, the distributions of
+every module it loaded — less the first bundle and what the GPU machine has of its own (torch and its dependencies,
+torchvision, numpy, OpenCV). lerobot's datasets stack is big (pyarrow alone 55 MB as a wheel): one archive per
+distribution (xz), the archives packed into parts of at most PART_LIMIT together, `gpu_build_wheels/part-N/`, each
+small enough to travel beside the repository in one call. gpu_check.sh unpacks every archive that has arrived into
+the ignored folder gpu_site/ and puts it on PYTHONPATH.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -44,6 +53,66 @@ PACKAGES = (
 )
 
 
+# a build's own imports that the GPU machine has already (torch with CUDA and what torch depends on, OpenCV), and the
+# repository itself: never in the second bundle
+MACHINE_OWN = {"torch", "triton", "numpy", "opencv-python-headless", "opencv-python", "sympy", "mpmath", "networkx",
+               "jinja2", "markupsafe", "filelock", "setuptools", "torchvision", "vla-builder", "pip"}
+# imported by a build only on paths the one-clip measurement does not take
+BUILD_EXTRAS = (("lemminflect", "the label check of English captions"),)
+PART_LIMIT = 56 << 20  # a part and the repository (~3 MiB) within the 64 MiB one call may carry
+
+MEASURE = """
+import importlib.metadata as md, json, os, sys, tempfile
+from pathlib import Path
+from vla_builder import synthetic
+from vla_builder.cli import main
+root = Path(tempfile.mkdtemp())
+synthetic.make_corpus(root, 1, name="measure", output=str(root / "out"))
+os.chdir(root)
+rc = main(["build", str(root / "recipe.yaml"), "--overwrite"]) or main(["validate", str(root / "out")])
+tops = {m.split(".")[0] for m in list(sys.modules)}
+names = sorted({d for t in tops for d in md.packages_distributions().get(t, [])})
+print("DISTS " + json.dumps({"rc": rc, "dists": names}))
+"""
+
+
+def norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def measured_build_imports() -> list[str]:
+    """The distributions whose modules a one-clip build and its validate import here (a child process)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-c", MEASURE], capture_output=True, text=True, env=env)
+    line = next((ln for ln in res.stdout.splitlines() if ln.startswith("DISTS ")), None)
+    if line is None or json.loads(line[6:])["rc"] != 0:
+        raise SystemExit(f"the measuring build failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+    return json.loads(line[6:])["dists"]
+
+
+def build_packages(measured: list[str]) -> list[tuple[str, str]]:
+    """(distribution, why) of the second bundle: measured, less the first bundle and the machine's own."""
+    first = {norm(n) for n, _ in PACKAGES}
+    keep = [(d, "imported by a build (measured)") for d in measured
+            if norm(d) not in first | MACHINE_OWN and not norm(d).startswith("nvidia-")]
+    return keep + [e for e in BUILD_EXTRAS if norm(e[0]) not in {norm(d) for d, _ in keep}]
+
+
+def pack_parts(archives: list[Path], limit: int) -> list[list[Path]]:
+    """Archives into parts of at most `limit` bytes each, largest first (first fit); one over the limit alone."""
+    parts: list[list[Path]] = []
+    for a in sorted(archives, key=lambda p: -p.stat().st_size):
+        size = a.stat().st_size
+        for part in parts:
+            if sum(p.stat().st_size for p in part) + size <= limit:
+                part.append(a)
+                break
+        else:
+            parts.append([a])
+    return parts
+
+
 def pins() -> dict[str, str]:
     out = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
@@ -53,13 +122,13 @@ def pins() -> dict[str, str]:
     return out
 
 
-def download(dest: Path, python: str) -> list[Path]:
+def download(dest: Path, python: str, packages=PACKAGES) -> list[Path]:
     known = pins()
     reqs = []
-    for name, _why in PACKAGES:
-        v = known.get(re.sub(r"[-_.]+", "-", name).lower())
+    for name, _why in packages:
+        v = known.get(norm(name))
         reqs.append(f"{name}=={v}" if v else name)
-    if "pynvvideocodec" not in known:  # the gpu extra's pin (pyproject.toml)
+    if packages is PACKAGES and "pynvvideocodec" not in known:  # the gpu extra's pin (pyproject.toml)
         reqs[0] = "PyNvVideoCodec==2.2.4"
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
            "--only-binary=:all:", "--implementation", "cp", "--python-version", python, "-d", str(dest)]
@@ -94,12 +163,59 @@ def build_kernels(cache: Path) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
+def make_build_bundle(out: Path, python: str) -> int:
+    """The second bundle: `out/part-N/<distribution>.tar.xz` (each unpacks to site/...) and MANIFEST.txt."""
+    measured = measured_build_imports()
+    packages = build_packages(measured)
+    lines = [f"for Python {python}, manylinux x86_64; built by scripts/make_gpu_wheels.py --bundle build",
+             f"measured: a one-clip build and validate import {len(measured)} distributions; "
+             f"{len(packages)} travel here (the rest: the first bundle, or the GPU machine's own)"]
+    with tempfile.TemporaryDirectory() as tmp:
+        wheels = download(Path(tmp) / "wheels", python, tuple(packages))
+        archives = []
+        for whl in wheels:
+            site = Path(tmp) / "site" / whl.name
+            unpack([whl], site)
+            archive = Path(tmp) / "archives" / (whl.name.split("-")[0] + ".tar.xz")
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(archive, "w:xz", preset=6) as tar:
+                tar.add(site, arcname="site")
+            lines.append(f"  {whl.stat().st_size / 2**20:7.2f} MiB wheel -> {archive.stat().st_size / 2**20:7.2f} MiB "
+                         f"xz  {whl.name}")
+            archives.append(archive)
+        parts = pack_parts(archives, PART_LIMIT)
+        for k, part in enumerate(parts, start=1):
+            folder = out / f"part-{k}"
+            folder.mkdir(parents=True)
+            for a in part:
+                shutil.move(str(a), folder / a.name)
+            size = sum(p.stat().st_size for p in folder.iterdir())
+            lines.append(f"part-{k}: {size / 2**20:.1f} MiB, {len(part)} archives "
+                         f"({', '.join(a.name.removesuffix('.tar.xz') for a in part[:6])}{' ...' if len(part) > 6 else ''})")
+    over = [f for f in out.glob("part-*") if sum(p.stat().st_size for p in f.iterdir()) > PART_LIMIT]
+    lines.append(f"{len(parts)} parts; on the GPU machine, one call per part: carry gpu_build_wheels/part-N, run "
+                 "scripts/gpu_check.sh --unpack-only")
+    (out / "MANIFEST.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if over:
+        print(f"error: {', '.join(map(str, over))} over {PART_LIMIT >> 20} MiB (a single archive that big)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "gpu_wheels")
+    ap.add_argument("--out", type=Path, default=None, help="default: gpu_wheels/, or gpu_build_wheels/ for the build")
     ap.add_argument("--python", default="3.12", help="the GPU machine's Python version (binary wheels are per version)")
+    ap.add_argument("--bundle", choices=("gpu", "build"), default="gpu",
+                    help="gpu: the GPU checks' packages and kernels; build: a whole build's (lerobot and its stack)")
     args = ap.parse_args(argv)
-    out: Path = args.out
+    out: Path = args.out or ROOT / ("gpu_wheels" if args.bundle == "gpu" else "gpu_build_wheels")
+    if args.bundle == "build":
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        return make_build_bundle(out, args.python)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     lines = [f"for Python {args.python}, manylinux x86_64; built by scripts/make_gpu_wheels.py"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vla_builder.sources.grid import n_grid_samples, sample_to_grid
+from vla_builder.sources.grid import grid_samples, n_grid_samples, sample_to_grid
 from vla_builder.sources.video import AUTO_ORDER, DECODERS, DecodeError, choose_decoder, probe
 
 # file -> (frames PyAV decodes, display (height, width)); counts from shared/data/real/MANIFEST.md
@@ -96,7 +96,7 @@ def test_variable_frame_rate_is_resampled_to_the_grid(real_data):
     decoder, _ = choose_decoder(info, "pyav")
     pts = [p for _i, p, _rgb in decoder.frames(info)]
     rgb, index, times, start = sample_to_grid(decoder.frames(info), 30, None, lambda f: f[::8, ::8], str(info.path))
-    assert len(index) == n_grid_samples(pts[-1] - pts[0], 30)
+    assert len(index) == n_grid_samples(pts[-1] - pts[0], pts[-1] - pts[-2], 30)
     grid_t = start + np.arange(len(index)) / 30
     # each sample shows the frame on screen at its time: the last frame whose pts <= t
     for t, j in zip(grid_t, index, strict=True):
@@ -109,3 +109,51 @@ def test_grid_downsamples_a_constant_rate_source(real_data):
     decoder, _ = choose_decoder(info)
     _rgb, index, _t, _s = sample_to_grid(decoder.frames(info), 10, (30, 120), lambda f: f[:4, :4], str(info.path))
     assert index.tolist() == list(range(30, 121, 3))
+
+
+def _constant_rate_stream(n_frames: int, src_fps: float):
+    """(index, pts, frame) of a constant-rate source; the frame is its index (the grid only passes it on)."""
+    return ((i, i / src_fps, i) for i in range(n_frames))
+
+
+def _grid(n_frames, src_fps, fps, span=None, time_span_s=None):
+    samples = list(grid_samples(_constant_rate_stream(n_frames, src_fps), fps, span, "gen", time_span_s))
+    return np.array([s[0] for s in samples]), samples[0][2] + np.arange(len(samples)) / fps
+
+
+@pytest.mark.parametrize("src_fps, fps, n_frames, n_samples", [
+    (60000 / 1001, 60, 60, 61),  # 59.94 -> 60: 60 frames last 1.001 s; the grid instant at 1.000 s shows frame 59
+    (25, 30, 25, 30),  # 1 s at 25 fps is 30 samples at 30 fps, the last showing frame 24
+    (30, 30, 30, 30),  # same rate: one sample per frame, as before
+    (24, 30, 48, 60),
+    (30, 10, 31, 11),  # a slower build shows every third frame; the last lands on the grid
+])
+def test_the_grid_shows_the_spans_last_frame_and_nothing_past_its_end(src_fps, fps, n_frames, n_samples):
+    index, grid_t = _grid(n_frames, src_fps, fps)
+    last_end_s = n_frames / src_fps  # the last frame is on screen until then
+    assert len(index) == n_samples == n_grid_samples((n_frames - 1) / src_fps, 1 / src_fps, fps)
+    assert index[-1] == n_frames - 1 and grid_t[-1] < last_end_s
+    assert set(index) == set(range(n_frames)) or fps < src_fps  # every frame shown where the build is not slower
+    for t, j in zip(grid_t, index, strict=True):  # each sample shows the frame on screen at its time
+        assert j / src_fps <= t + 1e-6 < (j + 1) / src_fps
+
+
+@pytest.mark.parametrize("src_fps, fps", [(60000 / 1001, 60), (25, 30)])
+def test_a_span_inside_the_video_ends_on_its_last_frame(src_fps, fps):
+    """A labeled span (frame indices) or a segment (times) deep in a longer video: its last frame is shown, the
+    frame after it never, and no sample reaches that next frame's time."""
+    first, last = int(src_fps), 2 * int(src_fps) - 1  # one second's frames, from the 1 s mark
+    for span, time_span_s in (((first, last), None), (None, (first / src_fps, (last + 1) / src_fps))):
+        index, grid_t = _grid(10 * int(src_fps), src_fps, fps, span, time_span_s)
+        assert index[0] == first and index[-1] == last and set(index) == set(range(first, last + 1))
+        assert grid_t[-1] < (last + 1) / src_fps
+        assert len(index) == n_grid_samples((last - first) / src_fps, 1 / src_fps, fps)
+
+
+def test_a_gap_after_a_segments_end_does_not_stretch_it():
+    """A variable-rate source whose next frame comes 2 s after the segment's end: the segment's last frame counts
+    up to the end time (or one grid step), not up to that far-away frame."""
+    pts = [0.0, 0.1, 0.2, 0.3, 2.3]
+    stream = ((i, p, i) for i, p in enumerate(pts))
+    samples = list(grid_samples(stream, 10, None, "gen", (0.0, 0.4)))
+    assert [s[0] for s in samples] == [0, 1, 2, 3]

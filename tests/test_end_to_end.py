@@ -56,7 +56,7 @@ def test_synthetic_actions_and_gripper_match_the_truth(synthetic_build):
     fps, src_fps = 15, truth["fps"]
     step = src_fps // fps
     ds = load_dataset(root, "vla_builder/synthetic", delta_timestamps={"action": [0, 1 / fps]})
-    n = n_grid_samples((truth["n_frames"] - 1) / src_fps, fps)
+    n = n_grid_samples((truth["n_frames"] - 1) / src_fps, 1 / src_fps, fps)
     assert len(ds) == n == ds.meta.total_frames  # the labeled span at the output fps
     assert ds.meta.info.features["action"]["names"][:3] == ["ee_dx", "ee_dy", "ee_dscale"]
     assert "gripper" in ds.meta.info.features["action"]["names"]
@@ -120,12 +120,13 @@ def test_mot17_real_sequences(real_data, tmp_path):
     ds = load_dataset(tmp_path / "out", "vla_builder/mot17")
     fps = ds.meta.fps
     assert fps == 30  # the first source's rate (MOT17-04, seqinfo.ini)
-    spans = {"MOT17-04-FRCNN": 7 / 30, "MOT17-05-FRCNN": 5 / 14}  # (last - first labeled frame) / source fps
+    # (last - first labeled frame, one frame) / source fps
+    spans = {"MOT17-04-FRCNN": (7 / 30, 1 / 30), "MOT17-05-FRCNN": (5 / 14, 1 / 14)}
     prov = [json.loads(line) for line in (tmp_path / "out" / "meta" / "provenance.jsonl").read_text().splitlines()]
     assert [p["source"].split("/")[-2] for p in prov] == sorted(spans)
     for ep, p in enumerate(prov):
         seq = p["source"].split("/")[-2]
-        assert ds.meta.episodes[ep]["length"] == n_grid_samples(spans[seq], fps), seq
+        assert ds.meta.episodes[ep]["length"] == n_grid_samples(*spans[seq], fps), seq
         assert p["licence"] == "CC BY-NC-SA 3.0" and p["tracks"] > 5
     ds = load_dataset(tmp_path / "out", "vla_builder/mot17", delta_timestamps={"action": [0, 1 / fps]})
     actions, states, n_images = read_everything(ds, fps)

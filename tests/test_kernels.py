@@ -472,6 +472,55 @@ def test_nvdec_without_pynvvideocodec_says_so():
     assert why is not None and "PyNvVideoCodec" in why
 
 
+class _FakeSimpleDecoder:
+    """PyNvVideoCodec's SimpleDecoder as gpu_decode uses it: `len()` and `get_batch_frames(n)` from a cursor; an ask
+    past the end is what makes the real one print INVALID INDEX, so here it fails the test."""
+
+    def __init__(self, n_frames: int, header_frames: int | None = None, fail_at: int | None = None):
+        self.n_frames, self.header_frames, self.fail_at = n_frames, header_frames, fail_at
+        self.cursor, self.asks = 0, []
+
+    def __len__(self):
+        return self.n_frames if self.header_frames is None else self.header_frames
+
+    def get_batch_frames(self, n):
+        self.asks.append(n)
+        if self.fail_at is not None and self.cursor + n > self.fail_at:
+            raise RuntimeError("corrupt packet")
+        assert self.header_frames == 0 or self.cursor + n <= len(self), f"INVALID INDEX {len(self)}"
+        batch = list(range(self.cursor, min(self.cursor + n, self.n_frames)))
+        self.cursor += len(batch)
+        return batch
+
+
+@pytest.mark.parametrize("n_frames, batch, asks", [
+    (37, 16, [16, 16, 5]),  # the last batch clipped to the frames left
+    (32, 16, [16, 16]),  # a whole number of batches: no empty ask after them
+    (1800, 16, [16] * 112 + [8]),  # the file of the H200 run that printed the warnings
+    (3, 16, [3]),
+])
+def test_nvdec_batches_ask_for_no_frame_past_the_end(n_frames, batch, asks):
+    from vla_builder.sources.gpu_decode import decoded_frames
+
+    dec = _FakeSimpleDecoder(n_frames)
+    assert list(decoded_frames(dec, batch, "clip.mp4")) == list(range(n_frames))
+    assert dec.asks == asks
+
+
+def test_nvdec_batches_without_a_frame_count_and_with_a_broken_tail():
+    from vla_builder.sources.gpu_decode import decoded_frames
+    from vla_builder.sources.video import DecodeError
+
+    dec = _FakeSimpleDecoder(20, header_frames=0)  # no count in the header: full batches until an empty one
+    assert list(decoded_frames(dec, 16, "clip.mp4")) == list(range(20)) and dec.asks == [16, 16]
+    dec = _FakeSimpleDecoder(40, header_frames=45)  # the header promises more than decodes: stop at the short batch
+    assert list(decoded_frames(dec, 16, "clip.mp4")) == list(range(40)) and dec.asks == [16, 16, 13]
+    dec = _FakeSimpleDecoder(40, fail_at=20)  # a truncated tail keeps what decoded
+    assert list(decoded_frames(dec, 16, "clip.mp4")) == list(range(16))
+    with pytest.raises(DecodeError, match="clip.mp4.*frame 0"):
+        list(decoded_frames(_FakeSimpleDecoder(40, fail_at=0), 16, "clip.mp4"))
+
+
 def test_nvdec_packet_times_are_presentation_order(tmp_path):
     import av
 

@@ -233,12 +233,18 @@ def test_epic_sample_expands_into_one_episode_per_narration():
     from vla_builder.sources.labels.segments import expand_episodes
 
     path = ASSETS / "epic" / "EPIC_100_uda_source_val_head.csv"
-    episodes = expand_episodes(SourceSpec(video=Path("P03_02.MP4"), labels=path, segment_padding_s=0.25))
-    assert len(episodes) == 17
+    warnings: list[str] = []
+    episodes = expand_episodes(SourceSpec(video=Path("P03_02.MP4"), labels=path, segment_padding_s=0.25), warnings)
+    # 17 narrations, two of them the same "pick up lunch box" over the same moment (6.36-7.18 s and 6.49-7.18 s):
+    # one action labeled twice is one episode, said in a warning
+    assert len(episodes) == 16
+    assert warnings == ["EPIC_100_uda_source_val_head.csv: 1 repeat(s) of an identical consecutive text merged: "
+                        "16 distinct segment(s)"]
     first = episodes[0]
     assert first.caption == "put lunch box" and first.caption_origin.endswith("#P03_02_0.narration")
     assert first.start_s == pytest.approx(3.29 - 0.25) and first.end_s == pytest.approx(4.26 + 0.25)
-    assert episodes[15].caption == "put rubbish in the bin"
+    assert episodes[2].caption == "pick up lunch box" and episodes[2].end_s == pytest.approx(7.18 + 0.25)
+    assert episodes[14].caption == "put rubbish in the bin"
 
 
 def test_mapping_csv_with_pixel_xywh_boxes_and_track_ids(tmp_path):

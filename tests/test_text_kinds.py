@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vla_builder.text.kinds import answer_kinds, kind_mismatch, not_a_who, question_kind, subject_after_verb
-from vla_builder.text.traces import qa_trace
+from vla_builder.text.qa import qa_trace
 
 
 def _fails(question: str, context: str, answer: str) -> list[str]:
@@ -126,3 +126,47 @@ def test_round5_dates_counts_and_names_with_digits():
     assert "answer_type" in _fails(many, ctx, "2006")  # "In May 2006": a year, not a count
     assert "answer_type" in _fails("What did the maker rename Orra Drive to?", ctx, "July 2013")  # a bare date
     assert _fails("How many channels could the new service carry?", ctx, "hundreds") == []
+
+
+def test_round6_fixes_from_the_first_look():
+    # A note mark ("[n 1]") and a day of the month ("1 March") are no rival for a year or a date.
+    ctx = ("Frédéric Chopin (22 February or 1 March 1810 – 17 October 1849), born Fryderyk Chopin,[n 1] was a "
+           "Polish composer.")
+    t = qa_trace("When did Chopin die?", ctx, "17 October 1849", key="k", answer_start=ctx.index("17 October"))
+    assert t.verdict != "rejected", t.reasons
+    # "What birth date …?" asks for a time: "1 March" is a date, not "only a number".
+    ctx = "However, the composer and his family used the birthdate 1 March, which is now accepted as the correct date."
+    t = qa_trace("What birth date is now considered correct?", ctx, "1 March", key="k", answer_start=ctx.index("1 M"))
+    assert t.basis["expects"] == "a time or date" and t.verdict != "rejected", t.reasons
+    # An answer that adds a common noun to the question's name is a thing there, not the name again.
+    ctx = "His influences include the classical tradition as well as the Paris salons where he was a frequent guest."
+    q = "What establishments did he frequently visit in Paris that influenced his career?"
+    assert qa_trace(q, ctx, "Paris salons", key="k").verdict != "rejected"
+    assert qa_trace("Where did he visit Paris?", "He visited Paris in May.", "Paris", key="k").verdict == "rejected"
+    # Korean: 5개 is not the question's 35개, though its bigrams are.
+    ctx = "2009년 4월 국토연구원은 동남권 신공항 최초 35개 후보지에서 5개 후보지로 압축발표했다."
+    q = "2009년 4월 국토연구원 동남권 신공항 최초 35개 후보지에서 몇개로 압축 발표하였나?"
+    assert qa_trace(q, ctx, "5개", key="k", answer_start=ctx.index("5개 후보지로"), lang="ko").verdict != "rejected"
+    # The kind a context gives a name is read at the marked mention: the Duchy of Warsaw is not the city.
+    ctx = "Chopin was born in the Duchy of Warsaw, and grew up in Warsaw, a city on the Vistula."
+    assert answer_kinds("Warsaw", ctx, ctx.index("Warsaw")) == {"country"}  # a duchy ranks with states
+    assert answer_kinds("Warsaw", ctx, ctx.rindex("Warsaw")) == {"city"}
+    # A straight-quoted passage holds its stops: the speaker and what was said are one sentence.
+    from vla_builder.text.lang import sentences
+    text = 'He said "It is late. We go home" and left. Then it rained.'
+    assert [text[a:b] for a, b in sentences(text, "en")] == ['He said "It is late. We go home" and left.',
+                                                            "Then it rained."]
+
+
+def test_round6_second_look_fixes():
+    # Korean questions that ask for a count by its noun ("…의 수는?", "인구는?") take a number; 골 is a counter.
+    ctx = "2015년 11월 26일 자유청년연합 관계자 등 총 6명이 한상균 위원장을 소요죄로 고소하였다."
+    t = qa_trace("한상균 위원장을 고소한 사람의 수는?", ctx, "6명", key="k", answer_start=ctx.index("6명"), lang="ko")
+    assert t.basis["expects"] == "수량" and t.verdict == "confirmed", t.reasons
+    ctx = "약 한달 뒤, 지루는 사우샘프턴을 상대로 두 골을 넣었다."
+    t = qa_trace("지루가 사우샘프턴을 상대로 몇골을 넣었는가?", ctx, "두 골", key="k", lang="ko")
+    assert t.verdict != "rejected", t.reasons
+    # A time of day and a date naming its month are no rivals of each other or of a year.
+    ctx = "The 2008 earthquake occurred at 02:28:01 PM China Standard Time on May 12 in Sichuan province."
+    t = qa_trace("What day did the earthquake occur?", ctx, "May 12", key="k", answer_start=ctx.index("May 12"))
+    assert not any(c.name == "answer_nearest" and (c.flagged or not c.passed) for c in t.checks), t.reasons

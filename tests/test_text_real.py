@@ -14,7 +14,8 @@ import pytest
 from vla_builder.text import lang as lang_mod
 from vla_builder.text.build import build_text_cli
 from vla_builder.text.readers import read_rows
-from vla_builder.text.traces import STEP_TITLES, STEP_TITLES_KO, particles, qa_trace
+from vla_builder.text.qa import qa_trace
+from vla_builder.text.traces import STEP_TITLES, STEP_TITLES_KO, particles
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_RECIPE = REPO / "recipes" / "text_real.yaml"
@@ -81,67 +82,46 @@ def test_issue_korquad_records_are_confirmed_with_korean_evidence():
 
 
 def test_real_samples_floors(evaluation: dict):
-    """Floors on the committed excerpts, a little under what is measured (BENCHMARKS.md). Korean meets the issue's
-    98% / 90%; English swaps rejected do since round 4 (90.6%), English confirmation (96.4%) does not, nor do
-    flipped NLI labels (6/38)."""
-    ko, en = evaluation["korquad_v1.0_dev"], evaluation["squad_v2.0_dev"]
-    assert ko["true"] >= 55 and en["true"] >= 55 and en["unanswerable"] >= 69
-    assert ko["confirmed"] / ko["true"] >= 0.98 and en["confirmed"] / en["true"] >= 0.96
-    assert ko["swap"][1] / ko["swap"][0] >= 0.92 and en["swap"][1] / en["swap"][0] >= 0.90
-    assert ko["shift"][1] == ko["shift"][0] and en["shift"][1] == en["shift"][0]
-    assert ko["published_errors"] >= 20 and ko["published_errors_rejected"] == ko["published_errors"]
-    assert en["unanswerable_confirmed"] == en["unanswerable"]  # kept as unanswerable, never given an answer
-    # The held-out excerpts (added after the rules, then used to fix what their first look showed: BENCHMARKS.md).
-    ko_h, en_h = evaluation["korquad_v1.0_dev_heldout"], evaluation["squad_v2.0_dev_heldout"]
-    assert ko_h["true"] == 14 and en_h["true"] == 18 and en_h["unanswerable_confirmed"] == en_h["unanswerable"] == 20
-    assert ko_h["confirmed"] == ko_h["true"] and ko_h["swap"][1] == ko_h["swap"][0]
-    assert en_h["confirmed"] >= 17 and en_h["swap"][1] / en_h["swap"][0] >= 0.94
-    # Held out twice (no rule changed after their first measurement).
-    ko_2, en_2 = evaluation["korquad_v1.0_dev_heldout2"], evaluation["squad_v2.0_dev_heldout2"]
-    # Their misses were fixed in round 3 (quotations hold their stops; 4차례 is a count, not a year): tuned now.
-    assert ko_2["true"] == 8 and ko_2["confirmed"] == 8 and ko_2["swap"][1] == ko_2["swap"][0] == 8
-    assert en_2["true"] == 19 and en_2["confirmed"] == 19 and en_2["swap"][1] / en_2["swap"][0] >= 0.78
-    assert en_2["unanswerable_confirmed"] == en_2["unanswerable"] == 22
-    # Another article (Computational_complexity_theory): set 3 measured before round 3 (16/20, 10/16) and tuned on
-    # after; set 4 measured first after round 3 (20/25, 14/20), then two general fixes (22/25, 16/22).
-    en_3, en_4 = evaluation["squad_v2.0_dev_heldout3"], evaluation["squad_v2.0_dev_heldout4"]
-    assert en_3["true"] == 20 and en_3["confirmed"] == 20 and en_3["swap"][1] / en_3["swap"][0] >= 0.85
-    assert en_4["true"] == 25 and en_4["confirmed"] >= 24 and en_4["swap"][1] / en_4["swap"][0] >= 0.75
-    assert en_3["unanswerable_confirmed"] == en_3["unanswerable"] == 24
-    assert en_4["unanswerable_confirmed"] == en_4["unanswerable"] == 27
-    # Round 4 (English answer kinds): set 5 (Southern_California) first looked at with round 3's rules (21/24,
-    # 12/21), then tuned on.
-    en_5 = evaluation["squad_v2.0_dev_heldout5"]
-    assert en_5["true"] == 24 and en_5["confirmed"] == 24 and en_5["swap"][1] / en_5["swap"][0] >= 0.91
-    assert en_5["unanswerable_confirmed"] == en_5["unanswerable"] == 18
-    # Set 6 (Victoria_(Australia)) measured once, after round 4's last rule change: the unseen figure (28/30, 22/28).
-    en_6 = evaluation["squad_v2.0_dev_heldout6"]
-    assert en_6["true"] == 30 and en_6["confirmed"] >= 28 and en_6["swap"][1] / en_6["swap"][0] >= 0.78
-    assert en_6["shift"][1] == en_6["shift"][0] and en_6["unanswerable_confirmed"] == en_6["unanswerable"] == 29
-    # Round 5: set 7 (Sky_(United_Kingdom)) and KorQuAD set 3 (윤증, 와트 타일러의 난) first measured after round 5's
-    # rules (en 61/63, 44/61; ko 29/30, 25/29), then set 7's date/number shapes were fixed (tuned now).
-    en_7, ko_3 = evaluation["squad_v2.0_dev_heldout7"], evaluation["korquad_v1.0_dev_heldout3"]
-    assert en_7["true"] == 63 and en_7["confirmed"] >= 62 and en_7["swap"][1] / en_7["swap"][0] >= 0.80
-    assert en_7["shift"][1] == en_7["shift"][0] and en_7["unanswerable_confirmed"] == en_7["unanswerable"] == 62
-    assert ko_3["true"] == 30 and ko_3["confirmed"] >= 29 and ko_3["swap"][1] / ko_3["swap"][0] >= 0.86
-    assert ko_3["shift"][1] == ko_3["shift"][0]
-    # Held out 4 (KorQuAD 특별시 / 게임_(래퍼) / 문화재_반환) and 8 (SQuAD train, Beyoncé) first measured after round
-    # 5's weak-support option (ko 29/40, 26/29; en 54/63, 39/54); then the splitter fixes (Vol. 1, 시민.사회단체).
-    ko_4, en_8 = evaluation["korquad_v1.0_dev_heldout4"], evaluation["squad_v2.0_dev_heldout8"]
-    assert ko_4["true"] == 40 and ko_4["confirmed"] >= 30 and ko_4["swap"][1] / ko_4["swap"][0] >= 0.9
-    assert en_8["true"] == 63 and en_8["confirmed"] >= 54 and en_8["swap"][1] / en_8["swap"][0] >= 0.66
-    assert ko_4["shift"][1] == ko_4["shift"][0] and en_8["shift"][1] == en_8["shift"][0]
+    """Three verdicts on the committed excerpts the rules were tuned on (BENCHMARKS.md, "tuned"): floors a little
+    under what is measured. Every shifted offset and every misfiled KorQuAD question is rejected, every
+    unanswerable record kept as such; a true record is rejected only on evidence against it."""
+    module = sys.modules["eval_text"]
+    tuned = module.pooled(evaluation, list(module.QA_FILES))
+    for lang, p in tuned.items():
+        assert p["shift"][1] == p["shift"][0], lang
+        assert p["rejected"] / p["true"] <= 0.015, lang  # ko 2/299, en 7/534
+        assert (p["swap"][1] + p["swap_flagged"]) / p["swap"][0] >= 0.79, lang  # ko 88.9%, en 79.5%
+    ko, en = tuned["ko"], tuned["en"]
+    assert ko["true"] == 299 and ko["confirmed"] >= 277 and ko["swap"][1] / ko["swap"][0] >= 0.70
+    assert en["true"] == 534 and en["confirmed"] >= 506 and en["swap"][1] / en["swap"][0] >= 0.66
+    for name in module.QA_FILES:
+        r = evaluation[name]
+        assert r["published_errors_rejected"] == r["published_errors"], name
+        assert r["unanswerable_kept"] == r["unanswerable"], name
+    assert evaluation["korquad_v1.0_dev"]["published_errors"] == 26
     # Real multiple choice (CosmosQA, KoBEST COPA: inference, first look 51/59 kept, 3/59 changed indices caught)
     # and summarization (SciTLDR: first look 14/15, 11/15); then choice support flags instead of rejecting and
     # summary names are checked (tuned now).
     mc, summ = evaluation["mc"], evaluation["summarization"]
-    assert mc["records"] == 59 and mc["confirmed"] == 59  # no true label lost to words the passage lacks
-    assert summ["records"] == 15 and summ["confirmed"] >= 13 and summ["swap"][1] / summ["swap"][0] >= 0.8
+    assert mc["records"] == 59 and mc["kept"] == 59  # no true label lost to words the passage lacks
+    assert summ["records"] == 15 and summ["kept"] >= 13 and summ["swap"][1] / summ["swap"][0] >= 0.8
     nli = evaluation["klue_nli_dev"]
-    assert nli["confirmed"] == nli["records"]  # no true NLI label is rejected (cues flag; numbers/negation decide)
+    assert nli["kept"] == nli["records"]  # no true NLI label is rejected (cues flag; numbers/negation decide)
     assert nli["flip"][1] >= 6  # flips to 'entailment' over a new number or a negated shared word
     nli_h = evaluation["klue_nli_dev_heldout"]  # first look 37/38 kept, 5/38 flips; one fix since (tuned now)
-    assert nli_h["records"] == 38 and nli_h["confirmed"] == 38 and nli_h["flip"][1] >= 5
+    assert nli_h["records"] == 38 and nli_h["kept"] == 38 and nli_h["flip"][1] >= 5
+
+
+def test_first_look_figures_are_the_recorded_ones(evaluation: dict):
+    """Round 6's third first look (BENCHMARKS.md): measured once, after the fixes the second one prompted and
+    before any rule change that follows it. A change that moves these figures makes the sets tuned data: move them
+    from FIRST_LOOK to QA_FILES and report them as tuned."""
+    module = sys.modules["eval_text"]
+    first = module.pooled(evaluation, list(module.FIRST_LOOK))
+    got = {lang: (p["true"], p["confirmed"], p["flagged"], p["rejected"], p["swap"], p["swap_flagged"], p["shift"])
+           for lang, p in first.items()}
+    assert got == {"ko": (71, 61, 6, 4, [67, 43], 11, [67, 67]), "en": (94, 82, 6, 6, [88, 63], 8, [88, 88])}
+    assert evaluation["squad_v2.0_train_heldout11"]["unanswerable_kept"] == 24
 
 
 def _korquad(qid: str) -> dict:
@@ -154,18 +134,19 @@ def _qa(r: dict, answer: str) -> object:
 
 
 def test_focus_and_nearness_tell_swapped_answers_apart():
-    # "전경협의 오빠가 그녀를 죽이기 위해 보낸 것은?": the answer's sentence must hold the focus 보낸 (보냈던 there).
+    # "전경협의 오빠가 그녀를 죽이기 위해 보낸 것은?": the answer's sentence should hold the focus 보낸 (보냈던 there);
+    # one that does not lacks support (flagged for review), which is no evidence against it.
     sent = _korquad("6549412-2-1")
-    assert _qa(sent, "독이 든 계란 과자").answer == "독이 든 계란 과자"
+    assert _qa(sent, "독이 든 계란 과자").verdict == "confirmed"
     bad = _qa(sent, "이교도")
-    assert bad.answer is None and [c.name for c in bad.failed] == ["answer_by_focus"]
+    assert bad.verdict == "flagged" and [c.name for c in bad.flagged] == ["answer_by_focus"]
     # The focus 도와준 is paraphrased (도움으로), but the answer stands right before its kind: 이름의 궁녀.
     helper = _korquad("6549412-0-1")
     assert _qa(helper, "안형광").answer == "안형광"
     # Two years in one sentence: the one next to 태어났으며 answers "언제 태어났나?" (a comma parts 896년 from it).
     born = _korquad("6471291-0-0")
     assert _qa(born, "877년").answer == "877년"
-    assert [c.name for c in _qa(born, "896년").failed] == ["answer_nearest"]
+    assert [c.name for c in _qa(born, "896년").flagged] == ["answer_nearest"]  # the words prefer 877년: review
     # English answer shapes: "how long" takes a number; "where" is no person; "who" is no battle.
     assert qa_trace("How long did it last?", "The siege lasted 380 years.", "380 years", key="k").answer == "380 years"
     ctx = "In 1066, Duke William II of Normandy conquered England killing King Harold II at the Battle of Hastings."
@@ -241,7 +222,9 @@ def test_korquad_layout_builds_with_korean_reasoning(real_build: Path):
 def test_task_recipes_build(tasks_build: Path):
     records, rejects = _jsonl(tasks_build / "records.jsonl"), _jsonl(tasks_build / "rejects.jsonl")
     by_task = {t: [r for r in records if r["task"] == t] for t in ("multiple_choice", "summarization", "nli", "qa")}
-    assert {t: len(v) for t, v in by_task.items()} == {"multiple_choice": 5, "summarization": 3, "nli": 38, "qa": 56}
+    assert {t: len(v) for t, v in by_task.items()} == {"multiple_choice": 5, "summarization": 3, "nli": 38, "qa": 57}
+    assert all(r["verdict"] in ("confirmed", "flagged") and bool(r["reasons"]) == (r["verdict"] == "flagged")
+               for r in records)
     reasons = {(r["source"], r["line"]): r["reason"] for r in rejects}
     assert "answer_index_in_range" in reasons[("data/text/choice.jsonl", 6)]
     assert "numbers_supported" in reasons[("data/text/summaries.jsonl", 4)] and "'50'" in reasons[("data/text/summaries.jsonl", 4)]

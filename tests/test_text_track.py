@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from vla_builder.text.build import build_text_cli
-from vla_builder.text.traces import STEP_TITLES, classification_trace, qa_trace
+from vla_builder.text.qa import qa_trace
+from vla_builder.text.tasks import classification_trace
+from vla_builder.text.traces import STEP_TITLES
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "recipes" / "text_demo.yaml"
@@ -71,7 +73,10 @@ def test_bad_records_are_rejected_with_reasons(demo: Path):
     emitted = {(r["source"], r["line"]) for r in _jsonl(demo / "records.jsonl")}
     assert not emitted & EXPECTED_REJECTS.keys()
     manifest = json.loads((demo / "manifest.json").read_text())
-    assert manifest["counts"] == {"read": 43, "records": 35, "rejects": 8, "flagged": 0}
+    verified = sum(r["stage"] == "verify" for r in rejects)  # the others never parsed: no verdict
+    assert manifest["counts"] == {"read": 43, "records": 35, "rejects": 8, "confirmed": 35, "flagged": 0,
+                                  "rejected": verified}
+    assert all(r["verdict"] == "rejected" and r["reasons"] for r in rejects if r["stage"] == "verify")
     assert all(s["licence"] for s in manifest["sources"])
 
 
@@ -167,24 +172,45 @@ def test_choice_the_passage_never_states_is_flagged_not_rejected():
     assert choice_trace("Why?", ["a", "b"], 5, context=ctx, key="c", lang="en").answer is None  # out of range
 
 
-def test_weak_support_rejects_by_default_and_flags_on_request(tmp_path: Path):
+def test_weak_support_is_flagged_by_default_and_flagged_records_can_be_held_apart(tmp_path: Path):
     # The despot's sentence shares only "Kyra" with the question; the sentence before shares "Kyra" and "1191":
-    # support below half the best (rejected by default), above a quarter (kept and flagged with weak_support: flag).
+    # support below half the best but above a quarter — no evidence against the label, so it is kept and flagged
+    # (weak_support: reject turns it into a rejection; flagged: exclude holds it apart in flagged.jsonl).
     ctx = ("Richard reached Kyra in 1191 on his way to the crusade. The despot of Kyra, Isaak Kom, had refused his "
            "fleet water. Ships of the fleet were wrecked off the coast.")
     rows = [{"question": "Who ruled Kyra in 1191?", "context": ctx, "answer": "Isaak Kom",
              "answer_start": ctx.index("Isaak Kom")},
             {"question": "Who reached Kyra in 1191?", "context": ctx, "answer": "Richard", "answer_start": 0}]
     (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    for mode, kept in (("reject", ["Richard"]), ("flag", ["Isaak Kom", "Richard"])):
-        recipe = tmp_path / f"{mode}.yaml"
-        recipe.write_text(f"kind: text\nname: {mode}\nsources:\n  - {{path: qa.jsonl, task: qa, weak_support: {mode}}}\n")
-        out = tmp_path / f"out_{mode}"
+    cases = (("weak_support: reject", ["Richard"], [], {"confirmed": 1, "flagged": 0, "rejected": 1}),
+             ("weak_support: flag", ["Isaak Kom", "Richard"], [], {"confirmed": 1, "flagged": 1, "rejected": 0}),
+             ("on_fail: {answer_supported: reject}", ["Richard"], [], {"confirmed": 1, "flagged": 0, "rejected": 1}),
+             ("", ["Richard"], ["Isaak Kom"], {"confirmed": 1, "flagged": 1, "rejected": 0}))
+    for n, (option, kept, held, verdicts) in enumerate(cases):
+        recipe = tmp_path / f"r{n}.yaml"
+        recipe.write_text(f"kind: text\nname: r{n}\n" + ("flagged: exclude\n" if held else "") +
+                          f"sources:\n  - {{path: qa.jsonl, task: qa{', ' + option if option else ''}}}\n")
+        out = tmp_path / f"out{n}"
         assert build_text_cli(_args(recipe, out)) in (0, 3)
         records = _jsonl(out / "records.jsonl")
-        assert sorted(r["answer"] for r in records) == kept
+        assert sorted(r["answer"] for r in records) == kept, option
         manifest = json.loads((out / "manifest.json").read_text())
-        assert manifest["checks"]["answer_supported"]["flagged" if mode == "flag" else "failed"] == 1
+        assert {k: manifest["counts"][k] for k in verdicts} == verdicts, option
+        assert (out / "flagged.jsonl").exists() == bool(held)
+        for r in records + (_jsonl(out / "flagged.jsonl") if held else []):
+            assert r["verdict"] == ("flagged" if r["answer"] == "Isaak Kom" else "confirmed")
+            if r["verdict"] == "flagged":  # the reason a reviewer should look, with the numbers it rests on
+                assert r["reasons"][0]["check"] == "answer_supported" and r["reasons"][0]["numbers"]["support"] > 0
+        if held:
+            assert [r["answer"] for r in _jsonl(out / "flagged.jsonl")] == held
+
+
+def test_unknown_rule_in_on_fail_is_a_recipe_error(tmp_path: Path, capsys):
+    (tmp_path / "qa.jsonl").write_text(json.dumps({"question": "q?", "context": "c.", "answer": "c"}) + "\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("kind: text\nname: r\nsources:\n  - {path: qa.jsonl, task: qa, on_fail: {answer_typo: flag}}\n")
+    assert build_text_cli(_args(recipe, tmp_path / "out")) == 2
+    assert "answer_typo" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_korean_past_tense_contraction_meets_its_stem():

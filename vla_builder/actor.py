@@ -3,8 +3,9 @@
 A class is a *manipulator* (a hand, a gripper: something that grasps and pushes) when its name holds one of
 `ACTOR_CLASS_HINTS` or it is the recipe's `actor:` — so `actor: person` makes the person a manipulator for the
 interactions stage (holds, pushes) and the label check ("a hand reaches the object") alike. The actor track is the
-recipe's class where the clip has it, else a manipulator, else the most active track; a recipe actor that names no
-class while the labels hold a manipulator is a misspelling, said with the nearest class (`misspelt_actor`).
+recipe's class (a labeled segment's own actor first: a class or a track id, `asked_actor`) where the clip has it,
+else a manipulator, else the most active track; a recipe actor that names no class while the labels hold a
+manipulator is a misspelling, said with the nearest class (`misspelt_actor`).
 `Clip.actor_id` holds the chosen track's id (None: the camera is the actor), `Clip.actor_reason` why; the sink writes
 both into provenance (`actor_id`, `actor`).
 """
@@ -23,6 +24,12 @@ ACTOR_CLASS_HINTS = ("hand", "gripper", "end effector", "end_effector", "robot",
 
 class ActorError(ValueError):
     """The recipe's `actor:` names no class of the clip's labels (a misspelt class)."""
+
+
+def asked_actor(clip: Clip, recipe_actor: str | None) -> str | None:
+    """The actor this clip asks for: its labeled segment's own (a class or a track id, e.g. a speaker's), else the
+    recipe's `actor:`."""
+    return clip.source.segment_actor or recipe_actor
 
 
 def is_manipulator(class_name: str, recipe_actor: str | None) -> bool:
@@ -69,7 +76,8 @@ def choose_actor(tracks: TrackSet, actor_class: str | None) -> tuple[int | None,
 
     hinted = [k for k, n in enumerate(names) if _hinted(n)]
     if actor_class:
-        cands = [k for k, n in enumerate(names) if n == actor_class.lower()]
+        cands = [k for k, n in enumerate(names) if n == actor_class.lower()] or [
+            k for k in range(len(tracks)) if str(int(tracks.ids[k])) == actor_class]  # a track id (a speaker's)
         if cands:
             k = most_active(cands)
             return k, f"class '{actor_class}' from the recipe (track {int(tracks.ids[k])}, the most active of {len(cands)})"

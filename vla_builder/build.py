@@ -65,12 +65,8 @@ class PipelineFactory:
         return d.model_copy(update={"weights": self.detector_weights}) if d is not None else None
 
     def resources(self) -> Resources:
-        """What a worker needs, read from the configs alone (no stage is built, no model loaded)."""
-        from vla_builder.stages.detect_track import DetectTrackStage
-        from vla_builder.stages.motion import MotionStage
-
-        parts = [MotionStage.resources_for(self.recipe.motion), DetectTrackStage.resources_for(self.detector_config())]
-        return Resources(cpus=max(r.cpus for r in parts), gpus=max(r.gpus for r in parts))
+        """What a worker running the whole pipeline needs, as its stages declare it (no model loaded)."""
+        return Resources.enough_for(s.resources for s in self().stages)
 
     def __call__(self) -> Pipeline:
         from vla_builder.stages.decode import DecodeStage
@@ -88,7 +84,8 @@ class PipelineFactory:
             ProbeStage(),
             LabelsStage(),
             # the decode pass keeps grey frames at motion's size: motion then never decodes the source again
-            DecodeStage(fps=self.fps, image_size=tuple(r.image_size), gray_max_side_px=r.motion.max_side_px),
+            DecodeStage(fps=self.fps, image_size=tuple(r.image_size), backend=r.decoder,
+                        gray_max_side_px=r.motion.max_side_px),
             DetectTrackStage(tracks=r.tracks, detector_config=self.detector_config(), actor=r.actor),
             MotionStage(r.motion),
             InteractionStage(actor=r.actor, config=r.interactions),
@@ -105,6 +102,7 @@ class BuildReport:
     episodes: int = 0
     frames: int = 0
     failures: list[Failure] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)  # clips lost with their workers (Ray), retries spent
     resumed: int = 0
     wall_s: float = 0.0
     up_to_date: bool = False
@@ -127,7 +125,7 @@ class BuildReport:
     def exit_code(self) -> int:
         if self.episodes == 0:
             return EXIT_NOTHING_BUILT
-        return EXIT_PARTIAL if self.failures else EXIT_OK
+        return EXIT_PARTIAL if self.failures or self.unfinished else EXIT_OK
 
 
 def output_fps(loaded: LoadedRecipe) -> int:
@@ -148,10 +146,11 @@ def _file_stamp(path: Path | None) -> list:
     return [str(path), st.st_size, st.st_mtime_ns]
 
 
-def episode_specs(loaded: LoadedRecipe) -> list:
+def episode_specs(loaded: LoadedRecipe, warnings: list[str] | None = None) -> list:
     """Sources -> episodes: a segment file (EPIC CSV, `mapping:` segments) gives one episode per segment, a
     clip-label file gives the clip its caption. A broken one leaves its source whole: the labels stage then fails
-    that clip with the reason (a failure record), the rest of the build carries on."""
+    that clip with the reason (a failure record), the rest of the build carries on. `warnings` collects what the
+    segment reading changed (merged repeats, spans cut at the video's end)."""
     from vla_builder.sources.labels import LabelError
     from vla_builder.sources.labels.segments import expand_episodes
     from vla_builder.sources.video import DecodeError
@@ -159,7 +158,7 @@ def episode_specs(loaded: LoadedRecipe) -> list:
     out = []
     for spec in loaded.sources:
         try:
-            out += expand_episodes(spec)
+            out += expand_episodes(spec, warnings)
         except (LabelError, DecodeError, OSError):
             out.append(spec)
     from vla_builder.sources.split import split_specs
@@ -177,9 +176,9 @@ def recipe_relative(path: Path | None, base: Path) -> str | None:
     return str(full.relative_to(root)) if full.is_relative_to(root) else str(full)
 
 
-def make_clips(loaded: LoadedRecipe) -> list[Clip]:
+def make_clips(loaded: LoadedRecipe, warnings: list[str] | None = None) -> list[Clip]:
     clips, seen = [], set()
-    for spec in episode_specs(loaded):
+    for spec in episode_specs(loaded, warnings):
         base = loaded.path.parent
         clip_id = Clip.make_id(spec, base=base)
         n = 2
@@ -261,15 +260,19 @@ def fingerprint(loaded: LoadedRecipe, fps: int, motion: dict | None = None) -> s
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
-def make_runner(kind: str, address: str | None = None, num_workers: int = 2):
+def make_runner(kind: str, config=None, log=print):
+    """`config`: the recipe's `runner:` section (`RunnerConfig`)."""
     if kind == "local":
         from vla_builder.runners.local import LocalRunner
 
         return LocalRunner()
     if kind == "ray":
+        from vla_builder.runners import RunnerConfig
         from vla_builder.runners.ray import RayRunner  # noqa: F401 — optional dependency
 
-        return RayRunner(address=address, num_workers=num_workers)
+        c = config or RunnerConfig()
+        return RayRunner(address=c.address, num_workers=c.num_workers, max_retries=c.max_retries,
+                         retry_backoff_s=c.retry_backoff_s, clips_per_gpu=c.clips_per_gpu, log=log)
     raise BuildError(f"unknown runner {kind!r}; have local, ray")
 
 
@@ -295,7 +298,8 @@ def build(
     if output.exists():
         if previous.is_file():
             prev = json.loads(previous.read_text())
-            if prev.get("fingerprint") == stamp and not prev.get("failures") and not overwrite:
+            if (prev.get("fingerprint") == stamp and not prev.get("failures") and not prev.get("unfinished")
+                    and not overwrite):
                 report.episodes, report.frames, report.up_to_date = prev["episodes"], prev["frames"], True
                 report.wall_s = time.perf_counter() - t0
                 return report
@@ -320,7 +324,10 @@ def build(
     log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s); "
         f"motion {motion['method']} on {motion['backend']}/{motion['device']})")
 
-    clips = make_clips(loaded)
+    plan_warnings: list[str] = []
+    clips = make_clips(loaded, plan_warnings)
+    for w in plan_warnings:
+        log(f"warning: {w}")
     for leftover in shards.glob("*.tmp"):  # a shard being written when the last build was killed
         remove_tree(leftover)
     todo = []
@@ -340,6 +347,10 @@ def build(
     def on_outcome(outcome: ClipOutcome) -> bool:
         if progress is not None:
             progress.advance(outcome)
+        if outcome.infrastructure is not None:  # lost with its workers: not the data's fault, no failure record
+            report.unfinished.append(outcome.clip_id)
+            log(f"  NOT RUN {outcome.clip_id}: {outcome.infrastructure}; a rerun runs it")
+            return not fail_fast
         if outcome.failure is not None:
             f = outcome.failure
             report.failures.append(f)
@@ -353,7 +364,7 @@ def build(
         log(f"  done   {outcome.clip_id}: {outcome.frames} frames in {secs:.1f} s")
         return True
 
-    make_runner(runner or recipe.runner.kind, recipe.runner.address, recipe.runner.num_workers).run(todo, on_outcome)
+    make_runner(runner or recipe.runner.kind, recipe.runner, log).run(todo, on_outcome)
 
     done = [shards / c.clip_id for c in clips if (shards / c.clip_id / "meta" / CLIP_RECORD).is_file()]
     if done:
@@ -368,12 +379,13 @@ def build(
             fh.writelines(json.dumps(f) + "\n" for f in failures)
         (partial / "meta" / BUILD_RECORD).write_text(json.dumps({
             "fingerprint": stamp, "recipe": str(loaded.path.resolve()), "episodes": report.episodes,
-            "frames": report.frames, "fps": fps, "failures": len(failures), "motion": motion,
+            "frames": report.frames, "fps": fps, "failures": len(failures), "unfinished": len(report.unfinished),
+            "motion": motion,
         }))
         # commit point: the old output (if any) goes, the finished one takes its place
         remove_tree(output)
         os.replace(partial, output)
-        if not report.failures:
+        if not report.failures and not report.unfinished:
             remove_tree(work)  # everything is in the output; a rerun is a no-op
     report.wall_s = time.perf_counter() - t0
     return report

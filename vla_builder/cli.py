@@ -1,10 +1,11 @@
 """vla_builder: upcycle labeled video (boxes, classes, tracks) into LeRobot v3.0 episodes.
 
-  python -m vla_builder build RECIPE [--output DIR] [--set key=value ...]   build a dataset (or a text-track set)
+  python -m vla_builder build RECIPE [--output DIR] [--set key=value ...]   build a dataset (or a text / image set)
   python -m vla_builder inspect DATASET [--json]                          what is in it: episodes, tasks, stats
   python -m vla_builder report DATASET                                    HTML QA report: overlay videos, plots
   python -m vla_builder export hdf5 DATASET OUT.h5                        robomimic-layout HDF5
   python -m vla_builder validate DATASET                                   check a dataset as training will read it
+  python -m vla_builder labels check RECIPE                               dry run of the labels: formats, counts
 
 Every command takes --help, --quiet, --json and --version.
 """
@@ -76,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--burn-in", action="store_true",
                    help="draw the overlays into H.264 videos in the report folder (plays in any browser, travels "
                         "without the dataset; decodes and encodes every frame) instead of over the dataset's videos")
+    lab = sub.add_parser("labels", help="look at a recipe's labels without building")
+    lsub = lab.add_subparsers(dest="labels_command", required=True)
+    lc = lsub.add_parser("check", parents=[common], help="per source: format, counts, first boxes and segments, "
+                                                          "warnings; reads labels and probes only (no decode)")
+    lc.add_argument("recipe", type=Path, help="recipe YAML")
+    lc.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a recipe key, as for build")
     e = sub.add_parser("export", help="export a dataset to another format")
     esub = e.add_subparsers(dest="format", required=True)
     h = esub.add_parser("hdf5", parents=[common],
@@ -104,6 +112,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from vla_builder.dataset_view import DatasetError
     from vla_builder.inspect_dataset import format_text, summarize
 
+    if images_manifest(args.dataset):  # an image-track output: its manifest is the summary
+        m = json.loads((args.dataset / "manifest.json").read_text())
+        c = m["counts"]
+        _emit(args, m, f"image records: {c['records']} from {c['images']} images ({c['problems']} problems)\n"
+                       f"by kind: {m['records_by_kind']}\nlanguages: {m['languages']}\n"
+                       + "\n".join(f"source {s['labels']}: {s.get('format', s.get('error'))}, {s['objects']} objects, "
+                                    f"{s['named']} named, licence {s.get('licence')}" for s in m["sources"]))
+        return 0
     try:
         summary = summarize(args.dataset)
     except DatasetError as e:
@@ -112,7 +128,21 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def images_manifest(folder: Path) -> bool:
+    """An image-track output (records + manifest.json of kind images), not a LeRobot dataset."""
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("kind") == "images"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    if images_manifest(args.dataset):
+        from vla_builder.images.report import write_images_report
+
+        page = write_images_report(args.dataset, args.output)
+        _emit(args, {"report": page}, f"report: {page}")
+        return 0
     from vla_builder.dataset_view import DatasetError, DatasetView
     from vla_builder.progress import Progress
     from vla_builder.report import write_report
@@ -162,9 +192,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from vla_builder.progress import Progress
     from vla_builder.validate import validate
 
-    report = validate(args.dataset)
+    # long datasets take minutes: episodes checked so far on stderr (off with --quiet / --json)
+    report = validate(args.dataset, Progress("validate", "episode", enabled=not (args.quiet or args.json)))
     if args.json:
         result = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else dict(vars(report))
         print(json.dumps({"dataset": str(args.dataset), "ok": report.ok, **result}, default=str))
@@ -182,8 +214,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_labels_check(args: argparse.Namespace) -> int:
+    """Exit 0: every source's labels read; 1: some source has an error (each printed with its file); 2: recipe."""
+    from dataclasses import asdict
+
+    from vla_builder.recipe import RecipeError, load_recipe
+    from vla_builder.sources.labels.check import check_recipe, format_checks
+
+    t0 = time.perf_counter()
+    if recipe_kind(args.recipe) == "text":
+        _emit(args, {"sources": [], "errors": 0, "kind": "text"}, f"{args.recipe}: a text-track recipe "
+              "(kind: text) has no video labels; `build` checks its sources")
+        return 0
+    try:
+        loaded = load_recipe(args.recipe, args.overrides)
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    checks = check_recipe(loaded)
+    secs = time.perf_counter() - t0
+    bad = sum(bool(c.errors) for c in checks)
+    _emit(args, {"sources": [asdict(c) for c in checks], "errors": bad, "seconds": round(secs, 3)},
+          format_checks(checks) + f"\n{len(checks)} source(s), {bad} with errors, {secs:.2f} s")
+    return 1 if bad else 0
+
+
 def recipe_kind(path: Path) -> str:
-    """`kind: text` recipes go to the text track; everything else is a video recipe."""
+    """`kind: text` recipes go to the text track, `kind: images` to the image track; everything else is video."""
     import yaml
 
     try:
@@ -200,6 +257,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         from vla_builder.text.build import build_text_cli
 
         return build_text_cli(args)
+    if recipe_kind(args.recipe) == "images":
+        from vla_builder.images.build import build_images_cli
+
+        return build_images_cli(args)
 
     try:
         loaded = load_recipe(args.recipe, args.overrides)
@@ -228,7 +289,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             bar.write(message, file=sys.stderr)  # stdout holds the JSON result only
         elif not args.quiet:
             bar.write(message)
-        elif "FAILED" in message:
+        elif "FAILED" in message or "NOT RUN" in message:
             print(message, file=sys.stderr, flush=True)  # failures are shown even with --quiet
 
     try:
@@ -245,6 +306,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                          report.output.parent / f".{report.output.name}.work" / "failures.jsonl").resolve()
     result = {"dataset": str(report.output.resolve()) if report.episodes else None, "up_to_date": report.up_to_date,
               "episodes": report.episodes, "frames": report.frames, "failed_clips": len(report.failures),
+              "unfinished_clips": len(getattr(report, "unfinished", ())),
               "resumed": report.resumed, "wall_s": round(report.wall_s, 3), "failures_file": failures_path,
               "seconds_by_stage": {k: round(v, 3) for k, v in stage_s.items()}, "report": None,
               "label_verdicts": getattr(report, "verdicts", {}),
@@ -270,6 +332,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(summary_table(result))
     if failures_path is not None:
         print(f"failures: {failures_path}", file=sys.stderr if args.quiet else sys.stdout)
+    if result["unfinished_clips"]:
+        print(f"{result['unfinished_clips']} clip(s) not run (workers or nodes lost, retries spent): rerun the same "
+              "command to finish", file=sys.stderr if args.quiet else sys.stdout)
     return report.exit_code
 
 
@@ -306,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_report(args)
     if args.command == "export":
         return cmd_export(args)
+    if args.command == "labels":
+        return cmd_labels_check(args)
     return 2
 
 

@@ -5,7 +5,7 @@ own file, e.g. `MotionConfig` in `stages/motion.py`) that *is* the recipe's sect
 declared, defaulted, validated and used in one file. `setup()` loads heavy state once per worker, `process(clip)`
 returns a new clip. A stage declares what it needs and makes (Clip field names) and what it uses (CPU / GPU, from its
 config alone: `resources_for(config)`), so a pipeline can be checked before it runs and a runner can ask for
-resources without building one.
+resources, per group of stages (`Pipeline.groups`), without setting one up (no model loaded).
 """
 
 from __future__ import annotations
@@ -20,8 +20,16 @@ from vla_builder.types import Clip
 
 @dataclass(frozen=True)
 class Resources:
+    """What one clip in a stage takes on a worker: CPU cores and GPUs (a fraction shares one GPU between clips)."""
+
     cpus: float = 1.0
     gpus: float = 0.0
+
+    @staticmethod
+    def enough_for(parts) -> Resources:
+        """What stages run one after another on the same worker need: the most any of them asks for."""
+        parts = list(parts)
+        return Resources(cpus=max((r.cpus for r in parts), default=1.0), gpus=max((r.gpus for r in parts), default=0.0))
 
 
 class Stage:
@@ -86,10 +94,20 @@ class Pipeline:
         for stage in self.stages:
             stage.setup()
 
-    def run_clip(self, clip: Clip) -> ClipResult:
-        """Run every stage on one clip; an exception becomes a Failure record, never a crash of the build."""
+    def groups(self) -> list[tuple[int, int, Resources]]:
+        """The stage ranges `[start, stop)` a runner may place on different workers, with what each needs.
+
+        Two groups when a stage asks for a GPU: every stage up to the last GPU stage (decode and the stages that
+        read its pixels stay in the process that decoded them), then the rest, on CPUs. One group otherwise."""
+        gpu = [i for i, s in enumerate(self.stages) if s.resources.gpus > 0]
+        cuts = [0, gpu[-1] + 1, len(self.stages)] if gpu and gpu[-1] + 1 < len(self.stages) else [0, len(self.stages)]
+        return [(a, b, Resources.enough_for(s.resources for s in self.stages[a:b])) for a, b in zip(cuts, cuts[1:])]
+
+    def run_clip(self, clip: Clip, start: int = 0, stop: int | None = None) -> ClipResult:
+        """Run stages `[start, stop)` (all by default) on one clip; an exception becomes a Failure record, never a
+        crash of the build."""
         timings: dict[str, float] = {}
-        for stage in self.stages:
+        for stage in self.stages[start:stop]:
             t0 = time.perf_counter()
             try:
                 clip = stage.process(clip)

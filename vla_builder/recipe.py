@@ -39,30 +39,35 @@ class RecipeError(Exception):
 
 
 class MappingConfig(StrictConfig):
-    """Field paths (`a.b[0].c`; a CSV column name) into any JSON/CSV label schema — see sources/labels/mapping.py."""
+    """Field paths (`a.b[0].c`, `["key."]`, `$key0`, `$node0.x`, `$doc.x`; a CSV column name) into any JSON / XML / CSV
+    label schema or folder of per-frame files — see sources/labels/mapping.py."""
 
-    records: str | None = None  # where the list of records is (JSON); omitted: the document / the CSV rows
-    video: str | None = None  # keep records whose field equals the source's name
-    frame: str | None = None
+    records: str | None = None  # where the records are (`data.*.*`: every key, captured as $key0, $key1)
+    video: str | None = None  # keep records whose field equals the source's name (none: an error)
+    frame: str | None = None  # a frame number, `$key0`, or `$file` (the number ending the file name)
     time_s: str | None = None
     box: str | None = None
     box_keys: list[str] | None = None  # a box given as a mapping: its keys in box_format order
-    box_format: Literal["xyxy", "xywh", "cxcywh"] = "xyxy"
+    box_format: Literal["xyxy", "xywh", "cxcywh", "points", "points_xyv"] = "xyxy"  # points: polygon/keypoints
     normalized: bool = False
+    frame_size: str | None = None  # where the frame size the pixel boxes are stated in is ([w, h]): else the video's
     class_: str | None = Field(None, alias="class")
     track_id: str | None = None
     attributes: list[str] = Field(default_factory=list)
     segment_start: str | None = None
-    segment_end: str | None = None
+    segment_end: str | None = None  # may be omitted with segment_unit: frame (one frame)
     segment_unit: Literal["s", "ms", "frame"] = "s"
     text: str | None = None
+    actor: str | None = None  # per segment: whose motion is its action (a class name or track id, e.g. a speaker)
 
     @model_validator(mode="after")
     def _something_to_read(self) -> MappingConfig:
         if self.box is None and self.segment_start is None:
             raise ValueError("a mapping needs 'box' (boxes) or 'segment_start' (segments), or both")
-        if self.segment_start is not None and (self.segment_end is None or self.text is None):
+        if self.segment_start is not None and self.text is None:
             raise ValueError("segments need 'segment_start', 'segment_end' and 'text'")
+        if self.segment_start is not None and self.segment_end is None and self.segment_unit != "frame":
+            raise ValueError("segments need 'segment_end' (only frame-numbered ones may omit it: one frame each)")
         return self
 
     def as_dict(self) -> dict[str, Any]:
@@ -81,7 +86,8 @@ class SourceConfig(StrictConfig):
     labels: str | None = None
     labels_format: Literal[
         "auto", "mot", "coco", "yolo", "something_else", "cvat_video", "cvat_images", "youtube_vis", "labelme", "voc",
-        "ava", "mapping", "epic", "something_something", "none"] = "auto"
+        "ava", "via", "mapping", "epic", "something_something", "activitynet", "youcook2", "charades",
+        "none"] = "auto"
     classes: dict[int, str] = Field(default_factory=dict)
     frame_base: int | None = Field(None, ge=0)
     licence: str | None = None
@@ -93,7 +99,7 @@ class SourceConfig(StrictConfig):
     caption: str | None = None
     captions: str | None = None
     segments: str | None = None
-    segments_format: Literal["auto", "epic", "mapping"] = "auto"
+    segments_format: Literal["auto", "epic", "mapping", "activitynet", "youcook2", "charades", "via"] = "auto"
     segment_padding_s: float = Field(0.0, ge=0.0)
     segments_as: Literal["episodes", "subtasks"] = "episodes"  # subtasks: one episode, the segments its subtasks
     mapping: MappingConfig | None = None  # any other JSON/CSV schema, declared (sources/labels/mapping.py)
@@ -106,6 +112,19 @@ class SourceConfig(StrictConfig):
     def _one_media(self) -> SourceConfig:
         if (self.video is None) == (self.frames is None):
             raise ValueError("give exactly one of 'video' or 'frames'")
+        # keys this kind of source would silently ignore: refused with the reason
+        if self.video is not None and self.fps is not None:
+            raise ValueError("fps: a video's frame rate is read from the file (fps: is for image folders); to "
+                             "resample, set the recipe's top-level fps:")
+        if self.mapping is not None and self.labels_format not in ("auto", "mapping"):
+            raise ValueError(f"mapping: is read only with labels_format: mapping (or auto), not "
+                             f"{self.labels_format}")
+        if self.segments is None and self.labels is None and (
+                self.segment_padding_s or self.segments_as != "episodes" or self.segments_format != "auto"):
+            raise ValueError("segment_padding_s / segments_as / segments_format: this source has no segments or "
+                             "labels file to read segments from")
+        if self.labels is None and self.mapping is not None:
+            raise ValueError("mapping: needs a labels: file or folder to read")
         if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
             raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
         return self
@@ -125,6 +144,9 @@ class Recipe(StrictConfig):
     output: str = "out/dataset"
     data_root: str | None = None  # when set, every source and label path must resolve inside this folder
     image_size: tuple[int, int] = (480, 640)  # (height, width) of the written camera; frames are letterboxed
+    # decode backend (sources/video.py): auto = opencv, else pyav; nvdec = PyNvVideoCodec on a GPU. One asked for
+    # that cannot decode a file fails that clip with the reason (no silent switch)
+    decoder: Literal["auto", "opencv", "pyav", "decord", "nvdec"] = "auto"
     task: str | None = None  # override the generated task text
     seed: int = 0
     motion: MotionConfig = Field(default_factory=MotionConfig)

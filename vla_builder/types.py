@@ -53,6 +53,7 @@ class SourceSpec:
     label_subtasks: tuple[tuple[float, float, str, str], ...] = ()
     mapping: dict[str, Any] | None = None  # the recipe's declarative `mapping:` for any other JSON/CSV schema
     captions: Path | None = None  # clip labels (Something-Something style): this clip's caption by its name
+    segment_actor: str | None = None  # the labeled segment's own actor (a class or track id): before the recipe's
 
     def check_inside_root(self, path: Path) -> str | None:
         """Why `path` may not be read (it escapes data_root), or None."""

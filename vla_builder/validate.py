@@ -96,17 +96,18 @@ def _decode_episode_video(path: Path, from_s: float, to_s: float, fps: int, n_ex
         report.problems.append(f"{where}: {n} video frames in [{from_s:.4f}, {to_s:.4f}) s, episode length {n_expected}")
 
 
-def validate(root: str | Path) -> ValidationReport:
-    """Every problem as a message naming its file: an unexpected error becomes one, never a traceback."""
+def validate(root: str | Path, progress=None) -> ValidationReport:
+    """Every problem as a message naming its file: an unexpected error becomes one, never a traceback. `progress`
+    (optional: .start(n), .advance(), .close(), e.g. progress.Progress) shows the episodes decoded so far."""
     report = ValidationReport(Path(root))
     try:
-        _validate(Path(root), report)
+        _validate(Path(root), report, progress)
     except Exception as e:  # noqa: BLE001
         report.problems.append(f"{root}: validation stopped ({type(e).__name__}: {str(e)[:300]})")
     return report
 
 
-def _validate(root: Path, report: ValidationReport) -> ValidationReport:
+def _validate(root: Path, report: ValidationReport, progress=None) -> ValidationReport:
     import numpy as np
 
     info_path = root / "meta" / "info.json"
@@ -137,6 +138,8 @@ def _validate(root: Path, report: ValidationReport) -> ValidationReport:
     fps = int(meta.fps)
     report.episodes, report.frames = int(meta.total_episodes), int(meta.total_frames)
     lengths = 0
+    if progress is not None:
+        progress.start(meta.total_episodes)
     for ep in range(meta.total_episodes):
         row = meta.episodes[ep]
         length = int(row["length"])
@@ -156,6 +159,10 @@ def _validate(root: Path, report: ValidationReport) -> ValidationReport:
             except Exception as e:  # noqa: BLE001
                 report.problems.append(f"episode {ep}, frame index {idx}: lerobot cannot read it "
                                        f"({type(e).__name__}: {str(e)[:200]})")
+        if progress is not None:
+            progress.advance(n=1)
+    if progress is not None:
+        progress.close()
     if lengths != meta.total_frames:
         report.problems.append(f"{info_path}: total_frames {meta.total_frames} but episodes add up to {lengths}")
 

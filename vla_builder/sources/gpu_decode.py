@@ -91,6 +91,34 @@ def _to_hwc(frame: Any):
     return t.contiguous().clone()
 
 
+def decoded_frames(decoder: Any, batch_frames: int, path: str) -> Iterator[Any]:
+    """Every frame of a PyNvVideoCodec `SimpleDecoder`, in order, from `get_batch_frames` calls that ask for no frame
+    past the decoder's own frame count: asked past it, PyNvVideoCodec prints `INVALID INDEX n` for each index. A
+    decoder that knows no count (0) is asked full batches until one comes back empty. A batch's frames are live until
+    the next call: each is used before the next is asked for (this is a generator)."""
+    from vla_builder.sources.video import DecodeError  # here: video.py imports this module
+
+    try:
+        total = int(len(decoder))
+    except Exception:  # no count in the stream's header
+        total = 0
+    index = 0
+    while total <= 0 or index < total:
+        ask = batch_frames if total <= 0 else min(batch_frames, total - index)
+        try:
+            batch = decoder.get_batch_frames(ask)
+        except Exception as e:
+            if index == 0:
+                raise DecodeError(path, f"nvdec: decoding failed at frame 0 ({e})") from None
+            return  # a truncated tail: keep what decoded, as the CPU backends do
+        if not batch:
+            return
+        yield from batch
+        index += len(batch)
+        if len(batch) < ask:  # the decoder ran out before its count: asking again would ask past the end
+            return
+
+
 @dataclass
 class NvdecDecoder:
     """Decoder-interface backend (see sources/video.py): `can_decode(info)` and `frames(info)`."""
@@ -124,22 +152,13 @@ class NvdecDecoder:
             except Exception as e:
                 raise DecodeError(info.path, f"nvdec: cannot open ({type(e).__name__}: {e})") from None
             index = 0
-            while True:
-                try:
-                    batch = decoder.get_batch_frames(self.batch_frames)
-                except Exception as e:
-                    if index == 0:
-                        raise DecodeError(info.path, f"nvdec: decoding failed at frame 0 ({e})") from None
-                    break  # a truncated tail: keep what decoded, as the CPU backends do
-                if not batch:
-                    break
-                for frame in batch:
-                    rgb = _to_hwc(frame)
-                    if k_rot % 4:
-                        rgb = torch.rot90(rgb, k=k_rot, dims=(0, 1)).contiguous()
-                    pts = float(times[index]) if index < len(times) else index / fps
-                    yield index, pts, rgb
-                    index += 1
+            for frame in decoded_frames(decoder, self.batch_frames, str(info.path)):
+                rgb = _to_hwc(frame)
+                if k_rot % 4:
+                    rgb = torch.rot90(rgb, k=k_rot, dims=(0, 1)).contiguous()
+                pts = float(times[index]) if index < len(times) else index / fps
+                yield index, pts, rgb
+                index += 1
             if index == 0:
                 raise DecodeError(info.path, f"nvdec: no frame could be decoded (codec {info.codec})")
 

@@ -18,9 +18,15 @@ from vla_builder.sources.video import DecodeError, FrameStream
 PTS_EPS_S = 1e-6
 
 
-def n_grid_samples(span_s: float, fps: int) -> int:
-    """Samples on a grid covering [0, span_s] at `fps` (both ends included when they land on the grid)."""
-    return int(math.floor(span_s * fps + 1e-6)) + 1
+def n_grid_samples(first_to_last_s: float, last_frame_s: float, fps: int) -> int:
+    """Samples on a grid at `fps` from the first in-span frame's pts up to, not including, the end of the last
+    in-span frame's time on screen (`first_to_last_s` from first to last pts, plus `last_frame_s`, the last frame's
+    duration). Counting only up to the last pts would leave the last frame unshown wherever the grid does not land on
+    it exactly (59.94 -> 60 fps, 25 -> 30 fps); counting its whole screen time shows it at every rate pair where a grid
+    instant falls inside it (all but a build slower than the source, where the grid skips frames anyway), and adds no
+    sample past the span's end. Never fewer than the samples up to the last pts, inclusive."""
+    up_to_last = int(math.floor(first_to_last_s * fps + PTS_EPS_S)) + 1
+    return max(up_to_last, int(math.ceil((first_to_last_s + last_frame_s) * fps - PTS_EPS_S)))
 
 
 def grid_samples(
@@ -41,20 +47,25 @@ def grid_samples(
     start_s: float | None = None
     prev: tuple[int, float, np.ndarray] | None = None
     last_pts = -math.inf
+    frame_s = 1.0 / fps  # the last kept frame's time on screen: up to the next frame's pts (see below)
     seen_last = -1
     n_out = 0
     for index, pts, rgb in stream:
         seen_last = index
         if index < first:
             continue
-        if last is not None and index > last:
-            break
         if pts <= last_pts:  # broken or missing timestamps: fall back to a monotonic guess
             pts = last_pts + 1.0 / fps
+        if prev is not None:  # the kept frame is on screen until this one
+            frame_s = pts - prev[1]
+        if last is not None and index > last:
+            break
         last_pts = pts
         if t_first is not None and pts < t_first - PTS_EPS_S:
             continue
         if t_end is not None and pts >= t_end - PTS_EPS_S:
+            if prev is not None:  # a gap after the span's end is not the span's: on screen to t_end, or one grid step
+                frame_s = min(frame_s, max(t_end - prev[1], 1.0 / fps))
             break
         if start_s is None:
             start_s = pts
@@ -73,8 +84,9 @@ def grid_samples(
         raise DecodeError(path, f"the video ends before {where} (decoded {seen_last + 1} frames)")
     # If the stream ended before `last` (labels past the video's end), the grid stops at the last decodable
     # frame; the caller sees it in source_index[-1] and reports the dropped label rows.
-    # the last source frame is on screen until its own pts: cover the grid up to it, inclusive
-    n_total = n_grid_samples(prev[1] - start_s, fps)
+    # the last kept frame is on screen until the next frame's pts (the frame that ended the span), or, at the end of
+    # the stream, for as long as the frame before it was: the grid covers that time too, so the frame is shown
+    n_total = n_grid_samples(prev[1] - start_s, frame_s, fps)
     while n_out < n_total:
         yield prev[0], prev[1], start_s, prev[2]
         n_out += 1

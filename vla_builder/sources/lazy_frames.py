@@ -86,6 +86,14 @@ class GridFrames:
     def encoded(self, value: tuple | None) -> None:
         self._encoded = value
 
+    def __getstate__(self) -> dict:
+        """Sent to another process (the Ray runner's next stage group): the plan and the encoded file, not the open
+        cursor nor the grey frames (an unnamed file of this process); pixels only if the clip was held whole."""
+        state = self.__dict__.copy()
+        state.update(_encoded=self.encoded, _grays={}, _cursor=None, _position=0)
+        state.pop("_last", None)
+        return state
+
     def __post_init__(self) -> None:
         self._grays: dict[int, list[np.ndarray]] = {}  # max_side_px -> small grey frames, one per sample
         self._cursor: Iterator[np.ndarray] | None = None

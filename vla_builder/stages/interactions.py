@@ -20,7 +20,7 @@ import numpy as np
 
 from pydantic import Field
 
-from vla_builder.actor import choose_actor, is_manipulator
+from vla_builder.actor import asked_actor, choose_actor, is_manipulator
 from vla_builder.boxes import centers, coverage, sizes
 from vla_builder.camera_compensation import camera_uncertainty, world_steps
 from vla_builder.config import StrictConfig
@@ -114,9 +114,10 @@ class InteractionStage(Stage):
         misfit = label_fit(clip)
         if misfit:
             log.warning("%s", misfit)
-        tracks, joined = join_fragments(tracks, self.actor)
+        want = asked_actor(clip, self.actor)  # a labeled segment's own actor (its speaker) first
+        tracks, joined = join_fragments(tracks, want)
         clip = clip.with_(tracks=tracks)
-        actor, reason = choose_actor(tracks, self.actor)
+        actor, reason = choose_actor(tracks, want)
         prov = dict(clip.provenance)  # the actor choice is a typed fact (actor_id, actor_reason); the sink writes it
         if joined:
             prov["hand_fragments_joined"] = joined

@@ -7,7 +7,10 @@ network; the trace wording is picked among paraphrases by the recipe's seed.
 - `recipe`: the recipe schema, validated before any data is read;
 - `readers`: input layouts (JSON Lines, CSV/TSV, JSON list, SQuAD/KorQuAD nesting) -> flat rows;
 - `lang`: language detection, content words (Korean: character bigrams or Kiwi morphemes), sentences;
-- `traces`: the three steps (question basis, error verification, answer confirmation) for QA and classification;
-- `tasks`: the same for multiple choice, NLI and summarization;
+- `traces`: the three steps' shape (Check, Trace with its verdict: confirmed / flagged / rejected) and the rule walk;
+- `qa` + `rules_qa`: extractive QA, its checks as a table (`QA_CHECKS`, answer-type `TYPE_RULES`), read through
+  `evidence` (sentence overlap, nearness, focus) and `shapes` / `kinds` (question types, answer shapes and kinds);
+- `tasks` + `rules_tasks`: classification, multiple choice, NLI and summarization, one table each;
+- `messages`: every check's and step's wording, per language;
 - `build`: reads the sources, writes `records.jsonl` / `records.parquet`, `rejects.jsonl` and `manifest.json`.
 """

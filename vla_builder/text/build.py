@@ -2,8 +2,11 @@
 manifest.
 
 A bad input line (not JSON, missing a field) or a record whose confirmed answer is not its source label is a
-reject with its file and line number — data, never a crash. Output order follows sources, files and lines, and
-nothing time- or machine-dependent goes into `records.jsonl`, so a rebuild with the same seed is byte-identical.
+reject with its file and line number — data, never a crash. Every traced record has a verdict: confirmed, flagged
+(kept, with the reasons a reviewer should look) or rejected (a check found evidence against its label); the recipe's
+`flagged` writes flagged records with the rest or holds them apart in flagged.jsonl, and the manifest counts each.
+Output order follows sources, files and lines, and nothing time- or machine-dependent goes into `records.jsonl`,
+so a rebuild with the same seed is byte-identical.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from vla_builder.recipe import RecipeError
 from vla_builder.text.lang import language_of
 from vla_builder.text.readers import read_rows
 from vla_builder.text.recipe import OPTIONAL_ROLES, LoadedTextRecipe, TextSourceConfig, load_text_recipe
-from vla_builder.text.tasks import choice_label, choice_trace, nli_label, nli_trace, summary_trace
-from vla_builder.text.traces import UNANSWERABLE, Trace, classification_trace, normalized, qa_trace
+from vla_builder.text.qa import qa_trace
+from vla_builder.text.tasks import (choice_label, choice_trace, classification_trace, nli_label, nli_trace,
+                                    summary_trace)
+from vla_builder.text.traces import UNANSWERABLE, Trace, normalized
 
 # Same meanings as the video track's exit codes (vla_builder.build), not imported to keep this track light.
 EXIT_OK, EXIT_NOTHING_BUILT, EXIT_BAD_RECIPE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -62,6 +67,7 @@ class TextReport:
     records: int = 0
     rejects: list[dict] = field(default_factory=list)
     written: bool = False
+    held: int = 0  # flagged records written to flagged.jsonl instead of the dataset
     wall_s: float = 0.0
 
     @property
@@ -140,7 +146,7 @@ def _trace(src: TextSourceConfig, v: dict[str, Any], key: str, duplicate_of: str
         impossible = bool(v.get("impossible")) and not v["answer"].strip()
         t = qa_trace(v["question"], v["context"], v["answer"], key=key, duplicate_of=duplicate_of,
                      answer_start=v.get("answer_start"), impossible=bool(v.get("impossible")), lang=lang,
-                     weak_support=src.weak_support)
+                     weak_support=src.weak_support, on_fail=src.on_fail)
         label = UNANSWERABLE[lang] if impossible else v["answer"]
         user = f"지문: {v['context']}\n\n질문: {v['question']}" if ko else \
             f"Context: {v['context']}\n\nQuestion: {v['question']}"
@@ -203,8 +209,10 @@ def _write_parquet(records: list[dict], path: Path) -> None:
     schema = pa.schema([("id", pa.string()), ("source", pa.string()), ("line", pa.int64()), ("task", pa.string()),
                         ("language", pa.string()),
                         ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-                        ("answer", pa.string()), ("flags", pa.list_(pa.string())), ("trace", pa.string())])
-    rows = [{**r, "trace": json.dumps(r["trace"], ensure_ascii=False)} for r in records]
+                        ("answer", pa.string()), ("verdict", pa.string()), ("flags", pa.list_(pa.string())),
+                        ("reasons", pa.string()), ("trace", pa.string())])
+    rows = [{**r, "trace": json.dumps(r["trace"], ensure_ascii=False),
+             "reasons": json.dumps(r["reasons"], ensure_ascii=False)} for r in records]
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
 
 
@@ -218,12 +226,13 @@ def build_text(loaded: LoadedTextRecipe, output: Path | None = None, fail_fast: 
     report = TextReport(output=Path(output) if output is not None else loaded.output)
     _check_output(report.output)
     records: list[dict] = []
+    held: list[dict] = []  # flagged records a `flagged: exclude` recipe keeps out of the dataset
     seen: dict[str, str] = {}  # duplicate key -> id of the emitted record it duplicates
     per_source = []
     check_counts: dict[str, dict[str, int]] = {}  # check name -> passed / failed / flagged, over every record
     languages: dict[str, int] = {}
     for src, files in zip(recipe.sources, loaded.files):
-        counts = {"read": 0, "records": 0, "rejects": 0, "flagged": 0}
+        counts = {"read": 0, "records": 0, "rejects": 0, "confirmed": 0, "flagged": 0, "rejected": 0}
         for f in files:
             name = loaded.display(f)
             for rid, position, v in read_rows(f, name, src.layout):
@@ -243,20 +252,28 @@ def build_text(loaded: LoadedTextRecipe, output: Path | None = None, fail_fast: 
                         tally["flagged" if c.flagged else "passed" if c.passed else "failed"] += 1
                     if trace.answer == label:  # the gate: only a confirmed answer equal to the label is kept
                         seen[dkey] = rid
-                        counts["records"] += 1
-                        counts["flagged"] += bool(trace.flagged)
+                        counts[trace.verdict] += 1
                         system = (SYSTEM_KO if lang == "ko" else SYSTEM)[src.task]
-                        records.append({
+                        record = {
                             "id": rid, "source": name, "line": position, "task": src.task, "language": lang,
                             "messages": [{"role": "system", "content": system},
                                          {"role": "user", "content": user},
                                          {"role": "assistant", "content": trace.render()}],
-                            "trace": trace.as_dict(), "answer": trace.answer,
-                            "flags": [c.name for c in trace.flagged]})
+                            "trace": trace.as_dict(), "answer": trace.answer, "verdict": trace.verdict,
+                            "flags": [c.name for c in trace.flagged], "reasons": trace.reasons}
+                        if trace.verdict == "flagged" and recipe.flagged == "exclude":
+                            held.append(record)
+                        else:
+                            counts["records"] += 1
+                            records.append(record)
                         continue
+                    counts["rejected"] += 1
                     why = "; ".join(f"{c.name}: {c.detail}" for c in trace.failed) or \
                         f"confirmed answer '{trace.answer}' differs from the source label '{label}'"
-                    reject.update(stage="verify", reason=why, label=label, trace=trace.as_dict())
+                    reasons = trace.reasons if trace.failed else [{"check": "label_gate", "rule": "label_gate",
+                                                                   "detail": why}]
+                    reject.update(stage="verify", reason=why, label=label, verdict="rejected", reasons=reasons,
+                                  trace=trace.as_dict())
                 counts["rejects"] += 1
                 report.rejects.append(reject)
                 if fail_fast:
@@ -266,22 +283,26 @@ def build_text(loaded: LoadedTextRecipe, output: Path | None = None, fail_fast: 
         report.read += counts["read"]
         per_source.append({"path": src.path, "task": src.task, "licence": src.licence,
                            "files": [loaded.display(f) for f in files], **counts})
-    report.records = len(records)
+    report.records, report.held = len(records), len(held)
     files = ([] if recipe.format == "parquet" else ["records.jsonl"]) + \
-        (["records.parquet"] if recipe.format in ("parquet", "both") else []) + ["rejects.jsonl", "manifest.json"]
+        (["records.parquet"] if recipe.format in ("parquet", "both") else []) + \
+        (["flagged.jsonl"] if recipe.flagged == "exclude" else []) + ["rejects.jsonl", "manifest.json"]
     manifest = {"kind": "text", "name": recipe.name, "format": recipe.format, "seed": recipe.seed, "files": files,
                 "counts": {"read": report.read, "records": report.records, "rejects": len(report.rejects),
-                           "flagged": sum(s["flagged"] for s in per_source)},
+                           # verdicts of the traced records (parse errors have none): flagged ones are in
+                           # records (flagged: include) or in flagged.jsonl (exclude)
+                           **{v: sum(s[v] for s in per_source) for v in ("confirmed", "flagged", "rejected")}},
                 "checks": dict(sorted(check_counts.items())), "languages": dict(sorted(languages.items())),
                 "sources": per_source, "recipe_file": loaded.path.name, "recipe": recipe.model_dump(mode="json")}
     report.output.mkdir(parents=True, exist_ok=True)
-    for stale in set(("records.jsonl", "records.parquet")) - set(files):
+    for stale in set(("records.jsonl", "records.parquet", "flagged.jsonl")) - set(files):
         (report.output / stale).unlink(missing_ok=True)  # a rebuild in another format leaves no old records behind
     if "records.parquet" in files:
         tmp = report.output / ".records.parquet.tmp"
         _write_parquet(records, tmp)
         os.replace(tmp, report.output / "records.parquet")
-    outputs = [("rejects.jsonl", _jsonl(report.rejects)),
+    outputs = [("rejects.jsonl", _jsonl(report.rejects))] + \
+        ([("flagged.jsonl", _jsonl(held))] if "flagged.jsonl" in files else []) + [
                ("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")]
     if "records.jsonl" in files:
         outputs.insert(0, ("records.jsonl", _jsonl(records)))
@@ -312,6 +333,8 @@ def build_text_cli(args: Any) -> int:
         return EXIT_PARTIAL
     print(f"dataset:  {report.output.resolve()}")
     print(f"records:  {report.records}  rejects: {len(report.rejects)}  (read {report.read} lines)")
+    if report.held:
+        print(f"flagged:  {report.held} held for review in {report.output / 'flagged.jsonl'} (flagged: exclude)")
     if report.rejects:
         print(f"rejects:  {report.output / 'rejects.jsonl'}")
         for r in report.rejects[:10]:

@@ -139,9 +139,10 @@ def question_kind(question: str) -> str | None:
     return None
 
 
-def answer_kinds(answer: str, context: str) -> set[str]:
+def answer_kinds(answer: str, context: str, at: int | None = None) -> set[str]:
     """Kind groups the answer is of: its head noun (last word, or "K of ..."), and the kinds the context gives it
-    by apposition ("X, a district", "the state of X", "their duke, X", "the river X", "X Desert")."""
+    by apposition ("X, a district", "the state of X", "their duke, X", "the river X", "X Desert") — at the mention
+    starting at `at` when given (a name can name several things: "the Duchy of Warsaw" / "grew up in Warsaw")."""
     kinds: set[str] = set()
     words = re.findall(r"[A-Za-z]+", answer)
     if not words:
@@ -154,7 +155,8 @@ def answer_kinds(answer: str, context: str) -> set[str]:
     a = re.escape(answer)
     # "earl of Hereford", "Duke of Normandy": what follows a title and "of" is the territory it rules
     titles = "|".join(_GROUPS["person"].split())
-    if re.search(rf"\b(?:{titles})s?\s+of\s+(?:the\s+)?{a}\b", context, re.I):
+    if any(at is None or m.end() - len(answer) == at
+           for m in re.finditer(rf"\b(?:{titles})s?\s+of\s+(?:the\s+)?{a}\b", context, re.I)):
         kinds.add("territory")
     for pattern, of_type in ((rf"{a},\s+(?:a|an|the)\s+((?:[a-z-]+\s+){{0,3}}[a-z]+)\b", False),  # X, a district
                              (rf"\b([A-Za-z]+)\s+of\s+(?:the\s+)?{a}\b", True),  # the state of Nevada
@@ -164,6 +166,8 @@ def answer_kinds(answer: str, context: str) -> set[str]:
                              (rf"\bthe\s+([a-z]+)\s+{a}\b", False),  # the river Seine
                              (rf"\b{a}\s+([A-Z][a-z]+)\b", False)):  # Colorado Desert: the name's own noun
         for m in re.finditer(pattern, context):
+            if at is not None and not m.start() <= at < m.end():
+                continue  # an apposition of another mention of the same name
             if m.group(0)[:1].isalpha() and m.group(0).split()[0].lower() in _DETERMINERS and \
                     context[:m.start()].split()[-1:] and context[:m.start()].split()[-1].lower() in _PREPOSITIONS:
                 continue  # "Within the state, Melbourne is ...": a fronted adverbial, not an apposition
@@ -175,7 +179,7 @@ def answer_kinds(answer: str, context: str) -> set[str]:
     return kinds
 
 
-def kind_mismatch(question: str, answer: str, context: str) -> str | None:
+def kind_mismatch(question: str, answer: str, context: str, at: int | None = None) -> str | None:
     """Why the answer cannot be of the kind the question asks for ("the answer is a desert, not a river"), or None
     when it can be (or nothing is known)."""
     q = question_kind(question)
@@ -196,7 +200,7 @@ def kind_mismatch(question: str, answer: str, context: str) -> str | None:
         return None
     if q is None:
         return None
-    kinds = answer_kinds(answer, context)
+    kinds = answer_kinds(answer, context, at)
     accepted = _ACCEPTS.get(q, {q})
     if kinds and not kinds & accepted:
         return f"the answer is a {'/'.join(sorted(kinds))}, not a {q}"
@@ -230,10 +234,10 @@ def offers_alternatives(question: str) -> bool:
     return bool(_ALTERNATIVE_Q.search(question))
 
 
-def not_a_who(answer: str, context: str) -> str | None:
+def not_a_who(answer: str, context: str, at: int | None = None) -> str | None:
     """Why the answer cannot answer "who" (a river, a battle, the territory a title rules, a lower-case word that
     names no person or group), or None."""
-    kinds = answer_kinds(answer, context) & _NOT_AGENT
+    kinds = answer_kinds(answer, context, at) & _NOT_AGENT
     if kinds:
         return f"the answer is a {'/'.join(sorted(kinds))}, not a person or group"
     if _COMPASS_ONLY.match(answer.strip()):

@@ -31,9 +31,6 @@ NLI_LABELS = ["entailment", "neutral", "contradiction"]  # KLUE / SNLI / MNLI or
 Language = Literal["auto", "ko", "en"]
 
 
-_Strict = StrictConfig  # the one strict base (vla_builder/config.py)
-
-
 def match_files(base: Path, pattern: str) -> list[Path]:
     """Files a source path names: a file or a glob, relative to the recipe file (a recipe travels with its data)."""
     p = Path(pattern).expanduser()
@@ -42,7 +39,7 @@ def match_files(base: Path, pattern: str) -> list[Path]:
     return sorted(f for f in found if f.is_file())
 
 
-class TextSourceConfig(_Strict):
+class TextSourceConfig(StrictConfig):
     # Field order is validation order: the validators below read `task` (and `labels`) from earlier fields.
     task: Literal["qa", "classification", "multiple_choice", "nli", "summarization"]
     path: str  # input file or glob, relative to the recipe file
@@ -50,9 +47,12 @@ class TextSourceConfig(_Strict):
     layout: Literal["auto", "jsonl", "json", "csv", "tsv", "squad"] = "auto"
     language: Language | None = None  # overrides the recipe's `language` for this source
     index_base: Literal[0, 1] = 0  # multiple choice: an integer answer counts choices from 0 or from 1
-    # QA: an answer whose sentence speaks to the question less than half as well as the best sentence (but at least
-    # a quarter as well) is rejected, or kept and flagged for review (fewer true labels lost, fewer wrong ones caught)
-    weak_support: Literal["reject", "flag"] = "reject"
+    # QA: an answer whose sentence speaks to the question less than half as well as the best sentence is kept and
+    # flagged for review (default: lack of support is no evidence against), or rejected
+    weak_support: Literal["reject", "flag"] = "flag"
+    # QA: what a rule's failure does, by rule name (vla_builder.text.rules_qa.ON_FAIL): reject the record (evidence
+    # against the label) or keep it flagged for review (lack of evidence for it); unnamed rules keep their default
+    on_fail: dict[str, Literal["reject", "flag"]] = Field(default_factory=dict)
     fields: dict[str, str] = Field(default_factory=dict, validate_default=True)  # role -> input key
     labels: list[str] | None = Field(None, validate_default=True)  # the label set (classification only)
     # Optional cue words per label (classification): quoted as evidence, and a label that contradicts every
@@ -81,6 +81,16 @@ class TextSourceConfig(_Strict):
         # unmapped roles read the key of the same name
         return {role: v.get(role, OPTIONAL_DEFAULT_KEYS.get(role, role)) for role in roles}
 
+    @field_validator("on_fail")
+    @classmethod
+    def _known_rules(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if v and info.data.get("task") != "qa":
+            raise ValueError("only for task qa")
+        from vla_builder.text.rules_qa import ON_FAIL  # the rule table, imported only when a recipe names rules
+        if unknown := sorted(set(v) - set(ON_FAIL)):
+            raise ValueError(f"unknown rule(s) {unknown}; the QA rules are {sorted(ON_FAIL)}")
+        return v
+
     @field_validator("labels")
     @classmethod
     def _label_set(cls, v: list[str] | None, info: ValidationInfo) -> list[str] | None:
@@ -106,7 +116,7 @@ class TextSourceConfig(_Strict):
         return v
 
 
-class TextRecipe(_Strict):
+class TextRecipe(StrictConfig):
     kind: Literal["text"]
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     sources: list[TextSourceConfig] = Field(min_length=1)
@@ -114,6 +124,9 @@ class TextRecipe(_Strict):
     seed: int = 0  # picks the trace wording; same seed -> byte-identical records
     format: Literal["jsonl", "parquet", "both"] = "jsonl"  # records.jsonl and/or records.parquet
     language: Language = "auto"  # of the reasoning text: auto = each record's own (Korean if mostly Hangul)
+    # Records a check flags for review (kept: no evidence against their label): written with the confirmed ones
+    # (include, each with its verdict and reasons), or held apart in flagged.jsonl (exclude)
+    flagged: Literal["include", "exclude"] = "include"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Formats (one small module each): MOTChallenge `gt.txt`, COCO json (image- and video-style, TAO, keypoints),
 YOLO txt folders, Something-Else per-frame JSON, CVAT for video / for images XML, YouTube-VIS / OVIS, LabelMe and
-Pascal VOC per-frame folders, AVA CSV, and a declarative `mapping:` for any other JSON/CSV schema. Segment formats
-(EPIC-KITCHENS CSV, Something-Something clip labels) live in `segments.py`. Every reader returns raw
+Pascal VOC per-frame folders, AVA CSV, VIA 2/3 projects, and a declarative `mapping:` for any other JSON / XML / CSV
+schema or folder of per-frame files. Segment formats (EPIC-KITCHENS CSV, Something-Something clip labels,
+ActivityNet Captions, YouCook2, Charades) live in `segments.py`. Every reader returns raw
 rows in pixels or normalized units; `finish_table` cleans them the same way for all formats (NaN, negative and
 out-of-frame boxes, unknown class ids, duplicate ids in a frame) and counts what it dropped and why.
 """
@@ -46,9 +47,10 @@ READERS = {
     "labelme": ("labelme", "read_labelme"),
     "voc": ("voc", "read_voc"),
     "ava": ("ava", "read_ava"),
+    "via": ("via", "read_via"),
     "mapping": ("mapping", "read_mapping"),
 }
-SEGMENT_FORMATS = ("epic", "something_something")
+SEGMENT_FORMATS = ("epic", "something_something", "activitynet", "youcook2", "charades")
 LABEL_FORMATS = (*READERS, *SEGMENT_FORMATS)  # what `labels_format:` accepts besides auto / none
 
 
@@ -70,6 +72,19 @@ def _sniff_json(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise LabelError(path, f"cannot read JSON labels ({e})") from None
     found = []
+    from vla_builder.sources.labels.via import is_via
+
+    if is_via(doc):
+        return ["via"]
+    if isinstance(doc, dict):
+        values = [v for v in list(doc.values())[:20] if isinstance(v, dict)]
+        if values and all("timestamps" in v and "sentences" in v for v in values):
+            return ["activitynet"]
+        db = doc.get("database")
+        if isinstance(db, dict) and any(isinstance(v, dict) and isinstance(v.get("annotations"), list) and any(
+                isinstance(a, dict) and "segment" in a and "sentence" in a for a in v["annotations"][:5])
+                for v in list(db.values())[:20]):
+            return ["youcook2"]
     if isinstance(doc, dict):
         anns = doc.get("annotations")
         if isinstance(anns, list) and isinstance(doc.get("videos"), list) and any(
@@ -100,6 +115,8 @@ def _sniff_csv(path: Path) -> list[str]:
     if not rows:
         return ["mot"]  # the MOT reader names an empty file
     header = {c.strip().lower() for c in rows[0]}
+    if {"id", "actions"} <= header:
+        return ["charades"]
     if {"narration", "verb"} & header and ({"start_timestamp", "start_frame", "start_s"} & header):
         return ["epic"]
 
@@ -177,13 +194,30 @@ def read_labels(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     module, func = READERS[fmt]
     reader = getattr(importlib.import_module(f"vla_builder.sources.labels.{module}"), func)
     try:
-        return reader(spec, info)
+        table = reader(spec, info)
     except LabelError:
         raise
     except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
         # a structure the reader did not expect (a number where a record should be, ...): still a clear,
         # per-clip error naming the file, never a bare traceback
         raise LabelError(spec.labels, f"malformed {fmt} labels ({type(e).__name__}: {e})") from None
+    if fmt not in COUNTED_FROM_ONE:
+        check_one_based(spec.labels, table.frame, info, spec)
+    return table
+
+
+COUNTED_FROM_ONE = ("mot", "something_else", "ava")  # formats whose default frame_base is already 1 (or times)
+
+
+def check_one_based(path: Path, frames: np.ndarray, info: VideoInfo, spec: SourceSpec) -> None:
+    """Frame numbers counted from 1 read as counted from 0 put every box one frame late and the last one past the
+    end: refused with the fix when the numbers run 1..N on an N-frame video and frame_base is not set."""
+    if spec.frame_base is not None or not len(frames) or not info.n_frames:
+        return
+    lo, hi = int(np.min(frames)), int(np.max(frames))
+    if lo >= 1 and hi == info.n_frames:
+        raise LabelError(path, f"frame numbers run {lo}..{hi} on a video of {info.n_frames} frames (0.."
+                         f"{info.n_frames - 1}): they look counted from 1 — set frame_base: 1 on the source")
 
 
 def frame_number_map(spec: SourceSpec) -> dict[str, int] | None:

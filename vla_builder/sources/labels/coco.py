@@ -12,6 +12,8 @@ file name, counted from the smallest one.
 
 COCO keypoints: an annotation with `keypoints` [x, y, v, ...] and no usable `bbox` is boxed by its visible points;
 the keypoints are kept (normalized, with visibility) in the table's extras for the actor.
+Polygon `segmentation`s are kept too (extras "polygons": a list of (N, 2) normalized arrays per row, None for RLE or
+none) and `iscrowd` (extras "iscrowd"): the image track points inside a polygon and never names a crowd region.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def read_coco(spec: SourceSpec, info: VideoInfo) -> LabelTable:
         image_frame.update({i: n - base for i, n in numbered})
     rows = []
     keypoints: list[np.ndarray | None] = []
+    polygons: list[list[np.ndarray] | None] = []
+    crowd: list[bool] = []
     dropped: dict[str, int] = {}
     for ann in doc["annotations"]:
         img = ann.get("image_id")
@@ -103,6 +107,8 @@ def read_coco(spec: SourceSpec, info: VideoInfo) -> LabelTable:
                          *[float(v) if v is not None else np.nan for v in bbox], float(ann.get("score", 1.0)),
                          *image_size[img]))
             keypoints.append(kps)
+            polygons.append(_polygons(ann.get("segmentation"), image_size[img]))
+            crowd.append(bool(ann.get("iscrowd", 0)))
         except (TypeError, ValueError):
             dropped["annotation with non-numeric fields"] = dropped.get("annotation with non-numeric fields", 0) + 1
     if not rows:
@@ -118,6 +124,10 @@ def read_coco(spec: SourceSpec, info: VideoInfo) -> LabelTable:
                 kp[i, :, 0] /= a[i, 8]  # normalized like the boxes
                 kp[i, :, 1] /= a[i, 9]
         extras["keypoints"] = kp
+    if any(p is not None for p in polygons) or any(crowd):
+        extras["polygons"] = np.empty(len(rows), dtype=object)
+        extras["polygons"][:] = polygons
+        extras["iscrowd"] = np.asarray(crowd, dtype=bool)
     return finish_table(path, "coco", a[:, 0], a[:, 1], a[:, 2], a[:, 3:7], a[:, 7], names, a[:, 8:10], dropped,
                         extras=extras)
 
@@ -130,6 +140,20 @@ def _keypoints(raw) -> np.ndarray | None:
         return np.asarray(raw, dtype=np.float64).reshape(-1, 3)
     except (TypeError, ValueError):
         return None
+
+
+def _polygons(raw, size: tuple[float, float]) -> list[np.ndarray] | None:
+    """COCO polygon `segmentation` [[x1, y1, x2, y2, ...], ...] -> normalized (N, 2) arrays; None for RLE / absent."""
+    if not isinstance(raw, list) or not raw:
+        return None
+    out = []
+    for part in raw:
+        if isinstance(part, list) and len(part) >= 6 and len(part) % 2 == 0:
+            try:
+                out.append(np.asarray(part, dtype=np.float64).reshape(-1, 2) / np.asarray(size))
+            except (TypeError, ValueError):
+                continue
+    return out or None
 
 
 def _box_of_points(kps: np.ndarray) -> list[float] | None:

@@ -22,7 +22,7 @@ def label_fit(clip: Clip, max_misfit: float = LABEL_MISFIT_MAX) -> str | None:
     """
     dropped = (clip.label_rows or LabelRowCounts.of(clip.labels)).dropped()
     misfit = {r: int(dropped.get(r, 0)) for r in MISFIT_REASONS if dropped.get(r)}
-    size_note = _label_size_misfit(clip)
+    size_note = label_size_misfit(clip)
     if not misfit:
         return size_note
     kept = len(clip.labels) if clip.labels is not None else 0
@@ -42,7 +42,7 @@ def label_fit(clip: Clip, max_misfit: float = LABEL_MISFIT_MAX) -> str | None:
 LABEL_ASPECT_TOL = 0.03  # relative aspect difference above which boxes stated for another frame shape are refused
 
 
-def _label_size_misfit(clip: Clip) -> str | None:
+def label_size_misfit(clip: Clip) -> str | None:
     """The label file states its boxes for a frame size other than the video's: a note when only the scale differs
     (normalized boxes still land right), `LabelFitError` when the shape differs (they would land elsewhere)."""
     labels, info = clip.labels, clip.info

@@ -2,7 +2,7 @@
 rectangle | polygon | circle | line | point ..., group_id; `imageWidth`, `imageHeight`). Every shape becomes the box
 around its points (a circle: centre and a point on the rim). `group_id`, when set, is the track id. The frame of a
 file: the image with the same stem in an image-folder source, else the number at the end of its name minus
-`frame_base` (default 0).
+`frame_base` (default 0). Polygon shapes also keep their outline (extras "polygons", normalized) for the image track.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def read_labelme(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     folder = spec.labels
     assert folder is not None
     dropped: dict[str, int] = {}
-    rows = []
+    rows, polygons = [], []
     for frame, doc in per_frame_documents(spec, ".json", "LabelMe", _parse_labelme, dropped):
         try:
             size = (float(doc.get("imageWidth") or info.width_px), float(doc.get("imageHeight") or info.height_px))
@@ -57,9 +57,14 @@ def read_labelme(spec: SourceSpec, info: VideoInfo) -> LabelTable:
             gid = shape.get("group_id")
             tid = int(gid) if isinstance(gid, int) else -1
             rows.append((frame, tid, str(shape["label"]), x0, y0, x1 - x0, y1 - y0, *size))
+            pts = np.asarray(shape["points"], dtype=np.float64)
+            polygons.append([pts / np.asarray(size)] if shape.get("shape_type", "polygon") == "polygon"
+                            and len(pts) >= 3 else None)
     if not rows:
         raise LabelError(folder, "no usable LabelMe shapes" + (f" (dropped: {dropped})" if dropped else ""))
     class_id, names, strict = encode_class_names([r[2] for r in rows], spec)
     a = np.array([[r[0], r[1], *r[3:]] for r in rows], dtype=np.float64)
+    extra = np.empty(len(polygons), dtype=object)
+    extra[:] = polygons
     return finish_table(folder, "labelme", a[:, 0], a[:, 1], class_id, a[:, 2:6], np.ones(len(a)), names,
-                        a[:, 6:8], dropped, strict_classes=strict)
+                        a[:, 6:8], dropped, strict_classes=strict, extras={"polygons": extra})

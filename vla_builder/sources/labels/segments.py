@@ -5,7 +5,18 @@
   skipped when the file holds several.
 - Something-Something-style clip labels: a JSON list of `{id, label, template, placeholders}`; the clip whose
   name is `id` gets `label` as its caption (the template and placeholders are kept in provenance).
-- `mapping:` segments: `segment_start`, `segment_end`, `text` (see mapping.py).
+- `mapping:` segments: `segment_start`, `segment_end`, `text`, `actor` (see mapping.py).
+- Dense captions, read by the mapping with a built-in preset and detected by content: ActivityNet Captions
+  (`{video_id: {duration, timestamps: [[s, e], ...], sentences: [...]}}`) and YouCook2
+  (`{database: {video_id: {annotations: [{segment: [s, e], sentence}]}}}`); the source's video is found by its
+  name (ActivityNet's `v_` prefix either way), and a file that names only other videos is an error.
+- Charades CSV (`id, ..., script, ..., actions: "c092 11.90 21.20;c147 0.00 12.60"`) with its class list file
+  (`Charades_v1_classes.txt`: `c092 Holding a phone`) beside it for the words (charades.py); VIA 3 video
+  projects' temporal segments (via.py).
+
+Before any frame is decoded: identical consecutive texts (a line repeated on every frame of its speaker) are merged
+into one segment (counted in a warning); spans past the video's end are refused with a units hint (times that
+look like frame numbers: `segment_unit: frame`).
 
 Each segment becomes its own episode: a `SourceSpec` with `start_s` / `end_s` (padded by the recipe's
 `segment_padding_s`), `caption` (whitespace normalized, otherwise verbatim: any language), `caption_origin`
@@ -31,6 +42,16 @@ class Segment:
     end_s: float
     text: str
     origin: str  # "<file>#<row/field>"
+    actor: str | None = None  # whose motion is this segment's action (the speaker, the actor id), when labeled
+
+
+# built-in dense-caption layouts: the mapping that reads each (auto-detected by content, see labels.detect_format)
+PRESETS = {
+    "activitynet": {"records": "*", "video": "$key0", "segment_start": "timestamps[*][0]",
+                    "segment_end": "timestamps[*][1]", "text": "sentences[*]"},
+    "youcook2": {"records": "database.*.annotations", "video": "$key0", "segment_start": "segment[0]",
+                 "segment_end": "segment[1]", "text": "sentence"},
+}
 
 
 def normalize_text(text: str) -> str:
@@ -91,32 +112,45 @@ def read_epic(path: Path, spec: SourceSpec) -> list[Segment]:
     return out
 
 
-def read_mapping_segments(path: Path, spec: SourceSpec) -> list[Segment]:
-    from vla_builder.sources.labels.mapping import _MISSING, get_path, load_records, to_seconds
+def read_mapping_segments(path: Path, spec: SourceSpec, mapping: dict | None = None) -> list[Segment]:
+    from vla_builder.sources.labels.mapping import _MISSING, describe_miss, frame_number, load_records, to_seconds
 
-    m = spec.mapping or {}
+    m = mapping or spec.mapping or {}
     records = load_records(path, m, spec)
     unit = m.get("segment_unit", "s")
     fps = _fps(spec) if unit == "frame" else None
+    base = spec.frame_base or 0
     out, bad = [], []
-    for i, rec in enumerate(records):
+    for rec in records:
         try:
-            start = to_seconds(get_path(rec, m["segment_start"]), unit, fps)
-            end = to_seconds(get_path(rec, m["segment_end"]), unit, fps) if m.get("segment_end") else None
+            if unit == "frame":  # frame numbers count from frame_base; the end frame is the segment's last
+                start_f = frame_number(rec, {"frame": m["segment_start"]}, base)
+                end_f = frame_number(rec, {"frame": m["segment_end"]}, base) if m.get("segment_end") else start_f
+                assert fps is not None
+                start, end = start_f / fps, (end_f + 1) / fps
+            else:
+                start = to_seconds(rec.get(m["segment_start"]), unit, fps)
+                end = to_seconds(rec.get(m["segment_end"]), unit, fps) if m.get("segment_end") else None
         except (ValueError, TypeError) as e:
-            bad.append(f"record {i}: {e}")
+            bad.append(f"{rec.where}: {e}")
             continue
-        text = get_path(rec, m["text"]) if m.get("text") else _MISSING
-        if text is _MISSING or not isinstance(text, str) or not normalize_text(text):
-            bad.append(f"record {i}: no text at '{m.get('text')}'")
+        text = rec.get(m["text"]) if m.get("text") else _MISSING
+        if text is _MISSING or not isinstance(text, str | int | float) or not normalize_text(str(text)):
+            bad.append(f"{rec.where}: no text at '{m.get('text')}'")
             continue
         if end is None or end <= start:
-            bad.append(f"record {i}: end is not after start")
+            bad.append(f"{rec.where}: end is not after start")
             continue
-        where = f"{m.get('records') + '[' + str(i) + '].' if m.get('records') else f'record {i}.'}{m['text']}"
-        out.append(Segment(start, end, normalize_text(text), f"{path.name}#{where}"))
+        actor = rec.get(m["actor"]) if m.get("actor") else _MISSING
+        out.append(Segment(start, end, normalize_text(str(text)), f"{rec.where}.{m['text']}",
+                           None if actor is _MISSING or actor is None else str(actor)))
     if not out:
-        raise LabelError(path, f"mapping: no usable segments ({'; '.join(bad[:5]) or 'no records'})")
+        hint = ""
+        if records:
+            missing = [k for k in ("segment_start", "segment_end", "text") if m.get(k)
+                       and all(r.get(m[k]) is _MISSING for r in records[:50])]
+            hint = "; " + "; ".join(f"{k}: {describe_miss(records, m[k])}" for k in missing) if missing else ""
+        raise LabelError(path, f"mapping: no usable segments ({'; '.join(bad[:5]) or 'no records'}{hint})")
     return out
 
 
@@ -175,32 +209,130 @@ def segment_format(spec: SourceSpec, path: Path) -> str:
     if spec.mapping and spec.mapping.get("segment_start"):
         return "mapping"
     fmt = detect_format(path)
-    if fmt not in ("epic", "something_something"):
-        raise LabelError(path, f"not a segment or caption file (looks like {fmt}); set segments_format: epic|mapping")
+    if fmt not in SEGMENT_FORMATS and fmt != "via":
+        raise LabelError(path, f"not a segment or caption file (looks like {fmt}); set segments_format: one of "
+                         f"{', '.join((*SEGMENT_FORMATS, 'via', 'mapping'))}")
     return fmt
 
 
-def expand_episodes(spec: SourceSpec) -> list[SourceSpec]:
-    """One source -> its episodes: one per labeled segment, or the source with its clip caption; raises LabelError."""
+def read_segments(spec: SourceSpec, path: Path, fmt: str) -> list[Segment]:
+    """The segments of a segment / caption file in the given format (not clip captions)."""
+    if fmt == "epic":
+        return read_epic(path, spec)
+    if fmt in PRESETS:
+        return read_mapping_segments(path, spec, PRESETS[fmt])
+    if fmt == "charades":
+        from vla_builder.sources.labels.charades import read_charades
+
+        return read_charades(path, spec)
+    if fmt == "via":
+        from vla_builder.sources.labels.via import read_via_segments
+
+        return read_via_segments(path, spec)
+    return read_mapping_segments(path, spec)
+
+
+MERGE_GAP_S = 0.5  # identical texts closer than this are one segment (a line repeated on every frame it is said)
+
+
+def merge_repeats(segments: list[Segment]) -> tuple[list[Segment], int]:
+    """Consecutive segments (in time order) with the same text and actor that touch or nearly touch: one segment.
+    Returns (segments, how many were merged away)."""
+    ordered = sorted(segments, key=lambda s: (s.start_s, s.end_s))
+    out: list[Segment] = []
+    for seg in ordered:
+        last = out[-1] if out else None
+        if last is not None and seg.text == last.text and seg.actor == last.actor \
+                and seg.start_s <= last.end_s + MERGE_GAP_S:
+            out[-1] = dataclasses.replace(last, end_s=max(last.end_s, seg.end_s))
+        else:
+            out.append(seg)
+    return out, len(ordered) - len(out)
+
+
+def source_length_s(spec: SourceSpec) -> tuple[float | None, float]:
+    """(duration in s or None, fps) of the source from its probe (no decode)."""
+    from vla_builder.sources.video import probe, probe_images
+
+    info = probe(spec.video) if spec.video is not None else probe_images(spec.media, spec.frames_fps or 0)
+    duration = info.duration_s
+    if not duration and info.n_frames and info.fps:
+        duration = info.n_frames / info.fps
+    return duration, float(info.fps)
+
+
+def check_span(segments: list[Segment], spec: SourceSpec, path: Path, fmt: str,
+               warnings: list[str] | None) -> list[Segment]:
+    """Segments against the video's length, before any decode: times in the wrong unit are refused with the likely
+    fix; a segment that starts past the end is refused; one that ends a little past it is cut at the end."""
+    try:
+        duration, fps = source_length_s(spec)
+    except Exception:  # noqa: BLE001 — an unreadable video fails its clip with the decoder's reason later
+        return segments
+    if not duration:
+        return segments
+    unit = (spec.mapping or {}).get("segment_unit", "s") if fmt == "mapping" else "s"
+    latest = max(s.end_s for s in segments)
+    if latest <= duration + 1.0 / fps:
+        return [dataclasses.replace(s, end_s=min(s.end_s, duration)) for s in segments]
+    past = [s for s in segments if s.start_s >= duration]
+    hint = ""
+    if unit == "s" and latest <= duration * fps * 1.01:
+        hint = (f" — times look like frame numbers (the latest, {latest:g}, fits the video's "
+                f"{duration * fps:.0f} frames): segment_unit: frame?")
+    elif unit == "s" and latest <= duration * 1000 * 1.01:
+        hint = f" — times look like milliseconds (the latest, {latest:g}): segment_unit: ms?"
+    elif unit == "frame":
+        hint = " — frame numbers past the last frame: another video's labels, or another frame rate?"
+    if hint or past:
+        first = past[0] if past else max(segments, key=lambda s: s.end_s)
+        raise LabelError(path, f"{len(past) or 1} of {len(segments)} segment(s) end past the video's end "
+                         f"({spec.media.name} is {duration:.2f} s; e.g. {first.origin} at "
+                         f"[{first.start_s:g}, {first.end_s:g}] s){hint}")
+    cut = [s for s in segments if s.end_s > duration]
+    if warnings is not None and cut:
+        warnings.append(f"{path.name}: {len(cut)} segment(s) end past the video's end ({duration:.2f} s): cut there")
+    return [dataclasses.replace(s, end_s=min(s.end_s, duration)) for s in segments]
+
+
+def expand_episodes(spec: SourceSpec, warnings: list[str] | None = None) -> list[SourceSpec]:
+    """One source -> its episodes: one per labeled segment, or the source with its clip caption; raises LabelError.
+    `warnings` (when given) collects what was changed on the way (merged repeats, spans cut at the video's end)."""
     if spec.captions is not None and spec.caption is None:
         caption, origin, variants = read_clip_caption(spec.captions, spec)
         spec = dataclasses.replace(spec, caption=caption, caption_origin=origin, caption_variants=variants)
     path = spec.segments
+    fmt = None
     if path is None and spec.labels is not None and spec.segment is None:
         # a segment/caption file given as `labels:` (e.g. an EPIC CSV), or a mapping with segments
         if spec.mapping and spec.mapping.get("segment_start"):
             path = spec.labels
-        elif spec.labels_format in SEGMENT_FORMATS or (
-                spec.labels_format == "auto" and spec.mapping is None and spec.labels.is_file()
-                and spec.labels.suffix.lower() in {".csv", ".json"} and _quiet_format(spec.labels) in SEGMENT_FORMATS):
-            path = spec.labels
+        elif spec.labels_format in (*SEGMENT_FORMATS, "via"):
+            path, fmt = spec.labels, spec.labels_format
+        elif spec.labels_format == "auto" and spec.mapping is None and spec.labels.is_file() \
+                and spec.labels.suffix.lower() in {".csv", ".json"}:
+            fmt = _quiet_format(spec.labels)
+            path = spec.labels if fmt in (*SEGMENT_FORMATS, "via") else None
     if path is None:
         return [spec]
-    fmt = segment_format(spec, path)
+    fmt = segment_format(spec, path) if spec.segments is not None or fmt is None else fmt
     if fmt == "something_something":
         caption, origin, variants = read_clip_caption(path, spec)
         return [dataclasses.replace(spec, caption=caption, caption_origin=origin, caption_variants=variants)]
-    segments = read_epic(path, spec) if fmt == "epic" else read_mapping_segments(path, spec)
+    segments = read_segments(spec, path, fmt)
+    if not segments:
+        return [spec]
+    if fmt == "mapping" and warnings is not None:
+        from vla_builder.sources.labels.mapping import other_video_note
+
+        note = other_video_note(path, spec)
+        if note:
+            warnings.append(note)
+    segments, merged = merge_repeats(segments)
+    if merged and warnings is not None:
+        warnings.append(f"{path.name}: {merged} repeat(s) of an identical consecutive text merged: "
+                        f"{len(segments)} distinct segment(s)")
+    segments = check_span(segments, spec, path, fmt, warnings)
     if spec.segments_as == "subtasks":
         subtasks = tuple(sorted((s.start_s, s.end_s, s.text, s.origin) for s in segments))
         return [dataclasses.replace(spec, label_subtasks=subtasks,
@@ -210,8 +342,9 @@ def expand_episodes(spec: SourceSpec) -> list[SourceSpec]:
     for i, seg in enumerate(segments):
         out.append(dataclasses.replace(
             spec, start_s=max(0.0, seg.start_s - pad), end_s=seg.end_s + pad, caption=seg.text,
-            caption_origin=seg.origin, segment=f"segment {i + 1} of {len(segments)} in {path.name} "
-                                               f"[{seg.start_s:.3f}, {seg.end_s:.3f}] s, padding {pad:g} s"))
+            caption_origin=seg.origin, segment_actor=seg.actor,
+            segment=f"segment {i + 1} of {len(segments)} in {path.name} "
+                    f"[{seg.start_s:.3f}, {seg.end_s:.3f}] s, padding {pad:g} s"))
     return out
 
 
