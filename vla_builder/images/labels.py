@@ -92,7 +92,7 @@ def _mapping_per_image(src: ImageSourceConfig, files: list[Path], sizes: dict, l
     """A folder of per-image label documents (AI Hub image sets ship one JSON per image) read with the recipe's
     `mapping:`: a document belongs to the image with the same stem; its `records` are that image's boxes."""
     from vla_builder.sources.labels import count, encode_class_names, finish_table
-    from vla_builder.sources.labels.mapping import _MISSING, get_path, load_records, read_box
+    from vla_builder.sources.labels.mapping import _MISSING, load_records, read_box
 
     mapping = src.mapping.as_dict() if src.mapping is not None else {}
     index = {f.stem: i for i, f in enumerate(files)}
@@ -117,15 +117,14 @@ def _mapping_per_image(src: ImageSourceConfig, files: list[Path], sizes: dict, l
             except ValueError as e:
                 count(dropped, f"record without a usable box ({e})")
                 continue
-            cls = get_path(rec, mapping["class"]) if mapping.get("class") else "object"
+            cls = rec.get(mapping["class"]) if mapping.get("class") else "object"
             if cls is _MISSING or cls is None or isinstance(cls, dict | list):
                 count(dropped, "record without a class name")
                 continue
             rows.append((index[doc.stem], x, y, w, h))
             names.append(str(cls))
             size_rows.append(size)
-            attrs.append({k: get_path(rec, k) for k in mapping.get("attributes") or []
-                          if get_path(rec, k) is not _MISSING})
+            attrs.append({k: rec.get(k) for k in mapping.get("attributes") or [] if rec.get(k) is not _MISSING})
     if not rows:
         raise LabelError(labels, "mapping: no usable boxes in the folder" + (f" (dropped: {dropped})" if dropped
                                                                            else ""))
