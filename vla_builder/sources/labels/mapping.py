@@ -415,6 +415,29 @@ def read_box(record: Record | Any, mapping: dict) -> tuple[float, float, float, 
     return as_xywh(tuple(_number(v) for v in raw), fmt)
 
 
+def record_box(rec: Record, mapping: dict, dropped: dict[str, int]) -> tuple[float, float, float, float] | None:
+    """The record's box (x, y, w, h in the mapping's units), or None with the reason counted in `dropped`."""
+    try:
+        return read_box(rec, mapping)
+    except ValueError as e:
+        count(dropped, f"record without a usable box ({e})")
+        return None
+
+
+def record_class(rec: Record, mapping: dict, dropped: dict[str, int]) -> str | None:
+    """The record's class name (`class:`; "object" without one), or None with the reason counted in `dropped`."""
+    cls = rec.get(mapping["class"]) if mapping.get("class") else "object"
+    if cls is _MISSING or cls is None or isinstance(cls, dict | list):
+        count(dropped, "record without a class name")
+        return None
+    return str(cls)
+
+
+def record_attributes(rec: Record, mapping: dict) -> dict[str, Any]:
+    """The record's `attributes:` that it holds."""
+    return {k: v for k in mapping.get("attributes") or [] if (v := rec.get(k)) is not _MISSING}
+
+
 def frame_number(rec: Record, mapping: dict, base: int) -> int:
     """A record's frame (0-based): `frame:` (a number, or a name ending in one: `$file`, `frame_0012`) minus base."""
     path = mapping.get("frame") or "$file"
@@ -440,11 +463,10 @@ def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     rows, names, attrs = [], [], []
     base = spec.frame_base or 0
     for rec in records:
-        try:
-            x, y, w, h = read_box(rec, mapping)
-        except ValueError as e:
-            count(dropped, f"record without a usable box ({e})")
+        box = record_box(rec, mapping, dropped)
+        if box is None:
             continue
+        x, y, w, h = box
         try:
             if mapping.get("frame") or (path.is_dir() and not mapping.get("time_s")):
                 frames = [frame_number(rec, mapping, base)]
@@ -474,11 +496,10 @@ def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
                     count(dropped, "record without a track id")
                     continue
                 tid = _string_id(str(raw))  # ids like "person_1": stable numbers per name
-        cls = rec.get(mapping["class"]) if mapping.get("class") else "object"
-        if cls is _MISSING or cls is None or isinstance(cls, dict | list):
-            count(dropped, "record without a class name")
+        cls = record_class(rec, mapping, dropped)
+        if cls is None:
             continue
-        extra = {k: v for k in mapping.get("attributes") or [] if (v := rec.get(k)) is not _MISSING}
+        extra = record_attributes(rec, mapping)
         try:
             size = frame_size(rec, mapping, info)
         except ValueError as e:
