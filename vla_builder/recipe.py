@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from vla_builder.config import StrictConfig
 from vla_builder.runners import RunnerConfig
+from vla_builder.schema import IMAGE_SIZE_HW
 from vla_builder.sinks.encode import VideoConfig
 from vla_builder.sources.split import SplitConfig
 from vla_builder.stages.detect_track import DetectorConfig, TracksConfig
@@ -143,7 +144,7 @@ class Recipe(StrictConfig):
     max_episode_s: float | None = Field(120.0, gt=0)
     output: str = "out/dataset"
     data_root: str | None = None  # when set, every source and label path must resolve inside this folder
-    image_size: tuple[int, int] = (480, 640)  # (height, width) of the written camera; frames are letterboxed
+    image_size: tuple[int, int] = IMAGE_SIZE_HW  # (height, width) of the written camera; frames are letterboxed
     # decode backend (sources/video.py): auto = opencv, else pyav; nvdec = PyNvVideoCodec on a GPU. One asked for
     # that cannot decode a file fails that clip with the reason (no silent switch)
     decoder: Literal["auto", "opencv", "pyav", "decord", "nvdec"] = "auto"
@@ -164,6 +165,22 @@ class Recipe(StrictConfig):
         if any(x < 16 or x > 4096 or x % 2 for x in v):
             raise ValueError("height and width must be even numbers in 16..4096 (video encoders need even sizes)")
         return v
+
+
+class RecipeFile:
+    """A track's recipe read from a file (image and text tracks): inputs are relative to its folder (`base`), the
+    output defaults to out/<name>."""
+
+    recipe: Any
+    path: Path
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+    @property
+    def output(self) -> Path:
+        return Path(self.recipe.output or f"out/{self.recipe.name}")
 
 
 class LoadedRecipe:

@@ -11,6 +11,7 @@ For a wrist camera (or no tracks) the end effector is the camera: the action is 
 
 from __future__ import annotations
 
+IMAGE_SIZE_HW = (480, 640)  # (height, width) of the stored camera frames unless the recipe says (`image_size`)
 STATE_NAMES = ("ee_x", "ee_y", "ee_w", "ee_h", "gripper", "actor_visible")
 ACTION_NAMES = ("ee_dx", "ee_dy", "ee_dscale", "ee_drot", "gripper")
 GRIPPER = ACTION_NAMES.index("gripper")  # the gripper's index in the action

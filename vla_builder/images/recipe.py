@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from vla_builder.config import StrictConfig
-from vla_builder.recipe import MappingConfig, RecipeError, read_recipe_data, validation_problems
+from vla_builder.recipe import MappingConfig, RecipeError, RecipeFile, read_recipe_data, validation_problems
 
 RECORD_KINDS = ("pointing", "referring", "spatial_vqa", "action")
 # the label formats that describe still images (the video-only ones: mot, cvat_video, youtube_vis, ava, segments)
@@ -98,17 +98,9 @@ class ImagesRecipe(StrictConfig):
 
 
 @dataclass(frozen=True)
-class LoadedImagesRecipe:
+class LoadedImagesRecipe(RecipeFile):
     recipe: ImagesRecipe
     path: Path
-
-    @property
-    def base(self) -> Path:
-        return self.path.parent
-
-    @property
-    def output(self) -> Path:
-        return Path(self.recipe.output or f"out/{self.recipe.name}")
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative).expanduser()

@@ -18,6 +18,7 @@ import numpy as np
 
 from vla_builder.boxes import fit_size, letterbox
 from vla_builder.pipeline import Stage
+from vla_builder.schema import IMAGE_SIZE_HW
 from vla_builder.prefetch import start_lerobot_import
 from vla_builder.sources.grid import grid_samples, sample_to_grid
 from vla_builder.sources.lazy_frames import DiskFrames, GridFrames
@@ -31,7 +32,7 @@ SEEK_MARGIN_S = 0.01  # a stream opened for a time span starts this much before 
 @dataclass
 class DecodeStage(Stage):
     fps: int
-    image_size: tuple[int, int] = (480, 640)  # (h, w) the frames must fit in
+    image_size: tuple[int, int] = IMAGE_SIZE_HW  # (h, w) the frames must fit in
     backend: str = "auto"
 
     name: ClassVar[str] = "decode"
@@ -39,9 +40,9 @@ class DecodeStage(Stage):
     makes: ClassVar[tuple[str, ...]] = ("frames",)
 
     stream: bool = True  # False: hold the clip decoded in memory (small clips, tests); True: decode again per pass
-    # streaming: also keep small grey frames of this size from the first pass (motion's default input: it then needs
-    # no second decode; None: keep none)
-    gray_max_side_px: int | None = 320
+    # streaming: also keep small grey frames of this size from the first pass (the build passes motion's
+    # `max_side_px`: motion then needs no second decode; None: keep none)
+    gray_max_side_px: int | None = None
 
     def process(self, clip: Clip) -> Clip:
         import cv2

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from vla_builder.config import StrictConfig
-from vla_builder.recipe import RecipeError, read_recipe_data, validation_problems  # one error type for both tracks: the CLI reports them alike
+from vla_builder.recipe import RecipeError, RecipeFile, read_recipe_data, validation_problems  # one error type for both tracks: the CLI reports them alike
 
 # What each task reads from an input record; `fields` maps a role to the key (dotted for nested) in the input.
 ROLES: dict[str, tuple[str, ...]] = {
@@ -130,18 +130,10 @@ class TextRecipe(StrictConfig):
 
 
 @dataclass(frozen=True)
-class LoadedTextRecipe:
+class LoadedTextRecipe(RecipeFile):
     recipe: TextRecipe
     path: Path
     files: tuple[tuple[Path, ...], ...]  # per source, the files it matched (sorted: a stable record order)
-
-    @property
-    def base(self) -> Path:
-        return self.path.parent
-
-    @property
-    def output(self) -> Path:
-        return Path(self.recipe.output or f"out/{self.recipe.name}")
 
     def display(self, file: Path) -> str:
         """A file as named in records and manifest: relative to the recipe, so outputs do not embed tmp paths."""
