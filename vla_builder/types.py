@@ -96,7 +96,8 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class LabelTable:
-    """Boxes as a label file states them, one row per box, in *source frame indices* (0-based decode order)."""
+    """Boxes as a label file states them, one row per box, in *source frame indices* (0-based decode order) — and
+    the one container of box rows: a detector's boxes of one frame are a table too (`of_frame`)."""
 
     frame: np.ndarray  # (R,) int, 0-based source frame index
     track_id: np.ndarray  # (R,) int, -1 where the format carries no id
@@ -122,6 +123,15 @@ class LabelTable:
 
     def span(self) -> tuple[int, int] | None:
         return (int(self.frame.min()), int(self.frame.max())) if len(self) else None
+
+    @staticmethod
+    def of_frame(boxes_xyxy: np.ndarray, score: np.ndarray, class_name: np.ndarray, frame: int = 0,
+                 fmt: str = "detections") -> LabelTable:
+        """Boxes found in one frame (a detector's: no track ids), normalized xyxy."""
+        boxes = np.asarray(boxes_xyxy).reshape(-1, 4)
+        return LabelTable(np.full(len(boxes), frame, int), np.full(len(boxes), -1, int),
+                          np.asarray(class_name, dtype=object).reshape(-1), boxes, np.asarray(score).reshape(-1),
+                          format=fmt)
 
     @staticmethod
     def empty(path: Path | None = None, fmt: str = "none") -> LabelTable:

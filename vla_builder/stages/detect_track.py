@@ -37,7 +37,6 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from vla_builder.detect.detections import Detections
 from vla_builder.detect.hands import HandDetector
 from vla_builder.config import StrictConfig
 from vla_builder.pipeline import Resources, Stage
@@ -46,7 +45,7 @@ from vla_builder.tracking.bytetrack import ByteTrackConfig, track_clip
 from vla_builder.tracking.grid import detections_to_tracks, grid_coverage, labels_to_grid
 from vla_builder.actor import is_manipulator
 from vla_builder.tracking.propagation import FlowField, propagation_priors, refine_with_detections
-from vla_builder.types import Clip, TrackSet
+from vla_builder.types import Clip, LabelTable, TrackSet
 
 MODES = ("auto", "dense", "associate", "sparse", "detect")  # TracksConfig.mode
 
@@ -150,8 +149,8 @@ class DetectTrackStage(Stage):
         self.setup()
         return self._detector
 
-    def detect(self, rgb: np.ndarray) -> tuple[list[Detections], list[np.ndarray]]:
-        """Detections and (fresh, per-clip) ByteTrack ids for every sample."""
+    def detect(self, rgb: np.ndarray) -> tuple[list[LabelTable], list[np.ndarray]]:
+        """Detections (a `LabelTable` per sample) and (fresh, per-clip) ByteTrack ids for every sample."""
         dets = self.detector.detect(rgb)
         return dets, track_clip(dets, self.tracker)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from vla_builder.boxes import from_cxcywh, iou_matrix, to_cxcywh
 from vla_builder.tracking.association import linear_sum_assignment
-from vla_builder.detect.detections import Detections
+from vla_builder.types import LabelTable
 
 
 @dataclass(frozen=True)
@@ -119,14 +119,14 @@ class ByteTracker:
         self.confirmed: list[_Track] = []  # every track that ever got an id (removed ones included)
         self.next_id = 1
 
-    def _cost(self, tracks: list[_Track], dets: Detections, idx: np.ndarray, fuse: bool) -> np.ndarray:
+    def _cost(self, tracks: list[_Track], dets: LabelTable, idx: np.ndarray, fuse: bool) -> np.ndarray:
         if not tracks or len(idx) == 0:
             return np.ones((len(tracks), len(idx)))
         iou = iou_matrix(np.stack([t.box for t in tracks]), dets.boxes_xyxy[idx])
-        sim = iou * dets.scores[idx][None, :] if fuse else iou
+        sim = iou * dets.score[idx][None, :] if fuse else iou
         cost = 1.0 - sim
         if self.config.class_aware:
-            same = np.array([t.class_name for t in tracks], dtype=object)[:, None] == dets.class_names[idx][None, :]
+            same = np.array([t.class_name for t in tracks], dtype=object)[:, None] == dets.class_name[idx][None, :]
             cost[~same] = 1.0 + 1e-3  # above every threshold: never matched
         return cost
 
@@ -139,9 +139,9 @@ class ByteTracker:
         mr, mc = {r for r, _ in pairs}, {c for _, c in pairs}
         return pairs, [r for r in range(cost.shape[0]) if r not in mr], [c for c in range(cost.shape[1]) if c not in mc]
 
-    def _apply(self, track: _Track, dets: Detections, d: int) -> None:
+    def _apply(self, track: _Track, dets: LabelTable, d: int) -> None:
         track.mean, track.cov = self.kf.update(track.mean, track.cov, np.asarray(to_cxcywh(dets.boxes_xyxy[d]), float))
-        track.score = float(dets.scores[d])
+        track.score = float(dets.score[d])
         track.last_frame = self.frame
         track.det_index = d
         track.hits.append((self.frame, d))
@@ -170,7 +170,7 @@ class ByteTracker:
         if best is not None:
             lost.anchor, lost.carrier_anchor = lost.mean[0:2].copy(), best.mean[0:2].copy()
 
-    def update(self, dets: Detections) -> np.ndarray:
+    def update(self, dets: LabelTable) -> np.ndarray:
         """Track ids (N,) for this frame's detections: the confirmed track each one belongs to, else -1."""
         cfg = self.config
         self.frame += 1
@@ -185,7 +185,7 @@ class ByteTracker:
                 t.mean[0:2] = t.anchor + (t.carrier.mean[0:2] - t.carrier_anchor)
                 t.mean[4:6] = t.carrier.mean[4:6]
 
-        scores = dets.scores if len(dets) else np.zeros(0)
+        scores = dets.score if len(dets) else np.zeros(0)
         wh_ok = (dets.boxes_xyxy[:, 2] > dets.boxes_xyxy[:, 0]) & (dets.boxes_xyxy[:, 3] > dets.boxes_xyxy[:, 1])
         high = np.nonzero(wh_ok & (scores >= cfg.high_score))[0]
         low = np.nonzero(wh_ok & (scores > cfg.low_score) & (scores < cfg.high_score))[0]
@@ -220,7 +220,7 @@ class ByteTracker:
             if scores[d] < cfg.new_track_score:
                 continue
             mean, cov = self.kf.initiate(np.asarray(to_cxcywh(dets.boxes_xyxy[d]), float))
-            t = _Track(mean, cov, str(dets.class_names[d]), float(scores[d]), self.frame, self.frame, d,
+            t = _Track(mean, cov, str(dets.class_name[d]), float(scores[d]), self.frame, self.frame, d,
                        hits=[(self.frame, d)])
             if self.frame == 0:
                 self._confirm(t)  # nothing to confuse it with on the first frame (as ByteTrack does)
@@ -246,7 +246,7 @@ class ByteTracker:
         return ids
 
 
-def track_clip(detections: list[Detections], config: ByteTrackConfig | None = None) -> list[np.ndarray]:
+def track_clip(detections: list[LabelTable], config: ByteTrackConfig | None = None) -> list[np.ndarray]:
     """Offline ByteTrack over a whole clip with a fresh tracker: ids (N_t,) per frame, -1 for untracked detections.
 
     Unlike online output, a track's first detection (the frame before it was confirmed) gets its id too: the whole
