@@ -1,6 +1,6 @@
 """One per-step motion driver over backend operations.
 
-Every motion backend — OpenCV's DIS / Farneback (`reference.OpenCVMotion`), the `lk` method's NumPy spec
+Every motion backend — OpenCV's DIS / Farneback (`stages.motion.OpenCVMotion`), the `lk` method's NumPy spec
 (`reference_lk.ReferenceLKMotion`) and its kernels on the CPU or the GPU (`cuda.KernelMotion`) — is a set of
 operations on grey frames; `run_motion` owns the clip's arrays and the loop over frame steps, so the output's shape
 and conventions (entry t describes t -> t+1, the last entry identity / NaN / 0) are written once.

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from vla_builder.kernels.driver import PairwiseOps
-
 DIS_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 
 
@@ -129,30 +127,3 @@ def motion_energy(prev_gray: np.ndarray, next_gray: np.ndarray) -> float:
     """Mean absolute frame difference in [0, 1]: near 0 when nothing moves, high at cuts."""
     return float(np.mean(np.abs(prev_gray.astype(np.int16) - next_gray.astype(np.int16)))) / 255.0
 
-
-class OpenCVMotion(PairwiseOps):
-    """The `dis` / `farneback` methods as the motion driver's operations (`kernels/driver.py`): one frame pair per
-    step, OpenCV flow, box medians, a RANSAC similarity of the background."""
-
-    def __init__(self, method: str, preset: str, max_side_px: int, ignore_bottom_frac: float = 0.0):
-        self.method, self.preset, self.max_side_px, self.ignore_bottom_frac = method, preset, max_side_px, \
-            ignore_bottom_frac
-
-    def grays(self, rgb):
-        # streamed frames keep the grey frames of the decode pass (GridFrames.grays): no second decode
-        g = rgb.grays(self.max_side_px) if hasattr(rgb, "grays") else [to_gray(f, self.max_side_px) for f in rgb]
-        return g, g[0].shape[0], g[0].shape[1]
-
-    def energy(self, grays, t_count: int) -> np.ndarray:
-        return np.array([motion_energy(grays[t], grays[t + 1]) for t in range(t_count - 1)])
-
-    def pair(self, prev_gray, next_gray, boxes_xyxy: np.ndarray, h: int, w: int):
-        flow = dense_flow(prev_gray, next_gray, self.method, self.preset)
-        mask = background_mask(*flow.shape[:2], boxes_xyxy)
-        if self.ignore_bottom_frac > 0:
-            mask[int(round(flow.shape[0] * (1 - self.ignore_bottom_frac))) :] = False
-        return (box_flow_norm(flow, boxes_xyxy), *global_motion_norm(flow, mask))
-
-    def describe(self, h: int, w: int) -> str:
-        preset = f" {self.preset}" if self.method == "dis" else ""
-        return f"opencv ({self.method}{preset}, {w}x{h})"

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from vla_builder.kernels import KernelUnavailable, cuda_available
 from vla_builder.kernels import reference as ref
-from vla_builder.kernels.driver import run_motion
+from vla_builder.kernels.driver import PairwiseOps, run_motion
 from vla_builder.config import StrictConfig
 from vla_builder.pipeline import Resources, Stage
 from vla_builder.types import Clip, Motion
@@ -141,10 +141,40 @@ class MotionStage(Stage):
         return run_motion(backend_ops(self.config, self.backend), rgb, boxes)
 
 
+class OpenCVMotion(PairwiseOps):
+    """The `dis` / `farneback` methods as the motion driver's operations: one frame pair per step, OpenCV flow
+    (`kernels/reference.py`), box medians, a RANSAC similarity of the background. Holds the config: a setting of
+    these methods is declared and used in this file."""
+
+    def __init__(self, config: MotionConfig):
+        self.config = config
+
+    def grays(self, rgb):
+        # streamed frames keep the grey frames of the decode pass (GridFrames.grays): no second decode
+        side = self.config.max_side_px
+        g = rgb.grays(side) if hasattr(rgb, "grays") else [ref.to_gray(f, side) for f in rgb]
+        return g, g[0].shape[0], g[0].shape[1]
+
+    def energy(self, grays, t_count: int) -> np.ndarray:
+        return np.array([ref.motion_energy(grays[t], grays[t + 1]) for t in range(t_count - 1)])
+
+    def pair(self, prev_gray, next_gray, boxes_xyxy: np.ndarray, h: int, w: int):
+        c = self.config
+        flow = ref.dense_flow(prev_gray, next_gray, c.method, c.preset)
+        mask = ref.background_mask(*flow.shape[:2], boxes_xyxy)
+        if c.ignore_bottom_frac > 0:
+            mask[int(round(flow.shape[0] * (1 - c.ignore_bottom_frac))) :] = False
+        return (ref.box_flow_norm(flow, boxes_xyxy), *ref.global_motion_norm(flow, mask))
+
+    def describe(self, h: int, w: int) -> str:
+        preset = f" {self.config.preset}" if self.config.method == "dis" else ""
+        return f"opencv ({self.config.method}{preset}, {w}x{h})"
+
+
 def backend_ops(config: MotionConfig, backend: str):
     """The operations of `backend` with the config's settings, for the one motion driver (`kernels/driver.py`)."""
     if backend == "opencv":
-        return ref.OpenCVMotion(config.method, config.preset, config.max_side_px, config.ignore_bottom_frac)
+        return OpenCVMotion(config)
     if backend == "lk-numpy":
         from vla_builder.kernels.reference_lk import ReferenceLKMotion
 
