@@ -13,6 +13,7 @@ from vla_builder.sinks.encode import EncodeError, PreEncodedVideo, VideoConfig, 
 from vla_builder.sources.grid import sample_to_grid
 from vla_builder.sources.video import choose_decoder, probe
 from vla_builder.stages.decode import DecodeStage
+from vla_builder.stages.motion import MotionConfig
 from vla_builder.types import Clip, LabelTable, SourceSpec
 
 
@@ -69,7 +70,9 @@ def test_pre_encoded_video_refuses_a_count_mismatch(tmp_path):
 def _decode(video: Path, spec: SourceSpec, fps: int, stream: bool):
     info = probe(video)
     clip = Clip("c", spec, info=info, labels=LabelTable.empty())
-    return DecodeStage(fps=fps, image_size=(48, 64), stream=stream).process(clip)
+    # grey frames kept at motion's size, as the build asks (build.PipelineFactory)
+    gray = MotionConfig().max_side_px
+    return DecodeStage(fps=fps, image_size=(48, 64), stream=stream, gray_max_side_px=gray).process(clip)
 
 
 def test_streamed_frames_equal_held_frames_and_hold_nothing(counted_video):
