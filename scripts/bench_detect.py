@@ -11,7 +11,7 @@ boxes than with a trained model, so its share is a lower bound). `--weights` tak
 
 Prints images/s for: predict() one image per call, predict() with a list of `--batch` images, our path from host
 (NumPy) frames, and (on CUDA) our path from frames already on the GPU (as NVDEC decode would leave them).
-Timings include everything from uint8 frames to per-frame Detections on the host, after `--warmup` batches.
+Timings include everything from uint8 frames to per-frame LabelTable on the host, after `--warmup` batches.
 The target on an H100 is >= 2000 images/s for the batched path at 640 px with a small model.
 """
 

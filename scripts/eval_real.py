@@ -67,7 +67,7 @@ def measure(out: Path) -> list[dict]:
     """Per episode: clip id, frames, gripper and visible-actor fractions, inferred interactions, task."""
     import pyarrow.parquet as pq
 
-    from vla_builder.stages.trajectory import GRIPPER, STATE_NAMES
+    from vla_builder.schema import GRIPPER, STATE_NAMES
 
     visible = STATE_NAMES.index("actor_visible")
     prov = [json.loads(line) for line in (out / "meta" / "provenance.jsonl").read_text().splitlines()]

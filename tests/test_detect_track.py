@@ -15,7 +15,6 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 import numpy as np
 import pytest
 
-from vla_builder.detect.detections import Detections
 from vla_builder.detect.metrics import hota, mot_metrics, propagation_quality
 from vla_builder.pipeline import Pipeline
 from vla_builder.sources.labels import read_labels
@@ -24,10 +23,10 @@ from vla_builder.stages.decode import DecodeStage
 from vla_builder.stages.detect_track import DetectTrackError, DetectTrackStage
 from vla_builder.stages.probe import LabelsStage, ProbeStage
 from vla_builder.synthetic import CLASSES, make_scene
-from vla_builder.tracking.association import iou_matrix
+from vla_builder.boxes import iou_matrix
 from vla_builder.tracking.bytetrack import ByteTracker, track_clip
 from vla_builder.tracking.grid import labels_to_grid
-from vla_builder.types import Clip, SourceSpec, TrackSet
+from vla_builder.types import Clip, LabelTable, SourceSpec, TrackSet
 
 WEIGHTS = Path(__file__).parent / "assets" / "detector" / "synthetic_yolo.pt"
 IMGSZ = 320
@@ -117,8 +116,8 @@ def test_batched_path_matches_predict(detector, scenes):
         iou = iou_matrix(a.boxes_xyxy, b.boxes_xyxy)
         j = iou.argmax(axis=1)
         assert iou.max(axis=1).min() > 0.98
-        assert list(a.class_names) == list(b.class_names[j])
-        np.testing.assert_allclose(a.scores, b.scores[j], atol=0.02)
+        assert list(a.class_name) == list(b.class_name[j])
+        np.testing.assert_allclose(a.score, b.score[j], atol=0.02)
 
 
 def test_class_filter_and_mapping(scenes):
@@ -126,7 +125,7 @@ def test_class_filter_and_mapping(scenes):
 
     det = UltralyticsDetector(WEIGHTS, class_map={"cup": "mug"}, imgsz=IMGSZ, device="cpu")
     out = det.detect(frames_of(scenes["idle"])[:4])
-    names = {n for d in out for n in d.class_names}
+    names = {n for d in out for n in d.class_name}
     assert names == {"mug"}  # only the mapped class is kept, under its label-side name
 
 
@@ -162,7 +161,7 @@ def test_bytetrack_keeps_ids_through_a_weak_and_a_missed_detection():
             scores[0] = 0.15  # a weak detection: ByteTrack's second round keeps the track on it
         if t == 12:
             boxes, scores = boxes[1:], scores[1:]  # a missed detection: the track is lost, then found again
-        dets.append(Detections(np.array(boxes, np.float32), np.array(scores, np.float32),
+        dets.append(LabelTable.of_frame(np.array(boxes, np.float32), np.array(scores, np.float32),
                                np.array(["cup"] * len(boxes), dtype=object)))
     ids = track_clip(dets)
     assert ids[0].tolist() == [1, 2]
@@ -172,7 +171,7 @@ def test_bytetrack_keeps_ids_through_a_weak_and_a_missed_detection():
 
 
 def test_tracker_state_is_fresh_per_instance_and_deterministic():
-    d = Detections(np.array([[0.1, 0.1, 0.2, 0.2]], np.float32), np.array([0.9], np.float32),
+    d = LabelTable.of_frame(np.array([[0.1, 0.1, 0.2, 0.2]], np.float32), np.array([0.9], np.float32),
                    np.array(["box"], dtype=object))
     a, b = ByteTracker(), ByteTracker()
     assert a.update(d).tolist() == [1]

@@ -57,11 +57,11 @@ def test_one_bare_hand_found_in_nearly_every_frame_and_moves_smoothly(one_hand):
     assert max(len(d) for d in found.detections) == 1  # one hand in the video, never a second (false) one
     for t, d in enumerate(found.detections):
         if len(d):
-            assert list(d.class_names) == [HAND]
-            assert d.boxes_xyxy.dtype == np.float32 and d.scores.dtype == np.float32
+            assert list(d.class_name) == [HAND]
+            assert d.boxes_xyxy.dtype == np.float32 and d.score.dtype == np.float32
             b = d.boxes_xyxy[0]
             assert 0 <= b[0] < b[2] <= 1 and 0 <= b[1] < b[3] <= 1
-            assert 0.5 < d.scores[0] <= 1
+            assert 0.5 < d.score[0] <= 1
             assert found.landmarks[t].shape == (1, 21, 2) and found.handedness[t][0] in ("Left", "Right")
             # the box holds every landmark
             lm = found.landmarks[t][0]
@@ -89,7 +89,7 @@ def test_two_hands_over_blocks_found_in_most_frames(blocks):
     again = HandDetector(max_num_hands=2).detect_hands(blocks)
     for a, b in zip(found.detections, again.detections, strict=True):
         np.testing.assert_array_equal(a.boxes_xyxy, b.boxes_xyxy)
-        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_array_equal(a.score, b.score)
 
 
 def test_stage_adds_hand_tracks_to_an_unlabeled_source(real_data):

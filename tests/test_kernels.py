@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vla_builder.kernels import KernelUnavailable, cuda_available, select_impl
+from vla_builder.kernels import KernelUnavailable, cuda_available
 from vla_builder.kernels import cuda as kc
 from vla_builder.kernels import flow_eval as fe
 from vla_builder.kernels import reference as ref
@@ -409,9 +409,11 @@ def test_cuda_gray_small_matches_spec():
 
 @pytest.mark.skipif(HAS_CUDA, reason="a CUDA device is present")
 def test_cuda_impl_without_cuda_is_an_error():
+    from vla_builder.stages.motion import MotionConfig, resolve_backend
+
     with pytest.raises(KernelUnavailable):
-        select_impl("cuda")
-    assert select_impl("auto") == "reference"
+        resolve_backend(MotionConfig(method="lk", impl="cuda"))
+    assert resolve_backend(MotionConfig(method="lk", impl="auto")) in ("lk-host", "lk-numpy")
     rgb, boxes, _ = fe.synthetic_clip(2, 32, 48)
     with pytest.raises(KernelUnavailable):
         kc.motion_for_clip(rgb, boxes, 48)

@@ -293,7 +293,7 @@ def test_keys_a_video_source_would_ignore_are_refused(tmp_path, video):
 def test_labels_of_another_frame_shape_fail_at_the_labels_stage_before_decode(video, tmp_path):
     import json
 
-    from vla_builder.stages.interactions import LabelFitError
+    from vla_builder.sources.labels.fit import LabelFitError
     from vla_builder.stages.probe import LabelsStage, ProbeStage
     from vla_builder.types import Clip
 

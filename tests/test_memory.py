@@ -39,12 +39,12 @@ def long_clip(n: int) -> Clip:
     return Clip(clip_id="long", source=SourceSpec(video=Path("long.mp4")), frames=frames, tracks=tracks,
                 actor_id=1, actor_reason="class 'hand' from the recipe", subtasks=subtasks,
                 events=(Event("grasp", third, third, 1, 2), Event("carry", third, 2 * third - 1, 1, 2)),
-                trajectory=Trajectory(state, STATE_NAMES, action, ACTION_NAMES, 1, "recipe"))
+                trajectory=Trajectory(state, STATE_NAMES, action, ACTION_NAMES, follows_camera=False))
 
 
 def test_language_stage_holds_no_rows_per_sample():
     from vla_builder.stages.language import LanguageStage, label_checks, visible_objects
-    from vla_builder.stages.trajectory import stored_image_mapping, to_stored_image
+    from vla_builder.boxes import stored_image_mapping
 
     n = 6000
     clip, stage = long_clip(n), LanguageStage(image_size=(120, 160))
@@ -63,7 +63,7 @@ def test_language_stage_holds_no_rows_per_sample():
     rows = list(trace)
     assert [r["frame_index"] for r in rows] == list(range(n)) and trace[-1] == rows[-1]
     # the rows equal what the per-sample functions give on their own (the trace's shared arrays change nothing)
-    stored = to_stored_image(clip.tracks, *stored_image_mapping(clip.frames, (120, 160)))
+    stored = clip.tracks.mapped(*stored_image_mapping(clip.frames.size_px, (120, 160)))
     for t in (0, 1, n // 3, n // 2 + 1, n // 2 + 5, n - 1):
         assert rows[t]["visible_objects"] == visible_objects(stored, t)
         assert rows[t]["error_verification"] == label_checks(stored, list(clip.subtasks), t)

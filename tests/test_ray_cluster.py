@@ -159,7 +159,7 @@ def test_a_gpu_stage_group_runs_where_the_gpu_is(nodes, corpus, tmp_path):
     assert [g[2] for g in groups] == [Resources(1.0, 1.0), Resources(1.0, 0.0)]
     assert factory().stages[groups[0][1] - 1].name == "where_am_i"  # the first group ends with the GPU stage
     sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera,
-                       codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop, preset=recipe.video.preset)
+                       video=recipe.video)
     clips = make_clips(loaded)
     tasks = [ClipTask(c, tmp_path / "shards" / c.clip_id, factory, sink) for c in clips]
     outcomes = []

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from vla_builder.stages.interactions import (ActorError, InteractionStage, choose_actor, close_gaps, motion_runs,
-                                             segment_subtasks, world_steps)
-from vla_builder.stages.language import MOTION_MIN_S, language_problems, move_primitives, move_runs
+from vla_builder.actor import ActorError, action_track, choose_actor
+from vla_builder.camera_compensation import world_steps
+from vla_builder.stages.interactions import (InteractionsConfig, InteractionStage, close_gaps, motion_runs,
+                                             segment_subtasks)
+from vla_builder.sinks.lerobot import language_problems
+from vla_builder.stages.language import MOTION_MIN_S, move_primitives, move_runs
 from vla_builder.stages.trajectory import GRIPPER, STATE_NAMES, TrajectoryStage
 from vla_builder.tracking.manipulators import join_fragments
 from vla_builder.types import Clip, Event, Frames, Motion, SourceSpec, TrackSet
@@ -153,7 +156,7 @@ def _clip(tracks: TrackSet, motion: Motion, fps: int = 15) -> Clip:
 
 
 def _interactions(tracks, motion, **kw) -> Clip:
-    return InteractionStage(actor="hand", **kw).process(_clip(tracks, motion))
+    return InteractionStage(actor="hand", config=InteractionsConfig(**kw)).process(_clip(tracks, motion))
 
 
 NAMES = {1: "hand", 2: "cup"}
@@ -261,8 +264,8 @@ def test_hand_fragments_join_into_one_hand_and_language_never_refers_the_hand_to
     from vla_builder.stages.language import describe_episode
 
     clip = _interactions(tracks, _motion(n, 4))
-    traj = TrajectoryStage().process(clip).trajectory
-    text = describe_episode(clip.tracks, list(clip.subtasks), traj).render(0, "x")[0]
+    clip = TrajectoryStage().process(clip)
+    text = describe_episode(clip.tracks, list(clip.subtasks), clip.trajectory, action_track(clip)).render(0, "x")[0]
     assert "toward the hand" not in text and "hand" in text, text
 
 
@@ -281,7 +284,7 @@ def test_static_camera_actions_are_the_label_deltas_and_nothing_is_invented_wher
     hand = np.cumsum(rng.normal(0, 0.01, (n, 2)), axis=0) + 0.5
     hand[8:11] = np.nan  # unlabeled for three samples
     tracks = _tracks({1: hand, 2: np.tile([0.1, 0.1], (n, 1))}, SIZES, NAMES)
-    clip = _interactions(tracks, _motion(n, 2), keep_whole_clip=True)
+    clip = _interactions(tracks, _motion(n, 2), episode_span="clip")
     traj = TrajectoryStage().process(clip).trajectory
     visible = traj.state[:, STATE_NAMES.index("actor_visible")]
     assert visible.tolist() == [0.0 if 8 <= t <= 10 else 1.0 for t in range(n)]
@@ -300,7 +303,7 @@ def test_episode_is_cut_to_the_actors_labeled_span():
     clip = _interactions(tracks, _motion(n, 2))
     assert len(clip.frames) == 11 and clip.tracks.present[:, 0].all()
     assert clip.provenance["episode_span"] == [4, 14]
-    whole = _interactions(tracks, _motion(n, 2), keep_whole_clip=True)
+    whole = _interactions(tracks, _motion(n, 2), episode_span="clip")
     assert len(whole.frames) == n
 
 
@@ -383,7 +386,7 @@ def test_labels_of_another_video_fail_the_clip_with_counts_and_a_misspelt_actor_
 
 
 def test_label_fit_warns_with_counts_and_fails_past_the_threshold():
-    from vla_builder.stages.interactions import LabelFitError, label_fit
+    from vla_builder.sources.labels.fit import LabelFitError, label_fit
     from vla_builder.types import LabelRowCounts, LabelTable
 
     n = 10
@@ -410,7 +413,7 @@ def test_labels_stated_for_another_frame_shape_fail_and_another_scale_is_said():
     from pathlib import Path
 
     from vla_builder.sources.labels import finish_table
-    from vla_builder.stages.interactions import LabelFitError, label_fit
+    from vla_builder.sources.labels.fit import LabelFitError, label_fit
     from vla_builder.types import Clip, SourceSpec, VideoInfo
 
     info = VideoInfo(Path("v.mp4"), 640, 360, 30.0, 10, "h264", "yuv420p", 0)

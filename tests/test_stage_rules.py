@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vla_builder.stages.decode import DecodeStage, fit_size
+from vla_builder.boxes import fit_size
+from vla_builder.stages.decode import DecodeStage
 from vla_builder.stages.detect_track import DetectorConfig, DetectTrackStage, TracksConfig
 from vla_builder.tracking.grid import grid_coverage, labels_to_grid
 from vla_builder.types import Clip, Frames, LabelRowCounts, LabelTable, SourceSpec

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vla_builder.sinks.encode import EncodeError, PreEncodedVideo, count_video_frames, encode_frames
+from vla_builder.sinks.encode import EncodeError, PreEncodedVideo, VideoConfig, count_video_frames, encode_frames
 from vla_builder.sources.grid import sample_to_grid
 from vla_builder.sources.video import choose_decoder, probe
 from vla_builder.stages.decode import DecodeStage
+from vla_builder.stages.motion import MotionConfig
 from vla_builder.types import Clip, LabelTable, SourceSpec
 
 
@@ -69,7 +70,9 @@ def test_pre_encoded_video_refuses_a_count_mismatch(tmp_path):
 def _decode(video: Path, spec: SourceSpec, fps: int, stream: bool):
     info = probe(video)
     clip = Clip("c", spec, info=info, labels=LabelTable.empty())
-    return DecodeStage(fps=fps, image_size=(48, 64), stream=stream).process(clip)
+    # grey frames kept at motion's size, as the build asks (build.PipelineFactory)
+    gray = MotionConfig().max_side_px
+    return DecodeStage(fps=fps, image_size=(48, 64), stream=stream, gray_max_side_px=gray).process(clip)
 
 
 def test_streamed_frames_equal_held_frames_and_hold_nothing(counted_video):
@@ -155,9 +158,9 @@ def test_the_decode_pass_encodes_the_episode_video(counted_video, tmp_path):
 
     from vla_builder.sinks.encode import ENCODE_TARGET
     from vla_builder.sinks.lerobot import LeRobotSink
-    from vla_builder.stages.interactions import FramesWindow
+    from vla_builder.sources.lazy_frames import FramesWindow
 
-    sink = LeRobotSink(fps=5, image_size=(48, 64), codec="h264", crf=18, gop=2, preset="ultrafast")
+    sink = LeRobotSink(fps=5, image_size=(48, 64), video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
     shard = tmp_path / "shards" / "c"
     token = ENCODE_TARGET.set(sink.encode_target(shard))
     try:
@@ -224,7 +227,7 @@ def test_frames_at_the_source_size_reach_the_encoder_unconverted(counted_video, 
     from vla_builder.sinks.lerobot import LeRobotSink
 
     def decode_into(size_hw):
-        sink = LeRobotSink(fps=5, image_size=size_hw, codec="h264", crf=18, gop=2, preset="ultrafast")
+        sink = LeRobotSink(fps=5, image_size=size_hw, video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
         token = ENCODE_TARGET.set(sink.encode_target(tmp_path / f"s{size_hw[0]}"))
         try:
             info = probe(counted_video)

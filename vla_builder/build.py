@@ -86,10 +86,10 @@ class PipelineFactory:
             # the decode pass keeps grey frames at motion's size: motion then never decodes the source again
             DecodeStage(fps=self.fps, image_size=tuple(r.image_size), backend=r.decoder,
                         gray_max_side_px=r.motion.max_side_px),
-            DetectTrackStage(tracks=r.tracks, detector_config=self.detector_config()),
+            DetectTrackStage(tracks=r.tracks, detector_config=self.detector_config(), actor=r.actor),
             MotionStage(r.motion),
-            InteractionStage.from_config(r.actor, r.interactions),
-            VerifyLabelStage(config=r.label_check),
+            InteractionStage(actor=r.actor, config=r.interactions),
+            VerifyLabelStage(config=r.label_check, actor=r.actor),
             LabelSubtasksStage(),
             TrajectoryStage(image_size=tuple(r.image_size)),
             LanguageStage(task=r.task, seed=r.seed, image_size=tuple(r.image_size)),
@@ -216,7 +216,7 @@ def check_actor_class(loaded: LoadedRecipe) -> None:
         return
     from vla_builder.sources.labels import LabelError, read_labels
     from vla_builder.sources.video import DecodeError
-    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
+    from vla_builder.actor import misspelt_actor
 
     want, classes = recipe.actor.lower(), set()
     for spec in loaded.sources:
@@ -230,13 +230,9 @@ def check_actor_class(loaded: LoadedRecipe) -> None:
         if want in {n.lower() for n in names}:
             return
         classes |= names
-    if any(h in n.lower() for n in classes for h in ACTOR_CLASS_HINTS):
-        import difflib
-
-        close = difflib.get_close_matches(recipe.actor, sorted(classes), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise BuildError(f"{loaded.path}: actor: '{recipe.actor}' names no class of the labels; the classes are "
-                         f"{sorted(classes)}{hint}")
+    problem = misspelt_actor(recipe.actor, classes)
+    if problem:
+        raise BuildError(f"{loaded.path}: {problem}")
 
 
 def resolved_motion(loaded: LoadedRecipe) -> dict:
@@ -323,8 +319,7 @@ def build(
     work_record.write_text(json.dumps({"fingerprint": stamp, "recipe": str(loaded.path)}))
 
     sink = LeRobotSink(fps=fps, image_size=tuple(recipe.image_size), camera=loaded.sources[0].camera,
-                       codec=recipe.video.codec, crf=recipe.video.crf, gop=recipe.video.gop,
-                       preset=recipe.video.preset)
+                       video=recipe.video)
     factory = PipelineFactory.from_recipe(loaded, fps)
     log(f"pipeline: {factory().describe()} -> lerobot shard  (fps {fps}, {len(loaded.sources)} source(s); "
         f"motion {motion['method']} on {motion['backend']}/{motion['device']})")

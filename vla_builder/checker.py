@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_builder.boxes import centers
 from vla_builder.stages.language import JUMP_PER_FRAME, move_primitives
 from vla_builder.schema import GRIPPER
 
@@ -100,7 +101,7 @@ def check_dataset(root: str | Path) -> CheckReport:
                     oid = int(check["check"].split()[-3])
                     if oid in prev and oid in boxes:
                         a, b = np.array(prev[oid]), np.array(boxes[oid])
-                        jump = float(np.linalg.norm((a[:2] + a[2:]) / 2 - (b[:2] + b[2:]) / 2))
+                        jump = float(np.linalg.norm(centers(a) - centers(b)))
                         claim(check["ok"] == (jump <= JUMP_PER_FRAME + 1e-3) or abs(jump - JUMP_PER_FRAME) < 2e-3,
                               f"{where}: jump flag for {oid} disagrees with the boxes ({jump:.4f})")
             claim(conf["labels_consistent"] == all(c["ok"] for c in tr["error_verification"]),

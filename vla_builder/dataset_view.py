@@ -272,15 +272,10 @@ class DatasetView:
             raise DatasetError(f"{path}: video ends before frame {i} of episode {ep.index} ({wanted[i]:.4f} s)")
 
 
-def actor_track_id(provenance: dict, subtasks: dict | None) -> int | None:
-    """The actor's track id: from the detected events (actor_id), else the provenance's 'track N' wording."""
-    import re
-
-    for ev in (subtasks or {}).get("events", []):
-        if ev.get("actor_id") is not None:
-            return int(ev["actor_id"])
-    m = re.search(r"track (\d+)", str(provenance.get("actor", "")))
-    return int(m.group(1)) if m else None
+def actor_track_id(provenance: dict) -> int | None:
+    """The actor's track id, as the build recorded it (provenance `actor_id`; None: the camera is the actor)."""
+    actor = provenance.get("actor_id")
+    return int(actor) if actor is not None else None
 
 
 def verdict_fields(provenance: dict) -> dict:

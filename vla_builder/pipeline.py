@@ -1,6 +1,6 @@
 """Stage, Pipeline and the one per-clip adapter every runner calls.
 
-A stage is a plain dataclass; its recipe parameters are one `StageConfig` (a pydantic model defined in the stage's
+A stage is a plain dataclass; its recipe parameters are one `StrictConfig` (config.py; a pydantic model defined in the stage's
 own file, e.g. `MotionConfig` in `stages/motion.py`) that *is* the recipe's section of that name, so a setting is
 declared, defaulted, validated and used in one file. `setup()` loads heavy state once per worker, `process(clip)`
 returns a new clip. A stage declares what it needs and makes (Clip field names) and what it uses (CPU / GPU, from its
@@ -15,15 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
 from vla_builder.types import Clip
-
-
-class StageConfig(BaseModel):
-    """Base of every stage's (and recipe section's) settings: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True)

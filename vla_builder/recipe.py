@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from vla_builder.config import StrictConfig
 from vla_builder.runners import RunnerConfig
+from vla_builder.schema import IMAGE_SIZE_HW
 from vla_builder.sinks.encode import VideoConfig
 from vla_builder.sources.split import SplitConfig
 from vla_builder.stages.detect_track import DetectorConfig, TracksConfig
@@ -37,11 +39,7 @@ class RecipeError(Exception):
         super().__init__(f"recipe {self.path}: {len(problems)} problem(s):\n{lines}")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MappingConfig(_Strict):
+class MappingConfig(StrictConfig):
     """Field paths (`a.b[0].c`, `["key."]`, `$key0`, `$node0.x`, `$doc.x`; a CSV column name) into any JSON / XML / CSV
     label schema or folder of per-frame files — see sources/labels/mapping.py."""
 
@@ -80,7 +78,7 @@ class MappingConfig(_Strict):
         return d
 
 
-class SourceConfig(_Strict):
+class SourceConfig(StrictConfig):
     video: str | None = None  # path or glob of video files
     frames: str | None = None  # path or glob of image folders
     fps: float | None = Field(None, gt=0)  # frame rate of an image folder (else seqinfo.ini, else error)
@@ -133,7 +131,7 @@ class SourceConfig(_Strict):
         return self
 
 
-class Recipe(_Strict):
+class Recipe(StrictConfig):
     kind: Literal["video"] = "video"  # `kind: text` recipes are the text track's (vla_builder.text)
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     sources: list[SourceConfig] = Field(min_length=1)
@@ -146,7 +144,7 @@ class Recipe(_Strict):
     max_episode_s: float | None = Field(120.0, gt=0)
     output: str = "out/dataset"
     data_root: str | None = None  # when set, every source and label path must resolve inside this folder
-    image_size: tuple[int, int] = (480, 640)  # (height, width) of the written camera; frames are letterboxed
+    image_size: tuple[int, int] = IMAGE_SIZE_HW  # (height, width) of the written camera; frames are letterboxed
     # decode backend (sources/video.py): auto = opencv, else pyav; nvdec = PyNvVideoCodec on a GPU. One asked for
     # that cannot decode a file fails that clip with the reason (no silent switch)
     decoder: Literal["auto", "opencv", "pyav", "decord", "nvdec"] = "auto"
@@ -167,6 +165,22 @@ class Recipe(_Strict):
         if any(x < 16 or x > 4096 or x % 2 for x in v):
             raise ValueError("height and width must be even numbers in 16..4096 (video encoders need even sizes)")
         return v
+
+
+class RecipeFile:
+    """A track's recipe read from a file (image and text tracks): inputs are relative to its folder (`base`), the
+    output defaults to out/<name>."""
+
+    recipe: Any
+    path: Path
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+    @property
+    def output(self) -> Path:
+        return Path(self.recipe.output or f"out/{self.recipe.name}")
 
 
 class LoadedRecipe:

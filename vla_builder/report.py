@@ -48,38 +48,20 @@ ARROW_RGB = (255, 0, 255)
 PALETTE = [(66, 135, 245), (245, 166, 35), (80, 227, 194), (240, 98, 146), (189, 140, 255), (255, 214, 10)]
 
 
-def _resolve_source(view: DatasetView, source: str | None) -> Path | None:
-    if not source:
-        return None
-    p = Path(source)
-    candidates = [p] if p.is_absolute() else [Path(view.build_record.get("recipe", ".")).parent / p, p]
-    return next((c for c in candidates if c.exists()), None)
+def content_box(prov: dict, frame_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, w, h) in frame pixels of the rectangle the overlay's normalized coordinates span.
 
-
-def content_box(view: DatasetView, prov: dict, frame_hw: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(x0, y0, w, h) of the source picture inside the written, letterboxed frame.
-
-    Boxes are normalized to the source as displayed; the frame letterboxes it. The source's size comes from the
-    provenance (`source_size_px`) or from probing the source file; without either the picture fills the frame.
+    Every stored coordinate — state, VQA boxes, traces — is already in the stored image's normalized coordinates,
+    letterbox included: the mapping from the source is applied once, by the build, and recorded per episode in
+    provenance `image_coordinates` (boxes.mapping_record). So the rectangle is the whole written frame; mapping the
+    values through the letterbox again would shift them twice on a letterboxed source. A dataset whose record
+    states another convention is refused rather than drawn wrong.
     """
+    coords = prov.get("image_coordinates")
+    if coords is not None and "stored image" not in str(coords.get("convention", "")):
+        raise ValueError(f"episode coordinates in an unknown convention: {coords.get('convention')!r}")
     h, w = frame_hw
-    size = prov.get("source_size_px")
-    if size is None:
-        path = _resolve_source(view, prov.get("source"))
-        try:
-            from vla_builder.sources.video import probe, probe_images
-
-            if path is not None:
-                info = probe(path) if path.is_file() else probe_images(path, float(prov.get("source_fps") or 1))
-                size = (info.width_px, info.height_px)
-        except Exception:  # an unreadable source: the report still draws, assuming no letterbox
-            size = None
-    if size is None:
-        return 0, 0, w, h
-    from vla_builder.stages.decode import fit_size
-
-    cw, ch = fit_size(tuple(size), (h, w))
-    return (w - cw) // 2, (h - ch) // 2, cw, ch
+    return 0, 0, w, h
 
 
 def _track_colour(track_id: int) -> tuple[int, int, int]:
@@ -503,12 +485,12 @@ def write_report(root: str | Path, out_dir: str | Path | None = None, max_videos
             continue
         ep = view.episode(i)
         p, sub, rows = prov.get(i, {}), view.subtasks.get(i, {}), OverlayRows.of(view.reasoning_rows(i))
-        actor = actor_track_id(p, sub)
+        actor = actor_track_id(p)
         ego = p.get("camera_kind") == "wrist" or actor is None  # the action is the camera's motion
         video_html = "<p class='note'>no overlay video (over the --max-videos limit)</p>"
         if key is not None and (max_videos is None or n_videos < max_videos):
             fh, fw = view.features[key]["shape"][:2]
-            box = content_box(view, p, (fh, fw))
+            box = content_box(p, (fh, fw))
             scale = min(2.0, max(1.0, MIN_OVERLAY_H_PX / fh)) if fh <= MAX_OVERLAY_H_PX else MAX_OVERLAY_H_PX / fh
             if not burn_in:
                 video_path = ep.video[key][0]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_builder import boxes as box_geometry
+
 CLASSES = {1: "hand", 2: "cup", 3: "box"}  # MOT class ids of gt.txt
 TRACK_CLASS = {1: 1, 2: 2, 3: 3, 4: 1}  # track id -> class id (track 4 is a second hand, in handovers)
 SIZES = {1: (0.13, 0.16), 2: (0.10, 0.12), 3: (0.16, 0.18), 4: (0.13, 0.16)}  # (w, h) normalized
@@ -185,7 +187,7 @@ def make_scene(
             for k in tracks:
                 x0, y0, x1, y1 = boxes[k][t]
                 fh.write(f"{t + 1},{k},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},1,{TRACK_CLASS[k]},1\n")
-    centers_norm = {k: ((boxes[k][:, :2] + boxes[k][:, 2:]) / 2 / [w, h]) for k in tracks}
+    centers_norm = {k: (box_geometry.centers(boxes[k]) / [w, h]) for k in tracks}
     hand = centers_norm[1]
     gripper = np.zeros(n_frames, int)
     if attach is not None:

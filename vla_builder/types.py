@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from vla_builder import boxes
+
 
 @dataclass(frozen=True)
 class SourceSpec:
@@ -94,7 +96,8 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class LabelTable:
-    """Boxes as a label file states them, one row per box, in *source frame indices* (0-based decode order)."""
+    """Boxes as a label file states them, one row per box, in *source frame indices* (0-based decode order) — and
+    the one container of box rows: a detector's boxes of one frame are a table too (`of_frame`)."""
 
     frame: np.ndarray  # (R,) int, 0-based source frame index
     track_id: np.ndarray  # (R,) int, -1 where the format carries no id
@@ -120,6 +123,15 @@ class LabelTable:
 
     def span(self) -> tuple[int, int] | None:
         return (int(self.frame.min()), int(self.frame.max())) if len(self) else None
+
+    @staticmethod
+    def of_frame(boxes_xyxy: np.ndarray, score: np.ndarray, class_name: np.ndarray, frame: int = 0,
+                 fmt: str = "detections") -> LabelTable:
+        """Boxes found in one frame (a detector's: no track ids), normalized xyxy."""
+        boxes = np.asarray(boxes_xyxy).reshape(-1, 4)
+        return LabelTable(np.full(len(boxes), frame, int), np.full(len(boxes), -1, int),
+                          np.asarray(class_name, dtype=object).reshape(-1), boxes, np.asarray(score).reshape(-1),
+                          format=fmt)
 
     @staticmethod
     def empty(path: Path | None = None, fmt: str = "none") -> LabelTable:
@@ -164,8 +176,12 @@ class TrackSet:
         return ~np.isnan(self.boxes_xyxy[..., 0])
 
     def centers(self) -> np.ndarray:
-        b = self.boxes_xyxy
-        return np.stack([(b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2], axis=-1)
+        """(T, K, 2) box centres, NaN where absent."""
+        return boxes.centers(self.boxes_xyxy)
+
+    def mapped(self, scale: np.ndarray, offset: np.ndarray) -> TrackSet:
+        """The tracks through a (scale, offset) mapping, e.g. into the stored image (`boxes.stored_image_mapping`)."""
+        return dataclasses.replace(self, boxes_xyxy=boxes.map_boxes(self.boxes_xyxy, scale, offset))
 
     def with_boxes(self, k: int, boxes_xyxy: np.ndarray) -> TrackSet:
         """A copy in which track k has the given (T, 4) boxes (e.g. gaps filled)."""
@@ -222,8 +238,7 @@ class Trajectory:
     state_names: tuple[str, ...]
     action: np.ndarray  # (T, A) float32
     action_names: tuple[str, ...]
-    actor_id: int | None
-    actor_reason: str
+    follows_camera: bool  # True: the camera's ego-motion is the action; False: the actor's box (`Clip.actor_id`)
 
 
 PAST_END = "label row past the video's end"  # the reason decode gives for rows after the last decoded frame

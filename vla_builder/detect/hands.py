@@ -1,6 +1,6 @@
 """Hand detection with a pretrained model: MediaPipe Hands (palm detector + 21-landmark regressor, TFLite, CPU).
 
-For human-demonstration video that has no actor labels: `HandDetector.detect(rgb)` gives one `Detections` per
+For human-demonstration video that has no actor labels: `HandDetector.detect(rgb)` gives one `LabelTable` of detections per
 frame with class name "hand", in the form every other detector here gives (normalized xyxy boxes, scores), so the
 existing ByteTrack (`tracking.bytetrack.track_clip`) tracks hands as it tracks anything else.
 
@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vla_builder.detect.detections import Detections
+from vla_builder.types import LabelTable
+
 
 HAND = "hand"
 N_LANDMARKS = 21
@@ -77,7 +78,7 @@ def landmark_box(landmarks_xy: np.ndarray, pad: float) -> np.ndarray:
 class HandFrames:
     """Per-frame output of `HandDetector.detect`; list entries are parallel to `detections[t]`'s rows."""
 
-    detections: list[Detections]
+    detections: list[LabelTable]
     landmarks: list[np.ndarray]  # (N_t, 21, 2) float32, normalized x, y
     handedness: list[np.ndarray]  # (N_t,) object: "Left" | "Right" (MediaPipe's naming, see the module doc)
     aperture: list[np.ndarray]  # (N_t,) float32: grip aperture, see `grip_aperture`
@@ -135,7 +136,7 @@ class HandDetector:
         order = np.lexsort((np.arange(len(scores)), -scores))
         if self.dedupe_iou is None or len(boxes) < 2:
             return np.sort(order)
-        from vla_builder.tracking.association import iou_matrix
+        from vla_builder.boxes import iou_matrix
 
         iou = iou_matrix(boxes, boxes)
         kept: list[int] = []
@@ -173,7 +174,7 @@ class HandDetector:
                 boxes = np.stack([landmark_box(p, self.pad) for p in pts]) if len(pts) else np.zeros((0, 4), np.float32)
                 keep = self._dedupe(boxes, scores)
                 pts, scores, labels, boxes = pts[keep], scores[keep], labels[keep], boxes[keep]
-                out.detections.append(Detections(boxes.astype(np.float32), np.clip(scores, 0.0, 1.0),
+                out.detections.append(LabelTable.of_frame(boxes.astype(np.float32), np.clip(scores, 0.0, 1.0),
                                                  np.full(len(pts), HAND, dtype=object)))
                 out.landmarks.append(pts)
                 out.handedness.append(labels)
@@ -181,6 +182,6 @@ class HandDetector:
         out.seconds = time.perf_counter() - t0
         return out
 
-    def detect(self, rgb: np.ndarray) -> list[Detections]:
-        """Detections per frame (class "hand"), the interface of the other detectors."""
+    def detect(self, rgb: np.ndarray) -> list[LabelTable]:
+        """Detections per frame (a `LabelTable` each, class "hand"), the interface of the other detectors."""
         return self.detect_hands(rgb).detections

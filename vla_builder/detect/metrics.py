@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vla_builder.tracking.association import iou_matrix, linear_sum_assignment  # scipy loads on first use
+from vla_builder.boxes import iou_matrix
+from vla_builder.tracking.association import linear_sum_assignment  # scipy loads on first use
 from vla_builder.types import TrackSet
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from vla_builder.detect.detections import Detections
+from vla_builder.types import LabelTable
+
 
 os.environ.setdefault("YOLO_OFFLINE", "1")  # no telemetry, no online checks when ultralytics is imported from here
 
@@ -83,7 +84,7 @@ def letterbox_torch(frames_u8, params: dict[str, Any], dtype):
 
 @dataclass
 class UltralyticsDetector:
-    """A YOLO detector from a local weights file, giving per-frame `Detections` in label-side class names.
+    """A YOLO detector from a local weights file, giving per-frame detections (a `LabelTable` of one frame each) in label-side class names.
 
     classes: detector class names to keep (None: all, or the keys of `class_map` when that is given).
     class_map: detector class name -> label class name (e.g. {"person": "pedestrian"}); unmapped names pass through.
@@ -167,8 +168,8 @@ class UltralyticsDetector:
         return self._device
 
     # -- fast batched path ---------------------------------------------------------------------------------------
-    def detect(self, frames) -> list[Detections]:
-        """Detections for each frame. frames: (T, H, W, 3) uint8 RGB, NumPy or a torch tensor (on any device)."""
+    def detect(self, frames) -> list[LabelTable]:
+        """Detections (a `LabelTable`) for each frame. frames: (T, H, W, 3) uint8 RGB, NumPy or a torch tensor (on any device)."""
         import torch
 
         self.load()
@@ -177,7 +178,7 @@ class UltralyticsDetector:
             return []
         h_px, w_px = int(frames.shape[1]), int(frames.shape[2])
         params = letterbox_params(h_px, w_px, self.imgsz, self._stride, auto=True)
-        out: list[Detections] = []
+        out: list[LabelTable] = []
         with torch.inference_mode():
             for a in range(0, n, self._batch):
                 chunk = frames[a:a + self._batch]
@@ -189,7 +190,7 @@ class UltralyticsDetector:
                 out.extend(self._postprocess(self._model(x), params, h_px, w_px))
         return out
 
-    def _postprocess(self, preds, params: dict[str, Any], h_px: int, w_px: int) -> list[Detections]:
+    def _postprocess(self, preds, params: dict[str, Any], h_px: int, w_px: int) -> list[LabelTable]:
         import torch
         from ultralytics.utils import nms
 
@@ -197,7 +198,7 @@ class UltralyticsDetector:
                                        end2end=self._end2end)
         counts = [len(k) for k in kept]
         if sum(counts) == 0:
-            return [Detections.empty() for _ in kept]
+            return [LabelTable.empty(fmt="detections") for _ in kept]
         rows = torch.cat(kept).float()
         top, _, left, _ = params["pad"]
         gx, gy = params["gain_xy"]
@@ -209,20 +210,20 @@ class UltralyticsDetector:
         names = self._label_names[cls]
         out, i = [], 0
         for c in counts:
-            out.append(Detections(boxes[i:i + c].astype(np.float32), scores[i:i + c].astype(np.float32),
+            out.append(LabelTable.of_frame(boxes[i:i + c].astype(np.float32), scores[i:i + c].astype(np.float32),
                                   names[i:i + c]))
             i += c
         return out
 
     # -- reference path (ultralytics predict) --------------------------------------------------------------------
-    def predict_reference(self, frames: np.ndarray, batch: int = 1) -> list[Detections]:
+    def predict_reference(self, frames: np.ndarray, batch: int = 1) -> list[LabelTable]:
         """The same detections through `YOLO.predict` from NumPy (per-image CPU letterbox): the spec and baseline."""
         self.load()
         if self._yolo is None:
             from ultralytics import YOLO
 
             self._yolo = YOLO(str(self.weights), task="detect")
-        out: list[Detections] = []
+        out: list[LabelTable] = []
         for a in range(0, len(frames), batch):
             bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames[a:a + batch]]  # predict() takes BGR
             results = self._yolo.predict(bgr, imgsz=self.imgsz, conf=self.conf_min, iou=self.iou_nms,
@@ -231,10 +232,10 @@ class UltralyticsDetector:
             for r in results:
                 b = r.boxes
                 if b is None or len(b) == 0:
-                    out.append(Detections.empty())
+                    out.append(LabelTable.empty(fmt="detections"))
                     continue
                 h_px, w_px = r.orig_shape
                 boxes = b.xyxy.cpu().numpy() / np.array([w_px, h_px, w_px, h_px])
-                out.append(Detections(boxes.astype(np.float32), b.conf.cpu().numpy().astype(np.float32),
+                out.append(LabelTable.of_frame(boxes.astype(np.float32), b.conf.cpu().numpy().astype(np.float32),
                                       self._label_names[b.cls.cpu().numpy().astype(int)]))
         return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vla_builder.boxes import centers, iou_matrix, sizes
 from vla_builder.images.recipe import GroundingConfig
 
 # relation -> (axis, sign): "left_of" compares x and the target must be smaller
@@ -38,11 +39,13 @@ class Obj:
 
     @property
     def centre(self) -> tuple[float, float]:
-        return (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
+        cx, cy = centers(np.asarray(self.box, float))
+        return float(cx), float(cy)
 
     @property
     def size(self) -> tuple[float, float]:
-        return self.box[2] - self.box[0], self.box[3] - self.box[1]
+        w, h = sizes(np.asarray(self.box, float))
+        return float(w), float(h)
 
     @property
     def area(self) -> float:
@@ -69,11 +72,7 @@ class Phrase:
 
 
 def iou(a: Obj, b: Obj) -> float:
-    ix = max(0.0, min(a.box[2], b.box[2]) - max(a.box[0], b.box[0]))
-    iy = max(0.0, min(a.box[3], b.box[3]) - max(a.box[1], b.box[1]))
-    inter = ix * iy
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
+    return float(iou_matrix(np.asarray([a.box], float), np.asarray([b.box], float))[0, 0])
 
 
 class Scene:

@@ -91,8 +91,8 @@ def _mapping_per_image(src: ImageSourceConfig, files: list[Path], sizes: dict, l
                        problems: list[str]) -> LabelTable:
     """A folder of per-image label documents (AI Hub image sets ship one JSON per image) read with the recipe's
     `mapping:`: a document belongs to the image with the same stem; its `records` are that image's boxes."""
-    from vla_builder.sources.labels import count, encode_class_names, finish_table
-    from vla_builder.sources.labels.mapping import _MISSING, load_records, read_box
+    from vla_builder.sources.labels import encode_class_names, finish_table
+    from vla_builder.sources.labels.mapping import load_records, record_attributes, record_box, record_class
 
     mapping = src.mapping.as_dict() if src.mapping is not None else {}
     index = {f.stem: i for i, f in enumerate(files)}
@@ -112,19 +112,13 @@ def _mapping_per_image(src: ImageSourceConfig, files: list[Path], sizes: dict, l
             problems.append(f"{doc.name}: {e.reason}")
             continue
         for rec in records:
-            try:
-                x, y, w, h = read_box(rec, mapping)
-            except ValueError as e:
-                count(dropped, f"record without a usable box ({e})")
+            box, cls = record_box(rec, mapping, dropped), None
+            if box is None or (cls := record_class(rec, mapping, dropped)) is None:
                 continue
-            cls = rec.get(mapping["class"]) if mapping.get("class") else "object"
-            if cls is _MISSING or cls is None or isinstance(cls, dict | list):
-                count(dropped, "record without a class name")
-                continue
-            rows.append((index[doc.stem], x, y, w, h))
-            names.append(str(cls))
+            rows.append((index[doc.stem], *box))
+            names.append(cls)
             size_rows.append(size)
-            attrs.append({k: rec.get(k) for k in mapping.get("attributes") or [] if rec.get(k) is not _MISSING})
+            attrs.append(record_attributes(rec, mapping))
     if not rows:
         raise LabelError(labels, "mapping: no usable boxes in the folder" + (f" (dropped: {dropped})" if dropped
                                                                            else ""))

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from vla_builder.recipe import MappingConfig, RecipeError, read_recipe_data, validation_problems
+from vla_builder.config import StrictConfig
+from vla_builder.recipe import MappingConfig, RecipeError, RecipeFile, read_recipe_data, validation_problems
 
 RECORD_KINDS = ("pointing", "referring", "spatial_vqa", "action")
 # the label formats that describe still images (the video-only ones: mot, cvat_video, youtube_vis, ava, segments)
@@ -21,11 +22,7 @@ IMAGE_LABEL_FORMATS = ("auto", "coco", "voc", "labelme", "yolo", "cvat_images", 
 Language = Literal["auto", "ko", "en"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ImageSourceConfig(_Strict):
+class ImageSourceConfig(StrictConfig):
     images: str  # folder of images, relative to the recipe file
     labels: str  # label file or folder (per-image VOC XML / LabelMe JSON / YOLO txt), relative to the recipe file
     labels_format: Literal[IMAGE_LABEL_FORMATS] = "auto"  # type: ignore[valid-type]
@@ -55,7 +52,7 @@ class ImageSourceConfig(_Strict):
         return v
 
 
-class GroundingConfig(_Strict):
+class GroundingConfig(StrictConfig):
     """When a phrase or a relation is safe to state. Every threshold errs towards abstaining."""
 
     # an object smaller than this share of the image is never a target or an anchor (it still counts as a distractor)
@@ -84,7 +81,7 @@ class GroundingConfig(_Strict):
         "person", "people", "pedestrian", "static person", "rider", "hand", "face", "사람", "보행자", "손", "얼굴"])
 
 
-class ImagesRecipe(_Strict):
+class ImagesRecipe(StrictConfig):
     kind: Literal["images"]
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     sources: list[ImageSourceConfig] = Field(min_length=1)
@@ -101,17 +98,9 @@ class ImagesRecipe(_Strict):
 
 
 @dataclass(frozen=True)
-class LoadedImagesRecipe:
+class LoadedImagesRecipe(RecipeFile):
     recipe: ImagesRecipe
     path: Path
-
-    @property
-    def base(self) -> Path:
-        return self.path.parent
-
-    @property
-    def output(self) -> Path:
-        return Path(self.recipe.output or f"out/{self.recipe.name}")
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative).expanduser()

@@ -7,8 +7,8 @@
 - `cuda.py` + `cuda_kernels/*.cu`: the `lk` method as CUDA kernels, each with a `_host` twin (the same per-element
   code compiled for the CPU: the fast CPU backend of `lk`).
 
-Which backend runs a method is decided by `stages.motion.resolve_backend`; `select_impl` below only answers "may the
-CUDA kernels run here" (`select_impl("cuda")` without CUDA is a clear error, never a silent fallback).
+Which backend runs a method is decided in one place, `stages.motion.resolve_backend` (`impl: cuda` without CUDA is a
+clear error, never a silent fallback).
 """
 
 from __future__ import annotations
@@ -25,23 +25,3 @@ def cuda_available() -> bool:
         return bool(torch.cuda.is_available())
     except Exception:
         return False
-
-
-def select_impl(impl: str = "auto") -> str:
-    if impl == "reference":
-        return "reference"
-    if impl == "cuda":
-        if not cuda_available():
-            raise KernelUnavailable("impl 'cuda' was asked for, but no CUDA device is available (torch.cuda)")
-        return "cuda"
-    if impl == "auto":
-        if cuda_available():
-            try:
-                from vla_builder.kernels.cuda import get_library
-
-                get_library()  # built (nvcc) or found pre-built: else the reference runs
-                return "cuda"
-            except Exception:
-                return "reference"
-        return "reference"
-    raise ValueError(f"unknown kernel impl {impl!r}; have auto, reference, cuda")

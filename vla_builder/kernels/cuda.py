@@ -407,11 +407,17 @@ def gray_small_torch(rgb, max_side_px: int):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Ops:
-    """One set of kernel calls + array helpers: CUDA tensors or (device='host') NumPy arrays."""
+@dataclass(frozen=True)
+class KernelMotion:
+    """The `lk` method's kernels as the motion driver's operations (`kernels/driver.py`): CUDA tensors, or
+    (device='host') the kernels' CPU twins on NumPy arrays; frames go to the LK kernel in blocks that fit the
+    workspace budget (`frames_per_chunk`)."""
 
-    device: str
+    device: str  # cuda | host
+    max_side_px: int
+    ignore_bottom_frac: float = 0.0
+    lk: rl.LKParams = rl.LKParams()
+    irls: rl.IRLSParams = rl.IRLSParams()
 
     def to_dev(self, a: np.ndarray):
         if self.device == "host":
@@ -423,31 +429,44 @@ class _Ops:
     def to_host(self, a) -> np.ndarray:
         return a if isinstance(a, np.ndarray) else a.cpu().numpy()
 
-    def grays(self, rgb: np.ndarray, max_side_px: int):
+    def grays(self, rgb: np.ndarray):
         if self.device == "host":
-            return rl.gray_small(rgb, max_side_px)
-        import torch
+            out = rl.gray_small(rgb, self.max_side_px)
+        else:
+            import torch
 
-        t, h, w, _ = rgb.shape
-        oh, ow = rl.small_size(h, w, max_side_px)
-        out = torch.empty((t, oh, ow), dtype=torch.uint8, device="cuda")
-        step = max(1, (256 << 20) // max(1, rgb[0].nbytes * 6))  # ~256 MiB of int32 temporaries per upload
-        for s in range(0, t, step):
-            out[s : s + step] = gray_small_torch(torch.from_numpy(rgb[s : s + step]).to("cuda"), max_side_px)
-        return out
+            t, h, w, _ = rgb.shape
+            oh, ow = rl.small_size(h, w, self.max_side_px)
+            out = torch.empty((t, oh, ow), dtype=torch.uint8, device="cuda")
+            step = max(1, (256 << 20) // max(1, rgb[0].nbytes * 6))  # ~256 MiB of int32 temporaries per upload
+            for s in range(0, t, step):
+                out[s : s + step] = gray_small_torch(torch.from_numpy(rgb[s : s + step]).to("cuda"), self.max_side_px)
+        return out, int(out.shape[1]), int(out.shape[2])
 
-    def lk(self, grays, lk):
-        return lk_flow_host(grays, lk) if self.device == "host" else lk_flow_cuda(grays, lk)
+    def energy(self, grays, t_count: int) -> np.ndarray:
+        sums = motion_energy_sums_host(grays) if self.device == "host" else motion_energy_sums_cuda(grays)
+        return self.to_host(sums).astype(np.float64) / (grays.shape[1] * grays.shape[2] * 255.0)
 
-    def energy(self, grays):
-        return motion_energy_sums_host(grays) if self.device == "host" else motion_energy_sums_cuda(grays)
+    def block_frames(self, t_count: int, h: int, w: int) -> int:
+        return frames_per_chunk(t_count, h, w, self.lk)
 
-    def box(self, flow, rects):
-        return box_median_flow_host(flow, rects) if self.device == "host" else box_median_flow_cuda(flow, rects)
+    def steps(self, grays, boxes_xyxy: np.ndarray, start: int, end: int, h: int, w: int):
+        host = self.device == "host"
+        flow = lk_flow_host(grays[start:end], self.lk) if host else lk_flow_cuda(grays[start:end], self.lk)
+        boxes = boxes_xyxy[start : end - 1]
+        track_flow = np.full((end - 1 - start, boxes.shape[1], 2), np.nan)
+        if boxes.shape[1]:
+            rects = self.to_dev(rl.box_rects_px(boxes, w, h))
+            med = self.to_host(box_median_flow_host(flow, rects) if host else box_median_flow_cuda(flow, rects))
+            track_flow = med.astype(np.float64) / (w, h)
+        bg = self.to_dev(rl.with_bottom_excluded(rl.background_rects_px(h, w, boxes), h, w, self.ignore_bottom_frac))
+        fit = self.to_host(global_similarity_host(flow, bg, self.irls) if host
+                           else global_similarity_cuda(flow, bg, self.irls))
+        affine = np.stack([affine_px_to_norm(f[:6].reshape(2, 3), w, h) for f in fit])
+        return track_flow, affine, fit[:, 6]
 
-    def fit(self, flow, rects, irls):
-        return global_similarity_host(flow, rects, irls) if self.device == "host" else \
-            global_similarity_cuda(flow, rects, irls)
+    def describe(self, h: int, w: int) -> str:
+        return rl.method_name(self.device, self.lk, h, w)
 
 
 def frames_per_chunk(t: int, h: int, w: int, lk: rl.LKParams, budget_bytes: int = WORKSPACE_BUDGET_BYTES) -> int:
@@ -466,39 +485,13 @@ def motion_for_clip(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_px: int, *
     entry is identity / NaN / 0. `ignore_bottom_frac` leaves the bottom of the image out of the camera fit, as the
     stage's option of that name. Spec: `reference_lk.motion_for_clip_reference` (same numbers, see tests).
     device='host' runs the kernels' CPU twins (tests without a GPU)."""
-    from vla_builder.types import Motion
+    from vla_builder.kernels.driver import run_motion
 
     if device == "cuda":
-        from vla_builder.kernels import select_impl
+        from vla_builder.kernels import cuda_available
 
-        select_impl("cuda")  # KernelUnavailable without a GPU, never a silent CPU run
+        if not cuda_available():  # never a silent CPU run
+            raise KernelUnavailable("device 'cuda' was asked for, but no CUDA device is available (torch.cuda)")
     elif device != "host":
         raise ValueError(f"device must be 'cuda' or 'host', not {device!r}")
-    ops = _Ops(device)
-    t_count, k_count = rgb.shape[0], boxes_xyxy.shape[1]
-    affine = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (t_count, 1, 1))
-    inliers = np.zeros(t_count)
-    track_flow = np.full((t_count, k_count, 2), np.nan)
-    energy = np.zeros(t_count)
-    grays = ops.grays(rgb, max_side_px)
-    h, w = int(grays.shape[1]), int(grays.shape[2])
-    if t_count > 1:
-        energy[:-1] = ops.to_host(ops.energy(grays)).astype(np.float64) / (h * w * 255.0)
-        box_rects = rl.box_rects_px(boxes_xyxy[:-1], w, h)
-        bg_rects = rl.with_bottom_excluded(rl.background_rects_px(h, w, boxes_xyxy[:-1]), h, w, ignore_bottom_frac)
-        chunk = frames_per_chunk(t_count, h, w, lk)
-        start = 0
-        while start < t_count - 1:
-            end = min(t_count, start + chunk)
-            flow = ops.lk(grays[start:end], lk)
-            pairs = slice(start, end - 1)
-            if k_count:
-                med = ops.to_host(ops.box(flow, ops.to_dev(box_rects[pairs])))
-                track_flow[pairs] = med.astype(np.float64) / (w, h)
-            fit = ops.to_host(ops.fit(flow, ops.to_dev(bg_rects[pairs]), irls))
-            for i, t in enumerate(range(start, end - 1)):
-                affine[t] = affine_px_to_norm(fit[i, :6].reshape(2, 3), w, h)
-                inliers[t] = fit[i, 6]
-            del flow
-            start = end - 1
-    return Motion(affine, inliers, track_flow, energy, rl.method_name(device, lk, h, w))
+    return run_motion(KernelMotion(device, max_side_px, ignore_bottom_frac, lk, irls), rgb, boxes_xyxy)

@@ -126,3 +126,4 @@ def affine_px_to_norm(a_px: np.ndarray, w: int, h: int) -> np.ndarray:
 def motion_energy(prev_gray: np.ndarray, next_gray: np.ndarray) -> float:
     """Mean absolute frame difference in [0, 1]: near 0 when nothing moves, high at cuts."""
     return float(np.mean(np.abs(prev_gray.astype(np.int16) - next_gray.astype(np.int16)))) / 255.0
+

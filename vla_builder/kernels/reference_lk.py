@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vla_builder.kernels.driver import PairwiseOps
 from vla_builder.kernels.reference import affine_px_to_norm, background_rects_px, box_interior_px
 
 F32 = np.float32
@@ -553,25 +554,36 @@ def motion_for_clip_reference(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_
                               ignore_bottom_frac: float = 0.0):
     """Spec of `kernels.cuda.motion_for_clip` (the `lk` motion method): LK flow, median box flow, IRLS similarity,
     motion energy, per frame step."""
-    from vla_builder.types import Motion
+    from vla_builder.kernels.driver import run_motion
 
-    t_count, k_count = rgb.shape[0], boxes_xyxy.shape[1]
-    affine = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (t_count, 1, 1))
-    inliers = np.zeros(t_count)
-    track_flow = np.full((t_count, k_count, 2), np.nan)
-    energy = np.zeros(t_count)
-    grays = gray_small(rgb, max_side_px)
-    h, w = grays.shape[1:]
-    if t_count > 1:
-        energy[:-1] = motion_energy_batch(grays)
-    for t in range(t_count - 1):
-        flow = lk_flow(grays[t], grays[t + 1], lk)
-        track_flow[t] = box_median_flow_px(flow, box_rects_px(boxes_xyxy[t], w, h)).astype(np.float64) / (w, h)
-        rects = with_bottom_excluded(background_rects_px(h, w, boxes_xyxy[t]), h, w, ignore_bottom_frac)
-        mask = mask_from_rects(h, w, rects)
-        a_px, inliers[t], _ = global_similarity_irls_px(flow, mask, irls)
-        affine[t] = affine_px_to_norm(a_px, w, h)
-    return Motion(affine, inliers, track_flow, energy, method_name("reference-lk", lk, h, w))
+    return run_motion(ReferenceLKMotion(max_side_px, ignore_bottom_frac, lk, irls), rgb, boxes_xyxy)
+
+
+@dataclass(frozen=True)
+class ReferenceLKMotion(PairwiseOps):
+    """The `lk` method in NumPy as the motion driver's operations (`kernels/driver.py`): one frame pair per step."""
+
+    max_side_px: int
+    ignore_bottom_frac: float = 0.0
+    lk: LKParams = LKParams()
+    irls: IRLSParams = IRLSParams()
+
+    def grays(self, rgb):
+        g = gray_small(rgb, self.max_side_px)
+        return g, g.shape[1], g.shape[2]
+
+    def energy(self, grays, t_count: int) -> np.ndarray:
+        return motion_energy_batch(grays)
+
+    def pair(self, prev_gray, next_gray, boxes_xyxy: np.ndarray, h: int, w: int):
+        flow = lk_flow(prev_gray, next_gray, self.lk)
+        track_flow = box_median_flow_px(flow, box_rects_px(boxes_xyxy, w, h)).astype(np.float64) / (w, h)
+        rects = with_bottom_excluded(background_rects_px(h, w, boxes_xyxy), h, w, self.ignore_bottom_frac)
+        a_px, inliers, _ = global_similarity_irls_px(flow, mask_from_rects(h, w, rects), self.irls)
+        return track_flow, affine_px_to_norm(a_px, w, h), inliers
+
+    def describe(self, h: int, w: int) -> str:
+        return method_name("reference-lk", self.lk, h, w)
 
 
 def method_name(impl: str, lk: LKParams, h: int, w: int) -> str:

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from vla_builder.pipeline import StageConfig
+from vla_builder.config import StrictConfig
 
 
-class RunnerConfig(StageConfig):
+class RunnerConfig(StrictConfig):
     """The recipe's `runner:` section."""
 
     kind: Literal["local", "ray"] = "local"

@@ -25,11 +25,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from vla_builder.pipeline import StageConfig
+from vla_builder.config import StrictConfig
 from vla_builder.sinks.encode_worker import END_OF_EPISODE
 
 
-class VideoConfig(StageConfig):
+class VideoConfig(StrictConfig):
     """The recipe's `video:` section: how episode videos are encoded (lerobot's RGBEncoderConfig options)."""
 
     codec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"

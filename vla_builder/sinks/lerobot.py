@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_builder.schema import ACTION_NAMES, STATE_NAMES
-from vla_builder.stages.trajectory import ACTION_INFO, STATE_INFO
+from vla_builder.boxes import letterbox
+from vla_builder.schema import ACTION_INFO, ACTION_NAMES, STATE_INFO, STATE_NAMES
+from vla_builder.sinks.encode import VideoConfig
 from vla_builder.types import Clip
 
 CLIP_RECORD = "vla_builder_clip.json"  # per-shard provenance, inside the shard's meta/
@@ -29,17 +30,6 @@ MERGE_GROUP = 16  # shards merged per group (see LeRobotSink.merge_group)
 
 class ShardError(Exception):
     """A shard that would not load as written (e.g. video frames != data rows): the clip fails with this reason."""
-
-
-def letterbox(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """Center `rgb` on a black canvas of `size_hw` (frames are already scaled to fit)."""
-    h, w = size_hw
-    if rgb.shape[:2] == (h, w):
-        return rgb
-    canvas = np.zeros((h, w, 3), np.uint8)
-    y0, x0 = (h - rgb.shape[0]) // 2, (w - rgb.shape[1]) // 2
-    canvas[y0 : y0 + rgb.shape[0], x0 : x0 + rgb.shape[1]] = rgb
-    return canvas
 
 
 def release_free_memory() -> None:
@@ -181,11 +171,43 @@ def copy_reasoning(path: Path, episode_index: int, out) -> None:
             out.write(prefix + line[1:] if line.endswith("\n") else prefix + line[1:] + "\n")
 
 
+def language_problems(persistent: list[dict], events: list[dict], timestamps: list[float]) -> list[str]:
+    """Every frame at which one of lerobot's default language bindings (`active_at` for each persistent style,
+    `emitted_at` for VQA) would be ambiguous or fail: what a training loader would hit, found before writing.
+
+    `events` rows carry the timestamp of the frame they are written to. A resolver's answer changes only at a row's
+    timestamp, so the frames checked are the first one and every frame a row starts on.
+    """
+    from lerobot.configs.recipe import DEFAULT_BINDINGS
+    from lerobot.datasets.language_render import active_at, emitted_at
+
+    at = sorted({timestamps[0], *(float(r["timestamp"]) for r in persistent + events)} & set(timestamps)) \
+        if timestamps else []
+    styles = sorted({r["style"] for r in persistent if r.get("style") != "task_aug"})
+    problems = []
+    for t in at:
+        here = [r for r in events if float(r["timestamp"]) == t]
+        resolvers = [(f"active_at(style={st})", lambda st=st: active_at(t, persistent=persistent, style=st))
+                     for st in styles]
+        for name, spec in DEFAULT_BINDINGS.items():
+            if spec.startswith("emitted_at"):
+                args = dict(a.strip().split("=") for a in spec[spec.index(",") + 1 : -1].split(","))
+                resolvers.append((f"{name}: {spec}", lambda a=args: emitted_at(t, persistent=persistent, events=here,
+                                                                                 **a)))
+        for name, resolve in resolvers:
+            try:
+                resolve()
+            except Exception as e:  # noqa: BLE001 — whatever lerobot raises is the problem to report
+                problems.append(f"frame at {t:.4f} s: {name}: {str(e)[:160]}")
+    return problems
+
+
 def provenance_record(clip: Clip) -> dict:
     """An episode's provenance, assembled once, here: what the stages reported (`clip.provenance`) plus the clip's
-    typed facts — decoder, source span, label rows dropped, label verdict, motion method and backend, actor choice —
-    read from the fields that hold them (no stage reads another's provenance keys)."""
-    facts: dict = {"actor": clip.actor_reason}
+    typed facts — decoder, source span, label rows dropped, label verdict, motion method and backend, actor choice
+    (`actor`: why, `actor_id`: its track id, None: the camera) — read from the fields that hold them (no stage reads
+    another's provenance keys)."""
+    facts: dict = {"actor": clip.actor_reason, "actor_id": clip.actor_id}
     f = clip.frames
     if f is not None and len(f.source_index):
         facts.update(decoder=f.backend, source_frames=[int(f.source_index[0]), int(f.source_index[-1])],
@@ -218,10 +240,7 @@ class LeRobotSink:
     fps: int
     image_size: tuple[int, int]  # (h, w)
     camera: str = "front"
-    codec: str = "libsvtav1"
-    crf: int = 30
-    gop: int = 2
-    preset: int | str | None = None  # None: lerobot's default for the codec (SVT-AV1: 12)
+    video: VideoConfig = field(default_factory=VideoConfig)  # the recipe's `video:` (codec, crf, gop, preset)
     robot_type: str = "vla_builder_upcycled"
     # lerobot's aggregate_datasets appends each source by rewriting the growing destination files (video remux,
     # parquet read + write), so merging n shards into one file costs O(n^2). Merging groups of `merge_group` shards
@@ -248,7 +267,7 @@ class LeRobotSink:
     def encode_settings(self):
         from vla_builder.sinks.encode import EncodeSettings
 
-        return EncodeSettings(vcodec=self.codec, crf=self.crf, g=self.gop, preset=self.preset)
+        return EncodeSettings.from_config(self.video)
 
     def encode_target(self, shard_dir: Path):
         """Where the decode stage encodes this shard's video during its own pass (see `work.process_clip`)."""
@@ -285,6 +304,14 @@ class LeRobotSink:
         n_rows = len(frames)
         if len(traj.action) != n_rows or len(traj.state) != n_rows:
             raise ShardError(f"{len(traj.action)} actions and {len(traj.state)} states for {n_rows} frames")
+        # the commit point: a clip lerobot's language resolvers would refuse becomes a failure record, never part of
+        # a dataset (timestamps as the parquet's float32 ones)
+        language = clip.language or {}
+        problems = language_problems(language.get("persistent", []), language.get("events", []),
+                                     [float(np.float32(t / self.fps)) for t in range(n_rows)])
+        if problems:
+            raise ShardError(f"{len(problems)} language resolver problem(s) (would break lerobot's reader), "
+                             f"first: {problems[0]}")
         tmp = shard_dir.parent / f"{shard_dir.name}.tmp"
         video_tmp = shard_dir.parent / f"{shard_dir.name}.video"  # lerobot's create() wants a fresh root
         remove_tree(tmp)  # leftovers of a killed build
@@ -334,7 +361,8 @@ class LeRobotSink:
         if n_reasoning not in (0, n_rows):
             raise ShardError(f"{n_reasoning} reasoning rows for {n_rows} data rows")
         record = {"clip_id": clip.clip_id, "task": clip.task, "frames": n_rows, **provenance_record(clip),
-                  "encode": {"codec": self.codec, "crf": self.crf, "gop": self.gop, "preset": encoder.preset,
+                  "encode": {"codec": self.video.codec, "crf": self.video.crf, "gop": self.video.gop,
+                             "preset": encoder.preset,
                              "frames": encoded.frames},  # no timings: a rebuild gives the same provenance
                   "language": language}
         (tmp / "meta" / CLIP_RECORD).write_text(json.dumps(record, default=str))

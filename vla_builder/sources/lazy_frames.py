@@ -192,3 +192,43 @@ class GridFrames:
             self._all = out
             self._cursor, self._last = None, None
         return self._all
+
+
+class FramesWindow:
+    """Samples [start, stop) of a streamed frame sequence (`GridFrames`), still streamed: iterating decodes the
+    source once more and skips what lies outside the window."""
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, base, start: int, stop: int):
+        self.base, self.start, self.stop = base, start, stop
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.stop - self.start, *tuple(self.base.shape[1:]))
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __iter__(self):
+        for t, rgb in enumerate(self.base):
+            if t >= self.stop:
+                break
+            if t >= self.start:
+                yield rgb
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            t = int(key) + (len(self) if key < 0 else 0)
+            if not 0 <= t < len(self):
+                raise IndexError(key)
+            return self.base[self.start + t]
+        if isinstance(key, slice):
+            a, b, step = key.indices(len(self))
+            return self.base[self.start + a : self.start + b : step]
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        arr = np.asarray(self.base)[self.start : self.stop]
+        return arr if dtype is None else arr.astype(dtype)

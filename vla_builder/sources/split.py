@@ -23,15 +23,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from vla_builder.config import StrictConfig
 from vla_builder.types import SourceSpec, VideoInfo
 
 
-class SplitConfig(BaseModel):
+class SplitConfig(StrictConfig):
     """A source's `split:` section."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_s: float | None = Field(None, gt=0)  # longest episode, seconds (None: no cap)
     shots: bool = False  # cut at shot changes

@@ -16,7 +16,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from vla_builder.boxes import fit_size, letterbox
 from vla_builder.pipeline import Stage
+from vla_builder.schema import IMAGE_SIZE_HW
 from vla_builder.prefetch import start_lerobot_import
 from vla_builder.sources.grid import grid_samples, sample_to_grid
 from vla_builder.sources.lazy_frames import DiskFrames, GridFrames
@@ -27,18 +29,10 @@ from vla_builder.types import Clip, Frames, LabelRowCounts
 SEEK_MARGIN_S = 0.01  # a stream opened for a time span starts this much before it (float rounding of pts)
 
 
-def fit_size(size_px: tuple[int, int], box_hw: tuple[int, int]) -> tuple[int, int]:
-    """(w, h) of a frame of `size_px` (w, h) scaled to fit inside `box_hw` (h, w), aspect kept, even sizes."""
-    w, h = size_px
-    bh, bw = box_hw
-    s = min(bw / w, bh / h)
-    return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
-
-
 @dataclass
 class DecodeStage(Stage):
     fps: int
-    image_size: tuple[int, int] = (480, 640)  # (h, w) the frames must fit in
+    image_size: tuple[int, int] = IMAGE_SIZE_HW  # (h, w) the frames must fit in
     backend: str = "auto"
 
     name: ClassVar[str] = "decode"
@@ -46,9 +40,9 @@ class DecodeStage(Stage):
     makes: ClassVar[tuple[str, ...]] = ("frames",)
 
     stream: bool = True  # False: hold the clip decoded in memory (small clips, tests); True: decode again per pass
-    # streaming: also keep small grey frames of this size from the first pass (motion's default input: it then needs
-    # no second decode; None: keep none)
-    gray_max_side_px: int | None = 320
+    # streaming: also keep small grey frames of this size from the first pass (the build passes motion's
+    # `max_side_px`: motion then needs no second decode; None: keep none)
+    gray_max_side_px: int | None = None
 
     def process(self, clip: Clip) -> Clip:
         import cv2
@@ -107,7 +101,6 @@ class DecodeStage(Stage):
             import av.video  # noqa: F401
 
             from vla_builder.sinks.encode import ENCODE_TARGET, private_video_path, start_encode
-            from vla_builder.sinks.lerobot import letterbox
 
             from vla_builder.kernels.reference import to_gray
 

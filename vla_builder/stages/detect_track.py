@@ -19,7 +19,7 @@ Modes (`mode="auto"` picks one from the labels; provenance records which and why
   detect     no labels: detect every sample and track (ByteTrack, fresh ids from 1 per clip), all labeled=False.
 
 Hands (`hands=True`, off by default): when neither the labels nor the tracks made from them have a hand / gripper
-class (tracking/manipulators.ACTOR_CLASS_HINTS), MediaPipe Hands (detect/hands.py, a pretrained hand model) is run
+class (the actor rule, vla_builder/actor.py), MediaPipe Hands (detect/hands.py, a pretrained hand model) is run
 on every sample, its "hand" boxes are tracked with a fresh ByteTrack, and the tracks are added with ids above every
 other track id (labeled=False). For human-demonstration video without actor labels. Provenance: `hand_tracks`.
 
@@ -37,15 +37,15 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from vla_builder.detect.detections import Detections
 from vla_builder.detect.hands import HandDetector
-from vla_builder.pipeline import Resources, Stage, StageConfig
+from vla_builder.config import StrictConfig
+from vla_builder.pipeline import Resources, Stage
 from vla_builder.tracking.association import associate
 from vla_builder.tracking.bytetrack import ByteTrackConfig, track_clip
 from vla_builder.tracking.grid import detections_to_tracks, grid_coverage, labels_to_grid
-from vla_builder.tracking.manipulators import is_manipulator
+from vla_builder.actor import is_manipulator
 from vla_builder.tracking.propagation import FlowField, propagation_priors, refine_with_detections
-from vla_builder.types import Clip, TrackSet
+from vla_builder.types import Clip, LabelTable, TrackSet
 
 MODES = ("auto", "dense", "associate", "sparse", "detect")  # TracksConfig.mode
 
@@ -57,7 +57,7 @@ class DetectTrackError(Exception):
 
 
 # -- the stage ----------------------------------------------------------------------------------------------------
-class TracksConfig(StageConfig):
+class TracksConfig(StrictConfig):
     """The recipe's `tracks:` section (the tuning knobs below the first four are settable too)."""
 
     mode: Literal["auto", "dense", "associate", "sparse", "detect"] = "auto"
@@ -75,7 +75,7 @@ class TracksConfig(StageConfig):
     extend_max_s: float = Field(1.0, ge=0)  # sparse: how far past its last (before its first) label a box is carried
 
 
-class DetectorConfig(StageConfig):
+class DetectorConfig(StrictConfig):
     """The recipe's `detector:` section: YOLO + ByteTrack (vla_builder/detect) — densifies sparse labels, tracks
     where there are none."""
 
@@ -101,6 +101,7 @@ class DetectTrackStage(Stage):
     detector_config: DetectorConfig | None = None  # None: no detector (weights resolved to a path by the caller)
     tracker: ByteTrackConfig = field(default_factory=ByteTrackConfig)
     hand_detector: HandDetector = field(default_factory=HandDetector)  # its settings (mediapipe loads lazily)
+    actor: str | None = None  # the recipe's `actor:`: labeled, it is the hand (no MediaPipe hands added)
 
     name: ClassVar[str] = "detect_track"
     needs: ClassVar[tuple[str, ...]] = ("labels", "frames")
@@ -148,8 +149,8 @@ class DetectTrackStage(Stage):
         self.setup()
         return self._detector
 
-    def detect(self, rgb: np.ndarray) -> tuple[list[Detections], list[np.ndarray]]:
-        """Detections and (fresh, per-clip) ByteTrack ids for every sample."""
+    def detect(self, rgb: np.ndarray) -> tuple[list[LabelTable], list[np.ndarray]]:
+        """Detections (a `LabelTable` per sample) and (fresh, per-clip) ByteTrack ids for every sample."""
         dets = self.detector.detect(rgb)
         return dets, track_clip(dets, self.tracker)
 
@@ -165,7 +166,7 @@ class DetectTrackStage(Stage):
         tracks, frames = clip.tracks, clip.frames
         prov = dict(clip.provenance)
         names = (*clip.labels.class_name.tolist(), *tracks.class_names)
-        present = [str(n) for n in names if is_manipulator(str(n), None)]
+        present = [str(n) for n in names if is_manipulator(str(n), self.actor)]
         if present:
             prov["hand_tracks"] = {"added": 0, "why": f"an actor class is already labeled or tracked ({present[0]!r})"}
             return clip.with_(provenance=prov)

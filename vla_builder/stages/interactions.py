@@ -13,178 +13,27 @@ several tracks by a detector) are joined first, and the episode is cut to the ac
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
 
 from pydantic import Field
 
-from vla_builder.pipeline import Stage, StageConfig
-from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS, is_manipulator, join_fragments
-from vla_builder.types import PAST_END, Clip, Event, LabelRowCounts, Motion, TrackSet
+from vla_builder.actor import asked_actor, choose_actor, is_manipulator
+from vla_builder.boxes import centers, coverage, sizes
+from vla_builder.camera_compensation import camera_uncertainty, world_steps
+from vla_builder.config import StrictConfig
+from vla_builder.pipeline import Stage
+from vla_builder.schema import STILL_SPEED_PER_S
+from vla_builder.sources.labels.fit import label_fit
+from vla_builder.sources.lazy_frames import FramesWindow
+from vla_builder.tracking.manipulators import join_fragments
+from vla_builder.types import Clip, Event, TrackSet
 
 log = logging.getLogger(__name__)
 
 APPROACH_WOBBLE = 0.02  # normalized units an approaching hand may drift away from its target in one sample
-CAMERA_STILL_PER_FRAME = 1e-3  # normalized units: camera motion below this is fitting noise, not a pan
-
-
-TRUSTED_INLIERS = 0.5  # a camera-motion fit with fewer background inliers than this is not trusted on its own
-
-
-def trusted_camera_affine(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
-    """(T, 2, 3) camera motion per step, and (T,) which steps were fitted reliably. A step whose fit is not trusted
-    (a hand and an object filling the view leave few background inliers) takes the motion interpolated in time from
-    the trusted steps around it — a camera's motion is smooth over a few frames; no trusted step: none."""
-    a = motion.global_affine.astype(float)
-    trusted = motion.global_inlier_ratio >= TRUSTED_INLIERS
-    t_count = len(a)
-    if t_count and not trusted[:-1].all():
-        idx = np.nonzero(trusted[:-1])[0]
-        flat = a.reshape(t_count, 6).copy()
-        ident = np.eye(2, 3).reshape(6)
-        for j in range(6):
-            flat[:-1, j] = np.interp(np.arange(t_count - 1), idx, flat[idx, j]) if len(idx) else ident[j]
-        a = flat.reshape(t_count, 2, 3)
-    return a, trusted
-
-
-def camera_induced_motion(motion: Motion | None, points: np.ndarray) -> np.ndarray:
-    """(T, K, 2): how the camera's motion alone moves image points (T, K, 2) from sample t to t+1.
-
-    Zero where the camera is still, so a static camera's labels are used exactly as they are; steps with an
-    untrustworthy fit use the motion of the trusted steps around them (`trusted_camera_affine`).
-    """
-    out = np.zeros_like(points)
-    if motion is None:
-        return out
-    a, _trusted = trusted_camera_affine(motion)
-    moved = np.einsum("tij,tkj->tki", a[:, :, :2], np.nan_to_num(points)) + a[:, None, :, 2]
-    induced = moved - np.nan_to_num(points)
-    cam = np.abs(a[:, :, 2]).max(axis=1) + np.abs(a[:, :, :2] - np.eye(2)).max(axis=(1, 2))
-    moving = cam >= CAMERA_STILL_PER_FRAME
-    out[moving] = induced[moving]
-    return out
-
-
-def world_velocity(tracks: TrackSet, motion: Motion | None) -> np.ndarray:
-    """(T, K, 2) track motion from t to t+1 with the camera's own motion removed; NaN where absent."""
-    c = tracks.centers()
-    v = np.full_like(c, np.nan)
-    v[:-1] = c[1:] - c[:-1]
-    return v - camera_induced_motion(motion, c)
-
-
-def path_length(centers: np.ndarray) -> float:
-    d = np.linalg.norm(np.diff(centers, axis=0), axis=-1)
-    return float(np.nansum(d))
-
-
-class LabelFitError(ValueError):
-    """The labels do not fit the video (another video's labels, another frame size): the clip fails, said why."""
-
-
-LABEL_MISFIT_MAX = 0.5  # more than this fraction of a clip's label rows outside the frame or past the end: fail
-MISFIT_REASONS = ("box entirely outside the frame", PAST_END)
-
-
-def label_fit(clip: Clip, max_misfit: float = LABEL_MISFIT_MAX) -> str | None:
-    """A warning (with counts) when some label rows do not fit the video — boxes outside the frame, rows past its
-    end; raises `LabelFitError` past `max_misfit` of the rows (e.g. a recipe pairing a video with another's labels).
-    """
-    dropped = (clip.label_rows or LabelRowCounts.of(clip.labels)).dropped()
-    misfit = {r: int(dropped.get(r, 0)) for r in MISFIT_REASONS if dropped.get(r)}
-    size_note = _label_size_misfit(clip)
-    if not misfit:
-        return size_note
-    kept = len(clip.labels) if clip.labels is not None else 0
-    # rows past the video's end are still in the table (decode counts them); the others were dropped on import
-    total = kept + sum(int(v) for r, v in dropped.items() if r != PAST_END)
-    bad = sum(misfit.values())
-    fraction = bad / max(total, 1)
-    counts = ", ".join(f"{n} {r}" for r, n in misfit.items())
-    where = clip.source.labels or clip.source.media
-    if fraction > max_misfit:
-        raise LabelFitError(f"{where}: the labels do not fit the video {clip.source.media.name}: {counts} "
-                            f"({fraction:.0%} of {total} rows) — labels of another video or another frame size?")
-    note = f"{where}: {counts} ({fraction:.0%} of {total} label rows) do not fit the video"
-    return f"{note}; {size_note}" if size_note else note
-
-
-LABEL_ASPECT_TOL = 0.03  # relative aspect difference above which boxes stated for another frame shape are refused
-
-
-def _label_size_misfit(clip: Clip) -> str | None:
-    """The label file states its boxes for a frame size other than the video's: a note when only the scale differs
-    (normalized boxes still land right), `LabelFitError` when the shape differs (they would land elsewhere)."""
-    labels, info = clip.labels, clip.info
-    if labels is None or info is None or labels.frame_size_px is None or len(labels) == 0:
-        return None
-    lw, lh = labels.frame_size_px
-    vw, vh = float(info.width_px), float(info.height_px)
-    if abs(lw - vw) < 0.5 and abs(lh - vh) < 0.5:
-        return None
-    where = clip.source.labels or clip.source.media
-    aspect_diff = abs((lw / lh) / (vw / vh) - 1.0)
-    said = f"{where}: the labels state {lw:.0f}x{lh:.0f} frames, the video {clip.source.media.name} is {vw:.0f}x{vh:.0f}"
-    if aspect_diff > LABEL_ASPECT_TOL:
-        raise LabelFitError(f"{said} — another shape ({aspect_diff:.0%} aspect difference), so the {len(labels)} "
-                            "boxes would land elsewhere: labels of another video, or of the unrotated frames?")
-    return f"{said} (same shape: the {len(labels)} boxes are scaled to the video)"
-
-
-class ActorError(ValueError):
-    """The recipe's `actor:` names no class of the clip's labels (a misspelt class)."""
-
-
-def choose_actor(tracks: TrackSet, actor_class: str | None) -> tuple[int | None, str]:
-    """Index of the actor track and why it was chosen (None: the camera is the actor).
-
-    A recipe actor that names none of the clip's classes is an error listing them when the clip has a manipulator
-    class (a misspelling); a clip without any manipulator (an object filmed alone) makes the camera the actor.
-    """
-    if len(tracks) == 0:
-        return None, "no tracks: the camera's own motion is the action"
-    centers = tracks.centers()
-    activity = np.array([path_length(centers[:, k]) for k in range(len(tracks))])
-    names = [n.lower() for n in tracks.class_names]
-    classes = sorted(set(tracks.class_names))
-
-    def most_active(cands: list[int]) -> int:
-        return max(cands, key=lambda k: (activity[k], tracks.present[:, k].sum(), -k))
-
-    hinted = [k for k, n in enumerate(names) if any(h in n for h in ACTOR_CLASS_HINTS)]
-    if actor_class:
-        cands = [k for k, n in enumerate(names) if n == actor_class.lower()] or [
-            k for k in range(len(tracks)) if str(int(tracks.ids[k])) == actor_class]  # a track id (a speaker's)
-        if cands:
-            k = most_active(cands)
-            return k, f"class '{actor_class}' from the recipe (track {int(tracks.ids[k])}, the most active of {len(cands)})"
-        if hinted:
-            import difflib
-
-            close = difflib.get_close_matches(actor_class, classes, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ActorError(f"actor: '{actor_class}' names no class of the labels; the classes are {classes}{hint}")
-        return None, (f"class '{actor_class}' from the recipe is not in this clip's labels ({classes}) and none of "
-                      "them is a manipulator: the camera's own motion is the action")
-    if hinted:
-        k = most_active(hinted)
-        return k, f"a '{tracks.class_names[k]}' track (track {int(tracks.ids[k])}), the most active of {len(hinted)}"
-    k = most_active(list(range(len(tracks))))
-    return k, f"the most active track (track {int(tracks.ids[k])}, class '{tracks.class_names[k]}')"
-
-
-def _overlap_of_object(actor: np.ndarray, obj: np.ndarray, grow: float = 0.02) -> np.ndarray:
-    """Fraction of the object's box covered by the (slightly grown) actor box, per sample; 0 where absent."""
-    ax0, ay0, ax1, ay1 = (actor[:, i] for i in range(4))
-    ax0, ay0, ax1, ay1 = ax0 - grow, ay0 - grow, ax1 + grow, ay1 + grow
-    ox0, oy0, ox1, oy1 = (obj[:, i] for i in range(4))
-    iw = np.clip(np.minimum(ax1, ox1) - np.maximum(ax0, ox0), 0, None)
-    ih = np.clip(np.minimum(ay1, oy1) - np.maximum(ay0, oy0), 0, None)
-    area = np.maximum((ox1 - ox0) * (oy1 - oy0), 1e-12)
-    return np.nan_to_num(iw * ih / area)
 
 
 def _touches_edge(box_xyxy: np.ndarray, margin: float = 0.03) -> bool:
@@ -205,45 +54,6 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     if start is not None:
         runs.append((start, len(mask) - 1))
     return runs
-
-
-def world_steps(tracks: TrackSet, motion: Motion | None) -> np.ndarray:
-    """(T, K, 6): how each track's center and two corners move from t to t+1 *in the world* (the camera's own
-    motion at those points removed); NaN where the track is absent at t or t+1.
-
-    Corners as well as the center: an object tipped or turned in a hand changes its box's shape, not only its center.
-    """
-    b = tracks.boxes_xyxy
-    points = [tracks.centers(), b[..., 0:2], b[..., 2:4]]
-    out = []
-    for p in points:
-        d = np.full_like(p, np.nan)
-        d[:-1] = p[1:] - p[:-1]
-        out.append(d - camera_induced_motion(motion, p))
-    return np.concatenate(out, axis=-1)
-
-
-def camera_uncertainty(motion: Motion | None, tracks: TrackSet, rel_err: float) -> tuple[np.ndarray, np.ndarray]:
-    """(T, K) how far the camera-motion estimate may be off at each track, per step (normalized units), and (T,)
-    the steps whose fit was not trusted.
-
-    A fraction `rel_err` of the camera-induced motion there (a fit of a hand-held phone's motion is never exact);
-    where the step's own fit was not trusted and its motion was interpolated, all of it (the camera may have done
-    anything in between) plus the largest trusted step around it.
-    """
-    c = tracks.centers()
-    induced = np.linalg.norm(camera_induced_motion(motion, c), axis=-1)
-    unc = rel_err * induced
-    bad_fit = np.zeros(c.shape[0], bool)
-    if motion is not None:
-        _a, trusted = trusted_camera_affine(motion)
-        bad_fit = ~trusted
-        bad_fit[-1] = False  # the last entry describes no motion
-        if bad_fit.any():
-            neighbour = np.maximum(np.concatenate([[0.0], induced[:-1].max(axis=1)]),
-                                   np.concatenate([induced[1:].max(axis=1), [0.0]]))
-            unc = np.where(bad_fit[:, None], induced + neighbour[:, None], unc)
-    return unc, bad_fit
 
 
 def close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
@@ -277,7 +87,7 @@ def motion_runs(steps: np.ndarray, unc: np.ndarray, step_min: float, disp_min: f
     return out
 
 
-class InteractionsConfig(StageConfig):
+class InteractionsConfig(StrictConfig):
     """The recipe's `interactions:` section."""
 
     # actor: the episode is the actor's labeled span (no frames without it); clip: the whole decoded clip
@@ -291,24 +101,11 @@ class InteractionsConfig(StageConfig):
 
 @dataclass
 class InteractionStage(Stage):
-    actor: str | None = None
-    min_speed_per_s: float = 0.03  # normalized units / s below which an object counts as still
-    grasp_overlap: float = 0.25  # fraction of the object's box the actor must cover to hold it (else: push)
-    max_pause_s: float = 1.0  # a still pause inside a carry up to this long keeps the hold
-    min_move_s: float = 0.15  # an object must move in the world at least this long to count as moved
-    min_displacement: float = 0.02  # normalized units: and get at least this far (center or a corner)
-    camera_rel_err: float = 0.25  # the camera-motion fit's error, as a fraction of the motion it predicts
-    keep_whole_clip: bool = False  # False: the episode is the actor's labeled span (no frames without the actor)
+    actor: str | None = None  # the recipe's `actor:` (vla_builder/actor.py)
+    config: InteractionsConfig = field(default_factory=InteractionsConfig)
 
     name: ClassVar[str] = "interactions"
     needs: ClassVar[tuple[str, ...]] = ("tracks", "motion")
-
-    @classmethod
-    def from_config(cls, actor: str | None, config: InteractionsConfig | None = None) -> InteractionStage:
-        c = config or InteractionsConfig()
-        return cls(actor=actor, grasp_overlap=c.grasp_overlap, max_pause_s=c.max_pause_s, min_move_s=c.min_move_s,
-                   min_displacement=c.min_displacement, camera_rel_err=c.camera_rel_err,
-                   keep_whole_clip=c.episode_span == "clip")
     makes: ClassVar[tuple[str, ...]] = ("events", "subtasks", "actor_id")
 
     def process(self, clip: Clip) -> Clip:
@@ -317,11 +114,11 @@ class InteractionStage(Stage):
         misfit = label_fit(clip)
         if misfit:
             log.warning("%s", misfit)
-        want = clip.source.segment_actor or self.actor  # a labeled segment's own actor (its speaker) first
+        want = asked_actor(clip, self.actor)  # a labeled segment's own actor (its speaker) first
         tracks, joined = join_fragments(tracks, want)
         clip = clip.with_(tracks=tracks)
         actor, reason = choose_actor(tracks, want)
-        prov = dict(clip.provenance)  # the actor choice is a typed fact (actor_reason); the sink writes it
+        prov = dict(clip.provenance)  # the actor choice is a typed fact (actor_id, actor_reason); the sink writes it
         if joined:
             prov["hand_fragments_joined"] = joined
         if actor is None:
@@ -330,7 +127,7 @@ class InteractionStage(Stage):
                             "a third-person source without labels: the camera's ego-motion becomes the action")
             return clip.with_(events=tuple(presence_events(tracks)), subtasks=(), actor_id=None, actor_reason=reason,
                               provenance=prov)
-        if not self.keep_whole_clip:
+        if self.config.episode_span == "actor":
             clip, span = crop_to_actor(clip, actor)
             if span is not None:
                 prov["episode_span"] = span
@@ -345,18 +142,18 @@ class InteractionStage(Stage):
             # every manipulator's holds and pushes (a handover needs the receiving hand's too)
             hands = [k for k, n in enumerate(tracks.class_names) if is_manipulator(n, self.actor)]
             steps = world_steps(tracks, clip.motion)
-            unc, bad_fit = camera_uncertainty(clip.motion, tracks, self.camera_rel_err)
+            unc, bad_fit = camera_uncertainty(clip.motion, tracks, self.config.camera_rel_err)
             # labels are whole pixels: two boxes moving together differ by up to ~1 px per axis per sample
             quantum = 2.0 / min(frames.source_size_px)
             for k in hands:
                 events += self.find_events(tracks, k, frames.fps, steps, unc, quantum, bad_fit)
-            events += approach_events(tracks, actor, events, frames.fps, self.min_speed_per_s)
+            events += approach_events(tracks, actor, events, frames.fps, STILL_SPEED_PER_S)
             uncertain = [e for e in events if e.kind == "uncertain" and e.actor_id == actor_id]
             if uncertain:
                 prov["interactions_uncertain"] = [f"samples {e.start}-{e.end}: {e.detail.get('why')}"
                                                   for e in uncertain]
         events.sort(key=lambda ev: (ev.start, ev.end, ev.kind, ev.actor_id))
-        subtasks = segment_subtasks(events, actor_id, len(frames), max_gap=int(round(self.max_pause_s * frames.fps)))
+        subtasks = segment_subtasks(events, actor_id, len(frames), max_gap=int(round(self.config.max_pause_s * frames.fps)))
         return clip.with_(events=tuple(events), subtasks=tuple(subtasks), actor_id=actor_id, actor_reason=reason,
                           provenance=prov)
 
@@ -373,9 +170,10 @@ class InteractionStage(Stage):
         boxes = tracks.boxes_xyxy
         centers = tracks.centers()
         t_count = boxes.shape[0]
-        step_min = self.min_speed_per_s / fps + quantum / 2  # one pixel of label rounding is no motion
-        min_len = max(2, int(round(self.min_move_s * fps)))
-        max_pause = int(round(self.max_pause_s * fps))
+        c = self.config
+        step_min = STILL_SPEED_PER_S / fps + quantum / 2  # one pixel of label rounding is no motion
+        min_len = max(2, int(round(c.min_move_s * fps)))
+        max_pause = int(round(c.max_pause_s * fps))
         actor_id = int(tracks.ids[actor])
         present_a = tracks.present[:, actor]
         events: list[Event] = []
@@ -383,13 +181,13 @@ class InteractionStage(Stage):
             if o == actor or is_manipulator(tracks.class_names[o], self.actor):
                 continue
             obj_id = int(tracks.ids[o])
-            overlap = _overlap_of_object(boxes[:, actor], boxes[:, o])
+            overlap = coverage(boxes[:, actor], boxes[:, o], grow=0.02)  # the actor box slightly grown
             contact = close_gaps(overlap > 0, 1)
-            covered = overlap >= self.grasp_overlap
+            covered = overlap >= c.grasp_overlap
             if not contact.any():
                 continue
             unc_o = unc[:, o]
-            runs = motion_runs(steps[:, o], unc_o, step_min, self.min_displacement, min_len)
+            runs = motion_runs(steps[:, o], unc_o, step_min, c.min_displacement, min_len)
             held = np.zeros(t_count, bool)
             pushed = np.zeros(t_count, bool)
             last_o = int(np.nonzero(tracks.present[:, o])[0][-1])
@@ -454,8 +252,8 @@ class InteractionStage(Stage):
         a, b = box[s], box[end]
         if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
             return False
-        moved = np.abs((b[:2] + b[2:]) / 2 - (a[:2] + a[2:]) / 2).sum()
-        resized = np.abs((b[2:] - b[:2]) - (a[2:] - a[:2])).sum()
+        moved = np.abs(centers(b) - centers(a)).sum()
+        resized = np.abs(sizes(b) - sizes(a)).sum()
         return bool(resized < moved)
 
     @staticmethod
@@ -471,46 +269,6 @@ class InteractionStage(Stage):
             if np.all(np.linalg.norm(rel - rel[0], axis=-1) < 0.03):
                 held[gap] = True
         return held
-
-
-class FramesWindow:
-    """Samples [start, stop) of a streamed frame sequence (`GridFrames`), still streamed: iterating decodes the
-    source once more and skips what lies outside the window."""
-
-    dtype = np.dtype(np.uint8)
-    ndim = 4
-
-    def __init__(self, base, start: int, stop: int):
-        self.base, self.start, self.stop = base, start, stop
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (self.stop - self.start, *tuple(self.base.shape[1:]))
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    def __iter__(self):
-        for t, rgb in enumerate(self.base):
-            if t >= self.stop:
-                break
-            if t >= self.start:
-                yield rgb
-
-    def __getitem__(self, key):
-        if isinstance(key, (int, np.integer)):
-            t = int(key) + (len(self) if key < 0 else 0)
-            if not 0 <= t < len(self):
-                raise IndexError(key)
-            return self.base[self.start + t]
-        if isinstance(key, slice):
-            a, b, step = key.indices(len(self))
-            return self.base[self.start + a : self.start + b : step]
-        return np.asarray(self)[key]
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        arr = np.asarray(self.base)[self.start : self.stop]
-        return arr if dtype is None else arr.astype(dtype)
 
 
 def crop_to_actor(clip: Clip, actor: int) -> tuple[Clip, list[int] | None]:
@@ -539,15 +297,6 @@ def crop_to_actor(clip: Clip, actor: int) -> tuple[Clip, list[int] | None]:
     prov = {**clip.provenance, "source_frames": [int(frames.source_index[0]), int(frames.source_index[-1])],
             "source_time_s": [round(float(frames.source_time_s[0]), 6), round(float(frames.source_time_s[-1]), 6)]}
     return clip.with_(frames=frames, tracks=tracks, motion=motion, provenance=prov), [s, e]
-
-
-def held_mask(events: tuple[Event, ...] | list[Event], t_count: int, actor_id: int | None) -> np.ndarray:
-    """gripper[t] = 1 while the actor holds an object (the command at t moves it from t to t+1)."""
-    mask = np.zeros(t_count, bool)
-    for ev in events:
-        if ev.kind == "carry" and ev.actor_id == actor_id:
-            mask[ev.start : ev.end + 1] = True
-    return mask
 
 
 def presence_events(tracks: TrackSet) -> list[Event]:

@@ -14,13 +14,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from vla_builder.actor import action_track
+from vla_builder.boxes import centers, stored_image_mapping
 from vla_builder.pipeline import Stage
-from vla_builder.schema import GRIPPER
-from vla_builder.stages.trajectory import stored_image_mapping, to_stored_image
+from vla_builder.schema import GRIPPER, STILL_SPEED_PER_S
 from vla_builder.types import Clip, Event, TrackSet, Trajectory
 
 MIN_NET_MOTION = 0.05  # normalized units: a net displacement below this is "stays in place"
-MOVE_MIN_PER_S = 0.03  # normalized units / s: slower than this is "still" (same as the interactions stage)
 MOTION_MIN_S = 0.5  # shortest motion row: see move_runs
 JUMP_PER_FRAME = 0.2  # normalized units: a labeled box moving more than this in one sample is flagged
 
@@ -59,10 +59,10 @@ def direction_words(d: np.ndarray) -> str:
 
 def relation(obj_box: np.ndarray, ref_box: np.ndarray) -> str:
     """Spatial relation of an object to a reference, in the image: on / left of / right of / above / below."""
-    ocx, ocy = (obj_box[0] + obj_box[2]) / 2, (obj_box[1] + obj_box[3]) / 2
+    ocx, ocy = centers(obj_box)
     if ref_box[0] <= ocx <= ref_box[2] and ref_box[1] <= ocy <= ref_box[3]:
         return "on"
-    rcx, rcy = (ref_box[0] + ref_box[2]) / 2, (ref_box[1] + ref_box[3]) / 2
+    rcx, rcy = centers(ref_box)
     dx, dy = ocx - rcx, ocy - rcy
     if abs(dx) >= abs(dy):
         return "to the right of" if dx > 0 else "to the left of"
@@ -83,7 +83,7 @@ def nearest_other(tracks: TrackSet, k: int, exclude: set[int], t: int | None = N
     box = box_at(tracks, k, t)
     if box is None:
         return None
-    c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    c = centers(box)
     best, best_d = None, np.inf
     for j in range(len(tracks)):
         if j == k or j in exclude:
@@ -91,7 +91,7 @@ def nearest_other(tracks: TrackSet, k: int, exclude: set[int], t: int | None = N
         b = box_at(tracks, j, t)
         if b is None:
             continue
-        d = float(np.linalg.norm(c - [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]))
+        d = float(np.linalg.norm(c - centers(b)))
         if d < best_d:
             best, best_d = j, d
     return best
@@ -131,7 +131,7 @@ def move_runs(action: np.ndarray, fps: int, min_s: float = MOTION_MIN_S) -> list
     n = len(action)
     if n == 0:
         return []
-    v_min = MOVE_MIN_PER_S / fps
+    v_min = STILL_SPEED_PER_S / fps  # slower is "still", as for the interactions stage
     min_len = max(1, int(round(min_s * fps)))
     steps = np.asarray(action[:, :2], np.float64)
     # centred moving average; at the ends the window is cut (divided by the samples it holds)
@@ -209,13 +209,14 @@ def describe_act(tracks: TrackSet, ev: Event, actor: int) -> Phrase:
     return Phrase("carry_dir", {"obj": name, "dir": direction_words(net_motion(tracks, obj, ev.start, ev.end + 1))})
 
 
-def describe_episode(tracks: TrackSet, subtasks: list[Event], trajectory: Trajectory) -> Phrase:
-    if len(tracks) == 0 or trajectory.actor_id is None:
+def describe_episode(tracks: TrackSet, subtasks: list[Event], trajectory: Trajectory, actor: int | None) -> Phrase:
+    """The episode in a phrase; `actor`: the track whose motion the action is (`actor.action_track`), None: the
+    camera's."""
+    if len(tracks) == 0 or actor is None:
         net = trajectory.state[-1, :2] - trajectory.state[0, :2]
         if np.linalg.norm(net) < MIN_NET_MOTION:
             return Phrase("camera_still", {})
         return Phrase("camera_move", {"dir": direction_words(net)})
-    actor = tracks.index_of(trajectory.actor_id)
     acts = [s for s in subtasks if s.kind in ("carry", "push", "handover")]
     acts = acts or [s for s in subtasks if s.kind == "touch"]  # a touch only where nothing was moved
     if acts:
@@ -231,8 +232,8 @@ def describe_episode(tracks: TrackSet, subtasks: list[Event], trajectory: Trajec
     return Phrase("move", {"actor": name, "dir": direction_words(net)})
 
 
-def describe_subtask(tracks: TrackSet, st: Event, trajectory: Trajectory, seed: int, clip_id: str) -> str:
-    actor = tracks.index_of(trajectory.actor_id) if trajectory.actor_id is not None else None
+def describe_subtask(tracks: TrackSet, st: Event, trajectory: Trajectory, actor: int | None, seed: int,
+                     clip_id: str) -> str:
     key = f"subtask{st.start}"
     if st.kind in ("reach", "retreat") and st.object_id is not None and actor is not None:
         slots = {"obj": tracks.class_names[tracks.index_of(st.object_id)], "actor": tracks.class_names[actor]}
@@ -240,7 +241,7 @@ def describe_subtask(tracks: TrackSet, st: Event, trajectory: Trajectory, seed: 
         return Phrase(kind, slots).render(seed, clip_id + key, SUBTASK_TEMPLATES)[0]
     if st.kind in ("carry", "push", "handover", "touch") and actor is not None:
         return describe_act(tracks, st, actor).render(seed, clip_id + key)[0]
-    return describe_episode(tracks, [], trajectory).render(seed, clip_id + key)[0]
+    return describe_episode(tracks, [], trajectory, actor).render(seed, clip_id + key)[0]
 
 
 def visible_objects(tracks: TrackSet, t: int, present: np.ndarray | None = None) -> list[dict[str, Any]]:
@@ -340,41 +341,6 @@ class ReasoningTrace:
         }
 
 
-class LanguageError(ValueError):
-    """The language rows of a clip would break lerobot's resolvers (raised before the clip's commit point)."""
-
-
-def language_problems(persistent: list[dict], events: list[dict], timestamps: list[float]) -> list[str]:
-    """Every frame at which one of lerobot's default language bindings (`active_at` for each persistent style,
-    `emitted_at` for VQA) would be ambiguous or fail: what a training loader would hit, found before writing.
-
-    `events` rows carry the timestamp of the frame they are written to. A resolver's answer changes only at a row's
-    timestamp, so the frames checked are the first one and every frame a row starts on.
-    """
-    from lerobot.configs.recipe import DEFAULT_BINDINGS
-    from lerobot.datasets.language_render import active_at, emitted_at
-
-    at = sorted({timestamps[0], *(float(r["timestamp"]) for r in persistent + events)} & set(timestamps)) \
-        if timestamps else []
-    styles = sorted({r["style"] for r in persistent if r.get("style") != "task_aug"})
-    problems = []
-    for t in at:
-        here = [r for r in events if float(r["timestamp"]) == t]
-        resolvers = [(f"active_at(style={st})", lambda st=st: active_at(t, persistent=persistent, style=st))
-                     for st in styles]
-        for name, spec in DEFAULT_BINDINGS.items():
-            if spec.startswith("emitted_at"):
-                args = dict(a.strip().split("=") for a in spec[spec.index(",") + 1 : -1].split(","))
-                resolvers.append((f"{name}: {spec}", lambda a=args: emitted_at(t, persistent=persistent, events=here,
-                                                                                 **a)))
-        for name, resolve in resolvers:
-            try:
-                resolve()
-            except Exception as e:  # noqa: BLE001 — whatever lerobot raises is the problem to report
-                problems.append(f"frame at {t:.4f} s: {name}: {str(e)[:160]}")
-    return problems
-
-
 @dataclass
 class LanguageStage(Stage):
     task: str | None = None  # a fixed task from the recipe overrides the generated one
@@ -390,14 +356,15 @@ class LanguageStage(Stage):
         tracks, subtasks, traj, frames = clip.tracks, list(clip.subtasks or ()), clip.trajectory, clip.frames
         assert tracks is not None and traj is not None and frames is not None
         fps = frames.fps
-        paraphrases = describe_episode(tracks, subtasks, traj).render(self.seed, clip.clip_id)
+        actor = action_track(clip)
+        paraphrases = describe_episode(tracks, subtasks, traj, actor).render(self.seed, clip.clip_id)
         caption = clip.source.caption  # human words for this clip / segment: the task verbatim (issue 11)
         if caption:
             paraphrases = []  # geometry-made paraphrases could contradict the human label: none beside it
         task = caption or self.task or paraphrases[0]
         camera = f"observation.images.{clip.source.camera}"
-        sub_texts = [st.detail["text"] if st.kind == "label" else describe_subtask(tracks, st, traj, self.seed,
-                                                                                  clip.clip_id) for st in subtasks]
+        sub_texts = [st.detail["text"] if st.kind == "label" else describe_subtask(tracks, st, traj, actor,
+                                                                                  self.seed, clip.clip_id) for st in subtasks]
         labeled = any(st.kind == "label" for st in subtasks)  # human-labeled subtasks (segments_as: subtasks)
         if caption and subtasks and not labeled and (clip.label_verdict or {}).get("verdict") != "confirmed":
             # geometry the label's checks did not confirm must not speak beside the human label ("shove the pillow
@@ -417,10 +384,9 @@ class LanguageStage(Stage):
         persistent += [{"role": "assistant", "content": m, "style": "motion", "timestamp": ts[t]}
                        for t, m in enumerate(moves) if t == 0 or m != moves[t - 1]]
         events_rows = []
-        actor = tracks.index_of(traj.actor_id) if traj.actor_id is not None else None
         # boxes a model reads next to the stored frames are in those frames' coordinates (letterbox included);
         # the words above come from the source's geometry
-        stored = to_stored_image(tracks, *stored_image_mapping(frames, self.image_size))
+        stored = tracks.mapped(*stored_image_mapping(frames.size_px, self.image_size))
         for st in subtasks:
             t = st.start
             objs = {f"{o['name']} {o['id']}": o["box"] for o in visible_objects(stored, t)}
@@ -436,10 +402,6 @@ class LanguageStage(Stage):
                 events_rows.append({"role": "assistant", "style": "trace", "timestamp": ts[t], "camera": camera,
                                     "content": json.dumps([[round(float(x), 4), round(float(y), 4)]
                                                            for x, y in path[idx]])})
-        problems = language_problems(persistent, events_rows, ts)
-        if problems:  # a clip lerobot could not read becomes a failure record, never part of a dataset
-            raise LanguageError(f"{len(problems)} language resolver problem(s) (would break lerobot's reader), "
-                                f"first: {problems[0]}")
         reasoning = self._reasoning(clip.with_(tracks=stored), task, plan, subtasks, sub_texts, moves, traj)
         language = {"persistent": persistent, "events": events_rows, "reasoning": reasoning,
                     "subtasks": [{"kind": st.kind, "start": st.start, "end": st.end, "object_id": st.object_id,
@@ -456,7 +418,7 @@ class LanguageStage(Stage):
         for st, text in zip(subtasks, sub_texts, strict=True):
             basis.append(f"samples {st.start}-{st.end}: {st.kind} -> '{text}'")
         for ev in clip.events or ():  # where the evidence could not carry a verb, the trace says so
-            if ev.kind == "uncertain" and ev.actor_id == traj.actor_id:
+            if ev.kind == "uncertain" and not traj.follows_camera and ev.actor_id == clip.actor_id:
                 basis.append(f"samples {ev.start}-{ev.end}: uncertain — {ev.detail.get('why', 'no claim made')}")
         verdict = clip.label_verdict  # the human label checked against the footage (issue 11)
         if verdict:

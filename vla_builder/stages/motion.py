@@ -29,7 +29,9 @@ from pydantic import Field
 
 from vla_builder.kernels import KernelUnavailable, cuda_available
 from vla_builder.kernels import reference as ref
-from vla_builder.pipeline import Resources, Stage, StageConfig
+from vla_builder.kernels.driver import PairwiseOps, run_motion
+from vla_builder.config import StrictConfig
+from vla_builder.pipeline import Resources, Stage
 from vla_builder.types import Clip, Motion
 
 # LK backends (NumPy twin, host-compiled kernel code, CUDA) agree within this on the camera translation and the
@@ -37,7 +39,7 @@ from vla_builder.types import Clip, Motion
 LK_PARITY_TOL_NORM = 1e-4
 
 
-class MotionConfig(StageConfig):
+class MotionConfig(StrictConfig):
     """The recipe's `motion:` section."""
 
     method: Literal["dis", "farneback", "lk"] = "dis"
@@ -136,35 +138,47 @@ class MotionStage(Stage):
         return dataclasses.replace(self._compute(rgb, boxes), backend=facts["backend"], device=facts["device"])
 
     def _compute(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
-        cfg, backend = self.config, self.backend
-        if backend == "opencv":
-            return self._opencv(rgb, boxes)
-        if backend == "lk-numpy":
-            from vla_builder.kernels.reference_lk import motion_for_clip_reference
+        return run_motion(backend_ops(self.config, self.backend), rgb, boxes)
 
-            return motion_for_clip_reference(rgb, boxes, cfg.max_side_px, ignore_bottom_frac=cfg.ignore_bottom_frac)
-        from vla_builder.kernels.cuda import motion_for_clip
 
-        return motion_for_clip(rgb, boxes, cfg.max_side_px, ignore_bottom_frac=cfg.ignore_bottom_frac,
-                               device="cuda" if backend == "lk-cuda" else "host")
+class OpenCVMotion(PairwiseOps):
+    """The `dis` / `farneback` methods as the motion driver's operations: one frame pair per step, OpenCV flow
+    (`kernels/reference.py`), box medians, a RANSAC similarity of the background. Holds the config: a setting of
+    these methods is declared and used in this file."""
 
-    def _opencv(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
-        cfg = self.config
-        t_count, k_count = rgb.shape[0], boxes.shape[1]
-        affine = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (t_count, 1, 1))
-        inliers = np.zeros(t_count)
-        track_flow = np.full((t_count, k_count, 2), np.nan)
-        energy = np.zeros(t_count)
+    def __init__(self, config: MotionConfig):
+        self.config = config
+
+    def grays(self, rgb):
         # streamed frames keep the grey frames of the decode pass (GridFrames.grays): no second decode
-        grays = rgb.grays(cfg.max_side_px) if hasattr(rgb, "grays") else [ref.to_gray(f, cfg.max_side_px) for f in rgb]
-        for t in range(t_count - 1):
-            flow = ref.dense_flow(grays[t], grays[t + 1], cfg.method, cfg.preset)
-            track_flow[t] = ref.box_flow_norm(flow, boxes[t])
-            mask = ref.background_mask(*flow.shape[:2], boxes[t])
-            if cfg.ignore_bottom_frac > 0:
-                mask[int(round(flow.shape[0] * (1 - cfg.ignore_bottom_frac))) :] = False
-            affine[t], inliers[t] = ref.global_motion_norm(flow, mask)
-            energy[t] = ref.motion_energy(grays[t], grays[t + 1])
-        preset = f" {cfg.preset}" if cfg.method == "dis" else ""
-        return Motion(affine, inliers, track_flow, energy,
-                      f"opencv ({cfg.method}{preset}, {grays[0].shape[1]}x{grays[0].shape[0]})")
+        side = self.config.max_side_px
+        g = rgb.grays(side) if hasattr(rgb, "grays") else [ref.to_gray(f, side) for f in rgb]
+        return g, g[0].shape[0], g[0].shape[1]
+
+    def energy(self, grays, t_count: int) -> np.ndarray:
+        return np.array([ref.motion_energy(grays[t], grays[t + 1]) for t in range(t_count - 1)])
+
+    def pair(self, prev_gray, next_gray, boxes_xyxy: np.ndarray, h: int, w: int):
+        c = self.config
+        flow = ref.dense_flow(prev_gray, next_gray, c.method, c.preset)
+        mask = ref.background_mask(*flow.shape[:2], boxes_xyxy)
+        if c.ignore_bottom_frac > 0:
+            mask[int(round(flow.shape[0] * (1 - c.ignore_bottom_frac))) :] = False
+        return (ref.box_flow_norm(flow, boxes_xyxy), *ref.global_motion_norm(flow, mask))
+
+    def describe(self, h: int, w: int) -> str:
+        preset = f" {self.config.preset}" if self.config.method == "dis" else ""
+        return f"opencv ({self.config.method}{preset}, {w}x{h})"
+
+
+def backend_ops(config: MotionConfig, backend: str):
+    """The operations of `backend` with the config's settings, for the one motion driver (`kernels/driver.py`)."""
+    if backend == "opencv":
+        return OpenCVMotion(config)
+    if backend == "lk-numpy":
+        from vla_builder.kernels.reference_lk import ReferenceLKMotion
+
+        return ReferenceLKMotion(config.max_side_px, config.ignore_bottom_frac)
+    from vla_builder.kernels.cuda import KernelMotion
+
+    return KernelMotion("cuda" if backend == "lk-cuda" else "host", config.max_side_px, config.ignore_bottom_frac)

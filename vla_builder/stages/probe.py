@@ -49,9 +49,9 @@ class LabelsStage(Stage):
             expand_episodes(clip.source)
         labels = read_labels(clip.source, clip.info)
         # boxes stated for another frame shape: refused here, before any frame is decoded
-        from vla_builder.stages.interactions import _label_size_misfit
+        from vla_builder.sources.labels.fit import label_size_misfit
 
-        _label_size_misfit(clip.with_(labels=labels))
+        label_size_misfit(clip.with_(labels=labels))
         prov = {**clip.provenance, "labels_format": labels.format, "label_rows": len(labels)}
         # the import's dropped-row counts, copied into a typed fact (decode adds its own; the sink writes them)
         return clip.with_(labels=labels, label_rows=LabelRowCounts.of(labels), provenance=prov)

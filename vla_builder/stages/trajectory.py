@@ -17,11 +17,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from vla_builder.actor import held_mask
+from vla_builder.boxes import centers, mapping_record, sizes, stored_image_mapping
+from vla_builder.camera_compensation import world_velocity
 from vla_builder.egomotion import camera_ego_motion
 from vla_builder.pipeline import Stage
-from vla_builder.schema import ACTION_NAMES, GRIPPER, STATE_NAMES  # noqa: F401 — the schema's one home
-from vla_builder.stages.interactions import held_mask, world_velocity
-from vla_builder.types import Clip, Frames, TrackSet, Trajectory
+from vla_builder.schema import ACTION_NAMES, GRIPPER, STATE_NAMES
+from vla_builder.types import Clip, Frames, Trajectory
 
 
 def smooth_121(x: np.ndarray) -> np.ndarray:
@@ -49,47 +51,6 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
     return out
 
 
-# written into info.json with the state and action features (the `info` entry of each): what the numbers mean
-STATE_INFO = {"coordinates": "ee_x, ee_y, ee_w, ee_h: normalized coordinates of the stored image (x / its width, "
-                             "y / its height, letterbox included); per-episode mapping from the source in "
-                             "meta/provenance.jsonl image_coordinates",
-              "actor_visible": "1 where the actor is labeled at this sample; 0: the box is the last labeled one, "
-                               "kept, not observed",
-              "gripper": "1 if the actor held an object at the previous step"}
-ACTION_INFO = {"coordinates": "ee_dx, ee_dy: the actor's motion t -> t+1 in the stored image's normalized units, the "
-                              "camera's motion removed; 0 for steps from or to a sample without the actor",
-               "gripper": "1 while the actor holds an object (the command at t moves it from t to t+1)"}
-
-
-def stored_image_mapping(frames: Frames | None, image_size_hw: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
-    """(scale, offset), each (2,) for (x, y): normalized source coordinates -> normalized coordinates of the stored
-    image, which centers the working-size frame on an `image_size_hw` canvas (the sink's letterbox).
-
-    x_stored = x_source * scale_x + offset_x (likewise y): a box written with the frame lands on the object.
-    """
-    if frames is None or image_size_hw is None:
-        return np.ones(2), np.zeros(2)
-    canvas_h, canvas_w = image_size_hw
-    w, h = frames.size_px
-    x0, y0 = (canvas_w - w) // 2, (canvas_h - h) // 2  # as sinks.lerobot.letterbox places it
-    return np.array([w / canvas_w, h / canvas_h]), np.array([x0 / canvas_w, y0 / canvas_h])
-
-
-def to_stored_image(tracks: TrackSet, scale: np.ndarray, offset: np.ndarray) -> TrackSet:
-    """Tracks in the stored image's normalized coordinates (see `stored_image_mapping`)."""
-    s4, o4 = np.tile(scale, 2), np.tile(offset, 2)
-    return dataclasses.replace(tracks, boxes_xyxy=tracks.boxes_xyxy * s4 + o4)
-
-
-def mapping_record(frames: Frames | None, image_size_hw: tuple[int, int] | None) -> dict:
-    scale, offset = stored_image_mapping(frames, image_size_hw)
-    return {"convention": "state, VQA boxes and traces are normalized coordinates of the stored image (letterbox "
-                          "included): x_stored = x_source * scale_x + offset_x, y likewise",
-            "scale": [round(float(v), 6) for v in scale], "offset": [round(float(v), 6) for v in offset],
-            "stored_size_px": list(image_size_hw[::-1]) if image_size_hw else None,
-            "content_size_px": list(frames.size_px) if frames is not None else None}
-
-
 @dataclass
 class TrajectoryStage(Stage):
     # (h, w) of the stored image: state and action are expressed in its coordinates (None: the source's)
@@ -103,17 +64,16 @@ class TrajectoryStage(Stage):
         tracks, motion, events = clip.tracks, clip.motion, clip.events
         assert tracks is not None and motion is not None and events is not None
         t_count = tracks.boxes_xyxy.shape[0]
-        actor_id, reason = clip.actor_id, clip.actor_reason or ""
+        actor_id = clip.actor_id
         actor = tracks.index_of(actor_id) if actor_id is not None else None
         gripper = held_mask(events, t_count, actor_id).astype(np.float32)
         if clip.source.camera_kind == "wrist" or actor is None:
             src_w, src_h = clip.frames.source_size_px if clip.frames is not None else (1, 1)
-            ego = self._ego(motion, gripper, reason, src_w / src_h)
+            ego = self._ego(motion, gripper, src_w / src_h)
             return clip.with_(trajectory=self._in_stored_image(ego, clip.frames, sizes=False))
         visible = tracks.present[:, actor]
         boxes = fill_gaps(tracks.boxes_xyxy[:, actor])
-        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        (cx, cy), (w, h) = centers(boxes).T, sizes(boxes).T
         action = np.zeros((t_count, len(ACTION_NAMES)), np.float32)
         # the actor's own motion: its box motion minus what the camera's motion alone would cause there
         filled = tracks.with_boxes(actor, boxes)
@@ -127,13 +87,14 @@ class TrajectoryStage(Stage):
         action[:, GRIPPER] = gripper
         state = np.stack([cx, cy, w, h, np.concatenate([[0.0], gripper[:-1]]), visible.astype(np.float32)],
                          axis=1).astype(np.float32)
-        traj = Trajectory(state, STATE_NAMES, action, ACTION_NAMES, int(tracks.ids[actor]), reason)
-        prov = {**clip.provenance, "image_coordinates": mapping_record(clip.frames, self.image_size)}
+        traj = Trajectory(state, STATE_NAMES, action, ACTION_NAMES, follows_camera=False)
+        content = clip.frames.size_px if clip.frames is not None else None
+        prov = {**clip.provenance, "image_coordinates": mapping_record(content, self.image_size)}
         return clip.with_(trajectory=self._in_stored_image(traj, clip.frames), provenance=prov)
 
     def _in_stored_image(self, traj: Trajectory, frames: Frames | None, sizes: bool = True) -> Trajectory:
         """Positions, sizes and their motion in the stored image's normalized coordinates (letterbox included)."""
-        scale, offset = stored_image_mapping(frames, self.image_size)
+        scale, offset = stored_image_mapping(frames.size_px if frames is not None else None, self.image_size)
         state, action = traj.state.copy(), traj.action.copy()
         state[:, 0:2] = state[:, 0:2] * scale + offset
         if sizes:  # a box's width and height (the camera's zoom factor is no size in the image)
@@ -142,7 +103,7 @@ class TrajectoryStage(Stage):
         return dataclasses.replace(traj, state=state.astype(np.float32), action=action.astype(np.float32))
 
     @staticmethod
-    def _ego(motion, gripper: np.ndarray, reason: str, aspect_w_over_h: float) -> Trajectory:
+    def _ego(motion, gripper: np.ndarray, aspect_w_over_h: float) -> Trajectory:
         t_count = len(gripper)
         # the camera's motion; translation measured at the image centre, roll in pixel-proportional axes
         ego = camera_ego_motion(motion, aspect_w_over_h=aspect_w_over_h)
@@ -158,5 +119,4 @@ class TrajectoryStage(Stage):
         # the camera is always "visible": it is the end effector whose motion is measured
         state = np.stack([pos[:, 0], pos[:, 1], size, size, np.concatenate([[0.0], gripper[:-1]]),
                           np.ones(t_count)], axis=1)
-        return Trajectory(state.astype(np.float32), STATE_NAMES, action, ACTION_NAMES, None,
-                          f"camera ego-motion ({reason})" if "camera" not in reason else reason)
+        return Trajectory(state.astype(np.float32), STATE_NAMES, action, ACTION_NAMES, follows_camera=True)

@@ -3,7 +3,7 @@
 A caption or narration ("Pushing bottle from left to right", "pick up lunch box", "pretending to pick a pillow up")
 is parsed with a small verb lexicon into what it claims — a verb class, a direction, whether it is pretended, and
 which labeled object it is about — and each claim is checked against geometry measured from the clip's tracks with
-the camera's own motion removed (`interactions.world_velocity`) and against the interaction events:
+the camera's own motion removed (`camera_compensation.world_velocity`) and against the interaction events:
 
 | verb class | words (lemmas; any form: lifts, lifted; Korean in `KOREAN_VERB_CLASSES`) | signature checked |
 |---|---|---|
@@ -33,10 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from vla_builder.actor import actor_is_manipulator, is_manipulator
+from vla_builder.boxes import gap as box_gap
+from vla_builder.camera_compensation import world_velocity
+from vla_builder.config import StrictConfig
 from vla_builder.pipeline import Stage
-from vla_builder.stages.interactions import world_velocity
 from vla_builder.types import Clip
 
 MOVED = 0.08  # normalized units: an object whose world position changes this much has moved
@@ -90,10 +93,8 @@ KOREAN_DIRECTIONS = {
 }
 
 
-class LabelCheckConfig(BaseModel):
+class LabelCheckConfig(StrictConfig):
     """Recipe section `label_check:` — what to do with a human label the footage contradicts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = True
     drop_contradicted: bool = False
     moved: float = Field(MOVED, gt=0, le=1)  # world displacement (normalized) that counts as "moved"
@@ -211,17 +212,15 @@ def _parse_korean(text: str) -> Claim:
                  why=f"the verb '{verbs[-1]}' is not in the Korean verb lexicon")
 
 
-def _object_track(clip: Clip, text: str) -> tuple[int | None, str]:
+def _object_track(clip: Clip, text: str, recipe_actor: str | None = None) -> tuple[int | None, str]:
     """The labeled object the text is about: a non-actor track whose class name appears in the text, else the
     object of the clip's events, else the only non-actor track."""
     tracks = clip.tracks
     assert tracks is not None
     t = text.lower()
-    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
-
     # the actor is the object too when it is no manipulator (no hand labeled: the only track was made the actor)
     candidates = [k for k in range(len(tracks)) if tracks.ids[k] != clip.actor_id
-                  or not any(h in tracks.class_names[k].lower() for h in ACTOR_CLASS_HINTS)]
+                  or not is_manipulator(tracks.class_names[k], recipe_actor)]
     named = [k for k in candidates if tracks.class_names[k].lower() in t]
     if named:
         # the most moved of the named ones (two "puzzle piece" boxes: the one acted on)
@@ -246,30 +245,17 @@ def _excursion(clip: Clip, k: int) -> tuple[float, np.ndarray, int]:
     return float(np.linalg.norm(path, axis=1).max()), path[present][-1], int(present.sum())
 
 
-def _actor_is_manipulator(clip: Clip) -> bool:
-    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
-
-    tracks = clip.tracks
-    if clip.actor_id is None or tracks is None:
-        return False
-    name = tracks.class_names[tracks.index_of(clip.actor_id)].lower()
-    return any(h in name for h in ACTOR_CLASS_HINTS)
-
-
 def _min_gap(clip: Clip, k: int) -> float | None:
     tracks = clip.tracks
     if clip.actor_id is None or tracks is None:
         return None
-    a = tracks.boxes_xyxy[:, tracks.index_of(clip.actor_id)]
-    b = tracks.boxes_xyxy[:, k]
-    gx = np.maximum(0, np.maximum(a[:, 0], b[:, 0]) - np.minimum(a[:, 2], b[:, 2]))
-    gy = np.maximum(0, np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 3], b[:, 3]))
-    gap = np.hypot(gx, gy)
+    gap = box_gap(tracks.boxes_xyxy[:, tracks.index_of(clip.actor_id)], tracks.boxes_xyxy[:, k])
     return float(np.nanmin(gap)) if np.isfinite(gap).any() else None
 
 
-def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
-    """The verdict for `text` on this clip, with every check and its numbers."""
+def verify(clip: Clip, text: str, moved: float = MOVED, recipe_actor: str | None = None) -> dict[str, Any]:
+    """The verdict for `text` on this clip, with every check and its numbers (`recipe_actor`: the recipe's
+    `actor:`, a manipulator by the actor rule whatever its name)."""
     claim = parse_label(text)
     checks: list[dict[str, Any]] = []
     out = {"label": text, "verb_class": claim.verb, "verb": claim.words, "verb_lemma": claim.lemma,
@@ -286,7 +272,7 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
                 "why": f"the label moves a body part ('{claim.body_part}'), not a labeled object"}
     if claim.verb == "none" and not claim.pretend:
         return {**out, "verdict": "undetermined", "why": claim.reason}
-    k, how = _object_track(clip, text)
+    k, how = _object_track(clip, text, recipe_actor)
     if k is None:
         return {**out, "verdict": "undetermined", "why": how}
     name = clip.tracks.class_names[k]
@@ -307,7 +293,7 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
         move_check["expect"] = "moved"
         move_check["ok"] = True if (exc >= moved or carried) else (False if exc < STILL else None)
         checks.append(move_check)
-        gap = _min_gap(clip, k) if _actor_is_manipulator(clip) else None
+        gap = _min_gap(clip, k) if actor_is_manipulator(clip, recipe_actor) else None
         # a hand's act needs a hand: without a labeled manipulator reaching the object, a moving object may be the
         # camera's motion left over (a fit that failed) — it cannot confirm, only "never moved" can refute
         checks.append({"check": "a labeled hand/gripper reaches the object", "min_gap": gap if gap is None
@@ -338,6 +324,7 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
 @dataclass
 class VerifyLabelStage(Stage):
     config: LabelCheckConfig = field(default_factory=LabelCheckConfig)
+    actor: str | None = None  # the recipe's `actor:` (a manipulator whatever its name: vla_builder/actor.py)
 
     name: ClassVar[str] = "verify_label"
     needs: ClassVar[tuple[str, ...]] = ("tracks", "events")
@@ -347,7 +334,7 @@ class VerifyLabelStage(Stage):
         text = clip.source.caption
         if not self.config.enabled or not text:
             return clip
-        result = verify(clip, text, self.config.moved)
+        result = verify(clip, text, self.config.moved, self.actor)
         result["origin"] = clip.source.caption_origin
         if result["verdict"] == "contradicted" and self.config.drop_contradicted:
             failed = [c for c in result["checks"] if c["ok"] is False]

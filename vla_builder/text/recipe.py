@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator)
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from vla_builder.recipe import RecipeError, read_recipe_data, validation_problems  # one error type for both tracks: the CLI reports them alike
+from vla_builder.config import StrictConfig
+from vla_builder.recipe import RecipeError, RecipeFile, read_recipe_data, validation_problems  # one error type for both tracks: the CLI reports them alike
 
 # What each task reads from an input record; `fields` maps a role to the key (dotted for nested) in the input.
 ROLES: dict[str, tuple[str, ...]] = {
@@ -30,10 +31,6 @@ NLI_LABELS = ["entailment", "neutral", "contradiction"]  # KLUE / SNLI / MNLI or
 Language = Literal["auto", "ko", "en"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def match_files(base: Path, pattern: str) -> list[Path]:
     """Files a source path names: a file or a glob, relative to the recipe file (a recipe travels with its data)."""
     p = Path(pattern).expanduser()
@@ -42,7 +39,7 @@ def match_files(base: Path, pattern: str) -> list[Path]:
     return sorted(f for f in found if f.is_file())
 
 
-class TextSourceConfig(_Strict):
+class TextSourceConfig(StrictConfig):
     # Field order is validation order: the validators below read `task` (and `labels`) from earlier fields.
     task: Literal["qa", "classification", "multiple_choice", "nli", "summarization"]
     path: str  # input file or glob, relative to the recipe file
@@ -119,7 +116,7 @@ class TextSourceConfig(_Strict):
         return v
 
 
-class TextRecipe(_Strict):
+class TextRecipe(StrictConfig):
     kind: Literal["text"]
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     sources: list[TextSourceConfig] = Field(min_length=1)
@@ -133,18 +130,10 @@ class TextRecipe(_Strict):
 
 
 @dataclass(frozen=True)
-class LoadedTextRecipe:
+class LoadedTextRecipe(RecipeFile):
     recipe: TextRecipe
     path: Path
     files: tuple[tuple[Path, ...], ...]  # per source, the files it matched (sorted: a stable record order)
-
-    @property
-    def base(self) -> Path:
-        return self.path.parent
-
-    @property
-    def output(self) -> Path:
-        return Path(self.recipe.output or f"out/{self.recipe.name}")
 
     def display(self, file: Path) -> str:
         """A file as named in records and manifest: relative to the recipe, so outputs do not embed tmp paths."""

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 
+from vla_builder.boxes import iou_matrix
 from vla_builder.types import LabelTable
 
 
@@ -14,20 +15,6 @@ def linear_sum_assignment(cost):
     from scipy.optimize import linear_sum_assignment as solve
 
     return solve(cost)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU between every box of a (N, 4) and b (M, 4), xyxy."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
 def associate(table: LabelTable, iou_min: float = 0.3, max_age_frames: int = 10) -> LabelTable:

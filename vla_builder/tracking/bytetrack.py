@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vla_builder.tracking.association import iou_matrix, linear_sum_assignment
-from vla_builder.detect.detections import Detections
+from vla_builder.boxes import from_cxcywh, iou_matrix, to_cxcywh
+from vla_builder.tracking.association import linear_sum_assignment
+from vla_builder.types import LabelTable
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,6 @@ class KalmanXYWH:
         return mean, cov
 
 
-def xyxy_to_xywh(b: np.ndarray) -> np.ndarray:
-    return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2] - b[0], b[3] - b[1]], float)
-
-
-def xywh_to_xyxy(m: np.ndarray) -> np.ndarray:
-    cx, cy, w, h = m[:4]
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
-
-
 @dataclass
 class _Track:
     mean: np.ndarray
@@ -113,7 +105,7 @@ class _Track:
 
     @property
     def box(self) -> np.ndarray:
-        return xywh_to_xyxy(self.mean)
+        return from_cxcywh(self.mean[:4])
 
 
 class ByteTracker:
@@ -127,14 +119,14 @@ class ByteTracker:
         self.confirmed: list[_Track] = []  # every track that ever got an id (removed ones included)
         self.next_id = 1
 
-    def _cost(self, tracks: list[_Track], dets: Detections, idx: np.ndarray, fuse: bool) -> np.ndarray:
+    def _cost(self, tracks: list[_Track], dets: LabelTable, idx: np.ndarray, fuse: bool) -> np.ndarray:
         if not tracks or len(idx) == 0:
             return np.ones((len(tracks), len(idx)))
         iou = iou_matrix(np.stack([t.box for t in tracks]), dets.boxes_xyxy[idx])
-        sim = iou * dets.scores[idx][None, :] if fuse else iou
+        sim = iou * dets.score[idx][None, :] if fuse else iou
         cost = 1.0 - sim
         if self.config.class_aware:
-            same = np.array([t.class_name for t in tracks], dtype=object)[:, None] == dets.class_names[idx][None, :]
+            same = np.array([t.class_name for t in tracks], dtype=object)[:, None] == dets.class_name[idx][None, :]
             cost[~same] = 1.0 + 1e-3  # above every threshold: never matched
         return cost
 
@@ -147,9 +139,9 @@ class ByteTracker:
         mr, mc = {r for r, _ in pairs}, {c for _, c in pairs}
         return pairs, [r for r in range(cost.shape[0]) if r not in mr], [c for c in range(cost.shape[1]) if c not in mc]
 
-    def _apply(self, track: _Track, dets: Detections, d: int) -> None:
-        track.mean, track.cov = self.kf.update(track.mean, track.cov, xyxy_to_xywh(dets.boxes_xyxy[d]))
-        track.score = float(dets.scores[d])
+    def _apply(self, track: _Track, dets: LabelTable, d: int) -> None:
+        track.mean, track.cov = self.kf.update(track.mean, track.cov, np.asarray(to_cxcywh(dets.boxes_xyxy[d]), float))
+        track.score = float(dets.score[d])
         track.last_frame = self.frame
         track.det_index = d
         track.hits.append((self.frame, d))
@@ -178,7 +170,7 @@ class ByteTracker:
         if best is not None:
             lost.anchor, lost.carrier_anchor = lost.mean[0:2].copy(), best.mean[0:2].copy()
 
-    def update(self, dets: Detections) -> np.ndarray:
+    def update(self, dets: LabelTable) -> np.ndarray:
         """Track ids (N,) for this frame's detections: the confirmed track each one belongs to, else -1."""
         cfg = self.config
         self.frame += 1
@@ -193,7 +185,7 @@ class ByteTracker:
                 t.mean[0:2] = t.anchor + (t.carrier.mean[0:2] - t.carrier_anchor)
                 t.mean[4:6] = t.carrier.mean[4:6]
 
-        scores = dets.scores if len(dets) else np.zeros(0)
+        scores = dets.score if len(dets) else np.zeros(0)
         wh_ok = (dets.boxes_xyxy[:, 2] > dets.boxes_xyxy[:, 0]) & (dets.boxes_xyxy[:, 3] > dets.boxes_xyxy[:, 1])
         high = np.nonzero(wh_ok & (scores >= cfg.high_score))[0]
         low = np.nonzero(wh_ok & (scores > cfg.low_score) & (scores < cfg.high_score))[0]
@@ -227,8 +219,8 @@ class ByteTracker:
             d = int(left[c])
             if scores[d] < cfg.new_track_score:
                 continue
-            mean, cov = self.kf.initiate(xyxy_to_xywh(dets.boxes_xyxy[d]))
-            t = _Track(mean, cov, str(dets.class_names[d]), float(scores[d]), self.frame, self.frame, d,
+            mean, cov = self.kf.initiate(np.asarray(to_cxcywh(dets.boxes_xyxy[d]), float))
+            t = _Track(mean, cov, str(dets.class_name[d]), float(scores[d]), self.frame, self.frame, d,
                        hits=[(self.frame, d)])
             if self.frame == 0:
                 self._confirm(t)  # nothing to confuse it with on the first frame (as ByteTrack does)
@@ -254,7 +246,7 @@ class ByteTracker:
         return ids
 
 
-def track_clip(detections: list[Detections], config: ByteTrackConfig | None = None) -> list[np.ndarray]:
+def track_clip(detections: list[LabelTable], config: ByteTrackConfig | None = None) -> list[np.ndarray]:
     """Offline ByteTrack over a whole clip with a fresh tracker: ids (N_t,) per frame, -1 for untracked detections.
 
     Unlike online output, a track's first detection (the frame before it was confirmed) gets its id too: the whole

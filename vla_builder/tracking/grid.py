@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from vla_builder.detect.detections import Detections
 from vla_builder.types import LabelTable, TrackSet
 
 
@@ -53,10 +52,10 @@ def grid_coverage(anchors: TrackSet) -> float:
     return float(anchors.labeled.sum()) / max(total, 1)
 
 
-def detections_to_tracks(dets: list[Detections], ids: list[np.ndarray], max_gap_samples: float) -> TrackSet:
+def detections_to_tracks(dets: list[LabelTable], ids: list[np.ndarray], max_gap_samples: float) -> TrackSet:
     """Tracker output (ids per sample, -1 untracked) -> a TrackSet on the grid 0..T-1, all labeled=False; gaps up
     to max_gap_samples interpolated (as detect mode does)."""
-    rows = [(t, int(i), str(d.class_names[j]), d.boxes_xyxy[j], float(d.scores[j]))
+    rows = [(t, int(i), str(d.class_name[j]), d.boxes_xyxy[j], float(d.score[j]))
             for t, (d, id_t) in enumerate(zip(dets, ids, strict=True)) for j, i in enumerate(id_t) if i >= 0]
     if rows:
         table = LabelTable(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),

@@ -1,6 +1,6 @@
 """Manipulator tracks: which classes are hands / grippers, and one track per hand where a detector split it.
 
-A track is a manipulator when its class names one (`ACTOR_CLASS_HINTS`) or is the recipe's `actor:`. MediaPipe's hand
+A track is a manipulator by the actor rule (`vla_builder.actor.is_manipulator`). MediaPipe's hand
 detector (and ByteTrack after it) can split one hand into several tracks that never coexist; `join_fragments` joins
 them before the interactions stage chooses its actor.
 """
@@ -11,14 +11,8 @@ import dataclasses
 
 import numpy as np
 
+from vla_builder.actor import is_manipulator
 from vla_builder.types import TrackSet
-
-ACTOR_CLASS_HINTS = ("hand", "gripper", "end effector", "end_effector", "robot", "arm", "claw")
-
-
-def is_manipulator(class_name: str, recipe_actor: str | None) -> bool:
-    name = class_name.lower()
-    return (recipe_actor is not None and name == recipe_actor.lower()) or any(h in name for h in ACTOR_CLASS_HINTS)
 
 
 def join_fragments(tracks: TrackSet, recipe_actor: str | None, max_jump: float = 0.15) -> tuple[TrackSet, list]:

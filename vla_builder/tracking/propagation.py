@@ -14,9 +14,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from vla_builder.detect.detections import Detections
-from vla_builder.tracking.association import iou_matrix, linear_sum_assignment
-from vla_builder.types import TrackSet
+from vla_builder.boxes import centers, from_cxcywh, iou_matrix
+from vla_builder.tracking.association import linear_sum_assignment
+from vla_builder.types import LabelTable, TrackSet
 
 
 @dataclass
@@ -24,7 +24,7 @@ class FlowField:
     """Dense optical flow between neighbouring samples, computed on demand (a segment at a time) and cached."""
 
     rgb: np.ndarray  # (T, H, W, 3) uint8
-    max_side_px: int = 480
+    max_side_px: int  # the recipe's tracks.flow_max_side_px
     method: str = "farneback"  # farneback | dis (kernels.reference.dense_flow)
     preset: str = "medium"  # DIS preset
     ncc_margin: float = 0.02  # the flow's shift is kept unless the best match correlates this much better
@@ -172,12 +172,12 @@ def propagation_priors(anchors: TrackSet, flow: FlowField | None,
             w = (np.arange(1, b - a) / (b - a))[:, None, None]  # weight of the later keyframe grows with time
             size = (1 - w) * (f[:1, :, 2:] - f[:1, :, :2]) + w * (g[-1:, :, 2:] - g[-1:, :, :2])
             size = np.broadcast_to(size, f[..., 2:].shape)
-            cf, cg = (f[..., :2] + f[..., 2:]) / 2, (g[..., :2] + g[..., 2:]) / 2
+            cf, cg = centers(f), centers(g)
             center = (1 - w) * cf + w * cg
-            prior[a + 1:b, both] = np.concatenate([center - size / 2, center + size / 2], axis=-1)
+            prior[a + 1:b, both] = from_cxcywh(np.concatenate([center, size], axis=-1))
             for i in range(b - a - 1):  # agreement of the two carries, both at the blended size
-                fb = np.concatenate([cf[i] - size[i] / 2, cf[i] + size[i] / 2], axis=-1)
-                gb = np.concatenate([cg[i] - size[i] / 2, cg[i] + size[i] / 2], axis=-1)
+                fb = from_cxcywh(np.concatenate([cf[i], size[i]], axis=-1))
+                gb = from_cxcywh(np.concatenate([cg[i], size[i]], axis=-1))
                 agree[a + 1 + i, both] = np.diag(iou_matrix(fb, gb))
         if len(only_a) and reach_a > 0:
             prior[a + 1:a + 1 + reach_a, only_a] = fwd[1:1 + reach_a, len(both):]
@@ -188,7 +188,7 @@ def propagation_priors(anchors: TrackSet, flow: FlowField | None,
     return prior, agree
 
 
-def _link_tracker_ids(anchors: TrackSet, dets: list[Detections], det_ids: list[np.ndarray],
+def _link_tracker_ids(anchors: TrackSet, dets: list[LabelTable], det_ids: list[np.ndarray],
                       iou_min: float = 0.5) -> np.ndarray:
     """(T, K) tracker id of the detection matching each labeled box (Hungarian, same class), else -1."""
     t_count, k_count = anchors.labeled.shape
@@ -199,7 +199,7 @@ def _link_tracker_ids(anchors: TrackSet, dets: list[Detections], det_ids: list[n
         if len(dets[t]) == 0:
             continue
         iou = iou_matrix(anchors.boxes_xyxy[t, ks], dets[t].boxes_xyxy)
-        iou[names[ks][:, None] != dets[t].class_names[None, :]] = 0.0
+        iou[names[ks][:, None] != dets[t].class_name[None, :]] = 0.0
         rows, cols = linear_sum_assignment(-iou)
         for r, c in zip(rows, cols, strict=True):
             if iou[r, c] >= iou_min:
@@ -207,7 +207,7 @@ def _link_tracker_ids(anchors: TrackSet, dets: list[Detections], det_ids: list[n
     return link
 
 
-def refine_with_detections(anchors: TrackSet, prior: np.ndarray, agree: np.ndarray, dets: list[Detections],
+def refine_with_detections(anchors: TrackSet, prior: np.ndarray, agree: np.ndarray, dets: list[LabelTable],
                            det_ids: list[np.ndarray], snap_iou_min: float,
                            trust_iou: float) -> tuple[np.ndarray, np.ndarray]:
     """Replace predicted boxes by detections; returns boxes (T, K, 4) and where a detection was used (T, K).
@@ -246,7 +246,7 @@ def refine_with_detections(anchors: TrackSet, prior: np.ndarray, agree: np.ndarr
         is_own = (det_ids[t][None, :] >= 0) & (
             (det_ids[t][None, :] == own[ks, 0][:, None]) | (det_ids[t][None, :] == own[ks, 1][:, None]))
         ok = (iou >= snap_iou_min) | is_own
-        ok &= names[ks][:, None] == d.class_names[None, :]
+        ok &= names[ks][:, None] == d.class_name[None, :]
         score = np.where(ok, iou + 1.0 * is_own, -1.0)
         rows, cols = linear_sum_assignment(-score)
         for r, c in zip(rows, cols, strict=True):

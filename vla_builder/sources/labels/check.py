@@ -33,7 +33,7 @@ def check_source(spec, base: Path) -> SourceCheck:
     from vla_builder.sources.labels import LabelError, read_labels, resolve_format
     from vla_builder.sources.labels.segments import expand_episodes
     from vla_builder.sources.video import DecodeError, probe, probe_images
-    from vla_builder.stages.interactions import LabelFitError, _label_size_misfit
+    from vla_builder.sources.labels.fit import LabelFitError, label_size_misfit
     from vla_builder.types import Clip
 
     out = SourceCheck(recipe_relative(spec.media, base) or "", recipe_relative(spec.labels or spec.segments, base))
@@ -69,7 +69,7 @@ def check_source(spec, base: Path) -> SourceCheck:
             out.first_boxes.append(f"frame {int(table.frame[i])} ({int(table.frame[i]) / info.fps:.2f} s) "
                                    f"{table.class_name[i]}{f' #{tid}' if tid >= 0 else ''} "
                                    f"[{x0:.3f}, {y0:.3f}, {x1:.3f}, {y1:.3f}]")
-        note = _label_size_misfit(Clip(clip_id="check", source=spec, info=info, labels=table))
+        note = label_size_misfit(Clip(clip_id="check", source=spec, info=info, labels=table))
         if note:
             out.warnings.append(note)
         if out.format == "mapping" and not (spec.mapping or {}).get("segment_start"):  # segments said it above

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from vla_builder.boxes import as_xywh
 from vla_builder.sources.labels import LabelError, count, encode_class_names, finish_table
 from vla_builder.types import LabelTable, SourceSpec, VideoInfo
 
@@ -411,14 +412,30 @@ def read_box(record: Record | Any, mapping: dict) -> tuple[float, float, float, 
         raw = [p for p in re.split(r"[\s,;]+", raw.strip("[]() ")) if p]
     if not isinstance(raw, list | tuple) or len(raw) != 4:
         raise ValueError("box is not 4 numbers")
-    a, b, c, d = (_number(v) for v in raw)
-    if fmt == "xyxy":
-        return a, b, c - a, d - b
-    if fmt == "xywh":
-        return a, b, c, d
-    if fmt == "cxcywh":
-        return a - c / 2, b - d / 2, c, d
-    raise ValueError(f"unknown box_format {fmt!r}")
+    return as_xywh(tuple(_number(v) for v in raw), fmt)
+
+
+def record_box(rec: Record, mapping: dict, dropped: dict[str, int]) -> tuple[float, float, float, float] | None:
+    """The record's box (x, y, w, h in the mapping's units), or None with the reason counted in `dropped`."""
+    try:
+        return read_box(rec, mapping)
+    except ValueError as e:
+        count(dropped, f"record without a usable box ({e})")
+        return None
+
+
+def record_class(rec: Record, mapping: dict, dropped: dict[str, int]) -> str | None:
+    """The record's class name (`class:`; "object" without one), or None with the reason counted in `dropped`."""
+    cls = rec.get(mapping["class"]) if mapping.get("class") else "object"
+    if cls is _MISSING or cls is None or isinstance(cls, dict | list):
+        count(dropped, "record without a class name")
+        return None
+    return str(cls)
+
+
+def record_attributes(rec: Record, mapping: dict) -> dict[str, Any]:
+    """The record's `attributes:` that it holds."""
+    return {k: v for k in mapping.get("attributes") or [] if (v := rec.get(k)) is not _MISSING}
 
 
 def frame_number(rec: Record, mapping: dict, base: int) -> int:
@@ -446,11 +463,10 @@ def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
     rows, names, attrs = [], [], []
     base = spec.frame_base or 0
     for rec in records:
-        try:
-            x, y, w, h = read_box(rec, mapping)
-        except ValueError as e:
-            count(dropped, f"record without a usable box ({e})")
+        box = record_box(rec, mapping, dropped)
+        if box is None:
             continue
+        x, y, w, h = box
         try:
             if mapping.get("frame") or (path.is_dir() and not mapping.get("time_s")):
                 frames = [frame_number(rec, mapping, base)]
@@ -480,11 +496,10 @@ def read_mapping(spec: SourceSpec, info: VideoInfo) -> LabelTable:
                     count(dropped, "record without a track id")
                     continue
                 tid = _string_id(str(raw))  # ids like "person_1": stable numbers per name
-        cls = rec.get(mapping["class"]) if mapping.get("class") else "object"
-        if cls is _MISSING or cls is None or isinstance(cls, dict | list):
-            count(dropped, "record without a class name")
+        cls = record_class(rec, mapping, dropped)
+        if cls is None:
             continue
-        extra = {k: v for k in mapping.get("attributes") or [] if (v := rec.get(k)) is not _MISSING}
+        extra = record_attributes(rec, mapping)
         try:
             size = frame_size(rec, mapping, info)
         except ValueError as e:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from vla_builder.boxes import as_xywh
 from vla_builder.sources.labels import LabelError, finish_table, frame_number_map
 from vla_builder.types import LabelTable, SourceSpec, VideoInfo
 
@@ -68,8 +69,7 @@ def read_yolo(spec: SourceSpec, info: VideoInfo) -> LabelTable:
                 continue
             score = v[5] if len(v) > 5 else 1.0
             tid = int(v[6]) if len(v) > 6 else -1
-            cx, cy, w, h = v[1:5]
-            rows.append((frame, tid, int(v[0]), cx - w / 2, cy - h / 2, w, h, score))
+            rows.append((frame, tid, int(v[0]), *as_xywh(tuple(v[1:5]), "cxcywh"), score))
     if not rows:
         raise LabelError(folder, "no YOLO rows (class cx cy w h) in any file")
     a = np.asarray(rows, dtype=np.float64)
