@@ -105,8 +105,9 @@ def build_all(work: Path) -> dict:
         code = main(["build", "-q", str(recipe), "--output", str(output), "--no-report", *CHEAP_VIDEO])
         assert code == 0, f"{recipe}: exit {code}"
         out[recipe.stem] = summarize(output)
-    # paths written into the reasoning's question basis: this build's folder and the checkout's parent
-    text = json.dumps(out).replace(str(work), "<work>").replace(str(REPO.parent), "<parent>")
+    # paths written into the reasoning's question basis: this build's folder, the checkout (any name) and its parent
+    text = json.dumps(out).replace(str(work), "<work>").replace(str(REPO), "<repo>")
+    text = text.replace(str(REPO.parent), "<parent>")
     return json.loads(text)
 
 
