@@ -39,12 +39,20 @@ class DecodeError(Exception):
 
 
 def probe(path: Path) -> VideoInfo:
-    import av
-
     if not path.is_file():
         raise DecodeError(path, "no such file")
-    if path.stat().st_size == 0:
+    stat = path.stat()
+    if stat.st_size == 0:
         raise DecodeError(path, "empty file (0 bytes)")
+    # a build probes each source several times (planning, label checks, the probe stage, the report); each probe
+    # opens the file and decodes its first frame (rotation): once per file version is enough
+    return _probe_file(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _probe_file(path: Path, _size: int, _mtime_ns: int) -> VideoInfo:
+    import av
+
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
