@@ -18,6 +18,8 @@ alike:
                 lerobot-record sets a camera; encode at save_episode); state/action = the labeled hand box and its
                 difference (the least a script does)
   script_stream the same with `streaming_encoding=True` (lerobot's encoder thread)
+  vla_builder_base  with --base DIR: the same build with the vla_builder package found in DIR (e.g. an export of
+                the commit before a change: `git archive REV vla_builder | tar -x -C DIR`), interleaved with the others
 Every case is run at the source's size and at the recipe's default image size (480x640, letterboxed), all with the
 same codec settings (--codec/--crf/--gop/--preset). Reported per run: the 1-minute load average at its start, wall
 seconds of the whole process (interpreter start to exit), CPU seconds (user + system) of its process tree and, for
@@ -161,7 +163,7 @@ FLOOR = textwrap.dedent("""
                                  "frames": n}))
 """)
 
-CONTENDERS = ("floor", "vla_builder", "script", "script_stream")
+CONTENDERS = ("floor", "vla_builder", "script", "script_stream", "vla_builder_base")
 
 
 def width_of(height: int) -> int:
@@ -257,8 +259,11 @@ def run_one(contender: str, scene: Path, size_hw: tuple[int, int], fps: int, arg
 
     if out.exists():
         shutil.rmtree(out)  # lerobot's create() wants a fresh folder
-    if contender == "vla_builder":
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SVT_LOG": "1", "TQDM_DISABLE": "1"}
+    if contender in ("vla_builder", "vla_builder_base"):
         cmd = [sys.executable, "-c", VLA, str(write_recipe(scene, size_hw, fps, args)), str(out)]
+        if contender == "vla_builder_base":
+            env["PYTHONPATH"] = str(args.base.resolve())
     elif contender == "floor":
         (out / "videos").mkdir(parents=True)
         cmd = [sys.executable, "-c", FLOOR, str(scene / "scene.mp4"), str(out / "videos" / "floor.mp4"),
@@ -267,7 +272,6 @@ def run_one(contender: str, scene: Path, size_hw: tuple[int, int], fps: int, arg
         cmd = [sys.executable, "-c", SCRIPT, str(scene / "scene.mp4"), str(scene / "gt.txt"), str(out),
                "1" if contender == "script_stream" else "0", args.codec, str(args.crf), str(args.gop),
                "none" if args.preset is None else str(args.preset), str(size_hw[0]), str(size_hw[1])]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SVT_LOG": "1", "TQDM_DISABLE": "1"}
     load_at_start = round(os.getloadavg()[0], 2)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -316,7 +320,10 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    ap.add_argument("--only", nargs="+", choices=CONTENDERS, default=None,
+                    help="contenders (default: all; vla_builder_base only with --base)")
+    ap.add_argument("--base", type=Path, default=None,
+                    help="a folder holding another vla_builder package: adds the contender vla_builder_base")
     ap.add_argument("--codec", default="libsvtav1")
     ap.add_argument("--crf", type=int, default=30)
     ap.add_argument("--gop", type=int, default=2)
@@ -327,6 +334,10 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=None, help="keep inputs here (default: a temporary folder)")
     ap.add_argument("--json", type=Path, default=None, help="write every run here")
     args = ap.parse_args()
+    if args.only is None:
+        args.only = [c for c in CONTENDERS if c != "vla_builder_base" or args.base is not None]
+    if "vla_builder_base" in args.only and args.base is None:
+        ap.error("vla_builder_base needs --base DIR")
     if args.preset is not None and args.preset.isdigit():
         args.preset = int(args.preset)
     tmp = tempfile.TemporaryDirectory()
