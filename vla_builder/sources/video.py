@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,8 +45,10 @@ def probe(path: Path) -> VideoInfo:
     if stat.st_size == 0:
         raise DecodeError(path, "empty file (0 bytes)")
     # a build probes each source several times (planning, label checks, the probe stage, the report); each probe
-    # opens the file and decodes its first frame (rotation): once per file version is enough
-    return _probe_file(path, stat.st_size, stat.st_mtime_ns)
+    # opens the file and decodes its first frame (rotation): once per file version is enough, whatever the path's
+    # spelling; the info names the path as the caller gave it, as before
+    info = _probe_file(path.resolve(), stat.st_size, stat.st_mtime_ns)
+    return info if info.path == path else replace(info, path=path)
 
 
 @lru_cache(maxsize=256)
