@@ -7,8 +7,8 @@ is ever being imported by two threads at once; the decode stage waits for the im
 
 The cyclic garbage collector is off during the import and what the import made is frozen after it (`gc.freeze`):
 the import creates ~600k long-lived objects (torch's op tables, dataclasses, ...), and each full collection walked all
-of them again, in this thread and in the decode beside it (measured: ~2 of the build's ~20 CPU-seconds at 1080p,
-on the encoder's cores). Module objects live as long as the process, so a collector pass over them finds nothing.
+of them again, in this thread and in the decode beside it, on the encoder's cores (measured with `gc.callbacks`:
+1.27 CPU-s inside collections in a small build before, 0.06 after; BENCHMARKS.md, issue 23). Module objects live as long as the process, so a collector pass over them finds nothing.
 """
 
 from __future__ import annotations

@@ -47,12 +47,20 @@ def probe(path: Path) -> VideoInfo:
     # a build probes each source several times (planning, label checks, the probe stage, the report); each probe
     # opens the file and decodes its first frame (rotation): once per file version is enough, whatever the path's
     # spelling; the info names the path as the caller gave it, as before
-    info = _probe_file(path.resolve(), stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    info = _PROBED.get(key)
+    if info is None:
+        info = _probe_file(path)  # errors are not kept: a file that fails is opened again next time
+        if len(_PROBED) >= 256:
+            _PROBED.clear()
+        _PROBED[key] = info
     return info if info.path == path else replace(info, path=path)
 
 
-@lru_cache(maxsize=256)
-def _probe_file(path: Path, _size: int, _mtime_ns: int) -> VideoInfo:
+_PROBED: dict[tuple[str, int, int], VideoInfo] = {}  # (resolved path, size, mtime) -> what probing it told
+
+
+def _probe_file(path: Path) -> VideoInfo:
     import av
 
     try:
