@@ -4,10 +4,16 @@ import and the encoder share the CPU; before, the first ~0.5-1 s of a build ran 
 
 What the build's own thread imports while that thread runs (PyAV, OpenCV, NumPy) is imported first, so that no module
 is ever being imported by two threads at once; the decode stage waits for the import at the end of its pass.
+
+The cyclic garbage collector is off during the import and what the import made is frozen after it (`gc.freeze`):
+the import creates ~600k long-lived objects (torch's op tables, dataclasses, ...), and each full collection walked all
+of them again, in this thread and in the decode beside it, on the encoder's cores (measured with `gc.callbacks`:
+1.27 CPU-s inside collections in a small build before, 0.06 after; BENCHMARKS.md, issue 23). Module objects live as long as the process, so a collector pass over them finds nothing.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 
@@ -30,10 +36,16 @@ def start_lerobot_import() -> threading.Thread | None:
         import numpy  # noqa: F401
 
         def run() -> None:
+            was_enabled = gc.isenabled()
+            gc.disable()
             try:
                 __import__(WRITER_MODULE)
             except Exception:  # noqa: BLE001 — the stage that needs it reports the real error
                 pass
+            finally:
+                gc.freeze()  # everything alive now (modules, the build's own objects) is never walked again
+                if was_enabled:
+                    gc.enable()
 
         _thread = threading.Thread(target=run, name="vla-import-lerobot", daemon=True)
         _thread.start()

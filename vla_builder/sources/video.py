@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,12 +39,30 @@ class DecodeError(Exception):
 
 
 def probe(path: Path) -> VideoInfo:
-    import av
-
     if not path.is_file():
         raise DecodeError(path, "no such file")
-    if path.stat().st_size == 0:
+    stat = path.stat()
+    if stat.st_size == 0:
         raise DecodeError(path, "empty file (0 bytes)")
+    # a build probes each source several times (planning, label checks, the probe stage, the report); each probe
+    # opens the file and decodes its first frame (rotation): once per file version is enough, whatever the path's
+    # spelling; the info names the path as the caller gave it, as before
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    info = _PROBED.get(key)
+    if info is None:
+        info = _probe_file(path)  # errors are not kept: a file that fails is opened again next time
+        if len(_PROBED) >= 256:
+            _PROBED.clear()
+        _PROBED[key] = info
+    return info if info.path == path else replace(info, path=path)
+
+
+_PROBED: dict[tuple[str, int, int], VideoInfo] = {}  # (resolved path, size, mtime) -> what probing it told
+
+
+def _probe_file(path: Path) -> VideoInfo:
+    import av
+
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
