@@ -44,9 +44,8 @@ def probe(path: Path) -> VideoInfo:
     stat = path.stat()
     if stat.st_size == 0:
         raise DecodeError(path, "empty file (0 bytes)")
-    # a build probes each source several times (planning, label checks, the probe stage, the report); each probe
-    # opens the file and decodes its first frame (rotation): once per file version is enough, whatever the path's
-    # spelling; the info names the path as the caller gave it, as before
+    # a build probes each source several times (plan, label checks, probe stage, report), each opening the file and
+    # decoding a frame: once per file version (any path spelling) is enough; the info keeps the caller's path
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     info = _PROBED.get(key)
     if info is None:
