@@ -252,12 +252,7 @@ def test_inflected_and_korean_captions_get_the_verdicts_of_the_templates(se_clip
     """The six clips' true captions written as people write them (third person, past tense) and in Korean: the same
     verdicts as the Something-Something templates; wrong ones in Korean contradicted like the English."""
     labels = {r["id"]: r["label"] for r in json.loads((ASSETS / "something_something" / "labels.json").read_text())}
-    same = {"151201": ["Lifts bottle up", "병을 들어 올린다"],
-            "3201": ["카메라를 무선 마우스에서 멀어지게 움직인다"],
-            "2003": ["Touches book", "책을 움직이지 않고 만진다"],
-            "44862": ["유리잔을 카메라 쪽으로 기울였다가 되돌린다"],
-            "22983": ["Lifted mobile charger up", "휴대폰 충전기를 들어 올린다"],
-            "4": ["Moves puzzle piece from right to left", "퍼즐 조각을 오른쪽에서 왼쪽으로 옮긴다"]}
+    same = json.loads((ASSETS / "something_something" / "as_written.json").read_text(encoding="utf-8"))
     for cid, texts in same.items():
         expected = verify(se_clips[cid], labels[cid])["verdict"]
         assert [verify(se_clips[cid], t)["verdict"] for t in texts] == [expected] * len(texts), cid
