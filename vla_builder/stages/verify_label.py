@@ -431,7 +431,22 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
         # object than the label's — they may refute (nothing in the clip did it) but support nothing (evidence <= 0)
         checks.append({"check": "the label names a labeled object", "ok": None, "observable": True,
                        "can_refute": False, "evidence": 0.0, "object_classes": sorted(set(clip.tracks.class_names))})
+    actor_why = _actor_unobservable(clip)
+    if actor_why:  # the act's actor is barely seen: no check of its act stands, whatever the object did
+        checks[:] = [{**c, "ok": None, "observable": False, "unobservable": [*c.get("unobservable", []), *actor_why]}
+                     for c in checks]
     return {**out, **_verdict(checks)}
+
+
+def _actor_unobservable(clip: Clip) -> list[str]:
+    """Why the clip's actor cannot carry a verdict: under `MIN_LABELED_SAMPLES` labeled samples of it, or its box
+    covering most of the frame (empty: it can; no actor track: the object's own checks say what is observable)."""
+    tracks = clip.tracks
+    if clip.actor_id is None or tracks is None or clip.actor_id not in set(int(i) for i in tracks.ids):
+        return []
+    ka = tracks.index_of(clip.actor_id)
+    return track_observability(tracks.class_names[ka], tracks.boxes_xyxy[:, ka], tracks.labeled[:, ka],
+                               None).contact_unobservable()
 
 
 def _axis_why(path: WorldPath, axis: int, shows_motion: bool) -> list[str]:

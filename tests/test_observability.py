@@ -1,0 +1,113 @@
+"""Evidence or abstain (issue 21): on real frames and real labels, a claim whose measurement the footage cannot show
+is `uncertain` with its reason — never `contradicted` (nor confirmed)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vla_builder.observability import MIN_LABELED_SAMPLES, clipped_axes, fills_frame, observable_steps
+from vla_builder.stages.verify_label import verify
+
+# captions that are contradicted on the clips as labeled (tests/test_labels_language.py): the checks can refute them
+WRONG_ON_BOTTLE = ["Touching (without moving) bottle", "Pretending to pick bottle up", "Pretending to lift bottle up"]
+WRONG_ON_BOOK = ["Picking book up", "Pushing book from left to right"]
+
+
+def build_clips(real_data, tmp_path, ids, edit=None):
+    """The clips `ids` through probe .. interactions (the stages a build runs before the label check), from the
+    Something-Else annotations as they ship or as `edit` changes them."""
+    from vla_builder.build import PipelineFactory
+    from vla_builder.recipe import load_recipe
+    from vla_builder.types import Clip
+
+    dev = real_data / "something_else_dev"
+    ann = json.loads((dev / "annotations.json").read_text())
+    if edit is not None:
+        edit(ann)
+    (tmp_path / "annotations.json").write_text(json.dumps(ann))
+    sources = "".join(f"  - frames: {dev}/frames/{cid}\n    fps: 12\n    labels: {tmp_path}/annotations.json\n"
+                      for cid in ids)
+    (tmp_path / "r.yaml").write_text(f"name: obs\nsources:\n{sources}fps: 12\nimage_size: [240, 432]\n")
+    loaded = load_recipe(tmp_path / "r.yaml")
+    pipeline = PipelineFactory(loaded.recipe, 12)()
+    pipeline.setup()
+    stages = pipeline.stages[: [s.name for s in pipeline.stages].index("verify_label")]
+    out = {}
+    for spec in loaded.sources:
+        clip = Clip(spec.name, spec)
+        for stage in stages:
+            clip = stage.process(clip)
+        out[spec.name] = clip
+    return out
+
+
+def assert_uncertain(clip, captions, reason):
+    for text in captions:
+        r = verify(clip, text)
+        assert r["verdict"] == "uncertain", (text, r)
+        assert reason in r["why"], (text, r["why"])
+        assert not any(c["ok"] is False for c in r["checks"]), (text, r["checks"])
+
+
+def test_observability_rules_on_boxes():
+    boxes = np.array([[0.0, 0.2, 0.3, 0.5], [0.2, 0.2, 0.4, 0.99], [0.1, 0.1, 0.9, 0.9], [0.2, 0.2, 0.3, 0.3],
+                      [np.nan] * 4])
+    assert clipped_axes(boxes).tolist() == [[True, False], [False, True], [False, False], [False, False],
+                                            [False, False]]
+    assert fills_frame(boxes).tolist() == [False, False, True, False, False]
+    # a step shows motion along an axis only with the box present, unclipped along it and not filling, at both ends
+    assert observable_steps(boxes).tolist() == [[False, False], [False, False], [False, False], [False, False],
+                                                [False, False]]
+    still = np.tile([[0.2, 0.2, 0.3, 0.3]], (3, 1))
+    assert observable_steps(still).tolist() == [[True, True], [True, True], [False, False]]
+
+
+def test_a_frame_filling_box_supports_and_refutes_nothing(real_data, tmp_path):
+    """Clip 4's "puzzle" mat is labeled with a box over ~90% of the frame, cut by the image edges on every frame:
+    whatever is said of it — moved, still, carried, touched — is uncertain, with the reason."""
+    clip = build_clips(real_data, tmp_path, ["4"])["4"]
+    k = list(clip.tracks.class_names).index("puzzle")
+    assert fills_frame(clip.tracks.boxes_xyxy[:, k]).all()
+    assert_uncertain(clip, ["Moving puzzle from left to right", "Picking puzzle up", "Pretending to move puzzle",
+                            "Touching (without moving) puzzle", "Touching puzzle"],
+                     "covers most of the frame")
+
+
+def test_a_box_cut_by_the_frame_edges_shows_no_world_motion(real_data, tmp_path):
+    """Clip 2003's book (still; "Picking book up" is contradicted as labeled) with its box cut by the left and
+    bottom image edges on every frame, as a book reaching out of the picture is labeled: no motion claim is refuted
+    or confirmed; the hand reaching it is still seen."""
+    def to_the_edges(ann):
+        for frame in ann["2003"]:
+            for label in frame["labels"]:
+                if label["category"] == "book":
+                    label["box2d"].update(x1=0.0, y2=240.0)
+
+    clip = build_clips(real_data, tmp_path, ["2003"], to_the_edges)["2003"]
+    k = list(clip.tracks.class_names).index("book")
+    assert clipped_axes(clip.tracks.boxes_xyxy[:, k]).all() and not fills_frame(clip.tracks.boxes_xyxy[:, k]).any()
+    assert_uncertain(clip, WRONG_ON_BOOK + ["Pretending to pick book up", "Touching (without moving) book"],
+                     "touches the frame edge")
+    assert verify(clip, "Touching book")["verdict"] != "contradicted"
+
+
+@pytest.mark.parametrize("keep", ["all", "hand"])
+def test_too_few_actor_samples_refute_nothing(real_data, tmp_path, keep):
+    """Clip 151201's bottle is carried away (the wrong captions below are contradicted on the clip as labeled).
+    Cut to 3 labeled samples of the hand — every label row but 3 dropped ("all"), or only the hand's ("hand"; the
+    bottle keeps its labels) — no claim stands: uncertain, saying how few samples there were."""
+    def three_samples(ann):
+        rows = ann["151201"]
+        for i, frame in enumerate(rows):
+            if i not in (3, 10, 17):
+                frame["labels"] = [] if keep == "all" else [x for x in frame["labels"] if x["category"] != "hand"]
+        ann["151201"] = [f for f in rows if f["labels"]]
+
+    clip = build_clips(real_data, tmp_path, ["151201"], three_samples)["151201"]
+    actor = clip.tracks.index_of(clip.actor_id)
+    assert clip.tracks.labeled[:, actor].sum() == 3 < MIN_LABELED_SAMPLES
+    assert_uncertain(clip, WRONG_ON_BOTTLE + ["Lifting bottle up", "병을 들어 올린다"],
+                     "only 3 labeled samples of the hand")
