@@ -111,3 +111,61 @@ def test_too_few_actor_samples_refute_nothing(real_data, tmp_path, keep):
     assert clip.tracks.labeled[:, actor].sum() == 3 < MIN_LABELED_SAMPLES
     assert_uncertain(clip, WRONG_ON_BOTTLE + ["Lifting bottle up", "병을 들어 올린다"],
                      "only 3 labeled samples of the hand")
+
+
+def _gripper_columns(root):
+    import pyarrow.parquet as pq
+
+    from vla_builder.observability import GRIPPER_KNOWN
+    from vla_builder.schema import GRIPPER
+
+    rows = [r for f in sorted(root.glob("data/*/*.parquet")) for r in pq.read_table(f).to_pylist()]
+    known = np.array([np.ravel(r[GRIPPER_KNOWN])[0] for r in rows])  # lerobot stores shape (1,) as a scalar
+    gripper = np.array([r["action"][GRIPPER] for r in rows])
+    return known, gripper, np.array([r["episode_index"] for r in rows])
+
+
+def test_gripper_known_is_0_on_people_and_1_where_a_hand_can_hold(real_data, tmp_path):
+    """Real footage without manipulation — MOT17's pedestrians on a street (static high camera; a moving one), the
+    actor a walking person — gets `observation.gripper_known` = 0 on every frame: its gripper of 0 claims nothing.
+    The Something-Else hand clips get 1 where the hand is seen with an object in view, and on every frame that
+    says the hand holds. The feature is documented in info.json and shown by `inspect`."""
+    import textwrap
+
+    from conftest import assert_valid, cli_in_process
+
+    from vla_builder.inspect_dataset import format_text, summarize
+    from vla_builder.observability import GRIPPER_KNOWN
+
+    (tmp_path / "mot.yaml").write_text(textwrap.dedent(f"""
+        name: mot17
+        sources:
+          - frames: {real_data}/MOT17-mini/*/img1
+            labels: "{{dir}}/gt/gt.txt"
+            classes: {{1: pedestrian}}
+            licence: CC BY-NC-SA 3.0
+        output: {tmp_path}/people
+    """))
+    dev = real_data / "something_else_dev"
+    (tmp_path / "hands.yaml").write_text(
+        "name: hands\nsources:\n"
+        + "".join(f"  - frames: {dev}/frames/{cid}\n    fps: 12\n    labels: {dev}/annotations.json\n"
+                  for cid in ("2003", "4"))
+        + f"actor: hand\nfps: 12\nimage_size: [240, 428]\noutput: {tmp_path}/hands\n")
+    for name in ("mot.yaml", "hands.yaml"):
+        res = cli_in_process("build", str(tmp_path / name), "--no-report", cwd=tmp_path)
+        assert res.returncode == 0, res.stdout + res.stderr
+    for root in (tmp_path / "people", tmp_path / "hands"):
+        assert_valid(root)
+        info = json.loads((root / "meta" / "info.json").read_text())
+        assert info["features"][GRIPPER_KNOWN]["info"]["gripper_known"].startswith("1 where the gripper value")
+
+    known, _gripper, _ep = _gripper_columns(tmp_path / "people")
+    assert len(known) > 10 and (known == 0).all()
+    assert "observation.gripper_known" in format_text(summarize(tmp_path / "people"))
+
+    known, gripper, ep = _gripper_columns(tmp_path / "hands")
+    assert set(np.unique(known)) <= {0.0, 1.0}
+    assert (known[gripper > 0.5] == 1).all()  # a held object is always evidence
+    for e in np.unique(ep):  # the hand is seen beside the book / the puzzle pieces on most frames
+        assert known[ep == e].mean() > 0.5, e

@@ -18,6 +18,12 @@ and records these reasons. The rules:
 
 "Moved" is shown by motion along any observable axis; "never moved" needs both axes observed on most steps
 (`MIN_COVERAGE`): an unobserved step may hide the motion.
+
+The same question for the gripper channel (`gripper_known`): a gripper value of 0 reads as "open / holds nothing",
+which is a claim only where something could tell open from closed — a labeled hand or gripper as the actor, seen
+at that sample, with a labeled object in view to hold, outside an interval the interactions stage left `uncertain`.
+Elsewhere (a person or a body as the actor, the camera as the actor, an actor out of view) the dataset writes
+`observation.gripper_known` = 0 so that trainers can mask the gripper's loss.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vla_builder.stages.interactions import TRUSTED_INLIERS  # a fit with fewer background inliers: no measurement
+from vla_builder.types import Clip
 
 EDGE_MARGIN = 0.01  # normalized: a box side within this of the border (4 px of a 427 px frame) is cut by it
 FILLS_FRAME = 0.5  # a box over this fraction of the image covers most of the frame
@@ -140,3 +147,42 @@ def track_observability(name: str, boxes_xyxy: np.ndarray, labeled: np.ndarray,
         observed_steps=(int(obs[:, 0].sum()), int(obs[:, 1].sum())), steps=max(t_count - 1, 0),
         clipped_steps=(int((clipped_step[:, 0] & both).sum()), int((clipped_step[:, 1] & both).sum())),
         filling_samples=int((fills_frame(boxes_xyxy) & present).sum()), untrusted_fit_steps=int(untrusted.sum()))
+
+
+GRIPPER_KNOWN = "observation.gripper_known"  # the dataset feature: (1,) float32 per frame
+GRIPPER_KNOWN_INFO = {"gripper_known": (  # info.json, beside STATE_INFO
+    "1 where the gripper value (state and action) is evidence: the actor is a labeled hand or gripper, seen at this "
+    "sample, with a labeled object in view, outside an uncertain interaction; 0 where nothing tells open from closed "
+    "(a person or the camera as the actor, the actor out of view, nothing to hold): a gripper of 0 there claims "
+    "nothing — mask its loss")}
+
+
+def actor_is_manipulator(clip: Clip) -> bool:
+    """The clip's actor is a labeled hand or gripper (its class names one), not a person, a body or the camera."""
+    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
+
+    tracks = clip.tracks
+    if clip.actor_id is None or tracks is None or clip.actor_id not in {int(i) for i in tracks.ids}:
+        return False
+    name = tracks.class_names[tracks.index_of(clip.actor_id)].lower()
+    return any(h in name for h in ACTOR_CLASS_HINTS)
+
+
+def gripper_known(clip: Clip, t_count: int) -> np.ndarray:
+    """(T,) float32: 1 where the clip's gripper value is evidence (see the module's docstring), else 0."""
+    known = np.zeros(t_count, np.float32)
+    tracks = clip.tracks
+    if clip.source.camera_kind == "wrist" or not actor_is_manipulator(clip) or tracks is None:
+        return known
+    ka = tracks.index_of(clip.actor_id)
+    boxes = tracks.boxes_xyxy[:t_count]
+    seen = tracks.present[:t_count, ka] & ~fills_frame(boxes[:, ka])
+    others = np.ones(len(tracks), bool)
+    others[ka] = False
+    something = (tracks.present[:t_count] & others).any(axis=1)
+    ok = seen & something
+    for e in clip.events or ():
+        if e.kind == "uncertain" and e.actor_id == clip.actor_id:
+            ok[e.start: e.end + 1] = False
+    known[: len(ok)] = ok
+    return known

@@ -35,7 +35,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vla_builder.observability import MIN_COVERAGE, TrackObservability, fills_frame, observable_steps, track_observability
+from vla_builder.observability import (MIN_COVERAGE, TrackObservability, actor_is_manipulator, fills_frame,
+                                       observable_steps, track_observability)
 from vla_builder.pipeline import Stage
 from vla_builder.stages.interactions import camera_uncertainty, world_velocity
 from vla_builder.types import Clip
@@ -279,16 +280,6 @@ def _world_path(clip: Clip, k: int) -> WorldPath:
                      float(cam[i]) if len(cam) else 0.0, float(cam[-1]) if len(cam) else 0.0, seen, observed)
 
 
-def _actor_is_manipulator(clip: Clip) -> bool:
-    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
-
-    tracks = clip.tracks
-    if clip.actor_id is None or tracks is None:
-        return False
-    name = tracks.class_names[tracks.index_of(clip.actor_id)].lower()
-    return any(h in name for h in ACTOR_CLASS_HINTS)
-
-
 def _contact(clip: Clip, k: int) -> tuple[float | None, list[str]]:
     """(smallest gap between the actor's and object k's boxes, on the samples that can show it; why contact is not
     observable — empty when it is). A box covering most of the frame touches everything: those samples show nothing."""
@@ -406,7 +397,7 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
         # a hand's act needs a hand: without a labeled manipulator reaching the object, a moving object may be the
         # camera's motion left over (a fit that failed) — it cannot confirm, only "never moved" can refute
         reach = "a labeled hand/gripper reaches the object"
-        checks.append(_contact_check(clip, k, expect=True, can_refute=False, name=reach) if _actor_is_manipulator(clip)
+        checks.append(_contact_check(clip, k, expect=True, can_refute=False, name=reach) if actor_is_manipulator(clip)
                       else {"check": reach, "min_gap": None, "ok": None, "evidence": 0.0, "can_refute": False,
                             "observable": False, "unobservable": ["no labeled hand or gripper"]})
         if claim.direction is not None and move["ok"] is not False:
