@@ -87,9 +87,12 @@ KOREAN_NEEDS_EXTRA = "Korean needs the korean extra (pip install -e '.[korean]')
 DIRECTIONS = {  # (axis, sign): x grows to the right, y grows downward
     r"\bfrom left to right\b|\bto the right\b|\bleft to right\b|\brightward": (0, +1),
     r"\bfrom right to left\b|\bto the left\b|\bright to left\b|\bleftward": (0, -1),
-    r"\bup\b|\bupward|\blift|\braise": (1, -1),
+    r"\bup\b|\bupward": (1, -1),
     r"\bdown\b|\bdownward": (1, +1),
 }
+# the direction a verb implies where no word states one ("Lifting bottle" goes up; "lifting it down" goes down)
+IMPLIED_DIRECTIONS = {r"\blift|\brais(e|es|ed|ing)\b": (1, -1)}
+NOT_NAMED = -0.5  # evidence of an English label naming no labeled object: against it, too weak to refute (synonyms)
 # Korean: a side with 으로 (toward) is a direction, a side with 에 (at) only a place (오른쪽에 놓는다: put at the right)
 KOREAN_DIRECTIONS = {
     r"(오른쪽|우측)\s*(으로|방향)": (0, +1),
@@ -152,12 +155,20 @@ def _english_verb_lemmas(word: str) -> tuple[str, ...]:
     return tuple(lemmas)
 
 
+def _stated_direction(body: str) -> tuple[int, int] | None:
+    """The direction the words state, the first in the text; else the one its verb implies."""
+    found = [(m.start(), d) for pattern, d in DIRECTIONS.items() for m in re.finditer(pattern, body)]
+    if found:
+        return min(found)[1]
+    return next((d for pattern, d in IMPLIED_DIRECTIONS.items() if re.search(pattern, body)), None)
+
+
 def _parse_english(text: str) -> Claim:
     t = " ".join(text.lower().replace("-", " ").split())
     pretend = bool(re.search(r"\bpretend", t))
     body = re.sub(r"\bpretend(ing|s|ed)? (to )?", "", t)
     words = [(m.group(), _english_verb_lemmas(m.group())) for m in re.finditer(r"[a-z]+", body)]
-    direction = next((d for pattern, d in DIRECTIONS.items() if re.search(pattern, body)), None)
+    direction = _stated_direction(body)
     for word, lemmas in words:  # the first word the lexicon knows (as written, or as a verb's form)
         cls = _class_of((word, *lemmas), VERB_CLASSES)
         if cls is not None:
@@ -354,12 +365,12 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
     if clip.tracks is None or len(clip.tracks) == 0:
         return {**out, "verdict": "undetermined", "why": "no tracks to measure"}
     if claim.about_camera:
-        return {**out, "verdict": "undetermined", "why": "the label is about the camera, not a labeled object"}
+        return _unmeasured(out, clip, text, claim, "the label is about the camera, not a labeled object")
     if claim.body_part:
         return {**out, "verdict": "undetermined",
                 "why": f"the label moves a body part ('{claim.body_part}'), not a labeled object"}
     if claim.verb == "none" and not claim.pretend:
-        return {**out, "verdict": "undetermined", "why": claim.reason}
+        return _unmeasured(out, clip, text, claim, claim.reason)
     k, how = _object_track(clip, text)
     if k is None:
         return {**out, "verdict": "undetermined", "why": how}
@@ -418,10 +429,7 @@ def verify(clip: Clip, text: str, moved: float = MOVED) -> dict[str, Any]:
             checks.append({**_check(move_name, z, _motion_why(path, shows_motion=z < 0), **numbers,
                                     sigma=round(sigma, 4)), "expect": "not moved"})
     if claim.language == "en" and not how.startswith("class"):
-        # an English label names its object in the labels' words: none of them named, the checks measured another
-        # object than the label's — they may refute (nothing in the clip did it) but support nothing (evidence <= 0)
-        checks.append({"check": "the label names a labeled object", "ok": None, "observable": True,
-                       "can_refute": False, "evidence": 0.0, "object_classes": sorted(set(clip.tracks.class_names))})
+        checks.append(_not_named_check(clip))
     actor_why = _actor_unobservable(clip)
     if actor_why:  # the act's actor is barely seen: no check of its act stands, whatever the object did
         checks[:] = [{**c, "ok": None, "observable": False, "unobservable": [*c.get("unobservable", []), *actor_why]}
@@ -440,6 +448,29 @@ def _actor_unobservable(clip: Clip) -> list[str]:
                                None).contact_unobservable()
 
 
+def _unmeasured(out: dict[str, Any], clip: Clip, text: str, claim: Claim, why: str) -> dict[str, Any]:
+    """`undetermined`: no box signature to measure; an English label naming no labeled object is weak evidence
+    against it all the same (`NOT_NAMED`)."""
+    if claim.language != "en" or _named_classes(clip, text):
+        return {**out, "verdict": "undetermined", "why": why}
+    return {**out, "verdict": "undetermined", "why": why, "evidence": NOT_NAMED, "checks": [_not_named_check(clip)]}
+
+
+def _named_classes(clip: Clip, text: str) -> list[str]:
+    """The labeled classes the text names (its own words)."""
+    assert clip.tracks is not None
+    t = text.lower()
+    return sorted({n for n in clip.tracks.class_names if n.lower() in t})
+
+
+def _not_named_check(clip: Clip) -> dict[str, Any]:
+    """An English label names its object in the labels' words: naming none of them, it speaks of an object no box
+    carries (or calls it another word) — weak evidence against it, never enough to refute."""
+    assert clip.tracks is not None
+    return {"check": "the label names a labeled object", "ok": None, "observable": True, "can_refute": False,
+            "evidence": NOT_NAMED, "object_classes": sorted(set(clip.tracks.class_names))}
+
+
 def _axis_why(path: WorldPath, axis: int, shows_motion: bool) -> list[str]:
     """A net motion along one axis: shown on enough observed steps of it; its absence (or the opposite) needs most
     steps observed along it."""
@@ -449,9 +480,9 @@ def _axis_why(path: WorldPath, axis: int, shows_motion: bool) -> list[str]:
 def _verdict(checks: list[dict[str, Any]]) -> dict[str, Any]:
     """The label's verdict and evidence from its checks. Evidence: the weakest measured check (a conjunction holds
     as far as its weakest part); a check that cannot refute (image up/down, a hand reaching) counts down to
-    -`Z_CONTRADICT` at most — it is never strong evidence against. An unobservable check counts for nothing."""
-    measured = [c["evidence"] if c["can_refute"] else max(c["evidence"], -Z_CONTRADICT)
-                for c in checks if c.get("observable")]
+    -`Z_CONTRADICT` at most — it is never strong evidence against. An unobservable check supports nothing: 0."""
+    measured = [(c["evidence"] if c["can_refute"] else max(c["evidence"], -Z_CONTRADICT)) if c.get("observable")
+                else 0.0 for c in checks]  # an unobservable part of the claim: no support (0), however the rest goes
     evidence = min(measured) if measured else None
     oks = [c["ok"] for c in checks]
     unseen = [w for c in checks if not c.get("observable", True) for w in c["unobservable"]]
