@@ -11,7 +11,8 @@ and records these reasons. The rules:
 - **Covering most of the frame.** A box over `FILLS_FRAME` of the image shows no motion (it is clipped everywhere)
   and touches every other box: its contacts and its motion say nothing.
 - **Too few labeled samples.** Under `MIN_LABELED_SAMPLES` human-labeled samples of a track (interpolated samples are
-  not measurements) can neither confirm nor refute a motion or a contact.
+  not measurements) can neither confirm nor refute a motion or a contact. A clip without any label (a detector's
+  tracks) counts its present samples: there the detections are the measurements (`measured_samples`).
 - **Camera fit with few inliers.** Where most of a track's steps had a camera-motion fit with fewer background
   inliers than `TRUSTED_INLIERS`, its world motion is the camera's guess, not a measurement.
 - **Actor not visible.** Contact needs the actor's box on enough labeled samples.
@@ -21,7 +22,7 @@ and records these reasons. The rules:
 
 The same question for the gripper channel (`gripper_known`): a gripper value of 0 reads as "open / holds nothing",
 which is a claim only where something could tell open from closed — a labeled hand or gripper as the actor, seen
-at that sample, with a labeled object in view to hold, outside an interval the interactions stage left `uncertain`.
+(measured, not interpolated) at that sample, with a labeled object in view to hold, outside an interval the interactions stage left `uncertain`.
 Elsewhere (a person or a body as the actor, the camera as the actor, an actor out of view) the dataset writes
 `observation.gripper_known` = 0 so that trainers can mask the gripper's loss.
 """
@@ -71,6 +72,12 @@ def observable_steps(boxes_xyxy: np.ndarray) -> np.ndarray:
     out = np.zeros((t_count, 2), bool)
     out[:-1] = ok[:-1] & ok[1:]
     return out
+
+
+def measured_samples(tracks) -> np.ndarray:
+    """(T, K) bool: the samples that are measurements — the human-labeled ones where the clip has labels (a filled
+    or interpolated box is not), else every present one (a detector's tracks: its boxes are what was seen)."""
+    return tracks.labeled if tracks.labeled.any() else tracks.present
 
 
 def trusted_fit(inlier_ratio: np.ndarray | None, t_count: int) -> np.ndarray:
@@ -152,7 +159,7 @@ def track_observability(name: str, boxes_xyxy: np.ndarray, labeled: np.ndarray,
 GRIPPER_KNOWN = "observation.gripper_known"  # the dataset feature: (1,) float32 per frame
 GRIPPER_KNOWN_INFO = {"gripper_known": (  # info.json, beside STATE_INFO
     "1 where the gripper value (state and action) is evidence: the actor is a labeled hand or gripper, seen at this "
-    "sample, with a labeled object in view, outside an uncertain interaction; 0 where nothing tells open from closed "
+    "sample (labeled or detected, not interpolated), with a labeled object in view, outside an uncertain interaction; 0 where nothing tells open from closed "
     "(a person or the camera as the actor, the actor out of view, nothing to hold): a gripper of 0 there claims "
     "nothing — mask its loss")}
 
@@ -176,7 +183,7 @@ def gripper_known(clip: Clip, t_count: int) -> np.ndarray:
         return known
     ka = tracks.index_of(clip.actor_id)
     boxes = tracks.boxes_xyxy[:t_count]
-    seen = tracks.present[:t_count, ka] & ~fills_frame(boxes[:, ka])
+    seen = measured_samples(tracks)[:t_count, ka] & ~fills_frame(boxes[:, ka])  # an occluded hand: not seen
     others = np.ones(len(tracks), bool)
     others[ka] = False
     something = (tracks.present[:t_count] & others).any(axis=1)

@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vla_builder.observability import (MIN_COVERAGE, TrackObservability, actor_is_manipulator, fills_frame,
-                                       observable_steps, track_observability)
+                                       measured_samples, observable_steps, track_observability)
 from vla_builder.pipeline import Stage
 from vla_builder.stages.interactions import camera_uncertainty, world_velocity
 from vla_builder.types import Clip
@@ -285,7 +285,7 @@ def _world_path(clip: Clip, k: int) -> WorldPath:
     norms = np.linalg.norm(path, axis=1)
     i = int(np.argmax(norms)) if len(norms) else 0
     inliers = None if clip.motion is None else clip.motion.global_inlier_ratio
-    seen = track_observability(tracks.class_names[k], tracks.boxes_xyxy[:, k], tracks.labeled[:, k], inliers)
+    seen = track_observability(tracks.class_names[k], tracks.boxes_xyxy[:, k], measured_samples(tracks)[:, k], inliers)
     n_present = int(tracks.present[:, k].sum())
     return WorldPath(float(norms[i]) if len(norms) else 0.0, path[-1] if len(path) else np.zeros(2), n_present,
                      float(cam[i]) if len(cam) else 0.0, float(cam[-1]) if len(cam) else 0.0, seen, observed)
@@ -303,7 +303,7 @@ def _contact(clip: Clip, k: int) -> tuple[float | None, list[str]]:
     a, b = tracks.boxes_xyxy[:, ka], tracks.boxes_xyxy[:, k]
     why = []
     for kk in (ka, k):
-        why += track_observability(tracks.class_names[kk], tracks.boxes_xyxy[:, kk], tracks.labeled[:, kk],
+        why += track_observability(tracks.class_names[kk], tracks.boxes_xyxy[:, kk], measured_samples(tracks)[:, kk],
                                    None).contact_unobservable()
     usable = np.isfinite(a[:, 0]) & np.isfinite(b[:, 0]) & ~fills_frame(a) & ~fills_frame(b)
     if not usable.any():
@@ -444,7 +444,7 @@ def _actor_unobservable(clip: Clip) -> list[str]:
     if clip.actor_id is None or tracks is None or clip.actor_id not in set(int(i) for i in tracks.ids):
         return []
     ka = tracks.index_of(clip.actor_id)
-    return track_observability(tracks.class_names[ka], tracks.boxes_xyxy[:, ka], tracks.labeled[:, ka],
+    return track_observability(tracks.class_names[ka], tracks.boxes_xyxy[:, ka], measured_samples(tracks)[:, ka],
                                None).contact_unobservable()
 
 
