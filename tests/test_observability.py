@@ -162,6 +162,9 @@ def test_gripper_known_is_0_on_people_and_1_where_a_hand_can_hold(real_data, tmp
 
     known, _gripper, _ep = _gripper_columns(tmp_path / "people")
     assert len(known) > 10 and (known == 0).all()
+    for line in (tmp_path / "people" / "meta" / "provenance.jsonl").read_text().splitlines():
+        task = json.loads(line)["task"]  # a walking person gets no grasp language from its box ("hold ... in place")
+        assert not any(w in task.split() for w in ("hold", "grasp", "pick", "carry", "push", "touch", "keep")), task
     assert "observation.gripper_known" in format_text(summarize(tmp_path / "people"))
 
     known, gripper, ep = _gripper_columns(tmp_path / "hands")

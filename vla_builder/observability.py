@@ -164,15 +164,19 @@ GRIPPER_KNOWN_INFO = {"gripper_known": (  # info.json, beside STATE_INFO
     "nothing — mask its loss")}
 
 
-def actor_is_manipulator(clip: Clip) -> bool:
-    """The clip's actor is a labeled hand or gripper (its class names one), not a person, a body or the camera."""
+def is_manipulator_class(name: str) -> bool:
+    """A class that names a hand or a gripper (not a person, a body, an animal)."""
     from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
 
+    return any(h in name.lower() for h in ACTOR_CLASS_HINTS)
+
+
+def actor_is_manipulator(clip: Clip) -> bool:
+    """The clip's actor is a labeled hand or gripper (its class names one), not a person, a body or the camera."""
     tracks = clip.tracks
     if clip.actor_id is None or tracks is None or clip.actor_id not in {int(i) for i in tracks.ids}:
         return False
-    name = tracks.class_names[tracks.index_of(clip.actor_id)].lower()
-    return any(h in name for h in ACTOR_CLASS_HINTS)
+    return is_manipulator_class(tracks.class_names[tracks.index_of(clip.actor_id)])
 
 
 def gripper_known(clip: Clip, t_count: int) -> np.ndarray:

@@ -36,7 +36,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vla_builder.observability import (MIN_COVERAGE, TrackObservability, actor_is_manipulator, fills_frame,
-                                       measured_samples, observable_steps, track_observability)
+                                       is_manipulator_class, measured_samples, observable_steps,
+                                       track_observability)
 from vla_builder.pipeline import Stage
 from vla_builder.stages.interactions import camera_uncertainty, world_velocity
 from vla_builder.types import Clip
@@ -239,11 +240,9 @@ def _object_track(clip: Clip, text: str) -> tuple[int | None, str]:
     tracks = clip.tracks
     assert tracks is not None
     t = text.lower()
-    from vla_builder.tracking.manipulators import ACTOR_CLASS_HINTS
-
     # the actor is the object too when it is no manipulator (no hand labeled: the only track was made the actor)
     candidates = [k for k in range(len(tracks)) if tracks.ids[k] != clip.actor_id
-                  or not any(h in tracks.class_names[k].lower() for h in ACTOR_CLASS_HINTS)]
+                  or not is_manipulator_class(tracks.class_names[k])]
     named = [k for k in candidates if tracks.class_names[k].lower() in t]
     if named:
         # the most moved of the named ones (two "puzzle piece" boxes: the one acted on)
