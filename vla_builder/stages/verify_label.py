@@ -19,9 +19,17 @@ camera's tilt and perspective move image y). "Never moved" (< 0.05) refutes take
 
 A verb outside the lexicon leaves the caption undetermined and is named (`unknown_verb`).
 
+Each check carries an `evidence` score: its measurement minus the value that decides it, over its uncertainty (a
+label-jitter band combined with the camera fit's accumulated error); +`Z_CONFIRM` confirms, -`Z_CONTRADICT` refutes
+(only a check that can). The label's evidence is its weakest check's (an unobservable check counts 0; an English
+label naming no labeled object -0.5). Whether the footage could show a measurement at all is `observability.py`'s
+question: boxes cut by the frame's edge, boxes filling the frame, fewer than 6 measured samples of the object or
+the actor, a camera fit with few inliers.
+
 Per episode a verdict — `confirmed` (every check agrees), `contradicted` (a check measures the opposite of the
-label), `undetermined` (no check could decide: no object found, no signature, measurements in between) — with each
-check's numbers. Held on the clip (`Clip.label_verdict`): the sink writes it into provenance (`label_verdict`),
+label with strong evidence), `uncertain` (a measurement the label needs was not observable: `why` says which and
+why), `undetermined` (no check could decide: no object found, no signature, measurements in between) — with each
+check's numbers, its evidence and the thresholds. Held on the clip (`Clip.label_verdict`): the sink writes it into provenance (`label_verdict`),
 the language stage into the reasoning trace.
 `label_check.drop_contradicted: true` in the recipe drops contradicted episodes (a failure record with the evidence).
 """
