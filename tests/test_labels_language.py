@@ -8,7 +8,6 @@ import pytest
 
 from vla_builder.recipe import RecipeError, load_recipe
 from vla_builder.stages.verify_label import LabelContradicted, LabelCheckConfig, VerifyLabelStage, parse_label, verify
-from vla_builder.types import Clip
 
 ASSETS = Path(__file__).parent / "assets" / "labels"
 KOREAN = "사람이 손을 들어 올린다"  # "the person raises a hand"
@@ -127,24 +126,9 @@ def test_verdict_reaches_provenance_trace_and_summary(segment_build):
 @pytest.fixture(scope="session")
 def se_clips(real_data, tmp_path_factory):
     """The six clips through probe .. interactions (the stages a build runs before the verdict)."""
-    from vla_builder.build import PipelineFactory
+    from conftest import clips_until_label_check
 
-    root = real_data / "something_else_dev"
-    recipe = tmp_path_factory.mktemp("se") / "r.yaml"
-    recipe.write_text(f"name: se\nsources:\n  - frames: {root}/frames/*\n    fps: 12\n"
-                      f"    labels: {root}/annotations.json\nfps: 12\nimage_size: [240, 432]\n")
-    loaded = load_recipe(recipe)
-    pipeline = PipelineFactory(loaded.recipe, 12)()
-    pipeline.setup()
-    stages = pipeline.stages[: [s.name for s in pipeline.stages].index("verify_label")]
-    out = {}
-    for spec in loaded.sources:
-        clip = Clip(spec.name, spec)
-        for stage in stages:
-            clip = stage.process(clip)
-        out[spec.name] = clip
-    out["_rest"] = pipeline.stages[len(stages):]
-    return out
+    return clips_until_label_check(real_data, tmp_path_factory.mktemp("se"))
 
 
 def test_something_else_clips_go_through_the_whole_pipeline_from_their_own_annotations(se_clips):

@@ -17,31 +17,9 @@ WRONG_ON_BOOK = ["Picking book up", "Pushing book from left to right"]
 
 
 def build_clips(real_data, tmp_path, ids, edit=None):
-    """The clips `ids` through probe .. interactions (the stages a build runs before the label check), from the
-    Something-Else annotations as they ship or as `edit` changes them."""
-    from vla_builder.build import PipelineFactory
-    from vla_builder.recipe import load_recipe
-    from vla_builder.types import Clip
+    from conftest import clips_until_label_check
 
-    dev = real_data / "something_else_dev"
-    ann = json.loads((dev / "annotations.json").read_text())
-    if edit is not None:
-        edit(ann)
-    (tmp_path / "annotations.json").write_text(json.dumps(ann))
-    sources = "".join(f"  - frames: {dev}/frames/{cid}\n    fps: 12\n    labels: {tmp_path}/annotations.json\n"
-                      for cid in ids)
-    (tmp_path / "r.yaml").write_text(f"name: obs\nsources:\n{sources}fps: 12\nimage_size: [240, 432]\n")
-    loaded = load_recipe(tmp_path / "r.yaml")
-    pipeline = PipelineFactory(loaded.recipe, 12)()
-    pipeline.setup()
-    stages = pipeline.stages[: [s.name for s in pipeline.stages].index("verify_label")]
-    out = {}
-    for spec in loaded.sources:
-        clip = Clip(spec.name, spec)
-        for stage in stages:
-            clip = stage.process(clip)
-        out[spec.name] = clip
-    return out
+    return clips_until_label_check(real_data, tmp_path, ids, edit)
 
 
 def assert_uncertain(clip, captions, reason):
