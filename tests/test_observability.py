@@ -104,8 +104,8 @@ def _gripper_columns(root):
 
 
 def test_gripper_known_is_0_on_people_and_1_where_a_hand_can_hold(real_data, tmp_path):
-    """Real footage without manipulation — MOT17's pedestrians on a street (static high camera; a moving one), the
-    actor a walking person — gets `observation.gripper_known` = 0 on every frame: its gripper of 0 claims nothing.
+    """Real footage without manipulation — MOT17-05's pedestrians on a street seen from a moving platform, the actor
+    a walking person — gets `observation.gripper_known` = 0 on every frame: its gripper of 0 claims nothing.
     The Something-Else hand clips get 1 where the hand is seen with an object in view, and on every frame that
     says the hand holds. The feature is documented in info.json and shown by `inspect`."""
     import textwrap
@@ -118,7 +118,7 @@ def test_gripper_known_is_0_on_people_and_1_where_a_hand_can_hold(real_data, tmp
     (tmp_path / "mot.yaml").write_text(textwrap.dedent(f"""
         name: mot17
         sources:
-          - frames: {real_data}/MOT17-mini/*/img1
+          - frames: {real_data}/MOT17-mini/MOT17-05-FRCNN/img1
             labels: "{{dir}}/gt/gt.txt"
             classes: {{1: pedestrian}}
             licence: CC BY-NC-SA 3.0
@@ -139,7 +139,7 @@ def test_gripper_known_is_0_on_people_and_1_where_a_hand_can_hold(real_data, tmp
         assert info["features"][GRIPPER_KNOWN]["info"]["gripper_known"].startswith("1 where the gripper value")
 
     known, _gripper, _ep = _gripper_columns(tmp_path / "people")
-    assert len(known) > 10 and (known == 0).all()
+    assert len(known) >= 5 and (known == 0).all()
     for line in (tmp_path / "people" / "meta" / "provenance.jsonl").read_text().splitlines():
         task = json.loads(line)["task"]  # a walking person gets no grasp language from its box ("hold ... in place")
         assert not any(w in task.split() for w in ("hold", "grasp", "pick", "carry", "push", "touch", "keep")), task
