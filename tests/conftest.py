@@ -109,10 +109,6 @@ def clips_until_label_check(real_data: Path, tmp: Path, ids=None, edit=None) -> 
     the stages after."""
     import json
 
-    from vla_builder.build import PipelineFactory
-    from vla_builder.recipe import load_recipe
-    from vla_builder.types import Clip
-
     dev = real_data / "something_else_dev"
     labels = dev / "annotations.json"
     if edit is not None:
@@ -123,8 +119,18 @@ def clips_until_label_check(real_data: Path, tmp: Path, ids=None, edit=None) -> 
     folders = [dev / "frames" / "*"] if ids is None else [dev / "frames" / cid for cid in ids]
     sources = "".join(f"  - frames: {f}\n    fps: 12\n    labels: {labels}\n" for f in folders)
     (tmp / "r.yaml").write_text(f"name: se\nsources:\n{sources}fps: 12\nimage_size: [240, 432]\n")
-    loaded = load_recipe(tmp / "r.yaml")
-    pipeline = PipelineFactory(loaded.recipe, 12)()
+    return run_until_label_check(tmp / "r.yaml")
+
+
+def run_until_label_check(recipe: Path) -> dict:
+    """Every source of `recipe` through the stages before the label check: clip name -> Clip; "_rest": the stages
+    after."""
+    from vla_builder.build import PipelineFactory, output_fps
+    from vla_builder.recipe import load_recipe
+    from vla_builder.types import Clip
+
+    loaded = load_recipe(recipe)
+    pipeline = PipelineFactory(loaded.recipe, output_fps(loaded))()  # the build's rate (the first source's)
     pipeline.setup()
     stages = pipeline.stages[: [s.name for s in pipeline.stages].index("verify_label")]
     out = {}

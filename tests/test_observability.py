@@ -91,6 +91,18 @@ def test_too_few_actor_samples_refute_nothing(real_data, tmp_path, keep):
                      "only 3 labeled samples of the hand")
 
 
+def test_a_clip_too_short_to_show_stillness_refutes_no_act(real_data, tmp_path):
+    """Another real clip: MOT17-05 (pedestrians, a moving platform, 6 labeled frames = 0.36 s at 14 fps). Nothing a
+    hand does shows in 0.36 s: an act whose only evidence against it would be "never moved" is uncertain."""
+    from conftest import run_until_label_check
+
+    (tmp_path / "r.yaml").write_text(f"name: m\nsources:\n  - frames: {real_data}/MOT17-mini/MOT17-05-FRCNN/img1\n"
+                                     "    labels: \"{dir}/gt/gt.txt\"\n    classes: {1: pedestrian}\n")
+    (clip,) = [c for name, c in run_until_label_check(tmp_path / "r.yaml").items() if name != "_rest"]
+    assert_uncertain(clip, ["Picking pedestrian up", "Pushing pedestrian from left to right",
+                            "Pretending to push pedestrian"], "too short to show")
+
+
 def _gripper_columns(root):
     import pyarrow.parquet as pq
 

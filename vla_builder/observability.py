@@ -16,6 +16,7 @@ and records these reasons. The rules:
 - **Camera fit with few inliers.** Where most of a track's steps had a camera-motion fit with fewer background
   inliers than `TRUSTED_INLIERS`, its world motion is the camera's guess, not a measurement.
 - **Actor not visible.** Contact needs the actor's box on enough labeled samples.
+- **Too short.** An episode under `MIN_STILL_SPAN_S` cannot show that something never moved.
 
 "Moved" is shown by motion along any observable axis; "never moved" needs both axes observed on most steps
 (`MIN_COVERAGE`): an unobserved step may hide the motion.
@@ -41,6 +42,7 @@ FILLS_FRAME = 0.5  # a box over this fraction of the image covers most of the fr
 MIN_LABELED_SAMPLES = 6  # fewer human-labeled samples of a track measure nothing (two or three points: a label's jitter)
 MIN_OBSERVED_STEPS = 4  # steps along an axis needed to show motion along it
 MIN_COVERAGE = 0.8  # fraction of a track's steps observed (per axis) needed to say it never moved
+MIN_STILL_SPAN_S = 0.5  # an episode shorter than this cannot show that something never moved (a hand's act takes longer)
 MAX_UNTRUSTED = 0.5  # more than this fraction of a track's steps with an untrusted fit: world motion unobservable
 AXES = ("x", "y")
 
@@ -99,6 +101,7 @@ class TrackObservability:
     clipped_steps: tuple[int, int]  # present steps cut by the border along x, along y
     filling_samples: int  # samples in which the box covers most of the frame
     untrusted_fit_steps: int  # present steps whose camera fit had few inliers
+    step_s: float | None = None  # seconds between samples (None: unknown)
 
     def _common(self) -> list[str]:
         why = []
@@ -114,6 +117,9 @@ class TrackObservability:
         """Why world motion along `axes` cannot be measured (empty: it can). `coverage`: the fraction of the
         episode's steps that must be observed along every one of them (to say it never moved)."""
         why = self._common()
+        if coverage > 0 and self.step_s is not None and self.steps * self.step_s < MIN_STILL_SPAN_S:
+            why.append(f"the episode spans {self.steps * self.step_s:.2f} s: too short to show that the {self.name} "
+                       f"never moved (needs {MIN_STILL_SPAN_S} s)")
         if self.present_steps and self.untrusted_fit_steps > MAX_UNTRUSTED * self.present_steps:
             why.append(f"the camera fit had few background inliers (< {TRUSTED_INLIERS}) on "
                        f"{self.untrusted_fit_steps} of the {self.name}'s {self.present_steps} steps")
@@ -137,7 +143,7 @@ class TrackObservability:
 
 
 def track_observability(name: str, boxes_xyxy: np.ndarray, labeled: np.ndarray,
-                        inlier_ratio: np.ndarray | None) -> TrackObservability:
+                        inlier_ratio: np.ndarray | None, step_s: float | None = None) -> TrackObservability:
     """The counts for one track: (T, 4) normalized boxes (NaN where absent), (T,) labeled flags, (T,) inlier ratios
     of the camera fit per step (None: no fit, a still camera)."""
     t_count = boxes_xyxy.shape[0]
@@ -153,7 +159,8 @@ def track_observability(name: str, boxes_xyxy: np.ndarray, labeled: np.ndarray,
         name=name, labeled_samples=int((labeled & present).sum()), present_steps=int(both.sum()),
         observed_steps=(int(obs[:, 0].sum()), int(obs[:, 1].sum())), steps=max(t_count - 1, 0),
         clipped_steps=(int((clipped_step[:, 0] & both).sum()), int((clipped_step[:, 1] & both).sum())),
-        filling_samples=int((fills_frame(boxes_xyxy) & present).sum()), untrusted_fit_steps=int(untrusted.sum()))
+        filling_samples=int((fills_frame(boxes_xyxy) & present).sum()), untrusted_fit_steps=int(untrusted.sum()),
+        step_s=step_s)
 
 
 GRIPPER_KNOWN = "observation.gripper_known"  # the dataset feature: (1,) float32 per frame

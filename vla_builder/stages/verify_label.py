@@ -292,7 +292,9 @@ def _world_path(clip: Clip, k: int) -> WorldPath:
     norms = np.linalg.norm(path, axis=1)
     i = int(np.argmax(norms)) if len(norms) else 0
     inliers = None if clip.motion is None else clip.motion.global_inlier_ratio
-    seen = track_observability(tracks.class_names[k], tracks.boxes_xyxy[:, k], measured_samples(tracks)[:, k], inliers)
+    step_s = 1.0 / clip.frames.fps if clip.frames is not None else None  # the clip's time grid
+    seen = track_observability(tracks.class_names[k], tracks.boxes_xyxy[:, k], measured_samples(tracks)[:, k], inliers,
+                               step_s)
     n_present = int(tracks.present[:, k].sum())
     return WorldPath(float(norms[i]) if len(norms) else 0.0, path[-1] if len(path) else np.zeros(2), n_present,
                      float(cam[i]) if len(cam) else 0.0, float(cam[-1]) if len(cam) else 0.0, seen, observed)
