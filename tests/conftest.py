@@ -101,3 +101,43 @@ def umi_wrist_dataset(tmp_path_factory, real_data) -> Path:
     assert res.returncode == 0, res.stdout + res.stderr
     assert_valid(out)
     return out
+
+
+def clips_until_label_check(real_data: Path, tmp: Path, ids=None, edit=None) -> dict:
+    """The Something-Else development clips (`ids`: all six) through probe .. interactions (the stages a build runs
+    before the label check), from their annotations as they ship or as `edit(annotations)` changes them; "_rest":
+    the stages after."""
+    import json
+
+    dev = real_data / "something_else_dev"
+    labels = dev / "annotations.json"
+    if edit is not None:
+        ann = json.loads(labels.read_text())
+        edit(ann)
+        labels = tmp / "annotations.json"
+        labels.write_text(json.dumps(ann))
+    folders = [dev / "frames" / "*"] if ids is None else [dev / "frames" / cid for cid in ids]
+    sources = "".join(f"  - frames: {f}\n    fps: 12\n    labels: {labels}\n" for f in folders)
+    (tmp / "r.yaml").write_text(f"name: se\nsources:\n{sources}fps: 12\nimage_size: [240, 432]\n")
+    return run_until_label_check(tmp / "r.yaml")
+
+
+def run_until_label_check(recipe: Path) -> dict:
+    """Every source of `recipe` through the stages before the label check: clip name -> Clip; "_rest": the stages
+    after."""
+    from vla_builder.build import PipelineFactory, output_fps
+    from vla_builder.recipe import load_recipe
+    from vla_builder.types import Clip
+
+    loaded = load_recipe(recipe)
+    pipeline = PipelineFactory(loaded.recipe, output_fps(loaded))()  # the build's rate (the first source's)
+    pipeline.setup()
+    stages = pipeline.stages[: [s.name for s in pipeline.stages].index("verify_label")]
+    out = {}
+    for spec in loaded.sources:
+        clip = Clip(spec.name, spec)
+        for stage in stages:
+            clip = stage.process(clip)
+        out[spec.name] = clip
+    out["_rest"] = pipeline.stages[len(stages):]
+    return out

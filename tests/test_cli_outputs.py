@@ -161,6 +161,7 @@ def test_export_hdf5_equals_the_lerobot_episodes_frame_for_frame(built, tmp_path
                 assert int(item["episode_index"]) == ep and int(item["frame_index"]) == t
                 np.testing.assert_array_equal(demo["actions"][t], item["action"].numpy())
                 np.testing.assert_array_equal(demo["obs/state"][t], item["observation.state"].numpy())
+                assert demo["obs/gripper_known"][t] == float(item["observation.gripper_known"])
                 frame = (item["observation.images.front"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
                 np.testing.assert_array_equal(images[t], frame, err_msg=f"episode {ep} frame {t}")
             index += n

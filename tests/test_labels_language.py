@@ -8,7 +8,6 @@ import pytest
 
 from vla_builder.recipe import RecipeError, load_recipe
 from vla_builder.stages.verify_label import LabelContradicted, LabelCheckConfig, VerifyLabelStage, parse_label, verify
-from vla_builder.types import Clip
 
 ASSETS = Path(__file__).parent / "assets" / "labels"
 KOREAN = "사람이 손을 들어 올린다"  # "the person raises a hand"
@@ -127,24 +126,9 @@ def test_verdict_reaches_provenance_trace_and_summary(segment_build):
 @pytest.fixture(scope="session")
 def se_clips(real_data, tmp_path_factory):
     """The six clips through probe .. interactions (the stages a build runs before the verdict)."""
-    from vla_builder.build import PipelineFactory
+    from conftest import clips_until_label_check
 
-    root = real_data / "something_else_dev"
-    recipe = tmp_path_factory.mktemp("se") / "r.yaml"
-    recipe.write_text(f"name: se\nsources:\n  - frames: {root}/frames/*\n    fps: 12\n"
-                      f"    labels: {root}/annotations.json\nfps: 12\nimage_size: [240, 432]\n")
-    loaded = load_recipe(recipe)
-    pipeline = PipelineFactory(loaded.recipe, 12)()
-    pipeline.setup()
-    stages = pipeline.stages[: [s.name for s in pipeline.stages].index("verify_label")]
-    out = {}
-    for spec in loaded.sources:
-        clip = Clip(spec.name, spec)
-        for stage in stages:
-            clip = stage.process(clip)
-        out[spec.name] = clip
-    out["_rest"] = pipeline.stages[len(stages):]
-    return out
+    return clips_until_label_check(real_data, tmp_path_factory.mktemp("se"))
 
 
 def test_something_else_clips_go_through_the_whole_pipeline_from_their_own_annotations(se_clips):
@@ -252,12 +236,7 @@ def test_inflected_and_korean_captions_get_the_verdicts_of_the_templates(se_clip
     """The six clips' true captions written as people write them (third person, past tense) and in Korean: the same
     verdicts as the Something-Something templates; wrong ones in Korean contradicted like the English."""
     labels = {r["id"]: r["label"] for r in json.loads((ASSETS / "something_something" / "labels.json").read_text())}
-    same = {"151201": ["Lifts bottle up", "병을 들어 올린다"],
-            "3201": ["카메라를 무선 마우스에서 멀어지게 움직인다"],
-            "2003": ["Touches book", "책을 움직이지 않고 만진다"],
-            "44862": ["유리잔을 카메라 쪽으로 기울였다가 되돌린다"],
-            "22983": ["Lifted mobile charger up", "휴대폰 충전기를 들어 올린다"],
-            "4": ["Moves puzzle piece from right to left", "퍼즐 조각을 오른쪽에서 왼쪽으로 옮긴다"]}
+    same = json.loads((ASSETS / "something_something" / "as_written.json").read_text(encoding="utf-8"))
     for cid, texts in same.items():
         expected = verify(se_clips[cid], labels[cid])["verdict"]
         assert [verify(se_clips[cid], t)["verdict"] for t in texts] == [expected] * len(texts), cid
@@ -333,3 +312,21 @@ def test_segments_as_subtasks_cover_the_episode_in_order(se_clips, tmp_path):
     assert all(a["end"] + 1 == b["start"] for a, b in zip(subs, subs[1:]))  # one active subtask at every frame
     t = clip.frames.source_time_s
     assert abs(t[subs[1]["start"]] - 1.0) <= 1 / 12 and abs(t[subs[2]["end"]] - 3.0) <= 1 / 12 + 1e-6
+
+
+def test_error_injection_evidence_separates_true_from_injected_captions(se_clips):
+    """The caption error-injection benchmark (scripts/eval_real.py --captions) on the six real clips, in process:
+    no true caption contradicted, and the evidence ranks true captions above injected errors (AUROC >= 0.9; the
+    CLI-written figure and the first look on clips never tuned on are in BENCHMARKS.md)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eval_real", Path(__file__).parents[1] / "scripts" / "eval_real.py")
+    eval_real = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eval_real)
+    ids = tuple(sorted(k for k in se_clips if not k.startswith("_")))
+    captions = eval_real.benchmark_captions(ids)
+    verdicts = [verify(se_clips[cid], text) for cid, _kind, text in captions]
+    b = eval_real.caption_benchmark(captions, verdicts, ids)
+    assert b["true_contradicted"] == 0 and b["n_true"] == 16 and b["n_injected"] >= 20
+    assert b["auroc"] >= 0.9, b["auroc"]
+    assert b["injected_contradicted"] >= 10

@@ -50,6 +50,7 @@ class Episode:
     timestamp: np.ndarray  # (length,) seconds
     task_index: np.ndarray  # (length,)
     video: dict[str, tuple[Path, float, float]]  # camera key -> (file, from_s, to_s)
+    gripper_known: np.ndarray | None = None  # (length,) observation.gripper_known (None: a dataset without it)
 
 
 class DatasetView:
@@ -201,7 +202,8 @@ class DatasetView:
         files = sorted((self.root / "data").glob("chunk-*/file-*.parquet"))
         if not files:
             raise DatasetError(f"{self.root}/data: no data files")
-        cols = ["observation.state", "action", "timestamp", "episode_index", "frame_index", "index", "task_index"]
+        cols = ["observation.state", "action", "observation.gripper_known", "timestamp", "episode_index", "frame_index",
+                "index", "task_index"]
         tables = []
         for f in files:
             try:
@@ -212,6 +214,7 @@ class DatasetView:
         return pa.concat_tables(tables)
 
     def episode(self, index: int) -> Episode:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         row = self.episodes_table.iloc[index]
@@ -229,6 +232,8 @@ class DatasetView:
             if col not in rows.column_names:
                 return np.zeros((rows.num_rows, 0))
             lists = rows[col].combine_chunks()
+            if not pa.types.is_list(lists.type) and not pa.types.is_fixed_size_list(lists.type):
+                return lists.to_numpy(zero_copy_only=False).astype(np.float32)[:, None]  # a (1,) feature: scalars
             lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
             if len(lists) and lists.null_count == 0 and (lengths == lengths[0]).all():  # one flat copy, no per-row arrays
                 flat = pc.list_flatten(lists).to_numpy(zero_copy_only=False)
@@ -238,7 +243,9 @@ class DatasetView:
         return Episode(index=index, length=int(row["length"]), tasks=[str(t) for t in row["tasks"]],
                        state=stack("observation.state"), action=stack("action"),
                        timestamp=rows["timestamp"].to_numpy().astype(np.float64),
-                       task_index=rows["task_index"].to_numpy().astype(np.int64), video=video)
+                       task_index=rows["task_index"].to_numpy().astype(np.int64), video=video,
+                       gripper_known=stack("observation.gripper_known").reshape(-1)
+                       if "observation.gripper_known" in rows.column_names else None)
 
     def frames(self, ep: Episode, key: str):
         """Yield the episode's frames of camera `key` as (H, W, 3) uint8 RGB, one per dataset frame, in order.

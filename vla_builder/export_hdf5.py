@@ -6,6 +6,8 @@ trainers read).
                                      licence, episode_index
     data/demo_N/obs/<camera>  (T, H, W, 3) uint8, the dataset's frames as lerobot decodes them
     data/demo_N/obs/state     (T, n_state) float32 (observation.state; names in the attrs)
+    data/demo_N/obs/gripper_known  (T,) float32: 1 where the gripper value is evidence (observation.gripper_known;
+                              absent for a dataset built without it)
     data/demo_N/actions       (T, n_action) float32 (action)
     data/demo_N/dones         (T,) uint8, 1 on the last sample
     data/demo_N/rewards       (T,) float32, 1 on the last sample (a finished demonstration)
@@ -66,6 +68,8 @@ def export_hdf5(root: str | Path, out: str | Path, valid_frac: float = 0.1, seed
                         on_frames(1)
             obs.create_dataset("state", data=ep.state)
             obs["state"].attrs["names"] = json.dumps(state_names)
+            if ep.gripper_known is not None:  # a loss mask for the gripper (README: observation.gripper_known)
+                obs.create_dataset("gripper_known", data=ep.gripper_known)
             g.create_dataset("actions", data=ep.action)
             g["actions"].attrs["names"] = json.dumps(action_names)
             dones = np.zeros(ep.length, np.uint8)

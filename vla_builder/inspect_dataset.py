@@ -53,6 +53,7 @@ def summarize(root) -> dict:
         "tasks": view.tasks,
         "action": _dim_stats(view, "action"),
         "state": _dim_stats(view, "observation.state"),
+        "gripper_known": _dim_stats(view, "observation.gripper_known"),  # the fraction of frames (mean) it is 1
         "language_columns": [k for k, v in view.features.items() if v.get("dtype") == "language"],
         "subtask_kinds": dict(subtask_kinds),
         "event_kinds": dict(event_kinds),
@@ -85,8 +86,9 @@ def format_text(s: dict) -> str:
         *(f"  - {t}" for t in s["tasks"][:20]),
         *([f"  ... and {len(s['tasks']) - 20} more"] if len(s["tasks"]) > 20 else []),
     ]
-    for key, title in (("action", "action"), ("state", "observation.state")):
-        if s[key]:
+    for key, title in (("action", "action"), ("state", "observation.state"),
+                       ("gripper_known", "observation.gripper_known (1: the gripper value is evidence)")):
+        if s.get(key):
             lines += ["", f"{title}:", _table([[d["name"], num(d["min"]), num(d["max"]), num(d["mean"]),
                                                  num(d["std"])] for d in s[key]],
                                                ["dim", "min", "max", "mean", "std"])]

@@ -8,6 +8,10 @@ Scenarios: `pick_place` (grasp the cup, carry it to the right of the box, releas
 right without grasping), `idle` (the hand moves around, touches nothing), `pan` (no interaction, the camera pans),
 `pick_place_pan` / `pick_place_shake` (pick and place under a panning / shaking camera, the hand resting on the cup
 for a while before lifting it: the grasp starts when the cup starts to move, not when the hand arrives).
+`random` draws a pick-and-place from the seed (`random_scene`): a still, panning, shaking or zooming camera, the cup's
+and the box's places, the approach, a dwell of the hand on the cup before the lift, the carry's length, sometimes
+the hand hidden (unlabeled) under an occluder for a few frames of the carry, sometimes the box panned out of the
+frame — the generalization benchmark's scenes (scripts/eval_scenes.py).
 """
 
 from __future__ import annotations
@@ -125,8 +129,56 @@ def _scenario(name: str, n: int) -> tuple[dict[int, np.ndarray], tuple[int, int]
         task = ""
     else:
         raise ValueError(f"unknown scenario {name!r}; have pick_place, push, handover, idle, pan, pick_place_pan, "
-                         "pick_place_shake")
+                         "pick_place_shake, random")
     return centers, attach, pan, task, events
+
+
+RANDOM_CAMERAS = ("still", "pan", "shake", "zoom")
+
+
+def random_scene(seed: int, n: int) -> dict:
+    """A pick-and-place drawn from `seed` (see the module's docstring): centers per track (n, 2) in the camera's
+    view before zoom, the carry interval, the camera's pan (n, 2) and zoom (n,), the frames the hand is occluded,
+    the true events."""
+    rng = np.random.default_rng(10_000 + seed)  # apart from the textures' stream (`make_scene`'s seed)
+    t = np.arange(n, dtype=float)
+    camera = RANDOM_CAMERAS[seed % len(RANDOM_CAMERAS)]  # every kind in turn over consecutive seeds
+    cup0 = np.array([rng.uniform(0.18, 0.32), rng.uniform(0.55, 0.70)])
+    box0 = np.array([rng.uniform(0.50, 0.62), rng.uniform(0.30, 0.42)])
+    box_leaves = camera == "pan" and (seed // len(RANDOM_CAMERAS)) % 2 == 1  # every other pan seed
+    if box_leaves:  # the box near the right edge, the cup put left of it; the pan then carries the box out
+        box0 = np.array([rng.uniform(0.78, 0.82), rng.uniform(0.16, 0.22)])
+    grasp = cup0 - [0, 0.03]  # the hand covers the cup's top
+    place = box0 + ([-rng.uniform(0.20, 0.24), 0.02] if box_leaves else [rng.uniform(0.20, 0.26), -0.03])
+    arrive = int(rng.integers(int(0.12 * n), int(0.20 * n)))
+    a = arrive + int(rng.integers(0, int(0.18 * n)))  # the dwell: resting on the cup before lifting it
+    b = min(a + int(rng.integers(int(0.25 * n), int(0.35 * n))), n - 8)
+    leave = min(b + int(rng.integers(3, 7)), n - 2)
+    hand = Keyframes([0, arrive, a, b, leave, n - 1],
+                     [(0.10, 0.88), tuple(grasp), tuple(grasp), tuple(place), tuple(place),
+                      (rng.uniform(0.45, 0.65), 0.88)]).at(t)
+    cup = np.tile(cup0, (n, 1))
+    cup[a: b + 1] = hand[a: b + 1] + (cup0 - grasp)
+    cup[b + 1:] = cup[b]
+    pan, zoom = np.zeros((n, 2)), np.ones(n)
+    if camera == "pan":  # a steady pan; where the box leaves, leftward and far enough to carry it off the right edge
+        dx = -rng.uniform(0.30, 0.34) if box_leaves else rng.uniform(0.06, 0.14)
+        pan = np.stack([np.linspace(0, dx, n), np.linspace(0, rng.uniform(-0.04, 0.04), n)], 1)
+    elif camera == "shake":
+        ph = rng.uniform(0, 2 * np.pi, 2)
+        pan = np.stack([0.012 * np.sin(2 * np.pi * t / 7.0 + ph[0]) + 0.006 * np.sin(2 * np.pi * t / 3.1),
+                        0.010 * np.sin(2 * np.pi * t / 5.3 + ph[1])], axis=1)
+    elif camera == "zoom":
+        zoom = np.linspace(1.0, rng.uniform(1.15, 1.3), n)
+    occluded = np.zeros(n, bool)
+    if rng.random() < 0.4:  # a few frames of the carry with the hand hidden under an occluder (and unlabeled)
+        o = int(rng.integers(a + 3, max(a + 4, b - 6)))
+        occluded[o: o + int(rng.integers(3, 6))] = True
+    centers = {1: hand - pan, 2: cup - pan, 3: np.tile(box0, (n, 1)) - pan}
+    return {"centers": centers, "attach": (a, b), "pan": pan, "zoom": zoom, "occluded": occluded,
+            "camera": camera, "box_leaves": bool(box_leaves),
+            "task": f"put the cup to the {'left' if box_leaves else 'right'} of the box",
+            "events": {"grasp": a, "carry": [a, b - 1], "place": b}}
 
 
 def _texture(rng: np.random.Generator, h: int, w: int, base: tuple[int, int, int], amp: float) -> np.ndarray:
@@ -153,8 +205,18 @@ def make_scene(
     out.mkdir(parents=True, exist_ok=True)
     h, w = size_px
     rng = np.random.default_rng(seed)
-    centers, attach, pan, task, events = _scenario(scenario, n_frames)
+    zoom, occluded, extra = np.ones(n_frames), np.zeros(n_frames, bool), {}
+    if scenario == "random":
+        drawn = random_scene(seed, n_frames)
+        centers, attach, pan, task, events = (drawn[k] for k in ("centers", "attach", "pan", "task", "events"))
+        zoom, occluded = drawn["zoom"], drawn["occluded"]
+        extra = {"camera": drawn["camera"], "box_leaves": drawn["box_leaves"],
+                 "occluded": np.nonzero(occluded)[0].tolist(), "zoom": zoom.tolist()}
+    else:
+        centers, attach, pan, task, events = _scenario(scenario, n_frames)
     pad = int(0.2 * w)  # room for the camera to pan over a larger table
+    if scenario == "random":  # ... as far as it pans
+        pad += int(np.ceil(np.abs(pan).max() * max(h, w)))
     table = _texture(rng, h + 2 * pad, w + 2 * pad, (150, 120, 90), 40)
     tracks = sorted(centers)
     sprites = {k: _texture(rng, max(2, int(SIZES[k][1] * h)), max(2, int(SIZES[k][0] * w)), COLORS[k], 45)
@@ -175,6 +237,17 @@ def make_scene(
             if xb > xa and yb > ya:
                 frame[ya:yb, xa:xb] = sprites[k][ya - y0 : yb - y0, xa - x0 : xb - x0]
             boxes[k][t] = (x0, y0, x0 + sw, y0 + sh)
+        if occluded[t]:  # a grey cloth over the hand
+            x0, y0, x1, y1 = boxes[1][t].astype(int)
+            frame[max(y0 - 4, 0): max(min(y1 + 4, h), 0), max(x0 - 4, 0): max(min(x1 + 4, w), 0)] = (128, 128, 128)
+        if zoom[t] != 1.0:  # zoom in about the image center: pixels and boxes scale alike
+            import cv2
+
+            z, cx, cy = zoom[t], w / 2, h / 2
+            m = np.array([[z, 0, cx * (1 - z)], [0, z, cy * (1 - z)]], np.float32)
+            frame = cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            for k in tracks:
+                boxes[k][t] = boxes[k][t] * z + [cx * (1 - z), cy * (1 - z)] * 2
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
         for packet in stream.encode(vf):
             container.mux(packet)
@@ -186,6 +259,10 @@ def make_scene(
         for t in range(n_frames):
             for k in tracks:
                 x0, y0, x1, y1 = boxes[k][t]
+                if scenario == "random":  # a labeler boxes what is in the frame, and nothing hidden
+                    x0, y0, x1, y1 = np.clip(boxes[k][t], 0, [w, h, w, h])
+                    if x1 - x0 < 1 or y1 - y0 < 1 or (k == 1 and occluded[t]):
+                        continue
                 fh.write(f"{t + 1},{k},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},1,{TRACK_CLASS[k]},1\n")
     centers_norm = {k: (box_geometry.centers(boxes[k]) / [w, h]) for k in tracks}
     hand = centers_norm[1]
@@ -206,6 +283,7 @@ def make_scene(
         "hand_velocity": np.vstack([np.diff(hand, axis=0), [[0.0, 0.0]]]).tolist(),
         "centers": {str(k): v.tolist() for k, v in centers_norm.items()},
         "camera_pan": pan.tolist(),
+        **extra,
     }
     (out / "truth.json").write_text(json.dumps(truth))
     return truth

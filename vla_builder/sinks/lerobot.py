@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_builder.boxes import letterbox
+from vla_builder.observability import GRIPPER_KNOWN, GRIPPER_KNOWN_INFO, gripper_known
 from vla_builder.schema import ACTION_INFO, ACTION_NAMES, STATE_INFO, STATE_NAMES
 from vla_builder.sinks.encode import VideoConfig
 from vla_builder.types import Clip
@@ -259,6 +260,7 @@ class LeRobotSink:
                                   "info": STATE_INFO},
             "action": {"dtype": "float32", "shape": (len(ACTION_NAMES),), "names": list(ACTION_NAMES),
                        "info": ACTION_INFO},
+            GRIPPER_KNOWN: {"dtype": "float32", "shape": (1,), "names": ["gripper_known"], "info": GRIPPER_KNOWN_INFO},
         }
 
     def _encoder(self):
@@ -336,12 +338,14 @@ class LeRobotSink:
         )
         ds.writer._streaming_encoder = PreEncodedVideo({self.image_key: encoded})
         black = np.zeros((*self.image_size, 3), np.uint8)  # the writer validates a frame's shape; pixels are encoded
+        known = gripper_known(clip, n_rows)
         try:
             for t in range(n_rows):
                 ds.add_frame({
                     self.image_key: black,
                     "observation.state": traj.state[t].astype(np.float32),
                     "action": traj.action[t].astype(np.float32),
+                    GRIPPER_KNOWN: known[t: t + 1],
                     "task": clip.task,
                 })
             ds.save_episode()

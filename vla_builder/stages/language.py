@@ -16,6 +16,7 @@ import numpy as np
 
 from vla_builder.actor import action_track
 from vla_builder.boxes import centers, stored_image_mapping
+from vla_builder.observability import is_manipulator_class
 from vla_builder.pipeline import Stage
 from vla_builder.schema import GRIPPER, STILL_SPEED_PER_S
 from vla_builder.types import Clip, Event, TrackSet, Trajectory
@@ -35,6 +36,7 @@ TASK_TEMPLATES = {
     "touch": ["touch the {obj}", "reach out and touch the {obj}", "touch the {obj} without moving it"],
     "move": ["move the {actor} {dir}", "shift the {actor} {dir}"],
     "still": ["keep the {actor} still", "hold the {actor} in place"],
+    "body_still": ["the {actor} stays in place", "the {actor} stays where it is"],  # no hand: no "hold"
     "camera_move": ["move the camera {dir}", "pan the camera {dir}"],
     "camera_still": ["hold the camera still", "keep the camera steady"],
 }
@@ -217,14 +219,16 @@ def describe_episode(tracks: TrackSet, subtasks: list[Event], trajectory: Trajec
         if np.linalg.norm(net) < MIN_NET_MOTION:
             return Phrase("camera_still", {})
         return Phrase("camera_move", {"dir": direction_words(net)})
-    acts = [s for s in subtasks if s.kind in ("carry", "push", "handover")]
-    acts = acts or [s for s in subtasks if s.kind == "touch"]  # a touch only where nothing was moved
+    name = tracks.class_names[actor]
+    # a person or a body as the actor (no hand, no gripper): boxes near boxes are no grasp, push or touch (issue 21)
+    body = not is_manipulator_class(name)
+    acts = [] if body else [s for s in subtasks if s.kind in ("carry", "push", "handover")]
+    acts = acts or ([] if body else [s for s in subtasks if s.kind == "touch"])  # a touch only where nothing moved
     if acts:
         return describe_act(tracks, max(acts, key=lambda e: e.end - e.start), actor)
-    name = tracks.class_names[actor]
     net = trajectory.action[:-1, :2].sum(axis=0)  # the actor's own motion (camera motion removed)
     if np.linalg.norm(net) < MIN_NET_MOTION:
-        return Phrase("still", {"actor": name})
+        return Phrase("body_still" if body else "still", {"actor": name})
     # never "toward the hand" for a hand: the reference is an object, not the actor or another manipulator's box
     ref = nearest_other(tracks, actor, {j for j, n in enumerate(tracks.class_names) if n == name})
     if ref is not None:

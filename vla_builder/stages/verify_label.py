@@ -19,9 +19,17 @@ camera's tilt and perspective move image y). "Never moved" (< 0.05) refutes take
 
 A verb outside the lexicon leaves the caption undetermined and is named (`unknown_verb`).
 
+Each check carries an `evidence` score: its measurement minus the value that decides it, over its uncertainty (a
+label-jitter band combined with the camera fit's accumulated error); +`Z_CONFIRM` confirms, -`Z_CONTRADICT` refutes
+(only a check that can). The label's evidence is its weakest check's (an unobservable check counts 0; an English
+label naming no labeled object -0.5). Whether the footage could show a measurement at all is `observability.py`'s
+question: boxes cut by the frame's edge, boxes filling the frame, fewer than 6 measured samples of the object or
+the actor, a camera fit with few inliers.
+
 Per episode a verdict — `confirmed` (every check agrees), `contradicted` (a check measures the opposite of the
-label), `undetermined` (no check could decide: no object found, no signature, measurements in between) — with each
-check's numbers. Held on the clip (`Clip.label_verdict`): the sink writes it into provenance (`label_verdict`),
+label with strong evidence), `uncertain` (a measurement the label needs was not observable: `why` says which and
+why), `undetermined` (no check could decide: no object found, no signature, measurements in between) — with each
+check's numbers, its evidence and the thresholds. Held on the clip (`Clip.label_verdict`): the sink writes it into provenance (`label_verdict`),
 the language stage into the reasoning trace.
 `label_check.drop_contradicted: true` in the recipe drops contradicted episodes (a failure record with the evidence).
 """
@@ -37,8 +45,10 @@ from pydantic import Field
 
 from vla_builder.actor import actor_is_manipulator, is_manipulator
 from vla_builder.boxes import gap as box_gap
-from vla_builder.camera_compensation import world_velocity
+from vla_builder.camera_compensation import camera_uncertainty, world_velocity
 from vla_builder.config import StrictConfig
+from vla_builder.observability import (MIN_COVERAGE, TrackObservability, fills_frame, measured_samples,
+                                       observable_steps, track_observability)
 from vla_builder.pipeline import Stage
 from vla_builder.types import Clip
 
@@ -46,6 +56,12 @@ MOVED = 0.08  # normalized units: an object whose world position changes this mu
 STILL = 0.05  # ... and one that stays within this much never moved (label jitter on a still object: ~0.04)
 DIRECTION = 0.05  # net displacement along the stated axis that decides a direction
 CONTACT = 0.02  # gap between the actor's and the object's boxes that counts as touching
+# evidence: a check's measurement minus the value that decides it, over its uncertainty (a label-jitter band combined
+# with the camera fit's accumulated error); these turn it into a verdict
+Z_CONFIRM = 1.0  # evidence at or above this confirms (moved: >= MOVED on a still camera; contact: a gap <= CONTACT)
+Z_CONTRADICT = 1.0  # at or below minus this, a check that can refute contradicts (moved: < STILL; contact: > 4 x CONTACT)
+CONTACT_DECIDES, CONTACT_BAND = 2.5 * CONTACT, 1.5 * CONTACT  # gap 0.05 +- 0.03: touching at 0.02, apart at 0.08
+CAMERA_REL_ERR = 0.25  # the camera fit's error, a fraction of the motion it predicts (as `InteractionsConfig`)
 
 # verb lemmas per class: English words in any form through lemminflect (lifts, lifted, lifting -> lift), Korean
 # through Kiwi's verb stems (들어 -> 들다); the first known verb of an English caption decides ("Picking X up and
@@ -77,13 +93,17 @@ KOREAN_PRETEND = {"척", "체", "시늉", "흉내"}  # 집는 척하다, 드는 
 BODY_PARTS = {"hand", "hands", "arm", "arms", "leg", "legs", "head", "foot", "feet", "finger", "fingers", "face",
               "shoulder", "shoulders", "손", "팔", "다리", "머리", "발", "손가락", "얼굴", "어깨", "고개"}
 DETERMINERS = {"a", "an", "the", "his", "her", "their", "its", "my", "your", "our", "one", "both", "left", "right"}
+STILL_WORDS = r"\bwithout (it )?(moving|being moved)\b|\bwithout moving it\b"  # touching (without moving) X
 KOREAN_NEEDS_EXTRA = "Korean needs the korean extra (pip install -e '.[korean]')"
 DIRECTIONS = {  # (axis, sign): x grows to the right, y grows downward
     r"\bfrom left to right\b|\bto the right\b|\bleft to right\b|\brightward": (0, +1),
     r"\bfrom right to left\b|\bto the left\b|\bright to left\b|\bleftward": (0, -1),
-    r"\bup\b|\bupward|\blift|\braise": (1, -1),
+    r"\bup\b|\bupward": (1, -1),
     r"\bdown\b|\bdownward": (1, +1),
 }
+# the direction a verb implies where no word states one ("Lifting bottle" goes up; "lifting it down" goes down)
+IMPLIED_DIRECTIONS = {r"\blift|\brais(e|es|ed|ing)\b": (1, -1)}
+NOT_NAMED = -0.5  # evidence of an English label naming no labeled object: against it, too weak to refute (synonyms)
 # Korean: a side with 으로 (toward) is a direction, a side with 에 (at) only a place (오른쪽에 놓는다: put at the right)
 KOREAN_DIRECTIONS = {
     r"(오른쪽|우측)\s*(으로|방향)": (0, +1),
@@ -115,6 +135,8 @@ class Claim:
     about_camera: bool = False  # the verb's object is the camera ("Moving camera away from ...", "카메라를 움직인다")
     body_part: str = ""  # the verb's object is the actor's own body part ("raises his hand"): a gesture
     why: str = ""  # why no verb class decides (verb "none"), in words
+    still: bool = False  # the label says the object does not move ("Touching (without moving) book", "움직이지 않고")
+    language: str = "en"  # en | ko: an English label names its object in the labels' own words
 
     @property
     def reason(self) -> str:
@@ -142,12 +164,20 @@ def _english_verb_lemmas(word: str) -> tuple[str, ...]:
     return tuple(lemmas)
 
 
+def _stated_direction(body: str) -> tuple[int, int] | None:
+    """The direction the words state, the first in the text; else the one its verb implies."""
+    found = [(m.start(), d) for pattern, d in DIRECTIONS.items() for m in re.finditer(pattern, body)]
+    if found:
+        return min(found)[1]
+    return next((d for pattern, d in IMPLIED_DIRECTIONS.items() if re.search(pattern, body)), None)
+
+
 def _parse_english(text: str) -> Claim:
     t = " ".join(text.lower().replace("-", " ").split())
     pretend = bool(re.search(r"\bpretend", t))
     body = re.sub(r"\bpretend(ing|s|ed)? (to )?", "", t)
     words = [(m.group(), _english_verb_lemmas(m.group())) for m in re.finditer(r"[a-z]+", body)]
-    direction = next((d for pattern, d in DIRECTIONS.items() if re.search(pattern, body)), None)
+    direction = _stated_direction(body)
     for word, lemmas in words:  # the first word the lexicon knows (as written, or as a verb's form)
         cls = _class_of((word, *lemmas), VERB_CLASSES)
         if cls is not None:
@@ -156,7 +186,7 @@ def _parse_english(text: str) -> Claim:
             at = words.index((word, lemmas))
             thing = next((w for w, _ in words[at + 1:] if w not in DETERMINERS), "")  # the verb's object
             return Claim(cls, pretend, direction, word, lemma, about_camera=camera,
-                         body_part=thing if thing in BODY_PARTS else "")
+                         body_part=thing if thing in BODY_PARTS else "", still=bool(re.search(STILL_WORDS, body)))
     # no known verb: name the word most likely the caption's verb — an inflected verb form (talking, seen, juggles),
     # else a first word that can be a verb (an instruction: "scoop rice")
     ranked = []
@@ -180,7 +210,7 @@ def _parse_korean(text: str) -> Claim:
     try:
         tokens = _kiwi().tokenize(text)
     except RuntimeError:  # kiwipiepy missing: no verb can be found, and the caption says why
-        return Claim("none", False, None, "", why=KOREAN_NEEDS_EXTRA)
+        return Claim("none", False, None, "", why=KOREAN_NEEDS_EXTRA, language="ko")
     pretend_at = next((i for i, tok in enumerate(tokens) if tok.form in KOREAN_PRETEND
                        and tok.tag in ("NNB", "NNG")), None)
     verbs, negated = [], []  # content verbs' lemmas in order; the pretended one comes before the pretend marker
@@ -204,11 +234,11 @@ def _parse_korean(text: str) -> Claim:
     known = [lemma for lemma in verbs if _class_of((lemma,), KOREAN_VERB_CLASSES)]
     if known:
         return Claim(_class_of(known[-1:], KOREAN_VERB_CLASSES), pretend, direction, known[-1], known[-1],
-                     about_camera=camera, body_part=body_part)
+                     about_camera=camera, body_part=body_part, still="움직이다" in negated, language="ko")
     if not verbs:
         why = f"its only verb '{negated[0]}' is negated" if negated else f"no verb found in '{text}'"
-        return Claim("none", pretend, direction, "", why=why)
-    return Claim("none", pretend, direction, "", verbs[-1], unknown=verbs[-1], about_camera=camera,
+        return Claim("none", pretend, direction, "", why=why, language="ko")
+    return Claim("none", pretend, direction, "", verbs[-1], unknown=verbs[-1], about_camera=camera, language="ko",
                  why=f"the verb '{verbs[-1]}' is not in the Korean verb lexicon")
 
 
@@ -224,7 +254,7 @@ def _object_track(clip: Clip, text: str, recipe_actor: str | None = None) -> tup
     named = [k for k in candidates if tracks.class_names[k].lower() in t]
     if named:
         # the most moved of the named ones (two "puzzle piece" boxes: the one acted on)
-        k = max(named, key=lambda k: _excursion(clip, k)[0])
+        k = max(named, key=lambda k: _world_path(clip, k).excursion)
         return k, f"class '{tracks.class_names[k]}' named in the label"
     objects = [e.object_id for e in clip.events or () if e.object_id is not None]
     if objects:
@@ -235,90 +265,242 @@ def _object_track(clip: Clip, text: str, recipe_actor: str | None = None) -> tup
     return None, "no labeled object matches the label"
 
 
-def _excursion(clip: Clip, k: int) -> tuple[float, np.ndarray, int]:
-    """(largest world displacement from the first position, net displacement (2,), samples present) of track k."""
-    v = world_velocity(clip.tracks, clip.motion)[:, k]
-    present = ~np.isnan(v[:, 0])
-    if present.sum() < 2:
-        return 0.0, np.zeros(2), int(present.sum())
-    path = np.cumsum(np.where(present[:, None], v, 0.0), axis=0)
-    return float(np.linalg.norm(path, axis=1).max()), path[present][-1], int(present.sum())
+@dataclass(frozen=True)
+class WorldPath:
+    """A track's world displacement measured only on the steps that show it (`observability.observable_steps`)."""
+
+    excursion: float  # largest displacement from the first position (normalized)
+    net: np.ndarray  # (2,) displacement at the end
+    samples: int  # samples present
+    camera_sigma: float  # the camera fit's accumulated uncertainty up to the largest displacement
+    camera_sigma_net: float  # ... up to the end
+    seen: TrackObservability
+    observed: np.ndarray  # (T, 2) the steps that show motion along x / y
 
 
-def _min_gap(clip: Clip, k: int) -> float | None:
+def _world_path(clip: Clip, k: int) -> WorldPath:
+    tracks = clip.tracks
+    assert tracks is not None
+    v = world_velocity(tracks, clip.motion)[:, k]
+    observed = observable_steps(tracks.boxes_xyxy[:, k])
+    v = np.where(observed & np.isfinite(v), v, 0.0)  # an unobservable step adds no motion (and hides any)
+    path = np.cumsum(v, axis=0)
+    # the camera fit's error along the path: each step's own error (`interactions.camera_uncertainty`: a share of the
+    # motion it predicts, all of it where the fit had few inliers), independent from step to step (a random walk)
+    unc, _bad_fit = camera_uncertainty(clip.motion, tracks, CAMERA_REL_ERR)
+    cam = np.sqrt(np.cumsum(np.where(observed.any(axis=1), np.nan_to_num(unc[:, k]), 0.0) ** 2))
+    norms = np.linalg.norm(path, axis=1)
+    i = int(np.argmax(norms)) if len(norms) else 0
+    inliers = None if clip.motion is None else clip.motion.global_inlier_ratio
+    step_s = 1.0 / clip.frames.fps if clip.frames is not None else None  # the clip's time grid
+    seen = track_observability(tracks.class_names[k], tracks.boxes_xyxy[:, k], measured_samples(tracks)[:, k], inliers,
+                               step_s)
+    n_present = int(tracks.present[:, k].sum())
+    return WorldPath(float(norms[i]) if len(norms) else 0.0, path[-1] if len(path) else np.zeros(2), n_present,
+                     float(cam[i]) if len(cam) else 0.0, float(cam[-1]) if len(cam) else 0.0, seen, observed)
+
+
+def _contact(clip: Clip, k: int) -> tuple[float | None, list[str]]:
+    """(smallest gap between the actor's and object k's boxes, on the samples that can show it; why contact is not
+    observable — empty when it is). A box covering most of the frame touches everything: those samples show nothing."""
     tracks = clip.tracks
     if clip.actor_id is None or tracks is None:
-        return None
-    gap = box_gap(tracks.boxes_xyxy[:, tracks.index_of(clip.actor_id)], tracks.boxes_xyxy[:, k])
-    return float(np.nanmin(gap)) if np.isfinite(gap).any() else None
+        return None, ["no actor in the clip"]
+    ka = tracks.index_of(clip.actor_id)
+    if ka == k:
+        return None, ["the actor is the object"]
+    a, b = tracks.boxes_xyxy[:, ka], tracks.boxes_xyxy[:, k]
+    why = []
+    for kk in (ka, k):
+        why += track_observability(tracks.class_names[kk], tracks.boxes_xyxy[:, kk], measured_samples(tracks)[:, kk],
+                                   None).contact_unobservable()
+    usable = np.isfinite(a[:, 0]) & np.isfinite(b[:, 0]) & ~fills_frame(a) & ~fills_frame(b)
+    if not usable.any():
+        return None, why or ["the actor and the object are never seen together"]
+    return float(np.min(box_gap(a, b)[usable])), why
+
+
+def _motion_why(path: WorldPath, shows_motion: bool) -> list[str]:
+    """Why the evidence cannot stand: motion is shown along any observable axis; stillness needs both axes observed
+    on most steps (an unobserved step may hide the motion)."""
+    if shows_motion:
+        return [] if path.seen.motion_observable_axes() else path.seen.motion_unobservable((0, 1))
+    return path.seen.motion_unobservable((0, 1), coverage=MIN_COVERAGE)
+
+
+def _margin(value: float, decides_at: float, band: float, camera_sigma: float = 0.0) -> tuple[float, float]:
+    """(evidence, its uncertainty): the signed distance of a measurement from the value that decides, over the
+    label-jitter band combined with the camera fit's uncertainty."""
+    sigma = float(np.hypot(band, camera_sigma))
+    return (value - decides_at) / sigma, sigma
+
+
+def _check(name: str, evidence: float, why: list[str], can_refute: bool = True, can_confirm: bool = True,
+           **numbers: Any) -> dict[str, Any]:
+    """One check: its numbers, its evidence (+ supports the label, - refutes it) and what that decides: `ok` True at
+    or above `Z_CONFIRM`, False at or below -`Z_CONTRADICT` (only a check that can refute), else None; a check whose
+    measurement is not observable decides nothing (`unobservable`: why)."""
+    out: dict[str, Any] = {"check": name, **numbers, "evidence": round(float(evidence), 3), "can_refute": can_refute}
+    if why:
+        out.update(ok=None, observable=False, unobservable=why)
+        return out
+    ok = (True if can_confirm and evidence >= Z_CONFIRM
+          else False if can_refute and evidence <= -Z_CONTRADICT else None)
+    return {**out, "ok": ok, "observable": True}
+
+
+def _contact_check(clip: Clip, k: int, expect: bool, can_refute: bool, name: str) -> dict[str, Any]:
+    gap, why = _contact(clip, k)
+    if gap is None:
+        return {"check": name, "min_gap": None, "ok": None, "observable": False, "unobservable": why,
+                "evidence": 0.0, "can_refute": can_refute}
+    z, sigma = _margin(CONTACT_DECIDES - gap, 0.0, CONTACT_BAND)  # a gap below CONTACT: + ; above 4 x CONTACT: -
+    return _check(name, z if expect else -z, why, can_refute=can_refute, min_gap=round(gap, 4),
+                  contact_below=CONTACT, sigma=round(sigma, 4))
 
 
 def verify(clip: Clip, text: str, moved: float = MOVED, recipe_actor: str | None = None) -> dict[str, Any]:
-    """The verdict for `text` on this clip, with every check and its numbers (`recipe_actor`: the recipe's
-    `actor:`, a manipulator by the actor rule whatever its name)."""
+    """The verdict for `text` on this clip, with every check, its numbers, its evidence and what was observable
+    (`recipe_actor`: the recipe's `actor:`, a manipulator by the actor rule whatever its name)."""
     claim = parse_label(text)
     checks: list[dict[str, Any]] = []
     out = {"label": text, "verb_class": claim.verb, "verb": claim.words, "verb_lemma": claim.lemma,
            "pretend": claim.pretend, "direction": None if claim.direction is None else ["x", "y"][claim.direction[0]] + (
-               "+" if claim.direction[1] > 0 else "-"), "checks": checks}
+               "+" if claim.direction[1] > 0 else "-"), "checks": checks,
+           "thresholds": {"confirm_at": Z_CONFIRM, "contradict_at": -Z_CONTRADICT}, "evidence": None}
     if claim.unknown:
         out["unknown_verb"] = claim.unknown
     if clip.tracks is None or len(clip.tracks) == 0:
         return {**out, "verdict": "undetermined", "why": "no tracks to measure"}
     if claim.about_camera:
-        return {**out, "verdict": "undetermined", "why": "the label is about the camera, not a labeled object"}
+        return _unmeasured(out, clip, text, claim, "the label is about the camera, not a labeled object")
     if claim.body_part:
         return {**out, "verdict": "undetermined",
                 "why": f"the label moves a body part ('{claim.body_part}'), not a labeled object"}
     if claim.verb == "none" and not claim.pretend:
-        return {**out, "verdict": "undetermined", "why": claim.reason}
+        return _unmeasured(out, clip, text, claim, claim.reason)
     k, how = _object_track(clip, text, recipe_actor)
     if k is None:
         return {**out, "verdict": "undetermined", "why": how}
     name = clip.tracks.class_names[k]
-    exc, net, n_present = _excursion(clip, k)
-    carried = any(e.kind in ("carry", "grasp") and e.object_id == int(clip.tracks.ids[k]) for e in clip.events or ())
-    out["object"] = {"track_id": int(clip.tracks.ids[k]), "class": name, "chosen_by": how}
-    move_check = {"check": "object moved (world, camera motion removed)", "excursion": round(exc, 4),
-                  "net_dx": round(float(net[0]), 4), "net_dy": round(float(net[1]), 4), "samples": n_present,
-                  "moved_at_least": moved, "still_below": STILL, "carried_event": carried}
+    path = _world_path(clip, k)
+    exc, net = path.excursion, path.net
+    obj_id = int(clip.tracks.ids[k])
+    # a carry the interactions stage found counts only where the object's motion was observable during it
+    carried = any(e.kind in ("carry", "grasp") and e.object_id == obj_id
+                  and path.observed[e.start: e.end + 1].any(axis=1).mean() >= 0.5 for e in clip.events or ())
+    out["object"] = {"track_id": obj_id, "class": name, "chosen_by": how}
+    numbers = {"excursion": round(exc, 4), "net_dx": round(float(net[0]), 4), "net_dy": round(float(net[1]), 4),
+               "samples": path.samples, "labeled_samples": path.seen.labeled_samples,
+               "observed_steps_xy": list(path.seen.observed_steps), "steps": path.seen.steps,
+               "moved_at_least": moved, "still_below": STILL, "carried_event": carried,
+               "camera_sigma": round(path.camera_sigma, 4)}
+    move_name = "object moved (world, camera motion removed)"
     if claim.pretend:
-        really = carried and exc >= moved or exc >= 2 * moved
-        move_check["expect"] = "not really moved"
-        # confirmed only when nothing was carried and the object stayed put: a short "carry" event under a
-        # pretended grasp would otherwise stand beside the label as a real pick-up
-        move_check["ok"] = False if really else (True if not carried and exc < STILL else None)
-        checks.append(move_check)
+        # a pretend allows a nudge: confirmed below STILL, refuted from 2 x moved (from `moved` with a carry event)
+        z, sigma = _margin(STILL / 2 + moved, exc, moved - STILL / 2, path.camera_sigma)
+        if carried:
+            z = min(z, _margin((STILL + moved) / 2, exc, (moved - STILL) / 2, path.camera_sigma)[0], 0.0)
+        checks.append({**_check(move_name, z, _motion_why(path, shows_motion=z < 0), **numbers,
+                                sigma=round(sigma, 4)), "expect": "not really moved"})
+        if claim.verb == "touch":  # pretending to touch: the hand stops short of the object
+            checks.append(_contact_check(clip, k, expect=False, can_refute=True,
+                                         name="actor stops short of the object"))
     elif claim.verb in ("take", "put", "push"):
-        move_check["expect"] = "moved"
-        move_check["ok"] = True if (exc >= moved or carried) else (False if exc < STILL else None)
-        checks.append(move_check)
-        gap = _min_gap(clip, k) if actor_is_manipulator(clip, recipe_actor) else None
+        z, sigma = _margin(exc, (STILL + moved) / 2, (moved - STILL) / 2, path.camera_sigma)
+        if carried:
+            z = max(z, Z_CONFIRM)
+        move = {**_check(move_name, z, _motion_why(path, shows_motion=z > 0), **numbers, sigma=round(sigma, 4)),
+                "expect": "moved"}
+        checks.append(move)
         # a hand's act needs a hand: without a labeled manipulator reaching the object, a moving object may be the
         # camera's motion left over (a fit that failed) — it cannot confirm, only "never moved" can refute
-        checks.append({"check": "a labeled hand/gripper reaches the object", "min_gap": gap if gap is None
-                       else round(gap, 4), "contact_below": CONTACT,
-                       "ok": True if gap is not None and gap <= CONTACT else None})
-        if claim.direction is not None and move_check["ok"] is not False:
+        reach = "a labeled hand/gripper reaches the object"
+        checks.append(_contact_check(clip, k, expect=True, can_refute=False, name=reach)
+                      if actor_is_manipulator(clip, recipe_actor) else {"check": reach, "min_gap": None, "ok": None, "evidence": 0.0, "can_refute": False,
+                            "observable": False, "unobservable": ["no labeled hand or gripper"]})
+        if claim.direction is not None and move["ok"] is not False:
             axis, sign = claim.direction
             along = float(net[axis]) * sign
             # up / down in the image is not up / down in the world under a hand-held camera's tilt and
             # perspective (an object lifted toward the camera moves down the image): it can confirm, never refute
-            refutable = axis == 0
-            checks.append({"check": f"net motion along {'xy'[axis]}{'+' if sign > 0 else '-'}",
-                           "along": round(along, 4), "decides_at": DIRECTION, "can_refute": refutable,
-                           "ok": True if along >= DIRECTION else (False if refutable and along <= -DIRECTION
-                                                                  else None)})
+            z, sigma = _margin(along, 0.0, DIRECTION, path.camera_sigma_net)
+            checks.append(_check(f"net motion along {'xy'[axis]}{'+' if sign > 0 else '-'}",
+                                 z, _axis_why(path, axis, shows_motion=z > 0), can_refute=axis == 0,
+                                 along=round(along, 4), decides_at=DIRECTION, sigma=round(sigma, 4)))
     if claim.verb == "touch" and not claim.pretend:
-        gap = _min_gap(clip, k)
-        checks.append({"check": "actor reaches the object", "min_gap": None if gap is None else round(gap, 4),
-                       "contact_below": CONTACT,
-                       "ok": None if gap is None else (True if gap <= CONTACT else (False if gap > 4 * CONTACT
-                                                                                    else None))})
+        checks.append(_contact_check(clip, k, expect=True, can_refute=True, name="actor reaches the object"))
+        if claim.still:  # "without moving": the object stays put
+            z, sigma = _margin((STILL + moved) / 2, exc, (moved - STILL) / 2, path.camera_sigma)
+            if carried:
+                z = min(z, -Z_CONTRADICT)
+            checks.append({**_check(move_name, z, _motion_why(path, shows_motion=z < 0), **numbers,
+                                    sigma=round(sigma, 4)), "expect": "not moved"})
+    if claim.language == "en" and not how.startswith("class"):
+        checks.append(_not_named_check(clip))
+    actor_why = _actor_unobservable(clip)
+    if actor_why:  # the act's actor is barely seen: no check of its act stands, whatever the object did
+        checks[:] = [{**c, "ok": None, "observable": False, "unobservable": [*c.get("unobservable", []), *actor_why]}
+                     for c in checks]
+    return {**out, **_verdict(checks)}
+
+
+def _actor_unobservable(clip: Clip) -> list[str]:
+    """Why the clip's actor cannot carry a verdict: under `MIN_LABELED_SAMPLES` labeled samples of it, or its box
+    covering most of the frame (empty: it can; no actor track: the object's own checks say what is observable)."""
+    tracks = clip.tracks
+    if clip.actor_id is None or tracks is None or clip.actor_id not in set(int(i) for i in tracks.ids):
+        return []
+    ka = tracks.index_of(clip.actor_id)
+    return track_observability(tracks.class_names[ka], tracks.boxes_xyxy[:, ka], measured_samples(tracks)[:, ka],
+                               None).contact_unobservable()
+
+
+def _unmeasured(out: dict[str, Any], clip: Clip, text: str, claim: Claim, why: str) -> dict[str, Any]:
+    """`undetermined`: no box signature to measure; an English label naming no labeled object is weak evidence
+    against it all the same (`NOT_NAMED`)."""
+    if claim.language != "en" or _named_classes(clip, text):
+        return {**out, "verdict": "undetermined", "why": why}
+    return {**out, "verdict": "undetermined", "why": why, "evidence": NOT_NAMED, "checks": [_not_named_check(clip)]}
+
+
+def _named_classes(clip: Clip, text: str) -> list[str]:
+    """The labeled classes the text names (its own words)."""
+    assert clip.tracks is not None
+    t = text.lower()
+    return sorted({n for n in clip.tracks.class_names if n.lower() in t})
+
+
+def _not_named_check(clip: Clip) -> dict[str, Any]:
+    """An English label names its object in the labels' words: naming none of them, it speaks of an object no box
+    carries (or calls it another word) — weak evidence against it, never enough to refute."""
+    assert clip.tracks is not None
+    return {"check": "the label names a labeled object", "ok": None, "observable": True, "can_refute": False,
+            "evidence": NOT_NAMED, "object_classes": sorted(set(clip.tracks.class_names))}
+
+
+def _axis_why(path: WorldPath, axis: int, shows_motion: bool) -> list[str]:
+    """A net motion along one axis: shown on enough observed steps of it; its absence (or the opposite) needs most
+    steps observed along it."""
+    return path.seen.motion_unobservable((axis,), coverage=0.0 if shows_motion else MIN_COVERAGE)
+
+
+def _verdict(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The label's verdict and evidence from its checks. Evidence: the weakest measured check (a conjunction holds
+    as far as its weakest part); a check that cannot refute (image up/down, a hand reaching) counts down to
+    -`Z_CONTRADICT` at most — it is never strong evidence against. An unobservable check supports nothing: 0."""
+    measured = [(c["evidence"] if c["can_refute"] else max(c["evidence"], -Z_CONTRADICT)) if c.get("observable")
+                else 0.0 for c in checks]  # an unobservable part of the claim: no support (0), however the rest goes
+    evidence = min(measured) if measured else None
     oks = [c["ok"] for c in checks]
-    verdict = "contradicted" if False in oks else ("confirmed" if oks and all(o is True for o in oks)
-                                                   else "undetermined")
-    return {**out, "verdict": verdict}
+    unseen = [w for c in checks if not c.get("observable", True) for w in c["unobservable"]]
+    if False in oks:
+        return {"verdict": "contradicted", "evidence": evidence}
+    if oks and all(o is True for o in oks):
+        return {"verdict": "confirmed", "evidence": evidence}
+    if unseen:  # a measurement the label needs could not be made: it neither supports nor refutes
+        return {"verdict": "uncertain", "evidence": evidence, "why": "not observable: " + "; ".join(dict.fromkeys(unseen))}
+    return {"verdict": "undetermined", "evidence": evidence}
 
 
 @dataclass
