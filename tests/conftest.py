@@ -31,6 +31,24 @@ def pick_place_scene(tmp_path_factory) -> tuple[Path, dict]:
     return out, truth
 
 
+def build_letterboxed_scene(work: Path, name: str, size_px: tuple[int, int], image_size: tuple[int, int]) -> Path:
+    """A 24-frame synthetic pick-place scene of `size_px` (h, w) built at `image_size` (h, w) — letterboxed where
+    the aspects differ — with h264 (cheap); returns the dataset's folder."""
+    from vla_builder.build import build
+    from vla_builder.recipe import load_recipe
+    from vla_builder.synthetic import make_scene
+
+    make_scene(work / "scene", "pick_place", n_frames=24, fps=15, size_px=size_px, seed=4)
+    (work / "recipe.yaml").write_text(
+        f"name: {name}\nsources:\n  - video: scene/scene.mp4\n    labels: scene/gt.txt\n"
+        "    classes: {1: hand, 2: cup, 3: box}\nactor: hand\nfps: 15\n"
+        f"image_size: [{image_size[0]}, {image_size[1]}]\nvideo: {{codec: h264, crf: 10}}\noutput: out\n")
+    out = work / "out"
+    report = build(load_recipe(work / "recipe.yaml"), output=out, log=lambda *a: None)
+    assert report.episodes == 1 and not report.failures, report.failures
+    return out
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vla_builder", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, build_letterboxed_scene
 from vla_builder.actor import ActorError, action_track, choose_actor
 from vla_builder.camera_compensation import world_steps
 from vla_builder.stages.interactions import (InteractionsConfig, InteractionStage, close_gaps, motion_runs,
@@ -311,19 +311,7 @@ def test_stored_boxes_land_on_the_labeled_object_in_the_stored_frames(tmp_path):
     """A 4:3 scene written 2:1 (letterboxed): the state, VQA and trace boxes are in the stored image's coordinates."""
     import av
 
-    from vla_builder.synthetic import make_scene
-
-    make_scene(tmp_path / "scene", "pick_place", n_frames=24, fps=15, size_px=(120, 160), seed=4)
-    (tmp_path / "recipe.yaml").write_text(
-        "name: letterbox\nsources:\n  - video: scene/scene.mp4\n    labels: scene/gt.txt\n"
-        "    classes: {1: hand, 2: cup, 3: box}\nactor: hand\nfps: 15\nimage_size: [120, 240]\n"
-        "video: {codec: h264, crf: 10}\noutput: out\n")
-    from vla_builder.build import build
-    from vla_builder.recipe import load_recipe
-
-    out = tmp_path / "out"
-    report = build(load_recipe(tmp_path / "recipe.yaml"), output=out, log=lambda *a: None)
-    assert report.episodes == 1 and not report.failures, report.failures
+    out = build_letterboxed_scene(tmp_path, "letterbox", (120, 160), (120, 240))
     traces = [json.loads(line) for line in (out / "meta" / "reasoning.jsonl").read_text().splitlines()]
     prov = json.loads((out / "meta" / "provenance.jsonl").read_text().splitlines()[0])
     assert prov["image_coordinates"]["offset"] == pytest.approx([40 / 240, 0.0], abs=1e-5)

@@ -11,20 +11,9 @@ import pytest
 @pytest.fixture(scope="module")
 def letterboxed(tmp_path_factory):
     """A 16:9 synthetic scene (320x180) written at 4:3 (image_size 240x320): black bars of 30 px above and below."""
-    from vla_builder.build import build
-    from vla_builder.recipe import load_recipe
-    from vla_builder.synthetic import make_scene
+    from conftest import build_letterboxed_scene
 
-    work = tmp_path_factory.mktemp("letterbox_report")
-    make_scene(work / "scene", "pick_place", n_frames=24, fps=15, size_px=(180, 320), seed=4)
-    (work / "recipe.yaml").write_text(
-        "name: wide\nsources:\n  - video: scene/scene.mp4\n    labels: scene/gt.txt\n"
-        "    classes: {1: hand, 2: cup, 3: box}\nactor: hand\nfps: 15\nimage_size: [240, 320]\n"
-        "video: {codec: h264, crf: 10}\noutput: out\n")
-    out = work / "out"
-    report = build(load_recipe(work / "recipe.yaml"), output=out, log=lambda *a: None)
-    assert report.episodes == 1 and not report.failures, report.failures
-    return out
+    return build_letterboxed_scene(tmp_path_factory.mktemp("letterbox_report"), "wide", (180, 320), (240, 320))
 
 
 def _stored_frames(root):
