@@ -3,6 +3,12 @@ what the builder infers with what the clips' README says happens; or benchmark t
 
     .venv/bin/python scripts/eval_real.py [--out DIR]
     .venv/bin/python scripts/eval_real.py --captions [--split tune|first_look|all]
+    .venv/bin/python scripts/eval_real.py [--captions] --dev DIR   # another set of clips: all of them first look
+
+`--dev DIR`: another folder in the development set's layout (`frames/<id>/`, `annotations.json`, a README with the
+"what is seen" table, and for `--captions` its own `labels.json` / `as_written.json`). Every clip in it is counted
+as first look: clips the rules were never tuned on (e.g. the seven other clips `joaanna/something_else` ships,
+BENCHMARKS.md).
 
 Per clip: the episode's frames, the fraction with gripper = 1, the fraction with a visible actor, the inferred
 interactions (carry / push / touch / uncertain), the task, the README's description; then whether `validate` passed
@@ -138,10 +144,11 @@ def injected_captions(template: str, obj: str, other_obj: str) -> list[tuple[str
     return out
 
 
-def benchmark_captions(ids: tuple[str, ...], dev: Path = DEV) -> list[tuple[str, str, str]]:
+def benchmark_captions(ids: tuple[str, ...], dev: Path = DEV, captions: Path = CAPTIONS) -> list[tuple[str, str, str]]:
     """(clip, kind, caption): each clip's true captions (kind "true") and the errors injected into its template."""
-    table = {r["id"]: r for r in json.loads((CAPTIONS / "labels.json").read_text())}
-    written = json.loads((CAPTIONS / "as_written.json").read_text(encoding="utf-8"))
+    table = {r["id"]: r for r in json.loads((captions / "labels.json").read_text())}
+    written_file = captions / "as_written.json"
+    written = json.loads(written_file.read_text(encoding="utf-8")) if written_file.exists() else {}
     ann = json.loads((dev / "annotations.json").read_text())
     objects = [table[i]["placeholders"][0] for i in sorted(table)]
     out = []
@@ -209,8 +216,18 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None, help="dataset folder (default: a temporary one)")
     ap.add_argument("--captions", action="store_true", help="the caption error-injection benchmark of the label check")
     ap.add_argument("--split", choices=("tune", "first_look", "all"), default="all")
+    ap.add_argument("--dev", type=Path, default=DEV,
+                    help="a folder of clips in the development set's layout (default: the development set)")
     args = ap.parse_args()
+    dev = args.dev.resolve()
     if args.captions:
+        if dev != DEV.resolve():  # another set: every clip with a caption is a first look
+            ids = tuple(sorted(r["id"] for r in json.loads((dev / "labels.json").read_text())))
+            captions = benchmark_captions(ids, dev, captions=dev)
+            verdicts = build_captioned(args.out or Path(tempfile.mkdtemp(prefix="eval_captions_")) / "captions",
+                                       captions, dev)
+            print_benchmark(f"first look, {dev.name}", caption_benchmark(captions, verdicts, ids))
+            return 0
         names = ("tune", "first_look") if args.split == "all" else (args.split,)
         ids = tuple(i for n in names for i in SPLIT[n])
         captions = benchmark_captions(ids)
@@ -221,14 +238,14 @@ def main() -> int:
         if args.split == "all":
             print_benchmark("all six", caption_benchmark(captions, verdicts, ids))
         return 0
-    out = args.out or Path(tempfile.mkdtemp(prefix="eval_real_")) / "something_else_dev"
-    res = build(out)
+    out = args.out or Path(tempfile.mkdtemp(prefix="eval_real_")) / dev.name
+    res = build(out, dev)
     if res.returncode != 0:
         print(res.stdout[-3000:], res.stderr[-3000:])
         print(f"build exit {res.returncode}")
     from vla_builder.validate import validate
 
-    seen = readme_descriptions()
+    seen = readme_descriptions(dev)
     for r in measure(out):
         print(f"{r['clip']:>7}  {r['frames']:3d} frames  gripper {r['gripper_fraction']:.2f}  "
               f"actor visible {r['visible_fraction']:.2f}")
