@@ -72,7 +72,8 @@ def claim_output(output: Path, kind: str, track: str) -> None:
         except (OSError, ValueError, AttributeError):
             ours = False
         if not ours:
-            raise OutputRefused(f"output {output} is not empty and holds no {track} manifest.json; choose another --output")
+            raise OutputRefused(f"output {output} is not empty and holds no {track} manifest.json; "
+                                "choose another --output")
 
 
 def jsonl(rows: list[dict]) -> str:

@@ -27,12 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vla_builder.kernels import KernelUnavailable
 from vla_builder.kernels import reference_lk as rl
 from vla_builder.kernels.reference import affine_px_to_norm
+
+if TYPE_CHECKING:  # the ops read the motion stage's config whole; only for the annotation (no stage import here)
+    from vla_builder.stages.motion import MotionConfig
 
 ABI_VERSION = 2
 LIB_NAME = "libvla_kernels.so"
@@ -414,10 +418,7 @@ class KernelMotion:
     workspace budget (`frames_per_chunk`)."""
 
     device: str  # cuda | host
-    max_side_px: int
-    ignore_bottom_frac: float = 0.0
-    lk: rl.LKParams = rl.LKParams()
-    irls: rl.IRLSParams = rl.IRLSParams()
+    config: MotionConfig  # whole (`max_side_px`, `ignore_bottom_frac`, `lk`, `irls`): nothing is restated
 
     def to_dev(self, a: np.ndarray):
         if self.device == "host":
@@ -431,16 +432,17 @@ class KernelMotion:
 
     def grays(self, rgb: np.ndarray):
         if self.device == "host":
-            out = rl.gray_small(rgb, self.max_side_px)
+            out = rl.gray_small(rgb, self.config.max_side_px)
         else:
             import torch
 
             t, h, w, _ = rgb.shape
-            oh, ow = rl.small_size(h, w, self.max_side_px)
+            oh, ow = rl.small_size(h, w, self.config.max_side_px)
             out = torch.empty((t, oh, ow), dtype=torch.uint8, device="cuda")
             step = max(1, (256 << 20) // max(1, rgb[0].nbytes * 6))  # ~256 MiB of int32 temporaries per upload
             for s in range(0, t, step):
-                out[s : s + step] = gray_small_torch(torch.from_numpy(rgb[s : s + step]).to("cuda"), self.max_side_px)
+                out[s : s + step] = gray_small_torch(torch.from_numpy(rgb[s : s + step]).to("cuda"),
+                                                     self.config.max_side_px)
         return out, int(out.shape[1]), int(out.shape[2])
 
     def energy(self, grays, t_count: int) -> np.ndarray:
@@ -448,25 +450,25 @@ class KernelMotion:
         return self.to_host(sums).astype(np.float64) / (grays.shape[1] * grays.shape[2] * 255.0)
 
     def block_frames(self, t_count: int, h: int, w: int) -> int:
-        return frames_per_chunk(t_count, h, w, self.lk)
+        return frames_per_chunk(t_count, h, w, self.config.lk)
 
     def steps(self, grays, boxes_xyxy: np.ndarray, start: int, end: int, h: int, w: int):
-        host = self.device == "host"
-        flow = lk_flow_host(grays[start:end], self.lk) if host else lk_flow_cuda(grays[start:end], self.lk)
+        host, c = self.device == "host", self.config
+        flow = lk_flow_host(grays[start:end], c.lk) if host else lk_flow_cuda(grays[start:end], c.lk)
         boxes = boxes_xyxy[start : end - 1]
         track_flow = np.full((end - 1 - start, boxes.shape[1], 2), np.nan)
         if boxes.shape[1]:
             rects = self.to_dev(rl.box_rects_px(boxes, w, h))
             med = self.to_host(box_median_flow_host(flow, rects) if host else box_median_flow_cuda(flow, rects))
             track_flow = med.astype(np.float64) / (w, h)
-        bg = self.to_dev(rl.with_bottom_excluded(rl.background_rects_px(h, w, boxes), h, w, self.ignore_bottom_frac))
-        fit = self.to_host(global_similarity_host(flow, bg, self.irls) if host
-                           else global_similarity_cuda(flow, bg, self.irls))
+        bg = self.to_dev(rl.with_bottom_excluded(rl.background_rects_px(h, w, boxes), h, w, c.ignore_bottom_frac))
+        fit = self.to_host(global_similarity_host(flow, bg, c.irls) if host
+                           else global_similarity_cuda(flow, bg, c.irls))
         affine = np.stack([affine_px_to_norm(f[:6].reshape(2, 3), w, h) for f in fit])
         return track_flow, affine, fit[:, 6]
 
     def describe(self, h: int, w: int) -> str:
-        return rl.method_name(self.device, self.lk, h, w)
+        return rl.method_name(self.device, self.config.lk, h, w)
 
 
 def frames_per_chunk(t: int, h: int, w: int, lk: rl.LKParams, budget_bytes: int = WORKSPACE_BUDGET_BYTES) -> int:
@@ -476,14 +478,13 @@ def frames_per_chunk(t: int, h: int, w: int, lk: rl.LKParams, budget_bytes: int 
     return int(max(2, min(t, 4096, budget_bytes // max(1, per_frame))))
 
 
-def motion_for_clip(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_px: int, *, lk: rl.LKParams = rl.LKParams(),
-                    irls: rl.IRLSParams = rl.IRLSParams(), ignore_bottom_frac: float = 0.0, device: str = "cuda"):
+def motion_for_clip(rgb: np.ndarray, boxes_xyxy: np.ndarray, config: MotionConfig, device: str = "cuda"):
     """The `lk` motion method on the GPU (or, device='host', the same code on the CPU): LK flow, per-track median
     flow, IRLS camera similarity, motion energy.
 
     rgb (T, H, W, 3) uint8; boxes_xyxy (T, K, 4) normalized, NaN where absent. Entry t describes t -> t+1; the last
-    entry is identity / NaN / 0. `ignore_bottom_frac` leaves the bottom of the image out of the camera fit, as the
-    stage's option of that name. Spec: `reference_lk.motion_for_clip_reference` (same numbers, see tests).
+    entry is identity / NaN / 0. `config`: the motion stage's (its `max_side_px`, `ignore_bottom_frac`, `lk` and
+    `irls` settings). Spec: `reference_lk.motion_for_clip_reference` (same numbers, see tests).
     device='host' runs the kernels' CPU twins (tests without a GPU)."""
     from vla_builder.kernels.driver import run_motion
 
@@ -494,4 +495,4 @@ def motion_for_clip(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_px: int, *
             raise KernelUnavailable("device 'cuda' was asked for, but no CUDA device is available (torch.cuda)")
     elif device != "host":
         raise ValueError(f"device must be 'cuda' or 'host', not {device!r}")
-    return run_motion(KernelMotion(device, max_side_px, ignore_bottom_frac, lk, irls), rgb, boxes_xyxy)
+    return run_motion(KernelMotion(device, config), rgb, boxes_xyxy)
