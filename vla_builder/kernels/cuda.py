@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -203,12 +204,22 @@ def build_library(*, force: bool = False, archs: tuple[str, ...] | None = None, 
 
 _P, _I, _LL, _SZ, _F, _D = (ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong, ctypes.c_size_t, ctypes.c_float,
                             ctypes.c_double)
+# The LK settings after `levels`, in the order of the C ABI (`vla_lk_flow*` in lk_flow.cu): each one's C type and how
+# it is read from `LKParams` (floats are rounded to float32 by ctypes, as the spec rounds them). The one place a new
+# LK setting enters the kernels' argument list.
+_LK_ABI: tuple[tuple[type, Callable[[rl.LKParams], float | int]], ...] = (
+    (_I, lambda lk: lk.radius_px), (_I, lambda lk: lk.iters), (_I, lambda lk: lk.level_iters(0)),
+    (_F, lambda lk: lk.reg), (_I, lambda lk: lk.select_step_px), (_I, lambda lk: lk.select_radius_px),
+    (_I, lambda lk: lk.refine_iters), (_F, lambda lk: lk.smooth), (_F, lambda lk: lk.smooth_eps_px),
+    (_F, lambda lk: lk.sor_omega),
+)
+_LK_TYPES = [t for t, _ in _LK_ABI]
 _SIGNATURES = {
     "vla_abi_version": ([], _I),
     "vla_error_string": ([_I], ctypes.c_char_p),
     "vla_lk_workspace_bytes": ([_I, _I, _I, _I], _SZ),
-    "vla_lk_flow": ([_P, _I, _I, _I, _I, _I, _I, _I, _F, _I, _I, _I, _F, _F, _F, _P, _P, _SZ, _P], _I),
-    "vla_lk_flow_host": ([_P, _I, _I, _I, _I, _I, _I, _I, _F, _I, _I, _I, _F, _F, _F, _P, _P, _SZ], _I),
+    "vla_lk_flow": ([_P, _I, _I, _I, _I, *_LK_TYPES, _P, _P, _SZ, _P], _I),
+    "vla_lk_flow_host": ([_P, _I, _I, _I, _I, *_LK_TYPES, _P, _P, _SZ], _I),
     "vla_motion_energy": ([_P, _I, _LL, _P, _P], _I),
     "vla_motion_energy_host": ([_P, _I, _LL, _P], _I),
     "vla_box_median_flow": ([_P, _I, _I, _I, _P, _I, _P, _P], _I),
@@ -260,10 +271,7 @@ def _stream(tensor) -> int:
 
 
 def _lk_args(lk: rl.LKParams) -> tuple:
-    """The LK parameters after `levels`, in the order of the C ABI (floats are rounded to float32 by ctypes, as the
-    spec rounds them)."""
-    return (lk.radius_px, lk.iters, lk.level_iters(0), lk.reg, lk.select_step_px, lk.select_radius_px,
-            lk.refine_iters, lk.smooth, lk.smooth_eps_px, lk.sor_omega)
+    return tuple(read(lk) for _, read in _LK_ABI)
 
 
 def lk_flow_host(grays: np.ndarray, lk: rl.LKParams = rl.LKParams()) -> np.ndarray:
