@@ -69,13 +69,11 @@ class LKParams(StrictConfig):
     Measured on `flow_eval` (EPE, px, 640x360): ~0.013 translation, ~0.03 rotation/zoom, ~0.05 at a moving
     object's boundary, ~0.02 around a textureless region; see scripts/bench_motion.py.
 
-    The recipe's `motion.lk:` section (method `lk` only): a setting declared here reaches the NumPy spec, the
-    kernels' CPU twin and the CUDA kernels through this one object (`cuda._lk_args` packs it for the C ABI).
-    Bounds are the kernels' (`lk_flow.cu`: kMaxLevels, kMaxRadius).
+    The recipe's `motion.lk:` section (method `lk`): every LK backend reads this one object (`cuda._LK_ABI` packs it
+    for the kernels); the bounds are the kernels' (`lk_flow.cu`: kMaxLevels, kMaxRadius).
     """
 
-    # None: as many as make the coarsest level's longer side <= coarsest_side_px
-    levels: int | None = Field(None, ge=1, le=MAX_LEVELS)
+    levels: int | None = Field(None, ge=1, le=MAX_LEVELS)  # None: the coarsest level's longer side <= coarsest_side_px
     radius_px: int = Field(4, ge=1, le=16)  # LK window (2r+1)^2
     iters: int = Field(3, ge=0, le=100)  # Gauss-Newton iterations per level
     # ... at the finest level (None: `iters`); the refinement takes it from there
