@@ -16,6 +16,7 @@ from vla_builder.kernels import cuda as kc
 from vla_builder.kernels import flow_eval as fe
 from vla_builder.kernels import reference as ref
 from vla_builder.kernels import reference_lk as rl
+from vla_builder.stages.motion import MotionConfig
 
 H, W = 144, 256  # small enough for the NumPy spec to stay fast on 2 cores
 HAS_NVCC = kc.find_nvcc() is not None
@@ -209,7 +210,7 @@ def test_gray_small_matches_opencv_grey_and_torch():
 
 def test_motion_reference_recovers_clip_motion():
     rgb, boxes, gt = fe.synthetic_clip(5, 96, 160)
-    m = rl.motion_for_clip_reference(rgb, boxes, max_side_px=160)
+    m = rl.motion_for_clip_reference(rgb, boxes, MotionConfig(method="lk", max_side_px=160))
     assert m.global_affine.shape == (5, 2, 3) and m.track_flow.shape == (5, 1, 2)
     np.testing.assert_allclose(m.track_flow[:-1, 0] * (160, 96), np.tile(gt["obj_shift_px"], (4, 1)), atol=0.1)
     np.testing.assert_allclose(m.global_affine[:-1, :, 2] * (160, 96), np.tile(gt["cam_shift_px"], (4, 1)), atol=0.1)
@@ -300,12 +301,51 @@ def test_motion_for_clip_kernel_code_equals_spec(built_lib):
     rgb, boxes, _ = fe.synthetic_clip(6, 120, 200)
     boxes = np.concatenate([boxes, np.full((6, 1, 4), np.nan)], axis=1)  # a second, absent track
     for bottom in (0.0, 0.3):
-        want = rl.motion_for_clip_reference(rgb, boxes, max_side_px=100, ignore_bottom_frac=bottom)
-        got = kc.motion_for_clip(rgb, boxes, 100, ignore_bottom_frac=bottom, device="host")
+        config = MotionConfig(method="lk", max_side_px=100, ignore_bottom_frac=bottom)
+        want = rl.motion_for_clip_reference(rgb, boxes, config)
+        got = kc.motion_for_clip(rgb, boxes, config, device="host")
         np.testing.assert_allclose(got.global_affine, want.global_affine, rtol=0, atol=1e-12)
         np.testing.assert_array_equal(got.global_inlier_ratio, want.global_inlier_ratio)
         np.testing.assert_array_equal(got.track_flow, want.track_flow)
         np.testing.assert_array_equal(got.energy, want.energy)
+
+
+def _tuned_lk_recipe():
+    from vla_builder.recipe import Recipe
+
+    return Recipe.model_validate({"name": "x", "sources": [{"video": "-"}], "motion": {
+        "method": "lk", "max_side_px": 100, "lk": {"select_step_px": 0, "refine_iters": 0}, "irls": {"tukey_iters": 0}}})
+
+
+def test_lk_recipe_settings_reach_the_spec():
+    """`motion.lk` / `motion.irls` in a recipe are the objects the LK backends read: a changed setting changes the
+    numbers; an out-of-range one is a recipe error."""
+    from vla_builder.kernels.driver import run_motion
+    from vla_builder.stages.motion import backend_ops
+
+    motion = _tuned_lk_recipe().motion
+    assert motion.lk.select_step_px == 0 and motion.irls.tukey_iters == 0
+    rgb, boxes, _ = fe.synthetic_clip(3, 120, 200)
+    tuned = run_motion(backend_ops(motion, "lk-numpy"), rgb, boxes)
+    plain = run_motion(backend_ops(MotionConfig(method="lk", max_side_px=100), "lk-numpy"), rgb, boxes)
+    assert not np.array_equal(tuned.track_flow, plain.track_flow)
+    assert "selection step 0px, 0 SOR sweeps" in tuned.method
+    with pytest.raises(ValueError, match="radius_px"):
+        MotionConfig(method="lk", lk={"radius_px": 40})  # beyond the kernels' kMaxRadius
+
+
+@needs_nvcc
+def test_lk_recipe_settings_reach_the_kernels(built_lib):
+    from vla_builder.kernels.driver import run_motion
+    from vla_builder.stages.motion import backend_ops
+
+    motion = _tuned_lk_recipe().motion
+    rgb, boxes, _ = fe.synthetic_clip(3, 120, 200)
+    want = run_motion(backend_ops(motion, "lk-numpy"), rgb, boxes)
+    got = run_motion(backend_ops(motion, "lk-host"), rgb, boxes)
+    np.testing.assert_allclose(got.global_affine, want.global_affine, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got.track_flow, want.track_flow)
+    assert "selection step 0px, 0 SOR sweeps" in got.method
 
 
 def test_bottom_exclusion_rect_is_the_stage_mask():
@@ -384,8 +424,9 @@ def test_cuda_global_fit_matches_spec(ref_flows, pairs):
 @needs_cuda
 def test_cuda_motion_for_clip_matches_spec():
     rgb, boxes, _ = fe.synthetic_clip(7, 180, 320)
-    want = rl.motion_for_clip_reference(rgb, boxes, max_side_px=160)
-    got = kc.motion_for_clip(rgb, boxes, 160)
+    config = MotionConfig(method="lk", max_side_px=160)
+    want = rl.motion_for_clip_reference(rgb, boxes, config)
+    got = kc.motion_for_clip(rgb, boxes, config)
     np.testing.assert_allclose(got.global_affine, want.global_affine, rtol=0, atol=1e-6)
     np.testing.assert_allclose(got.track_flow, want.track_flow, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(got.energy, want.energy)
@@ -416,7 +457,7 @@ def test_cuda_impl_without_cuda_is_an_error():
     assert resolve_backend(MotionConfig(method="lk", impl="auto")) in ("lk-host", "lk-numpy")
     rgb, boxes, _ = fe.synthetic_clip(2, 32, 48)
     with pytest.raises(KernelUnavailable):
-        kc.motion_for_clip(rgb, boxes, 48)
+        kc.motion_for_clip(rgb, boxes, MotionConfig(method="lk", max_side_px=48))
 
 
 # ---------------------------------------------------------------------------------------------------------------

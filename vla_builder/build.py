@@ -18,12 +18,11 @@ from vla_builder.prefetch import start_lerobot_import
 from vla_builder.recipe import LoadedRecipe, Recipe
 from vla_builder.sinks.lerobot import CLIP_RECORD, LeRobotSink, remove_tree
 from vla_builder.sources.video import DecodeError, probe, probe_images
+from vla_builder.track_build import EXIT_BAD_RECIPE, TrackReport  # noqa: F401 — cli takes EXIT_BAD_RECIPE from here
 from vla_builder.types import Clip
 from vla_builder.work import ClipOutcome, ClipTask
 
 BUILD_RECORD = "vla_builder_build.json"
-
-EXIT_OK, EXIT_NOTHING_BUILT, EXIT_BAD_RECIPE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 class BuildError(Exception):
@@ -97,16 +96,22 @@ class PipelineFactory:
 
 
 @dataclass
-class BuildReport:
-    output: Path
+class BuildReport(TrackReport):
     episodes: int = 0
     frames: int = 0
-    failures: list[Failure] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)  # failures.jsonl: clip, stage, file, reason
     unfinished: list[str] = field(default_factory=list)  # clips lost with their workers (Ray), retries spent
     resumed: int = 0
-    wall_s: float = 0.0
     up_to_date: bool = False
     records: list[dict] = field(default_factory=list)
+
+    @property
+    def built(self) -> int:
+        return self.episodes
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.failures or self.unfinished)
 
     @property
     def verdicts(self) -> dict[str, int]:
@@ -121,11 +126,6 @@ class BuildReport:
             out["contradicted (dropped)"] = dropped
         return out
 
-    @property
-    def exit_code(self) -> int:
-        if self.episodes == 0:
-            return EXIT_NOTHING_BUILT
-        return EXIT_PARTIAL if self.failures or self.unfinished else EXIT_OK
 
 
 def output_fps(loaded: LoadedRecipe) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,49 +22,24 @@ from vla_builder.images.grounding import Scene
 from vla_builder.images.labels import read_source
 from vla_builder.images.recipe import LoadedImagesRecipe, load_images_recipe
 from vla_builder.images.records import SYSTEM, image_drafts
-from vla_builder.recipe import RecipeError
 from vla_builder.sources.labels import LabelError
-
-EXIT_OK, EXIT_NOTHING_BUILT, EXIT_BAD_RECIPE, EXIT_PARTIAL = 0, 1, 2, 3  # as the other tracks
-
-
-class ImagesBuildError(Exception):
-    pass
+from vla_builder.track_build import RecordsReport, claim_output, jsonl, load_and_build, print_first, write_files
 
 
 @dataclass
-class ImagesReport:
-    output: Path
+class ImagesReport(RecordsReport):
     images: int = 0
-    records: int = 0
-    problems: list[dict] = field(default_factory=list)
-    wall_s: float = 0.0
+    problems: list[dict] = field(default_factory=list)  # problems.jsonl: source, reason, fatal (a source not read)
 
     @property
-    def exit_code(self) -> int:
-        if not self.records:
-            return EXIT_NOTHING_BUILT
-        return EXIT_PARTIAL if any(p.get("fatal") for p in self.problems) else EXIT_OK
+    def partial(self) -> bool:
+        return any(p.get("fatal") for p in self.problems)
 
 
 def _hangul_share(names: list[str]) -> float:
     text = "".join(names)
     letters = [c for c in text if c.isalpha()]
     return sum("가" <= c <= "힣" for c in letters) / len(letters) if letters else 0.0
-
-
-def _check_output(output: Path) -> None:
-    """Refuse to write into a folder that is not ours: a wrong --output must not clobber someone's files."""
-    if output.exists() and not output.is_dir():
-        raise ImagesBuildError(f"output {output} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()):
-        try:
-            ours = json.loads((output / "manifest.json").read_text()).get("kind") == "images"
-        except (OSError, ValueError, AttributeError):
-            ours = False
-        if not ours:
-            raise ImagesBuildError(f"output {output} is not empty and holds no image-track manifest.json; "
-                                   "choose another --output")
 
 
 def _write_parquet(rows: list[dict], root: Path, path: Path) -> None:
@@ -107,15 +81,11 @@ def _write_parquet(rows: list[dict], root: Path, path: Path) -> None:
             writer.write_table(pa.Table.from_pylist(batch, schema=schema.with_metadata(meta)))
 
 
-def _jsonl(rows: list[dict]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-
 def build_images(loaded: LoadedImagesRecipe, output: Path | None = None) -> ImagesReport:
     t0 = time.perf_counter()
     recipe = loaded.recipe
     report = ImagesReport(output=Path(output) if output is not None else loaded.output)
-    _check_output(report.output)
+    claim_output(report.output, "images", "image-track")
     rows: list[dict] = []
     per_source = []
     kinds: dict[str, int] = {}
@@ -196,10 +166,10 @@ def build_images(loaded: LoadedImagesRecipe, output: Path | None = None) -> Imag
         tmp = out / ".records.parquet.tmp"
         _write_parquet(rows, out, tmp)
         os.replace(tmp, out / "records.parquet")
-    outputs = [("problems.jsonl", _jsonl(report.problems)),
+    outputs = [("problems.jsonl", jsonl(report.problems)),
                ("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")]
     if "records.jsonl" in files:
-        outputs.insert(0, ("records.jsonl", _jsonl(rows)))
+        outputs.insert(0, ("records.jsonl", jsonl(rows)))
     if (out / "lerobot").exists():
         shutil.rmtree(out / "lerobot")  # a rebuild without `lerobot: true` leaves no stale episodes
     if recipe.lerobot and any(r["kind"] in ("pointing", "action") for r in rows):
@@ -209,26 +179,17 @@ def build_images(loaded: LoadedImagesRecipe, output: Path | None = None) -> Imag
         manifest["files"].insert(-2, "lerobot/")
         manifest["counts"]["lerobot_episodes"] = n
         outputs[-1] = ("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    for fname, text in outputs:  # manifest last
-        tmp = out / f".{fname}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / fname)
+    write_files(out, outputs)  # manifest last
     report.wall_s = time.perf_counter() - t0
     return report
 
 
 def build_images_cli(args: Any) -> int:
     """`python -m vla_builder build RECIPE` for `kind: images` recipes (args as `vla_builder.cli` parses them)."""
-    try:
-        loaded = load_images_recipe(args.recipe, getattr(args, "overrides", None))
-    except RecipeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_RECIPE
-    try:
-        report = build_images(loaded, getattr(args, "output", None))
-    except ImagesBuildError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_RECIPE
+    report = load_and_build(lambda: load_images_recipe(args.recipe, getattr(args, "overrides", None)),
+                            lambda loaded: build_images(loaded, getattr(args, "output", None)))
+    if isinstance(report, int):
+        return report
     page = None
     if report.records and not getattr(args, "no_report", False):
         from vla_builder.images.report import write_images_report
@@ -242,10 +203,7 @@ def build_images_cli(args: Any) -> int:
     if not getattr(args, "quiet", False):
         print(f"dataset:  {report.output.resolve()}")
         print(f"records:  {report.records} from {report.images} images  problems: {len(report.problems)}")
-        for p in report.problems[:10]:
-            print(f"  {p['source']}: {p['reason']}")
-        if len(report.problems) > 10:
-            print(f"  ... and {len(report.problems) - 10} more (problems.jsonl)")
+        print_first([f"{p['source']}: {p['reason']}" for p in report.problems], " (problems.jsonl)")
         if page:
             print(f"report:   {page}")
         print(f"wall time: {report.wall_s:.2f} s")

@@ -23,16 +23,21 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vla_builder.kernels import KernelUnavailable
 from vla_builder.kernels import reference_lk as rl
 from vla_builder.kernels.reference import affine_px_to_norm
+
+if TYPE_CHECKING:  # the ops read the motion stage's config whole; only for the annotation (no stage import here)
+    from vla_builder.stages.motion import MotionConfig
 
 ABI_VERSION = 2
 LIB_NAME = "libvla_kernels.so"
@@ -199,12 +204,22 @@ def build_library(*, force: bool = False, archs: tuple[str, ...] | None = None, 
 
 _P, _I, _LL, _SZ, _F, _D = (ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong, ctypes.c_size_t, ctypes.c_float,
                             ctypes.c_double)
+# The LK settings after `levels`, in the order of the C ABI (`vla_lk_flow*` in lk_flow.cu): each one's C type and how
+# it is read from `LKParams` (floats are rounded to float32 by ctypes, as the spec rounds them). The one place a new
+# LK setting enters the kernels' argument list.
+_LK_ABI: tuple[tuple[type, Callable[[rl.LKParams], float | int]], ...] = (
+    (_I, lambda lk: lk.radius_px), (_I, lambda lk: lk.iters), (_I, lambda lk: lk.level_iters(0)),
+    (_F, lambda lk: lk.reg), (_I, lambda lk: lk.select_step_px), (_I, lambda lk: lk.select_radius_px),
+    (_I, lambda lk: lk.refine_iters), (_F, lambda lk: lk.smooth), (_F, lambda lk: lk.smooth_eps_px),
+    (_F, lambda lk: lk.sor_omega),
+)
+_LK_TYPES = [t for t, _ in _LK_ABI]
 _SIGNATURES = {
     "vla_abi_version": ([], _I),
     "vla_error_string": ([_I], ctypes.c_char_p),
     "vla_lk_workspace_bytes": ([_I, _I, _I, _I], _SZ),
-    "vla_lk_flow": ([_P, _I, _I, _I, _I, _I, _I, _I, _F, _I, _I, _I, _F, _F, _F, _P, _P, _SZ, _P], _I),
-    "vla_lk_flow_host": ([_P, _I, _I, _I, _I, _I, _I, _I, _F, _I, _I, _I, _F, _F, _F, _P, _P, _SZ], _I),
+    "vla_lk_flow": ([_P, _I, _I, _I, _I, *_LK_TYPES, _P, _P, _SZ, _P], _I),
+    "vla_lk_flow_host": ([_P, _I, _I, _I, _I, *_LK_TYPES, _P, _P, _SZ], _I),
     "vla_motion_energy": ([_P, _I, _LL, _P, _P], _I),
     "vla_motion_energy_host": ([_P, _I, _LL, _P], _I),
     "vla_box_median_flow": ([_P, _I, _I, _I, _P, _I, _P, _P], _I),
@@ -256,10 +271,7 @@ def _stream(tensor) -> int:
 
 
 def _lk_args(lk: rl.LKParams) -> tuple:
-    """The LK parameters after `levels`, in the order of the C ABI (floats are rounded to float32 by ctypes, as the
-    spec rounds them)."""
-    return (lk.radius_px, lk.iters, lk.level_iters(0), lk.reg, lk.select_step_px, lk.select_radius_px,
-            lk.refine_iters, lk.smooth, lk.smooth_eps_px, lk.sor_omega)
+    return tuple(read(lk) for _, read in _LK_ABI)
 
 
 def lk_flow_host(grays: np.ndarray, lk: rl.LKParams = rl.LKParams()) -> np.ndarray:
@@ -414,10 +426,7 @@ class KernelMotion:
     workspace budget (`frames_per_chunk`)."""
 
     device: str  # cuda | host
-    max_side_px: int
-    ignore_bottom_frac: float = 0.0
-    lk: rl.LKParams = rl.LKParams()
-    irls: rl.IRLSParams = rl.IRLSParams()
+    config: MotionConfig  # whole (`max_side_px`, `ignore_bottom_frac`, `lk`, `irls`): nothing is restated
 
     def to_dev(self, a: np.ndarray):
         if self.device == "host":
@@ -431,16 +440,17 @@ class KernelMotion:
 
     def grays(self, rgb: np.ndarray):
         if self.device == "host":
-            out = rl.gray_small(rgb, self.max_side_px)
+            out = rl.gray_small(rgb, self.config.max_side_px)
         else:
             import torch
 
             t, h, w, _ = rgb.shape
-            oh, ow = rl.small_size(h, w, self.max_side_px)
+            oh, ow = rl.small_size(h, w, self.config.max_side_px)
             out = torch.empty((t, oh, ow), dtype=torch.uint8, device="cuda")
             step = max(1, (256 << 20) // max(1, rgb[0].nbytes * 6))  # ~256 MiB of int32 temporaries per upload
             for s in range(0, t, step):
-                out[s : s + step] = gray_small_torch(torch.from_numpy(rgb[s : s + step]).to("cuda"), self.max_side_px)
+                out[s : s + step] = gray_small_torch(torch.from_numpy(rgb[s : s + step]).to("cuda"),
+                                                     self.config.max_side_px)
         return out, int(out.shape[1]), int(out.shape[2])
 
     def energy(self, grays, t_count: int) -> np.ndarray:
@@ -448,25 +458,25 @@ class KernelMotion:
         return self.to_host(sums).astype(np.float64) / (grays.shape[1] * grays.shape[2] * 255.0)
 
     def block_frames(self, t_count: int, h: int, w: int) -> int:
-        return frames_per_chunk(t_count, h, w, self.lk)
+        return frames_per_chunk(t_count, h, w, self.config.lk)
 
     def steps(self, grays, boxes_xyxy: np.ndarray, start: int, end: int, h: int, w: int):
-        host = self.device == "host"
-        flow = lk_flow_host(grays[start:end], self.lk) if host else lk_flow_cuda(grays[start:end], self.lk)
+        host, c = self.device == "host", self.config
+        flow = lk_flow_host(grays[start:end], c.lk) if host else lk_flow_cuda(grays[start:end], c.lk)
         boxes = boxes_xyxy[start : end - 1]
         track_flow = np.full((end - 1 - start, boxes.shape[1], 2), np.nan)
         if boxes.shape[1]:
             rects = self.to_dev(rl.box_rects_px(boxes, w, h))
             med = self.to_host(box_median_flow_host(flow, rects) if host else box_median_flow_cuda(flow, rects))
             track_flow = med.astype(np.float64) / (w, h)
-        bg = self.to_dev(rl.with_bottom_excluded(rl.background_rects_px(h, w, boxes), h, w, self.ignore_bottom_frac))
-        fit = self.to_host(global_similarity_host(flow, bg, self.irls) if host
-                           else global_similarity_cuda(flow, bg, self.irls))
+        bg = self.to_dev(rl.with_bottom_excluded(rl.background_rects_px(h, w, boxes), h, w, c.ignore_bottom_frac))
+        fit = self.to_host(global_similarity_host(flow, bg, c.irls) if host
+                           else global_similarity_cuda(flow, bg, c.irls))
         affine = np.stack([affine_px_to_norm(f[:6].reshape(2, 3), w, h) for f in fit])
         return track_flow, affine, fit[:, 6]
 
     def describe(self, h: int, w: int) -> str:
-        return rl.method_name(self.device, self.lk, h, w)
+        return rl.method_name(self.device, self.config.lk, h, w)
 
 
 def frames_per_chunk(t: int, h: int, w: int, lk: rl.LKParams, budget_bytes: int = WORKSPACE_BUDGET_BYTES) -> int:
@@ -476,14 +486,13 @@ def frames_per_chunk(t: int, h: int, w: int, lk: rl.LKParams, budget_bytes: int 
     return int(max(2, min(t, 4096, budget_bytes // max(1, per_frame))))
 
 
-def motion_for_clip(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_px: int, *, lk: rl.LKParams = rl.LKParams(),
-                    irls: rl.IRLSParams = rl.IRLSParams(), ignore_bottom_frac: float = 0.0, device: str = "cuda"):
+def motion_for_clip(rgb: np.ndarray, boxes_xyxy: np.ndarray, config: MotionConfig, device: str = "cuda"):
     """The `lk` motion method on the GPU (or, device='host', the same code on the CPU): LK flow, per-track median
     flow, IRLS camera similarity, motion energy.
 
     rgb (T, H, W, 3) uint8; boxes_xyxy (T, K, 4) normalized, NaN where absent. Entry t describes t -> t+1; the last
-    entry is identity / NaN / 0. `ignore_bottom_frac` leaves the bottom of the image out of the camera fit, as the
-    stage's option of that name. Spec: `reference_lk.motion_for_clip_reference` (same numbers, see tests).
+    entry is identity / NaN / 0. `config`: the motion stage's (its `max_side_px`, `ignore_bottom_frac`, `lk` and
+    `irls` settings). Spec: `reference_lk.motion_for_clip_reference` (same numbers, see tests).
     device='host' runs the kernels' CPU twins (tests without a GPU)."""
     from vla_builder.kernels.driver import run_motion
 
@@ -494,4 +503,4 @@ def motion_for_clip(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_px: int, *
             raise KernelUnavailable("device 'cuda' was asked for, but no CUDA device is available (torch.cuda)")
     elif device != "host":
         raise ValueError(f"device must be 'cuda' or 'host', not {device!r}")
-    return run_motion(KernelMotion(device, max_side_px, ignore_bottom_frac, lk, irls), rgb, boxes_xyxy)
+    return run_motion(KernelMotion(device, config), rgb, boxes_xyxy)

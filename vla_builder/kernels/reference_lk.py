@@ -22,10 +22,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
+from vla_builder.config import StrictConfig
 from vla_builder.kernels.driver import PairwiseOps
+
+if TYPE_CHECKING:  # the ops read the motion stage's config whole; only for the annotation (no stage import here)
+    from vla_builder.stages.motion import MotionConfig
 from vla_builder.kernels.reference import affine_px_to_norm, background_rects_px, box_interior_px
 
 F32 = np.float32
@@ -39,8 +45,7 @@ MAX_LEVELS = 8  # the kernels carve their workspace for at most this many pyrami
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LKParams:
+class LKParams(StrictConfig):
     """Pyramidal dense Lucas-Kanade, sharpened at motion boundaries and refined per pixel at the finest level.
 
     Why LK and not a DIS-style patch search: every step is a per-pixel stencil or a box sum (no data-dependent
@@ -63,20 +68,24 @@ class LKParams:
         penalize a linear flow and stops at flow edges.
     Measured on `flow_eval` (EPE, px, 640x360): ~0.013 translation, ~0.03 rotation/zoom, ~0.05 at a moving
     object's boundary, ~0.02 around a textureless region; see scripts/bench_motion.py.
+
+    The recipe's `motion.lk:` section (method `lk`): every LK backend reads this one object (`cuda._LK_ABI` packs it
+    for the kernels); the bounds are the kernels' (`lk_flow.cu`: kMaxLevels, kMaxRadius).
     """
 
-    levels: int | None = None  # None: as many as make the coarsest level's longer side <= coarsest_side_px
-    radius_px: int = 4
-    iters: int = 3  # Gauss-Newton iterations per level
-    finest_iters: int | None = 1  # ... at the finest level (None: `iters`); the refinement takes it from there
-    reg_per_px: float = 1.0  # (grey levels / px)^2
-    coarsest_side_px: int = 48
-    select_step_px: int = 4  # candidate offset of the selection pass (0: no selection)
-    select_radius_px: int = 2  # its matching window: (2r+1)^2
-    refine_iters: int = 5  # red-black SOR sweeps at the finest level (0: no refinement)
-    smooth: float = 500.0  # smoothness weight per neighbour, (grey levels / px)^2
-    smooth_eps_px: float = 0.3  # robust smoothness: weight smooth * eps / sqrt(|du|^2 + eps^2)
-    sor_omega: float = 1.5  # over-relaxation of the SOR sweeps (1: Gauss-Seidel)
+    levels: int | None = Field(None, ge=1, le=MAX_LEVELS)  # None: the coarsest level's longer side <= coarsest_side_px
+    radius_px: int = Field(4, ge=1, le=16)  # LK window (2r+1)^2
+    iters: int = Field(3, ge=0, le=100)  # Gauss-Newton iterations per level
+    # ... at the finest level (None: `iters`); the refinement takes it from there
+    finest_iters: int | None = Field(1, ge=0, le=100)
+    reg_per_px: float = Field(1.0, ge=0)  # Tikhonov pull to the current flow, (grey levels / px)^2
+    coarsest_side_px: int = Field(48, ge=8)  # the pyramid stops when the longer side reaches this
+    select_step_px: int = Field(4, ge=0)  # candidate offset of the selection pass (0: no selection)
+    select_radius_px: int = Field(2, ge=0, le=16)  # its matching window: (2r+1)^2
+    refine_iters: int = Field(5, ge=0, le=100)  # red-black SOR sweeps at the finest level (0: no refinement)
+    smooth: float = Field(500.0, ge=0)  # smoothness weight per neighbour, (grey levels / px)^2
+    smooth_eps_px: float = Field(0.3, gt=0)  # robust smoothness: weight smooth * eps / sqrt(|du|^2 + eps^2)
+    sor_omega: float = Field(1.5, gt=0, lt=2)  # over-relaxation of the SOR sweeps (1: Gauss-Seidel)
 
     def n_levels(self, h: int, w: int) -> int:
         return lk_levels(h, w, self.levels, self.coarsest_side_px, self.radius_px)
@@ -389,8 +398,7 @@ def mask_from_rects(h: int, w: int, rects: np.ndarray) -> np.ndarray:
     return mask
 
 
-@dataclass(frozen=True)
-class IRLSParams:
+class IRLSParams(StrictConfig):
     """Similarity (4-dof: scale, rotation, translation) fit by iteratively reweighted least squares.
 
     Start: identity plus the per-component *lower* median of the background flow (robust to a minority of moving
@@ -399,16 +407,16 @@ class IRLSParams:
     w = (1 - (r / tukey_px)^2)^2 for r < tukey_px, else 0 (redescending: a mover that the boxes missed stops
     pulling once the fit is close). IRLS, not RANSAC: fixed work per pair and no random numbers, so the GPU and
     this spec agree. `inlier_px` only scores the result (fraction of samples within it), like the RANSAC threshold
-    of the OpenCV path.
+    of the OpenCV path. The recipe's `motion.irls:` section (method `lk` only).
     """
 
-    step_px: int = 4
-    huber_iters: int = 5
-    tukey_iters: int = 5
-    huber_px: float = 1.0
-    tukey_px: float = 2.0
-    inlier_px: float = 1.0
-    min_samples: int = 12
+    step_px: int = Field(4, ge=1)  # background flow sampled every step_px pixels
+    huber_iters: int = Field(5, ge=0, le=100)  # Huber-weighted solves (from the median start)
+    tukey_iters: int = Field(5, ge=0, le=100)  # then Tukey-weighted solves
+    huber_px: float = Field(1.0, gt=0)  # Huber scale, px
+    tukey_px: float = Field(2.0, gt=0)  # Tukey cut-off, px: a residual beyond it has no weight
+    inlier_px: float = Field(1.0, gt=0)  # a sample within it counts as an inlier (the score only)
+    min_samples: int = Field(12, ge=3)  # fewer background samples: identity, no fit
 
 
 def irls_weight(r: np.ndarray, iteration: int, params: IRLSParams) -> np.ndarray:
@@ -549,41 +557,38 @@ def gray_small(rgb: np.ndarray, max_side_px: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def motion_for_clip_reference(rgb: np.ndarray, boxes_xyxy: np.ndarray, max_side_px: int,
-                              lk: LKParams = LKParams(), irls: IRLSParams = IRLSParams(),
-                              ignore_bottom_frac: float = 0.0):
+def motion_for_clip_reference(rgb: np.ndarray, boxes_xyxy: np.ndarray, config: MotionConfig):
     """Spec of `kernels.cuda.motion_for_clip` (the `lk` motion method): LK flow, median box flow, IRLS similarity,
     motion energy, per frame step."""
     from vla_builder.kernels.driver import run_motion
 
-    return run_motion(ReferenceLKMotion(max_side_px, ignore_bottom_frac, lk, irls), rgb, boxes_xyxy)
+    return run_motion(ReferenceLKMotion(config), rgb, boxes_xyxy)
 
 
 @dataclass(frozen=True)
 class ReferenceLKMotion(PairwiseOps):
-    """The `lk` method in NumPy as the motion driver's operations (`kernels/driver.py`): one frame pair per step."""
+    """The `lk` method in NumPy as the motion driver's operations (`kernels/driver.py`): one frame pair per step.
+    Holds the motion config whole (`max_side_px`, `ignore_bottom_frac`, `lk`, `irls`): nothing is restated."""
 
-    max_side_px: int
-    ignore_bottom_frac: float = 0.0
-    lk: LKParams = LKParams()
-    irls: IRLSParams = IRLSParams()
+    config: MotionConfig
 
     def grays(self, rgb):
-        g = gray_small(rgb, self.max_side_px)
+        g = gray_small(rgb, self.config.max_side_px)
         return g, g.shape[1], g.shape[2]
 
     def energy(self, grays, t_count: int) -> np.ndarray:
         return motion_energy_batch(grays)
 
     def pair(self, prev_gray, next_gray, boxes_xyxy: np.ndarray, h: int, w: int):
-        flow = lk_flow(prev_gray, next_gray, self.lk)
+        c = self.config
+        flow = lk_flow(prev_gray, next_gray, c.lk)
         track_flow = box_median_flow_px(flow, box_rects_px(boxes_xyxy, w, h)).astype(np.float64) / (w, h)
-        rects = with_bottom_excluded(background_rects_px(h, w, boxes_xyxy), h, w, self.ignore_bottom_frac)
-        a_px, inliers, _ = global_similarity_irls_px(flow, mask_from_rects(h, w, rects), self.irls)
+        rects = with_bottom_excluded(background_rects_px(h, w, boxes_xyxy), h, w, c.ignore_bottom_frac)
+        a_px, inliers, _ = global_similarity_irls_px(flow, mask_from_rects(h, w, rects), c.irls)
         return track_flow, affine_px_to_norm(a_px, w, h), inliers
 
     def describe(self, h: int, w: int) -> str:
-        return method_name("reference-lk", self.lk, h, w)
+        return method_name("reference-lk", self.config.lk, h, w)
 
 
 def method_name(impl: str, lk: LKParams, h: int, w: int) -> str:

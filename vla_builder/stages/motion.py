@@ -29,6 +29,7 @@ from pydantic import Field
 
 from vla_builder.kernels import KernelUnavailable, cuda_available
 from vla_builder.kernels import reference as ref
+from vla_builder.kernels.reference_lk import IRLSParams, LKParams
 from vla_builder.kernels.driver import PairwiseOps, run_motion
 from vla_builder.config import StrictConfig
 from vla_builder.pipeline import Resources, Stage
@@ -52,6 +53,10 @@ class MotionConfig(StrictConfig):
     # leave out the bottom of the image from the camera-motion fit: a wrist camera sees its own gripper there,
     # which moves with the camera and would pull the fit toward "no motion"
     ignore_bottom_frac: float = Field(0.0, ge=0.0, lt=1.0)
+    # the `lk` method's own settings (lk only), declared once beside the spec that uses them
+    # (`kernels/reference_lk.py`); every LK backend reads this config whole: a new setting is one field there + its use
+    lk: LKParams = Field(default_factory=LKParams)  # its flow: pyramidal Lucas-Kanade, selection, SOR refinement
+    irls: IRLSParams = Field(default_factory=IRLSParams)  # its camera fit: IRLS similarity of the background flow
 
 
 CPU_ONLY_METHODS = ("dis", "farneback")
@@ -178,7 +183,7 @@ def backend_ops(config: MotionConfig, backend: str):
     if backend == "lk-numpy":
         from vla_builder.kernels.reference_lk import ReferenceLKMotion
 
-        return ReferenceLKMotion(config.max_side_px, config.ignore_bottom_frac)
+        return ReferenceLKMotion(config)
     from vla_builder.kernels.cuda import KernelMotion
 
-    return KernelMotion("cuda" if backend == "lk-cuda" else "host", config.max_side_px, config.ignore_bottom_frac)
+    return KernelMotion("cuda" if backend == "lk-cuda" else "host", config)

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vla_builder.recipe import RecipeError
 from vla_builder.text.lang import language_of
 from vla_builder.text.readers import read_rows
 from vla_builder.text.recipe import OPTIONAL_ROLES, LoadedTextRecipe, TextSourceConfig, load_text_recipe
@@ -27,9 +25,8 @@ from vla_builder.text.qa import qa_trace
 from vla_builder.text.tasks import (choice_label, choice_trace, classification_trace, nli_label, nli_trace,
                                     summary_trace)
 from vla_builder.text.traces import UNANSWERABLE, Trace, normalized
-
-# Same meanings as the video track's exit codes (vla_builder.build), not imported to keep this track light.
-EXIT_OK, EXIT_NOTHING_BUILT, EXIT_BAD_RECIPE, EXIT_PARTIAL = 0, 1, 2, 3
+from vla_builder.track_build import (EXIT_PARTIAL, RecordsReport, claim_output, jsonl, load_and_build, print_first,
+                                     write_files)
 
 SYSTEM = {
     "qa": "You answer questions using only the given context. Reason in three labelled steps (question basis, "
@@ -56,25 +53,16 @@ SYSTEM_KO = {
 }
 
 
-class TextBuildError(Exception):
-    pass
-
-
 @dataclass
-class TextReport:
-    output: Path
+class TextReport(RecordsReport):
     read: int = 0
-    records: int = 0
-    rejects: list[dict] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)  # rejects.jsonl: id, source, line, stage, reason
     written: bool = False
     held: int = 0  # flagged records written to flagged.jsonl instead of the dataset
-    wall_s: float = 0.0
 
     @property
-    def exit_code(self) -> int:
-        if not self.records:
-            return EXIT_NOTHING_BUILT
-        return EXIT_PARTIAL if self.rejects else EXIT_OK
+    def partial(self) -> bool:
+        return bool(self.rejects)
 
 
 def _get(obj: Any, dotted: str) -> tuple[bool, Any]:
@@ -186,20 +174,6 @@ def _dedup_key(src: TextSourceConfig, v: dict[str, Any]) -> str:
     return src.task + "\x00" + "\x00".join(normalized(p) for p in parts)
 
 
-def _check_output(output: Path) -> None:
-    """Refuse to write into a folder that is not ours: a wrong --output must not clobber someone's files."""
-    if output.exists() and not output.is_dir():
-        raise TextBuildError(f"output {output} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()):
-        try:
-            ours = json.loads((output / "manifest.json").read_text()).get("kind") == "text"
-        except (OSError, ValueError, AttributeError):
-            ours = False
-        if not ours:
-            raise TextBuildError(f"output {output} is not empty and holds no text-track manifest.json; "
-                                 "choose another --output")
-
-
 def _write_parquet(records: list[dict], path: Path) -> None:
     """One row per record; the trace (its shape differs per task) travels as a JSON string, the messages as a
     list of {role, content} — the chat layout `datasets` and SFT trainers read."""
@@ -216,15 +190,11 @@ def _write_parquet(records: list[dict], path: Path) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
 
 
-def _jsonl(rows: list[dict]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-
 def build_text(loaded: LoadedTextRecipe, output: Path | None = None, fail_fast: bool = False) -> TextReport:
     t0 = time.perf_counter()
     recipe = loaded.recipe
     report = TextReport(output=Path(output) if output is not None else loaded.output)
-    _check_output(report.output)
+    claim_output(report.output, "text", "text-track")
     records: list[dict] = []
     held: list[dict] = []  # flagged records a `flagged: exclude` recipe keeps out of the dataset
     seen: dict[str, str] = {}  # duplicate key -> id of the emitted record it duplicates
@@ -301,15 +271,12 @@ def build_text(loaded: LoadedTextRecipe, output: Path | None = None, fail_fast: 
         tmp = report.output / ".records.parquet.tmp"
         _write_parquet(records, tmp)
         os.replace(tmp, report.output / "records.parquet")
-    outputs = [("rejects.jsonl", _jsonl(report.rejects))] + \
-        ([("flagged.jsonl", _jsonl(held))] if "flagged.jsonl" in files else []) + [
+    outputs = [("rejects.jsonl", jsonl(report.rejects))] + \
+        ([("flagged.jsonl", jsonl(held))] if "flagged.jsonl" in files else []) + [
                ("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")]
     if "records.jsonl" in files:
-        outputs.insert(0, ("records.jsonl", _jsonl(records)))
-    for fname, text in outputs:  # manifest last: its presence marks a finished build
-        tmp = report.output / f".{fname}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, report.output / fname)
+        outputs.insert(0, ("records.jsonl", jsonl(records)))
+    write_files(report.output, outputs)  # manifest last: its presence marks a finished build
     report.written = True
     report.wall_s = time.perf_counter() - t0
     return report
@@ -317,16 +284,11 @@ def build_text(loaded: LoadedTextRecipe, output: Path | None = None, fail_fast: 
 
 def build_text_cli(args: Any) -> int:
     """`python -m vla_builder build RECIPE` for `kind: text` recipes (args as `vla_builder.cli` parses them)."""
-    try:
-        loaded = load_text_recipe(args.recipe, getattr(args, "overrides", None))
-    except RecipeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_RECIPE
-    try:
-        report = build_text(loaded, getattr(args, "output", None), fail_fast=bool(getattr(args, "fail_fast", False)))
-    except TextBuildError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_RECIPE
+    report = load_and_build(lambda: load_text_recipe(args.recipe, getattr(args, "overrides", None)),
+                            lambda loaded: build_text(loaded, getattr(args, "output", None),
+                                                      fail_fast=bool(getattr(args, "fail_fast", False))))
+    if isinstance(report, int):
+        return report
     if not report.written:
         r = report.rejects[-1]
         print(f"stopped at the first reject (--fail-fast), nothing written: {r['source']}:{r['line']}: {r['reason']}")
@@ -337,9 +299,6 @@ def build_text_cli(args: Any) -> int:
         print(f"flagged:  {report.held} held for review in {report.output / 'flagged.jsonl'} (flagged: exclude)")
     if report.rejects:
         print(f"rejects:  {report.output / 'rejects.jsonl'}")
-        for r in report.rejects[:10]:
-            print(f"  {r['source']}:{r['line']}: {r['reason']}")
-        if len(report.rejects) > 10:
-            print(f"  ... and {len(report.rejects) - 10} more")
+        print_first([f"{r['source']}:{r['line']}: {r['reason']}" for r in report.rejects])
     print(f"wall time: {report.wall_s:.2f} s")
     return report.exit_code

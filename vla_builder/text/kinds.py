@@ -1,6 +1,6 @@
 """English answer kinds: what kind of thing a question asks for, and what kind of thing an answer is.
 
-Pure rules over words (no model, no data files), for the QA trace's `answer_type` check. They hold for English in
+Pure rules over words (no model; the long word lists in `kinds.yaml`), for the QA trace's `answer_type` check. They hold for English in
 general, not for particular records:
 - a question asking "what / which K" (also "the name of the K", "what kind of K") names the kind of its answer;
   an answer whose own head noun ("Colorado *River*", "*Battle* of Hastings") or whose kind as the context gives it
@@ -23,6 +23,16 @@ A kind the rules do not know decides nothing: no check, no rejection. Measured b
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import yaml
+
+# The long word lists are data (kinds.yaml); each becomes one alternation, in the file's order.
+_WORDS: dict[str, list[str]] = yaml.safe_load(Path(__file__).with_name("kinds.yaml").read_text(encoding="utf-8"))
+
+
+def _any(name: str) -> str:
+    return "|".join(_WORDS[name])
 
 # noun -> kind group. Only nouns that name a kind of thing unambiguously; generic ones (area, place, region, thing,
 # part) are left out on purpose: they accept anything.
@@ -88,25 +98,11 @@ _Q_KIND = re.compile(
     r"([Ww]ater\s+body|[Bb]ody\s+of\s+water|[a-z]+)\b")
 
 # Units of measure ("In what unit ...?" takes one of these; round 5).
-_UNIT = re.compile(r"\b(?:bits?|bytes?|kilobytes?|megabytes?|gigabytes?|terabytes?|words?|characters?|digits?|"
-                   r"symbols?|steps?|operations?|cycles?|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
-                   r"centuries|century|decades?|milliseconds?|microseconds?|nanoseconds?|metres?|meters?|"
-                   r"kilomet(?:re|er)s?|centimet(?:re|er)s?|millimet(?:re|er)s?|miles?|feet|foot|inches?|yards?|"
-                   r"acres?|hectares?|grams?|kilograms?|kg|km|cm|mm|tons?|tonnes?|pounds?|ounces?|litres?|liters?|"
-                   r"gallons?|degrees?|kelvin|celsius|fahrenheit|watts?|kilowatts?|megawatts?|volts?|amperes?|"
-                   r"amps?|ohms?|joules?|calories?|newtons?|pascals?|bars?|hertz|hz|decibels?|percent|per cent|"
-                   r"dollars?|cents?|euros?|yen|francs?|marks?|rupees?|pesos?|shillings?|pence|"
-                   r"moles?|molar|units?)\b|%|\$|£|€", re.I)
+_UNIT = re.compile(rf"\b(?:{_any('units')})\b|%|\$|£|€", re.I)
 
-_SPELLED = re.compile(r"^(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
-                      r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
-                      r"ninety|hundred|thousand|million|billion|dozen|and|a|an|about|around|over|nearly|some)$",
-                      re.I)
+_SPELLED = re.compile(rf"^(?:{_any('spelled_numbers')})$", re.I)
 # Nouns that name a measure: a question holding one may take a bare number ("What is the population of X?").
-MEASURE_NOUN = re.compile(r"\b(populations?|percentages?|percent|proportion|share|rates?|ratios?|rank|ranking|"
-                          r"ranked|totals?|counts?|amounts?|sizes?|lengths?|heights?|widths?|depths?|areas? in|"
-                          r"distances?|weights?|temperatures?|speeds?|prices?|costs?|budgets?|capacity|density|"
-                          r"frequency|score|votes|margin)\b", re.I)
+MEASURE_NOUN = re.compile(rf"\b({_any('measure_nouns')})\b", re.I)
 # "What is the population / number / total ... of": the question asks for a number.
 NUMBER_HEAD = re.compile(r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:\w+\s+)?"
                          r"(population|number|amount|total|percentage|proportion|ranking|rank|count)\b", re.I)
@@ -212,15 +208,8 @@ _NOT_AGENT = {"territory", "river", "lake", "sea", "desert", "mountain", "valley
               "battle", "treaty", "industry", "direction"}
 # Lower-case answers to "who" are people or groups: plurals (dukes), agent nouns (farmers, an ally, the emperor),
 # or collective nouns (the government).
-_AGENT_NOUN = re.compile(r"(?:s|er|or|ist|ian|ant|ent|man|men|ee|eer|ier|ess|ary)$|^(?:government|army|navy|"
-                         r"infantry|cavalry|gentry|peasantry|"
-                         r"council|committee|court|church|clergy|parliament|police|crown|state|company|party|family|"
-                         r"nobility|aristocracy|public|population|jury|board|team|club|group|tribe|monarchy|senate|"
-                         r"congress|assembly|military|people|staff|crew|family|dynasty|folk|youth|elite|person|"
-                         r"child|children|wife|husband|son|daughter|brother|sister|mother|father|parent|heir|knight|"
-                         r"lord|lady|monk|nun|pope|priest|king|queen|duke|prince|princess|bishop|chief|god|goddess|"
-                         r"saint|ally|allies|enemy|rival|friend|spouse|widow|pupil|guest|host|monarch|citizen|judge|"
-                         r"thief|cook|crowd|mob|majority|minority|nobody|everyone|someone|adult|they|he|she)$", re.I)
+_AGENT_NOUN = re.compile(rf"(?:s|er|or|ist|ian|ant|ent|man|men|ee|eer|ier|ess|ary)$|^(?:{_any('agent_nouns')})$",
+                         re.I)
 
 
 _NOMINAL_ADJ = re.compile(r"(?:ed|ly|^(?:poor|rich|young|old|sick|dead|living|faithful|wealthy|powerful|weak|"

@@ -35,6 +35,22 @@ def not_duplicate(c: Case) -> Check:
     return _duplicate_check(c.duplicate_of, msg(f"what_{c.task}", c.lang), c.lang)
 
 
+def _table(empty_test, *own: tuple) -> tuple[Rule, ...]:
+    """A task's table, every rule in both languages: its own rows `(name, test, on_fail[, applies])` (applies:
+    always, unless given) between the two every task has — an empty role rejects first (`empty_test`, the task's
+    wording), a repeat of an earlier record rejects last."""
+    rows = [("not_empty", empty_test, "reject"), *own, ("not_duplicate", not_duplicate, "reject")]
+    return tuple(Rule(name, BOTH, applies[0] if applies else _always, test, on_fail)
+                 for name, test, on_fail, *applies in rows)
+
+
+def _none_found(name: str, found: list[str], lang: str, passed: str, failed: str, field: str) -> Check:
+    """A check that holds while nothing offends, and else names what does (`failed`'s `field`)."""
+    if not found:
+        return Check(name, True, msg(passed, lang))
+    return Check(name, False, msg(failed, lang, **{field: _join(found)}))
+
+
 # --- multiple choice ----------------------------------------------------------------------------------------
 
 def choices_distinct(c: Case) -> Check:
@@ -64,12 +80,11 @@ def choice_supported(c: Case) -> Check:
                                                                                     "best_support": round(best, 3)})
 
 
-CHOICE_CHECKS: tuple[Rule, ...] = (
-    Rule("not_empty", BOTH, _always, not_empty, "reject"),
-    Rule("choices_distinct", BOTH, _always, choices_distinct, "reject"),
-    Rule("answer_index_in_range", BOTH, _always, answer_index_in_range, "reject"),
-    Rule("choice_supported", BOTH, lambda c: bool(c.context) and c.in_range, choice_supported, "flag"),
-    Rule("not_duplicate", BOTH, _always, not_duplicate, "reject"),
+CHOICE_CHECKS = _table(
+    not_empty,
+    ("choices_distinct", choices_distinct, "reject"),
+    ("answer_index_in_range", answer_index_in_range, "reject"),
+    ("choice_supported", choice_supported, "flag", lambda c: bool(c.context) and c.in_range),
 )
 
 
@@ -98,44 +113,37 @@ def nli_cues_agree(c: Case) -> Check:
 def numbers_entailed(c: Case) -> Check:
     """A number the hypothesis states and the premise never does cannot follow from the premise (on KLUE NLI dev,
     5 of 38 pairs bring a new number: 4 contradictions, 1 neutral, no entailment)."""
-    if not c.new_numbers:
-        return Check("numbers_entailed", True, msg("numbers_entailed", c.lang))
-    return Check("numbers_entailed", False, msg("new_numbers", c.lang, numbers=_join(c.new_numbers)))
+    return _none_found("numbers_entailed", c.new_numbers, c.lang, "numbers_entailed", "new_numbers", "numbers")
 
 
 def polarity_entailed(c: Case) -> Check:
     """One side says not-X of an X the other side states (불편함없이 / 불편함이 많았다): no entailment."""
-    if not c.clash:
-        return Check("polarity_entailed", True, msg("polarity_ok", c.lang))
-    return Check("polarity_entailed", False, msg("polarity_clash", c.lang, words=_join(c.clash)))
+    return _none_found("polarity_entailed", c.clash, c.lang, "polarity_ok", "polarity_clash", "words")
 
 
 def _entailment(c: Case) -> bool:
     return c.name == "entailment"
 
 
-NLI_CHECKS: tuple[Rule, ...] = (
-    Rule("not_empty", BOTH, _always, not_empty, "reject"),
-    Rule("label_in_set", BOTH, _always, label_in_set, "reject"),
-    Rule("cues_agree", BOTH, _always, nli_cues_agree, "flag"),
-    Rule("numbers_entailed", BOTH, _entailment, numbers_entailed, "reject"),
-    Rule("polarity_entailed", BOTH, _entailment, polarity_entailed, "reject"),
-    Rule("not_duplicate", BOTH, _always, not_duplicate, "reject"),
+NLI_CHECKS = _table(
+    not_empty,
+    ("label_in_set", label_in_set, "reject"),
+    ("cues_agree", nli_cues_agree, "flag"),
+    ("numbers_entailed", numbers_entailed, "reject", _entailment),
+    ("polarity_entailed", polarity_entailed, "reject", _entailment),
 )
 
 
 # --- summarization ----------------------------------------------------------------------------------------------
 
 def numbers_supported(c: Case) -> Check:
-    if not c.missing_numbers:
-        return Check("numbers_supported", True, msg("numbers_supported", c.lang))
-    return Check("numbers_supported", False, msg("numbers_missing", c.lang, numbers=_join(c.missing_numbers)))
+    return _none_found("numbers_supported", c.missing_numbers, c.lang, "numbers_supported", "numbers_missing",
+                       "numbers")
 
 
 def entities_supported(c: Case) -> Check:
-    if not c.missing_names:
-        return Check("entities_supported", True, msg("names_supported", c.lang))
-    return Check("entities_supported", False, msg("names_missing", c.lang, names=_join(c.missing_names[:6])))
+    return _none_found("entities_supported", c.missing_names[:6], c.lang, "names_supported", "names_missing",
+                       "names")
 
 
 def content_supported(c: Case) -> Check:
@@ -154,13 +162,12 @@ def shorter_than_document(c: Case) -> Check:
         "lengths", c.lang, summary=len(c.summary), document=len(c.document)))
 
 
-SUMMARY_CHECKS: tuple[Rule, ...] = (
-    Rule("not_empty", BOTH, _always, not_empty, "reject"),
-    Rule("numbers_supported", BOTH, _always, numbers_supported, "reject"),
-    Rule("entities_supported", BOTH, _always, entities_supported, "reject"),
-    Rule("content_supported", BOTH, _always, content_supported, "reject"),
-    Rule("shorter_than_document", BOTH, _always, shorter_than_document, "reject"),
-    Rule("not_duplicate", BOTH, _always, not_duplicate, "reject"),
+SUMMARY_CHECKS = _table(
+    not_empty,
+    ("numbers_supported", numbers_supported, "reject"),
+    ("entities_supported", entities_supported, "reject"),
+    ("content_supported", content_supported, "reject"),
+    ("shorter_than_document", shorter_than_document, "reject"),
 )
 
 
@@ -189,9 +196,8 @@ def class_cues_agree(c: Case) -> Check:
                  ("" if ok else msg("cues_not", "en", label=c.label)))
 
 
-CLASSIFICATION_CHECKS: tuple[Rule, ...] = (
-    Rule("not_empty", BOTH, _always, class_not_empty, "reject"),
-    Rule("label_in_set", BOTH, _always, class_label_in_set, "reject"),
-    Rule("cues_agree", BOTH, lambda c: bool(c.cues), class_cues_agree, "reject"),
-    Rule("not_duplicate", BOTH, _always, not_duplicate, "reject"),
+CLASSIFICATION_CHECKS = _table(
+    class_not_empty,
+    ("label_in_set", class_label_in_set, "reject"),
+    ("cues_agree", class_cues_agree, "reject", lambda c: bool(c.cues)),
 )
