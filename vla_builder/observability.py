@@ -23,7 +23,8 @@ and records these reasons. The rules:
 
 The same question for the gripper channel (`gripper_known`): a gripper value of 0 reads as "open / holds nothing",
 which is a claim only where something could tell open from closed — a labeled hand or gripper as the actor, seen
-(measured, not interpolated) at that sample, with a labeled object in view to hold, outside an interval the interactions stage left `uncertain`.
+(measured, not interpolated) at that sample, with a labeled object in view to hold, outside an interval the interactions stage left `uncertain` (except an
+uncertain contact with a box over most of the frame — a surface, no object held in view — `masks_gripper: false`).
 Elsewhere (a person or a body as the actor, the camera as the actor, an actor out of view) the dataset writes
 `observation.gripper_known` = 0 so that trainers can mask the gripper's loss.
 """
@@ -242,7 +243,7 @@ def gripper_known(clip: Clip, t_count: int) -> np.ndarray:
     something = (tracks.present[:t_count] & others).any(axis=1)
     ok = seen & something
     for e in clip.events or ():
-        if e.kind == "uncertain" and e.actor_id == clip.actor_id:
+        if e.kind == "uncertain" and e.actor_id == clip.actor_id and e.detail.get("masks_gripper", True):
             ok[e.start: e.end + 1] = False
     known[: len(ok)] = ok
     return known

@@ -23,7 +23,8 @@ from pydantic import Field
 from vla_builder.actor import asked_actor, choose_actor, is_manipulator
 from vla_builder.boxes import centers, coverage, sizes
 from vla_builder.camera_compensation import camera_uncertainty
-from vla_builder.observability import label_jitter, measured_samples, observed_world_steps, track_observability
+from vla_builder.observability import (fills_frame, label_jitter, measured_samples, observed_world_steps,
+                                       track_observability)
 from vla_builder.config import StrictConfig
 from vla_builder.pipeline import Stage
 from vla_builder.schema import STILL_SPEED_PER_S
@@ -268,11 +269,14 @@ class InteractionStage(Stage):
                 continue
             why_unseen = (unseen[actor] + unseen[o]) if unseen else []
             if why_unseen:  # too few labeled samples, a box over the frame: the contact itself proves nothing
+                # a box over most of the frame (a mat, a seat filling the view) is no object a hand holds in view:
+                # what the hand holds is told by the other objects, so the gripper's value stays evidence
+                surface = not unseen[actor] and bool(fills_frame(boxes[tracks.present[:, o], o]).mean() > 0.5)
                 for s, e in _runs(contact):
                     if e - s + 1 >= min_len:
                         events.append(Event("uncertain", s, e, actor_id, obj_id, {
                             "why": "; ".join(why_unseen) + ": no claim made", "evidence": None,
-                            "thresholds": thresholds}))
+                            "thresholds": thresholds, "masks_gripper": not surface}))
                 continue
             unc_o = unc[:, o]
             jitter_o = label_jitter(steps_xy[:, o], quantum / 2)
