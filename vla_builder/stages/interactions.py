@@ -2,11 +2,14 @@
 
 Derived from geometry only, so every claim can be rechecked, and built to hold on hand-held real footage: an object
 counts as moved only when it is displaced *in the world* — relative to the background, by more than the camera-motion
-fit's uncertainty — for a minimum duration. It is *held* (carry, gripper closed) while it so moves under the actor's
-box, from the sample it starts to move (not when the boxes begin to overlap); *pushed* while it moves the way an
-actor that only touches it moves; *touched* when in contact without moving (no gripper). A still pause inside a carry
-keeps the hold; an object that leaves the view in the hand stays held while the hand is in view. Where the camera
-fit is unreliable, an *uncertain* event is recorded instead of a verb. Manipulator fragments (one hand split into
+fit's uncertainty and its labels' jitter, measured only on box sides the frame's border does not cut — for a minimum
+duration. It is *held* (carry, gripper closed) while it so moves *together with* the actor (co-motion: its grip
+point's world displacement matches the hand's) and the actor's box grips it, from the sample it starts to move (not
+when the boxes begin to overlap); *pushed* while it moves the way an actor that only touches it moves; *touched*
+when in contact without moving (no gripper) — a pretend is a touch. A still pause inside a carry keeps the hold; an
+object that leaves the view in the hand stays held while the hand is in view. Where a measurement is not observable
+(`observability.py`: the camera fit unreliable, a box over the frame or cut on every side, too few labeled samples),
+an *uncertain* event with its reason is recorded instead of a verb. Every event records its evidence and thresholds. Manipulator fragments (one hand split into
 several tracks by a detector) are joined first, and the episode is cut to the actor's labeled span.
 """
 
