@@ -159,3 +159,24 @@ def test_real_object_labeled_over_the_frame_is_uncertain_not_carried(real_data, 
     assert set(_kinds(clip, oid)) == {"uncertain"}, clip.events
     assert not held_mask(clip.events, len(clip.frames), clip.actor_id).any()
     assert all("covers most of the frame" in e.detail["why"] for e in clip.events if e.kind == "uncertain")
+
+
+def test_cut_sides_are_no_measurement_and_jitter_is_estimated_from_the_steps():
+    """`observed_world_steps`: a box leaving the view at the right shows its left side's motion, not its center's
+    or right side's; a box over the frame shows nothing. `label_jitter`: smooth motion cancels, wobble does not."""
+    from vla_builder.observability import label_jitter, observed_world_steps, uncut_components
+    from vla_builder.types import TrackSet
+
+    n = 6
+    x0 = np.array([0.80, 0.85, 0.90, 0.95, 0.98, 0.99])
+    boxes = np.stack([x0, np.full(n, 0.4), np.minimum(x0 + 0.1, 1.0), np.full(n, 0.5)], 1)[:, None]
+    assert uncut_components(boxes[:, 0])[:, [0, 2, 4]].tolist() == [[True, True, True]] * 2 + [[False, True, False]] * 4
+    filling = np.tile([[0.0, 0.0, 1.0, 0.9]], (n, 1))[:, None]
+    tracks = TrackSet(np.array([1, 2]), ("cup", "mat"), np.concatenate([boxes, filling], 1), np.ones((n, 2), bool))
+    steps, xy = observed_world_steps(tracks, None)
+    assert np.allclose(xy[:-1, 0, 0], np.diff(x0)) and np.isnan(steps[1:-1, 0, 0]).all()  # the left side's steps
+    assert np.isnan(xy[:, 1]).all()  # a frame-filling box: no step is a measurement
+    smooth = np.tile(np.linspace(0, 0.3, 30)[:, None], (1, 2))
+    wobble = smooth + np.random.default_rng(0).normal(0, 0.01, (30, 2))
+    assert label_jitter(np.diff(smooth, axis=0), 0.001) == 0.001
+    assert 0.006 < label_jitter(np.diff(wobble, axis=0), 0.001) < 0.015
