@@ -7,6 +7,7 @@ thresholds that decided it. On generated tracks (fast) and on the real Something
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from test_real_footage import NAMES, SIZES, _interactions, _motion, _tracks
 from vla_builder.actor import held_mask
@@ -28,21 +29,26 @@ def _lift(n=40, over=(8, 14), lift_to=(0.5, 0.2)):
 
 # ---- generated tracks -------------------------------------------------------------------------------------------
 
-def test_pretend_lift_over_a_still_object_is_no_carry_even_when_its_box_is_redrawn():
-    """The hand rises as if lifting the cup; the cup stays, its box jitters and its top side is redrawn a little as
-    the hand rises off it (0.04 in 6 samples: more than `min_displacement`). Coverage alone called that a carry."""
+@pytest.mark.parametrize("redraw", [0.0, 0.04])
+def test_pretend_lift_over_a_still_object_is_no_carry_even_when_its_box_is_redrawn(redraw):
+    """The hand rises as if lifting the cup; the cup stays, its box jitters — and (0.04) its top side is redrawn up
+    as the hand rises off it, 0.04 in 6 samples: more than `min_displacement`; coverage alone called that a carry.
+    No carry, no push, no gripper; a still cup is a touch with evidence for it; a cup whose box clearly shifted,
+    not with the hand, is a touch or `uncertain` — never a verb that moves it."""
     n = 40
     hand = _lift(n)
     rng = np.random.default_rng(3)
     cup = np.tile([0.3, 0.6], (n, 1)) + rng.normal(0, 0.002, (n, 2))
     tracks = _tracks({1: hand, 2: cup}, SIZES, NAMES)
-    redraw = np.clip((np.arange(n) - 13) / 6, 0, 1) * 0.04  # the top side redrawn up as the hand rises off it
-    tracks.boxes_xyxy[:, 1, 1] -= redraw
+    tracks.boxes_xyxy[:, 1, 1] -= np.clip((np.arange(n) - 13) / 6, 0, 1) * redraw
     clip = _interactions(tracks, _motion(n, 2))
-    assert "carry" not in _kinds(clip) and "push" not in _kinds(clip), clip.events
+    kinds = _kinds(clip)
+    assert kinds and set(kinds) <= {"touch", "uncertain"}, clip.events
     assert not held_mask(clip.events, n, clip.actor_id).any()
-    touch = [e for e in clip.events if e.kind == "touch"]
-    assert touch and all({"evidence", "thresholds", "displacement"} <= set(e.detail) for e in touch)
+    assert all("thresholds" in e.detail for e in clip.events if e.kind in ("touch", "uncertain"))
+    if not redraw:
+        (touch,) = [e for e in clip.events if e.kind == "touch"]
+        assert touch.detail["evidence"] > 0 and touch.detail["displacement"]["net_displacement"] < 0.02
 
 
 def test_a_hand_on_one_end_of_a_long_object_that_moves_with_it_carries_it():

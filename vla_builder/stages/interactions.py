@@ -372,9 +372,13 @@ class InteractionStage(Stage):
                 else:
                     still = displacement_evidence(steps[:, o], unc_o, s, e, moved_at + float(np.sum(unc_o[s : e + 1])),
                                                   jitter_o)
-                    events.append(Event("touch", s, e, actor_id, obj_id, {
-                        "evidence": -still["evidence"], "displacement": still, "thresholds": thresholds}))
-                    continue
+                    if still["evidence"] < Z_DECIDES:  # "touched without moving" unless it clearly moved
+                        events.append(Event("touch", s, e, actor_id, obj_id, {
+                            "evidence": -still["evidence"], "displacement": still, "thresholds": thresholds}))
+                        continue
+                    why = (f"the {tracks.class_names[o]} moved {still['net_displacement']:.3f} while the "
+                           f"{tracks.class_names[actor]} touched it (evidence {still['evidence']:+.2f}), but not as "
+                           f"a carry or a push: no claim made")
                 events.append(Event("uncertain", s, e, actor_id, obj_id,
                                     {"why": why, "evidence": None, "thresholds": thresholds}))
         return events
