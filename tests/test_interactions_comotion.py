@@ -53,7 +53,8 @@ def test_pretend_lift_over_a_still_object_is_no_carry_even_when_its_box_is_redra
 
 def test_a_hand_on_one_end_of_a_long_object_that_moves_with_it_carries_it():
     """A pen 0.60 long and 0.03 thin, held at one end by a 0.10 hand box (the hand, grown by 0.02, covers 17% of its
-    box: under `grasp_overlap`), carried 0.3 to the right and up (its right end stays inside the frame): co-motion, not coverage, decides — a carry, with its evidence."""
+    box: under `grasp_overlap`), carried 0.3 to the right and up (its right end stays inside the frame): co-motion,
+    not coverage, decides — a carry, with its evidence."""
     n = 40
     t = np.arange(n, dtype=float)
     hand = np.stack([np.interp(t, [0, 8, 12, 30, n - 1], [0.05, 0.25, 0.25, 0.55, 0.55]),

@@ -16,8 +16,8 @@ def _episode(known):
     n = 12 if known is None else len(known)
     action = np.zeros((n, 3), np.float32)
     action[4:8, 2] = 1.0  # gripper closed on frames 4-7
-    return SimpleNamespace(length=n, action=action, state=np.zeros((n, 3), np.float32),
-                           timestamp=np.arange(n) / FPS, gripper_known=None if known is None else np.asarray(known, np.float32))
+    return SimpleNamespace(length=n, action=action, state=np.zeros((n, 3), np.float32), timestamp=np.arange(n) / FPS,
+                           gripper_known=None if known is None else np.asarray(known, np.float32))
 
 
 def _unknown_rects(svg):

@@ -9,8 +9,9 @@ when the boxes begin to overlap); *pushed* while it moves the way an actor that 
 when in contact without moving (no gripper) — a pretend is a touch. A still pause inside a carry keeps the hold; an
 object that leaves the view in the hand stays held while the hand is in view. Where a measurement is not observable
 (`observability.py`: the camera fit unreliable, a box over the frame or cut on every side, too few labeled samples),
-an *uncertain* event with its reason is recorded instead of a verb. Every event records its evidence and thresholds. Manipulator fragments (one hand split into
-several tracks by a detector) are joined first, and the episode is cut to the actor's labeled span.
+an *uncertain* event with its reason is recorded instead of a verb. Every event records its evidence and thresholds.
+Manipulator fragments (one hand split into several tracks by a detector) are joined first, and the episode is cut to
+the actor's labeled span.
 """
 
 from __future__ import annotations
@@ -214,7 +215,8 @@ class InteractionStage(Stage):
             # labels are whole pixels: two boxes moving together differ by up to ~1 px per axis per sample
             quantum = 2.0 / min(frames.source_size_px)
             inliers = clip.motion.global_inlier_ratio if clip.motion is not None else None
-            unseen = [track_observability(tracks.class_names[k], tracks.boxes_xyxy[:, k], measured_samples(tracks)[:, k],
+            measured = measured_samples(tracks)
+            unseen = [track_observability(tracks.class_names[k], tracks.boxes_xyxy[:, k], measured[:, k],
                                           inliers).contact_unobservable() for k in range(len(tracks))]
             for k in hands:
                 events += self.find_events(tracks, k, frames.fps, steps, unc, quantum, bad_fit, steps_xy, unseen)
@@ -309,7 +311,8 @@ class InteractionStage(Stage):
                     unsure[span] = True
                     found.append((s, e, "uncertain", {"why": f"whether the {tracks.class_names[o]} moved with the "
                                                              f"{tracks.class_names[actor]}: {co['why']}"}))
-                elif grips and co["evidence"] >= (0.0 if covered[span].mean() >= 0.5 or leaves_with_hand else Z_DECIDES):
+                elif grips and co["evidence"] >= (0.0 if covered[span].mean() >= 0.5 or leaves_with_hand
+                                                  else Z_DECIDES):
                     # a hand over the object: its motion with the hand decides; a hand on a small part of it (a pen
                     # held at one end): the co-motion must be strong on its own
                     held[span] = True
@@ -318,11 +321,10 @@ class InteractionStage(Stage):
                 elif grips and disp["evidence"] < Z_DECIDES:
                     # barely beyond the labels' jitter, and not with the hand: neither a carry nor a still object
                     unsure[span] = True
-                    found.append((s, e, "uncertain", {"why": f"the {tracks.class_names[o]} moved barely beyond its "
-                                                             f"labels' jitter (evidence {disp['evidence']:+.2f}) and not "
-                                                             f"with the {tracks.class_names[actor]} (co-motion "
-                                                             f"{co['evidence']:+.2f})", "displacement": disp,
-                                                      "co_motion": co}))
+                    why = (f"the {tracks.class_names[o]} moved barely beyond its labels' jitter (evidence "
+                           f"{disp['evidence']:+.2f}) and not with the {tracks.class_names[actor]} (co-motion "
+                           f"{co['evidence']:+.2f})")
+                    found.append((s, e, "uncertain", {"why": why, "displacement": disp, "co_motion": co}))
                 elif self._follows(centers[:, actor], centers[:, o], s, e) and self._translates(boxes[:, o], s, e):
                     pushed[span] = True
                     found.append((s, e, "push", {"evidence": disp["evidence"], "displacement": disp,
