@@ -23,7 +23,8 @@ and records these reasons. The rules:
 
 The same question for the gripper channel (`gripper_known`): a gripper value of 0 reads as "open / holds nothing",
 which is a claim only where something could tell open from closed — a labeled hand or gripper as the actor, seen
-(measured, not interpolated) at that sample, with a labeled object in view to hold, outside an interval the interactions stage left `uncertain`.
+(measured, not interpolated) at that sample, with a labeled object in view to hold, outside an interval the interactions stage left `uncertain` (except an
+uncertain contact with a box over most of the frame — a surface, no object held in view — `masks_gripper: false`).
 Elsewhere (a person or a body as the actor, the camera as the actor, an actor out of view) the dataset writes
 `observation.gripper_known` = 0 so that trainers can mask the gripper's loss.
 """
@@ -36,7 +37,8 @@ import numpy as np
 
 from vla_builder.actor import is_manipulator
 from vla_builder.camera_compensation import TRUSTED_INLIERS  # a fit with fewer background inliers: no measurement
-from vla_builder.types import Clip
+from vla_builder.camera_compensation import world_steps
+from vla_builder.types import Clip, Motion, TrackSet
 
 EDGE_MARGIN = 0.01  # normalized: a box side within this of the border (4 px of a 427 px frame) is cut by it
 FILLS_FRAME = 0.5  # a box over this fraction of the image covers most of the frame
@@ -75,6 +77,46 @@ def observable_steps(boxes_xyxy: np.ndarray) -> np.ndarray:
     out = np.zeros((t_count, 2), bool)
     out[:-1] = ok[:-1] & ok[1:]
     return out
+
+
+def uncut_components(boxes_xyxy: np.ndarray, margin: float = EDGE_MARGIN) -> np.ndarray:
+    """(..., 6) bool, in `world_steps`' order (center x, y, corner x0, y0, corner x1, y1): the coordinate is the
+    object's own — its side is not cut by the border (the center: neither side along that axis), and the box does
+    not cover most of the frame. A box leaving the view at the right still shows its left side's motion."""
+    b = boxes_xyxy
+    lo, hi = b[..., 0:2] > margin, b[..., 2:4] < 1.0 - margin
+    ok = np.concatenate([lo & hi, lo, hi], axis=-1)
+    return ok & np.isfinite(b[..., :1]) & ~fills_frame(b)[..., None]
+
+
+def observed_world_steps(tracks: TrackSet, motion: Motion | None) -> tuple[np.ndarray, np.ndarray]:
+    """The world motion that the boxes can show: ((T, K, 6), (T, K, 2)).
+
+    The first: `world_steps` with every component NaN where its side is cut by the border (or the box fills the
+    frame) at either end of the step — a clipped side moves with the frame, not the object. The second: per axis,
+    the step of the box's observable part — its center where both sides are uncut, else the one uncut side — NaN
+    where neither is, so a hand entering from the bottom edge still shows its up / down motion by its top side."""
+    steps = world_steps(tracks, motion)
+    ok = uncut_components(tracks.boxes_xyxy)
+    ok_step = np.zeros_like(ok)
+    ok_step[:-1] = ok[:-1] & ok[1:]
+    steps = np.where(ok_step, steps, np.nan)
+    xy = steps[..., 0:2].copy()
+    for side in (steps[..., 2:4], steps[..., 4:6]):
+        xy = np.where(np.isnan(xy), side, xy)
+    return steps, xy
+
+
+def label_jitter(steps_xy: np.ndarray, floor: float) -> float:
+    """A track's label jitter per sample, per axis (normalized units), from its (T, 2) observed world steps: a human
+    box wobbles around the object from sample to sample, so the change of consecutive steps (noise of variance 6
+    sigma^2 for independent jitter; smooth motion cancels) gives sigma robustly (median absolute value). At least
+    `floor` (interpolated labels have no jitter, but their rounding still does)."""
+    d2 = np.diff(steps_xy, axis=0)
+    d2 = np.abs(d2[np.isfinite(d2)])
+    if len(d2) < 4:
+        return floor
+    return max(floor, float(1.4826 * np.median(d2) / np.sqrt(6.0)))
 
 
 def measured_samples(tracks) -> np.ndarray:
@@ -201,7 +243,7 @@ def gripper_known(clip: Clip, t_count: int) -> np.ndarray:
     something = (tracks.present[:t_count] & others).any(axis=1)
     ok = seen & something
     for e in clip.events or ():
-        if e.kind == "uncertain" and e.actor_id == clip.actor_id:
+        if e.kind == "uncertain" and e.actor_id == clip.actor_id and e.detail.get("masks_gripper", True):
             ok[e.start: e.end + 1] = False
     known[: len(ok)] = ok
     return known

@@ -230,6 +230,20 @@ def episode_plot_svg(ep, names_action: list[str], names_state: list[str], subtas
                        f"fill='#555'/>")
         out.append(f"<rect x='{left + plot_w + 8}' y='{y0 + tl_h - 10}' width='16' height='8' fill='#555'/>"
                    f"<text x='{left + plot_w + 28}' y='{y0 + tl_h - 2}' font-size='11'>gripper closed</text>")
+    known = getattr(ep, "gripper_known", None)
+    if known is not None and len(known) and not np.all(np.asarray(known) > 0.5):
+        # where nothing tells open from closed (observation.gripper_known = 0) the gripper strip is hatched: an
+        # "open" there is no claim
+        out.append("<defs><pattern id='unknown' width='6' height='6' patternUnits='userSpaceOnUse' "
+                   "patternTransform='rotate(45)'><rect width='6' height='6' fill='#eee'/>"
+                   "<line x1='0' y1='0' x2='0' y2='6' stroke='#999' stroke-width='3'/></pattern></defs>")
+        for a, b in _runs(np.asarray(known).reshape(-1) <= 0.5):
+            xa, xb = x_of(a / fps), x_of(min(b + 1, ep.length - 1) / fps)
+            out.append(f"<rect class='gripper-unknown' x='{xa:.1f}' y='{y0 + tl_h - 10}' "
+                       f"width='{max(1.0, xb - xa):.1f}' height='8' fill='url(#unknown)'><title>gripper unknown "
+                       f"(observation.gripper_known = 0)</title></rect>")
+        out.append(f"<rect x='{left + plot_w + 8}' y='{y0 + tl_h + 2}' width='16' height='8' fill='url(#unknown)'/>"
+                   f"<text x='{left + plot_w + 28}' y='{y0 + tl_h + 10}' font-size='11'>gripper unknown</text>")
     x_axis(y0 + tl_h, labels=True)
     height = y0 + tl_h + 36
     out.append(f"<text x='{left + plot_w / 2:.1f}' y='{height - 4}' font-size='12' text-anchor='middle'>time (s)</text>")
@@ -341,9 +355,9 @@ function overlay(wrap) {
     }
     var sh = Math.round(26 * Math.max(1, H / 480));  // status strip: gripper, subtask; a red one: actor not visible
     g.fillStyle = 'rgb(0,0,0)'; g.fillRect(0, 0, W, sh);
-    g.fillStyle = f.g ? 'rgb(255,60,60)' : 'rgb(160,160,160)'; g.beginPath(); g.arc(sh / 2, sh / 2, sh / 3, 0, 7);
-    g.fill(); g.fillStyle = '#fff';
-    g.fillText('gripper ' + (f.g ? 'closed' : 'open') + ' | ' + d.subtasks[f.k], sh, sh * 0.85);
+    g.fillStyle = f.u ? 'rgb(90,90,90)' : f.g ? 'rgb(255,60,60)' : 'rgb(160,160,160)'; g.beginPath();
+    g.arc(sh / 2, sh / 2, sh / 3, 0, 7); g.fill(); g.fillStyle = '#fff';  // u: observation.gripper_known = 0
+    g.fillText('gripper ' + (f.u ? 'unknown' : f.g ? 'closed' : 'open') + ' | ' + d.subtasks[f.k], sh, sh * 0.85);
     if (d.actor !== null && !seen && !d.ego) {
       g.fillStyle = 'rgb(200,0,0)'; g.fillRect(0, H - sh, W, sh); g.fillStyle = '#fff';
       g.fillText('actor not visible', 6, H - sh * 0.15);
@@ -422,7 +436,8 @@ def overlay_data(ep, rows: OverlayRows, actor_id: int | None, box: tuple[int, in
                  camera_is_actor: bool, video: tuple[Path, float, float], fps: int) -> dict:
     """What the page draws over the episode's video, per frame (what `draw_overlay` draws into a burnt-in one):
     visible boxes `o` [[id, name, x0, y0, x1, y1]] (normalized, inside the picture `box`), the actor's center `s`,
-    the action's motion `a`, gripper closed `g`, the subtask's index `k` in `subtasks`. Each frame is held as its
+    the action's motion `a`, gripper closed `g`, gripper unknown `u` (observation.gripper_known = 0), the subtask's
+    index `k` in `subtasks`. Each frame is held as its
     JSON text (`_overlay_html` puts them together): as dicts a 5-minute episode's frames held ~6 MB."""
     subtasks: list[str] = []
     frames = []
@@ -435,7 +450,10 @@ def overlay_data(ep, rows: OverlayRows, actor_id: int | None, box: tuple[int, in
         frame = json.dumps({"o": 0,
                             "s": [round(float(v), 4) for v in ep.state[t][:2]] if ep.state.shape[1] >= 2 else None,
                             "a": [round(float(v), 5) for v in action[:2]] if len(action) >= 2 else None,
-                            "g": int(gripper == "closed"), "k": subtasks.index(text)}, separators=(",", ":"))
+                            "g": int(gripper == "closed"), "k": subtasks.index(text),
+                            "u": int(ep.gripper_known is not None and t < len(ep.gripper_known)
+                                     and float(np.asarray(ep.gripper_known[t]).reshape(-1)[0]) <= 0.5)},
+                           separators=(",", ":"))
         frames.append('{"o":' + rows.boxes_json.get(t, "[]") + frame[len('{"o":0'):])
     _path, from_s, to_s = video
     return {"fps": fps, "from_s": from_s, "to_s": to_s, "box": list(box), "scale": scale, "actor": actor_id,

@@ -411,7 +411,8 @@ class LanguageStage(Stage):
                     "subtasks": [{"kind": st.kind, "start": st.start, "end": st.end, "object_id": st.object_id,
                                   "text": text} for st, text in zip(subtasks, sub_texts, strict=True)],
                     "events_detected": [{"kind": e.kind, "start": e.start, "end": e.end, "actor_id": e.actor_id,
-                                         "object_id": e.object_id} for e in clip.events or ()]}
+                                         "object_id": e.object_id, **({"detail": e.detail} if e.detail else {})}
+                                        for e in clip.events or ()]}
         return clip.with_(task=task, language=language)
 
     @staticmethod
