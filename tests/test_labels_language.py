@@ -330,3 +330,19 @@ def test_error_injection_evidence_separates_true_from_injected_captions(se_clips
     assert b["true_contradicted"] == 0 and b["n_true"] == 16 and b["n_injected"] >= 20
     assert b["auroc"] >= 0.9, b["auroc"]
     assert b["injected_contradicted"] >= 10
+
+
+def test_a_slight_motion_the_labels_cannot_resolve_is_not_refuted(se_clips):
+    """'so it slightly moves' claims a motion that may lie within the labels' jitter: on clip 2003, where the book's
+    box stays put, the plain claim is contradicted but the slight one is not (English and Korean) — and a slight
+    motion that does show (the carried bottle of 151201) is still confirmed."""
+    assert verify(se_clips["2003"], "Pushing book so it moves")["verdict"] == "contradicted"
+    for text in ("Pushing book so it slightly moves", "Pokes book so it moves a little", "책을 살짝 민다"):
+        claim = parse_label(text)
+        assert claim.slight and claim.verb == "push", text
+        result = verify(se_clips["2003"], text)
+        move = next(c for c in result["checks"] if c["check"].startswith("object moved"))
+        assert result["verdict"] != "contradicted" and move["can_refute"] is False, (text, result)
+        assert result["evidence"] >= -1.0  # never strong evidence against
+    assert not parse_label("Pushing book so it moves").slight
+    assert verify(se_clips["151201"], "Pushing bottle so it slightly moves")["verdict"] != "contradicted"

@@ -94,6 +94,10 @@ BODY_PARTS = {"hand", "hands", "arm", "arms", "leg", "legs", "head", "foot", "fe
               "shoulder", "shoulders", "손", "팔", "다리", "머리", "발", "손가락", "얼굴", "어깨", "고개"}
 DETERMINERS = {"a", "an", "the", "his", "her", "their", "its", "my", "your", "our", "one", "both", "left", "right"}
 STILL_WORDS = r"\bwithout (it )?(moving|being moved)\b|\bwithout moving it\b"  # touching (without moving) X
+# "so it slightly moves", "살짝 움직이게": a motion the caption itself says is small — it may lie within the labels'
+# jitter, so a measured "never moved" cannot refute it (it can still confirm a motion that shows)
+SLIGHT_WORDS = r"\b(slightly|a little( bit)?|a bit|barely|a tiny bit)\b"
+KOREAN_SLIGHT = {"살짝", "조금", "약간", "살며시", "조금씩"}
 KOREAN_NEEDS_EXTRA = "Korean needs the korean extra (pip install -e '.[korean]')"
 DIRECTIONS = {  # (axis, sign): x grows to the right, y grows downward
     r"\bfrom left to right\b|\bto the right\b|\bleft to right\b|\brightward": (0, +1),
@@ -136,6 +140,7 @@ class Claim:
     body_part: str = ""  # the verb's object is the actor's own body part ("raises his hand"): a gesture
     why: str = ""  # why no verb class decides (verb "none"), in words
     still: bool = False  # the label says the object does not move ("Touching (without moving) book", "움직이지 않고")
+    slight: bool = False  # the label says the motion is small ("so it slightly moves", "살짝"): `SLIGHT_WORDS`
     language: str = "en"  # en | ko: an English label names its object in the labels' own words
 
     @property
@@ -186,7 +191,8 @@ def _parse_english(text: str) -> Claim:
             at = words.index((word, lemmas))
             thing = next((w for w, _ in words[at + 1:] if w not in DETERMINERS), "")  # the verb's object
             return Claim(cls, pretend, direction, word, lemma, about_camera=camera,
-                         body_part=thing if thing in BODY_PARTS else "", still=bool(re.search(STILL_WORDS, body)))
+                         body_part=thing if thing in BODY_PARTS else "", still=bool(re.search(STILL_WORDS, body)),
+                         slight=bool(re.search(SLIGHT_WORDS, body)))
     # no known verb: name the word most likely the caption's verb — an inflected verb form (talking, seen, juggles),
     # else a first word that can be a verb (an instruction: "scoop rice")
     ranked = []
@@ -234,7 +240,8 @@ def _parse_korean(text: str) -> Claim:
     known = [lemma for lemma in verbs if _class_of((lemma,), KOREAN_VERB_CLASSES)]
     if known:
         return Claim(_class_of(known[-1:], KOREAN_VERB_CLASSES), pretend, direction, known[-1], known[-1],
-                     about_camera=camera, body_part=body_part, still="움직이다" in negated, language="ko")
+                     about_camera=camera, body_part=body_part, still="움직이다" in negated, language="ko",
+                     slight=any(tok.form in KOREAN_SLIGHT for tok in tokens))
     if not verbs:
         why = f"its only verb '{negated[0]}' is negated" if negated else f"no verb found in '{text}'"
         return Claim("none", pretend, direction, "", why=why, language="ko")
@@ -410,8 +417,9 @@ def verify(clip: Clip, text: str, moved: float = MOVED, recipe_actor: str | None
         z, sigma = _margin(exc, (STILL + moved) / 2, (moved - STILL) / 2, path.camera_sigma)
         if carried:
             z = max(z, Z_CONFIRM)
-        move = {**_check(move_name, z, _motion_why(path, shows_motion=z > 0), **numbers, sigma=round(sigma, 4)),
-                "expect": "moved"}
+        # a motion the label calls slight may be within the labels' jitter: "never moved" cannot refute it
+        move = {**_check(move_name, z, _motion_why(path, shows_motion=z > 0), can_refute=not claim.slight, **numbers,
+                         sigma=round(sigma, 4)), "expect": "slightly moved" if claim.slight else "moved"}
         checks.append(move)
         # a hand's act needs a hand: without a labeled manipulator reaching the object, a moving object may be the
         # camera's motion left over (a fit that failed) — it cannot confirm, only "never moved" can refute
