@@ -245,6 +245,38 @@ def test_frames_at_the_source_size_reach_the_encoder_unconverted(counted_video, 
     assert "unconverted" not in decode_into((96, 128)).provenance["decoder"]
 
 
+def test_frames_at_another_size_are_scaled_and_letterboxed_in_yuv(counted_video, tmp_path):
+    """Written at another size, a yuv420p source is scaled by swscale and letterboxed in yuv (never through RGB): the
+    stored video shows the same samples, scaled, on black bars where `boxes.letterbox` puts them; a letterbox offset
+    that 4:2:0 chroma cannot follow (odd) takes the RGB route, with the same picture."""
+    import av
+
+    from vla_builder.boxes import fit_size, letterbox_offset_px
+    from vla_builder.sinks.encode import ENCODE_TARGET
+    from vla_builder.sinks.lerobot import LeRobotSink
+
+    def stored(size_hw):
+        sink = LeRobotSink(fps=5, image_size=size_hw, video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
+        token = ENCODE_TARGET.set(sink.encode_target(tmp_path / f"s{size_hw[0]}"))
+        try:
+            info = probe(counted_video)
+            clip = Clip("c", SourceSpec(video=counted_video), info=info, labels=LabelTable.empty())
+            out = DecodeStage(fps=5, image_size=size_hw, stream=True).process(clip)
+        finally:
+            ENCODE_TARGET.reset(token)
+        with av.open(str(out.frames.rgb.encoded[1].path)) as container:
+            return out.provenance["decoder"], [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+    for size_hw, route in (((96, 96), "scaled to 96x72 by swscale"), ((98, 96), "opencv")):
+        how, frames = stored(size_hw)
+        assert route in how and "unconverted" not in how
+        x0, y0 = letterbox_offset_px(fit_size((64, 48), size_hw), size_hw)
+        assert (x0, y0) == (0, 12 if size_hw[0] == 96 else 13) and frames[0].shape == (*size_hw, 3)
+        assert all(f[: y0 - 1].max() < 20 and f[y0 + 73 :].max() < 20 for f in frames)  # black bars, top and bottom
+        bars = [int((f[y0 + 36, :, 0] > 100).sum()) for f in frames]
+        assert len(bars) == 30 and all(abs(b - 1.5 * (2 + 2 * t)) <= 1 for t, b in enumerate(bars)), bars
+
+
 def test_yuv_frames_give_the_grey_frames_and_stats_pixels_of_their_rgb():
     """On a real 720p video: grey frames and stats pixels taken from the planes match those of the decoded RGB
     within the conversions' rounding (swscale's differs from the textbook formula by ~1.5 levels)."""
