@@ -301,6 +301,27 @@ def test_yuv_frames_give_the_grey_frames_and_stats_pixels_of_their_rgb():
     assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 4 and np.abs((ours - theirs).mean(0)).max() < 2
 
 
+def test_image_stats_are_lerobots_fed_column_major_pixels():
+    """The episode's image stats are lerobot's RunningQuantileStats over the same pixels as its streaming encoder
+    gives it, fed column-major (fast reductions): min, max, mean and quantiles equal, std within float32 rounding."""
+    from lerobot.datasets.compute_stats import RunningQuantileStats, auto_downsample_height_width
+
+    from vla_builder.sinks.encode import _ImageStats
+
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal(90 + 3 * i, 50, (480, 640, 3)), 0, 255).astype(np.uint8) for i in range(12)]
+    ours, theirs = _ImageStats(None), RunningQuantileStats()
+    for frame in frames:
+        ours.add(frame)
+        small = auto_downsample_height_width(frame.transpose(2, 0, 1))  # lerobot's streaming encoder's own steps
+        theirs.update(small.transpose(1, 2, 0).reshape(-1, small.shape[0]))
+    got, want = ours.result(len(frames)), theirs.get_statistics()
+    assert sorted(got) == sorted(want)
+    for key in want:
+        tol = 1e-4 * np.abs(want[key]).max() if key == "std" else 0
+        assert np.allclose(got[key], want[key], rtol=0, atol=tol), key
+
+
 def test_stats_samples_held_during_lerobots_import_are_bounded():
     """While lerobot imports, stats samples wait in a list; past the cap the decode waits for the import instead."""
     import threading

@@ -156,9 +156,13 @@ class _ImageStats:
         self.waiting: list[np.ndarray] = []  # small frames for the stats while lerobot is being imported
 
     def add(self, frame) -> None:
+        # (N, 3) pixels in column-major order (each channel contiguous): lerobot's per-channel reductions over axis
+        # 0 then run along memory, 3.5x faster (4.0 -> 1.1 ms a 640x480 frame) and with numpy's pairwise summation
+        # (std ~30x closer to the exact value than row-major's running sums; the mean, min, max and quantiles
+        # come out the same). BENCHMARKS.md, issue 23
         if isinstance(frame, np.ndarray):
             small = downsample_like_lerobot(frame.transpose(2, 0, 1))  # as lerobot's streaming encoder does
-            pixels = small.transpose(1, 2, 0).reshape(-1, small.shape[0])
+            pixels = small.reshape(small.shape[0], -1).T
         else:  # Yuv420Frame: the same pixels, converted at those pixels only
             pixels = frame.stats_pixels(stats_step(frame.height, frame.width))
         if self.stats is None and len(self.waiting) >= STATS_WAITING_FRAMES and self.importing is not None:
@@ -166,7 +170,7 @@ class _ImageStats:
         if self.stats is None and (self.importing is None or not self.importing.is_alive()):
             self.stats = _running_stats(self.waiting)
         if self.stats is None:
-            self.waiting.append(pixels.copy())  # a copy: a view would keep the whole frame alive
+            self.waiting.append(pixels.copy(order="F"))  # a copy: a view would keep the whole frame alive
         else:
             self.stats.update(pixels)
 

@@ -175,7 +175,7 @@ class Yuv420Frame:
 
     def stats_pixels(self, step: int) -> np.ndarray:
         """(N, 3) uint8 RGB of every `step`-th pixel in both directions (lerobot's stats downsampling of the RGB
-        frame), converted from the planes at those pixels only."""
+        frame), converted from the planes at those pixels only; column-major (see `encode._ImageStats`)."""
         h, w = self.height, self.width
         rows, cols = np.arange(0, h, step), np.arange(0, w, step)
         y = self.planes[:h][np.ix_(rows, cols)].astype(np.float32) - 16.0
@@ -184,8 +184,8 @@ class Yuv420Frame:
         u = u_plane[0][crow, ccol].astype(np.float32) - 128.0
         v = u_plane[1][crow, ccol].astype(np.float32) - 128.0
         luma = y * _Y_GAIN
-        rgb = np.stack([luma + _RV * v, luma + _GU * u + _GV * v, luma + _BU * u], axis=-1)
-        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8).reshape(-1, 3)
+        rgb = np.stack([luma + _RV * v, luma + _GU * u + _GV * v, luma + _BU * u])
+        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8).reshape(3, -1).T
 
 
 def can_pass_yuv(info: VideoInfo, size_px: tuple[int, int], canvas_hw: tuple[int, int] | None = None) -> bool:
