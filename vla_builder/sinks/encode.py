@@ -251,13 +251,15 @@ def _write_to_worker(frames: Iterable, path: Path, fps: int, encoder_config,
     errors = tempfile.TemporaryFile()  # the worker's messages (a file: a full stderr pipe could block it)
     n, fmt = 0, None
     try:
+        # started before the first frame is decoded: the worker's interpreter and PyAV load (~0.3 s) while the
+        # decoder opens the source; it waits for the header, which needs the first frame's format and size
+        proc = subprocess.Popen([sys.executable, str(WORKER_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=errors)
+        _grow_pipe(proc.stdin)
         for frame in frames:
             this = _frame_format(frame)
-            if proc is None:
+            if fmt is None:
                 fmt = this
-                proc = subprocess.Popen([sys.executable, str(WORKER_SCRIPT)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=errors)
-                _grow_pipe(proc.stdin)
                 header = {"path": str(path), "fps": fps, "format": fmt[0], "width": fmt[1], "height": fmt[2],
                           "vcodec": encoder_config.vcodec, "pix_fmt": encoder_config.pix_fmt,
                           "options": encoder_config.get_codec_options(as_strings=True), "stall_s": stall_s}
@@ -272,7 +274,7 @@ def _write_to_worker(frames: Iterable, path: Path, fps: int, encoder_config,
                 raise EncodeError(f"{path}: the encoder stopped at frame {n}: {_worker_said(errors, proc)}") from None
             stats.add(frame)
             n += 1
-        if proc is None:
+        if fmt is None:
             raise EncodeError(f"{path}: no frame to encode")
         try:
             proc.stdin.write(END_OF_EPISODE)
