@@ -1,12 +1,14 @@
-"""How far the stored video moved when scaling went from RGB to yuv (issue 23): PSNR of the yuv route against the RGB
-route on a real clip, before the encoder and in the stored videos.
+"""The yuv route against the RGB route for frames written at another size (issue 23): CPU seconds of each (decode,
+scale, letterbox, stats and the encoder process, nothing else of a build) and how far the stored video moved (PSNR),
+on a real clip.
 
-    python scripts/psnr_yuv_scaling.py ../shared/data/real/sam2__02_cups.mp4 --frames 150 --size 480 640
+    python scripts/bench_yuv_route.py ../shared/data/real/sam2__02_cups.mp4 --frames 150 --size 480 640 --rounds 3
 
 RGB route (before): PyAV decode to RGB -> `cv2.resize` (INTER_AREA) to fit -> letterbox -> rgb24 to the encoder,
 which converts to yuv420p. yuv route (now): PyAV decode -> swscale (area) to fit in yuv420p -> letterbox in yuv ->
-the encoder. Both are encoded with the recipe's default video settings (SVT-AV1, crf 30, gop 2); PSNR over all
-pixels of all frames (mean squared error pooled), in RGB and on the Y plane.
+the encoder. Both go through `encode_frames` (the build's encoder process, with lerobot's image stats) with the
+recipe's default video settings (SVT-AV1, crf 30, gop 2), rounds interleaved; CPU = user + system of this process
+and of the encoder process. PSNR over all pixels of all frames (mean squared error pooled), in RGB and on the Y plane.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ def psnr_db(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
+def cpu_s() -> float:
+    """User + system seconds of this process and of its reaped children (the encoder processes)."""
+    import resource
+
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     import av
     import cv2
@@ -36,15 +46,35 @@ def main() -> None:
     ap.add_argument("video", type=Path)
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"), help="image size (h, w)")
+    ap.add_argument("--rounds", type=int, default=3, help="CPU measurement rounds (0: PSNR only)")
     args = ap.parse_args()
     info, size_hw = probe(args.video), tuple(args.size)
     work_wh = fit_size((info.width_px, info.height_px), size_hw)
     if not can_pass_yuv(info, work_wh, size_hw):
         raise SystemExit(f"{args.video}: takes the RGB route at {size_hw} (not yuv420p, rotated or odd sizes)")
-    rgb_route = [letterbox(cv2.resize(rgb, work_wh, interpolation=cv2.INTER_AREA), size_hw)
-                 for _i, _t, rgb in islice(PyAVDecoder().frames(info), args.frames)]
-    yuv_route = [f.letterboxed(size_hw) for _i, _t, f in
-                 islice(PyAVDecoder().frames(info, yuv=True, yuv_size_px=work_wh), args.frames)]
+    import lerobot.datasets.compute_stats  # noqa: F401 — the image stats' class, imported before any measurement
+
+    def rgb_frames():
+        for _i, _t, rgb in islice(PyAVDecoder().frames(info), args.frames):
+            yield letterbox(cv2.resize(rgb, work_wh, interpolation=cv2.INTER_AREA), size_hw)
+
+    def yuv_frames():
+        for _i, _t, frame in islice(PyAVDecoder().frames(info, yuv=True, yuv_size_px=work_wh), args.frames):
+            yield frame.letterboxed(size_hw)
+
+    cpu: dict[str, list[float]] = {"rgb": [], "yuv": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _round in range(args.rounds):
+            for name, frames in (("rgb", rgb_frames), ("yuv", yuv_frames)):
+                before = cpu_s()
+                encode_frames(frames(), Path(tmp) / f"{name}.mp4", int(round(info.fps)), EncodeSettings())
+                cpu[name].append(cpu_s() - before)
+    if args.rounds:
+        rgb_s, yuv_s = float(np.median(cpu["rgb"])), float(np.median(cpu["yuv"]))
+        print(f"CPU s (decode + scale + letterbox + stats + encoder process), median of {args.rounds}: RGB route "
+              f"{rgb_s:.2f} {[round(x, 2) for x in cpu['rgb']]}, yuv route {yuv_s:.2f} "
+              f"{[round(x, 2) for x in cpu['yuv']]}: {rgb_s - yuv_s:.2f} CPU-s less ({rgb_s / yuv_s:.2f}x)")
+    rgb_route, yuv_route = list(rgb_frames()), list(yuv_frames())
     # before the encoder: the RGB route's frames as the encoder converts them (PyAV rgb24 -> yuv420p)
     rgb_as_yuv = [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p").to_ndarray()
                   for f in rgb_route]
