@@ -218,23 +218,27 @@ def test_a_failing_encoder_process_names_the_file_and_the_reason(tmp_path):
         encode_frames(iter([_numbered_frame(i) for i in range(3)]), tmp_path / "v.mp4", 10, bad)
 
 
+def _decode_encoding(video: Path, size_hw: tuple[int, int], folder: Path) -> Clip:
+    """The decode stage on `video` with the episode video encoded in its pass (as a build runs it), at `size_hw`."""
+    from vla_builder.sinks.encode import ENCODE_TARGET
+    from vla_builder.sinks.lerobot import LeRobotSink
+
+    sink = LeRobotSink(fps=5, image_size=size_hw, video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
+    token = ENCODE_TARGET.set(sink.encode_target(folder))
+    try:
+        clip = Clip("c", SourceSpec(video=video), info=probe(video), labels=LabelTable.empty())
+        return DecodeStage(fps=5, image_size=size_hw, stream=True).process(clip)
+    finally:
+        ENCODE_TARGET.reset(token)
+
+
 def test_frames_at_the_source_size_reach_the_encoder_unconverted(counted_video, tmp_path):
     """Written at the source's own size, the decode pass hands yuv420p frames to the encoder, never through RGB:
     the video shows the same samples; at another size the RGB path (resize, letterbox) is taken."""
     import av
 
-    from vla_builder.sinks.encode import ENCODE_TARGET
-    from vla_builder.sinks.lerobot import LeRobotSink
-
     def decode_into(size_hw):
-        sink = LeRobotSink(fps=5, image_size=size_hw, video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
-        token = ENCODE_TARGET.set(sink.encode_target(tmp_path / f"s{size_hw[0]}"))
-        try:
-            info = probe(counted_video)
-            clip = Clip("c", SourceSpec(video=counted_video), info=info, labels=LabelTable.empty())
-            return DecodeStage(fps=5, image_size=size_hw, stream=True).process(clip)
-        finally:
-            ENCODE_TARGET.reset(token)
+        return _decode_encoding(counted_video, size_hw, tmp_path / f"s{size_hw[0]}")
 
     same = decode_into((48, 64))
     assert "unconverted" in same.provenance["decoder"]
@@ -252,18 +256,9 @@ def test_frames_at_another_size_are_scaled_and_letterboxed_in_yuv(counted_video,
     import av
 
     from vla_builder.boxes import fit_size, letterbox_offset_px
-    from vla_builder.sinks.encode import ENCODE_TARGET
-    from vla_builder.sinks.lerobot import LeRobotSink
 
     def stored(size_hw):
-        sink = LeRobotSink(fps=5, image_size=size_hw, video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
-        token = ENCODE_TARGET.set(sink.encode_target(tmp_path / f"s{size_hw[0]}"))
-        try:
-            info = probe(counted_video)
-            clip = Clip("c", SourceSpec(video=counted_video), info=info, labels=LabelTable.empty())
-            out = DecodeStage(fps=5, image_size=size_hw, stream=True).process(clip)
-        finally:
-            ENCODE_TARGET.reset(token)
+        out = _decode_encoding(counted_video, size_hw, tmp_path / f"s{size_hw[0]}")
         with av.open(str(out.frames.rgb.encoded[1].path)) as container:
             return out.provenance["decoder"], [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
