@@ -115,7 +115,7 @@ class DecodeStage(Stage):
             # sink then takes the file and the source is decoded once in all
             target = ENCODE_TARGET.get()
             # frames go to the encoder in yuv420p, never through RGB: as decoded at the source's own size, else
-            # scaled by swscale and letterboxed in yuv (a plain transcode's route; the RGB route cost ~15 CPU-s per
+            # scaled by swscale and letterboxed in yuv (a plain transcode's route; the RGB route cost 3.7 CPU-s more per
             # 300 frames 1080p -> 480x640, BENCHMARKS.md issue 23)
             passthrough = (target is not None and self.backend in ("auto", "pyav")
                            and can_pass_yuv(info, (work_w, work_h), tuple(target.image_size)))
@@ -125,8 +125,9 @@ class DecodeStage(Stage):
                 else:
                     how = (f"pyav, yuv420p scaled to {work_w}x{work_h} by swscale for the encoder ({how} where frames "
                            "are read again)")
-                open_pass_stream = lambda: PyAVDecoder().frames(info, yuv=True, yuv_size_px=(work_w, work_h),  # noqa: E731
-                                                                **seek)
+
+                def open_pass_stream():
+                    return PyAVDecoder().frames(info, yuv=True, yuv_size_px=(work_w, work_h), **seek)
             else:
                 open_pass_stream = open_stream
             index_l, time_l = [], []
