@@ -261,7 +261,8 @@ def run_one(contender: str, scene: Path, size_hw: tuple[int, int], fps: int, arg
         shutil.rmtree(out)  # lerobot's create() wants a fresh folder
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SVT_LOG": "1", "TQDM_DISABLE": "1"}
     if contender in ("vla_builder", "vla_builder_base"):
-        cmd = [sys.executable, "-c", VLA, str(write_recipe(scene, size_hw, fps, args)), str(out)]
+        # -P: not the current folder first on sys.path, so that PYTHONPATH (--base) picks the package that runs
+        cmd = [sys.executable, "-P", "-c", VLA, str(write_recipe(scene, size_hw, fps, args)), str(out)]
         if contender == "vla_builder_base":
             env["PYTHONPATH"] = str(args.base.resolve())
     elif contender == "floor":

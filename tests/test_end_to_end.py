@@ -133,3 +133,55 @@ def test_mot17_real_sequences(real_data, tmp_path):
     assert n_images == len(ds) == ds.meta.total_frames
     assert np.isfinite(actions).all() and np.isfinite(states).all()
     assert (states[:, 0] > 0).all() and (states[:, 0] < 1).all()  # the actor's x, normalized
+
+
+def test_a_one_clip_build_is_its_shard_as_lerobot_wrote_it(tmp_path, monkeypatch):
+    """One finished clip: the merge copies its shard (lerobot's own writer's files) instead of aggregating it — the
+    same video, data rows, stats and episode metadata as `aggregate_datasets` of that shard writes (up to its
+    re-computed task_index quantiles, 0 for ~1e-15), no file of the builder's own left in, and lerobot loads it."""
+    import shutil
+
+    import pandas as pd
+    from conftest import build_letterboxed_scene
+    from lerobot.datasets.aggregate import aggregate_datasets
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from vla_builder.sinks.lerobot import CLIP_REASONING, CLIP_RECORD, LeRobotSink
+
+    kept = tmp_path / "shard"
+    merge = LeRobotSink.merge
+
+    def keep_then_merge(self, shard_dirs, partial, repo_id):
+        shutil.copytree(shard_dirs[0], kept)
+        return merge(self, shard_dirs, partial, repo_id)
+
+    monkeypatch.setattr(LeRobotSink, "merge", keep_then_merge)
+    out = build_letterboxed_scene(tmp_path, "one", (96, 128), (96, 128))
+    for name in (CLIP_RECORD, CLIP_REASONING):
+        (kept / "meta" / name).unlink(missing_ok=True)
+    aggregate_datasets(repo_ids=["vla_builder/shard"], aggr_repo_id="vla_builder/one", roots=[kept],
+                       aggr_root=tmp_path / "aggregated")
+    agg = tmp_path / "aggregated"
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert not [f for f in files if CLIP_RECORD in f or CLIP_REASONING in f]
+    video = "videos/observation.images.front/chunk-000/file-000.mp4"
+    assert (out / video).read_bytes() == (agg / video).read_bytes()
+    data = "data/chunk-000/file-000.parquet"
+    ours, theirs = pd.read_parquet(out / data), pd.read_parquet(agg / data)
+    assert ours[theirs.columns].astype(str).equals(theirs.astype(str))  # ours adds the language columns after
+    stats_ours, stats_theirs = (json.loads((d / "meta" / "stats.json").read_text()) for d in (out, agg))
+    assert stats_ours.keys() == stats_theirs.keys()
+    for key in stats_theirs:
+        for stat in stats_theirs[key]:
+            assert np.allclose(stats_ours[key][stat], stats_theirs[key][stat], rtol=1e-9, atol=1e-12), (key, stat)
+    episodes = "meta/episodes/chunk-000/file-000.parquet"
+    ep_ours, ep_theirs = pd.read_parquet(out / episodes), pd.read_parquet(agg / episodes)
+    assert list(ep_ours.columns) == list(ep_theirs.columns)
+    for column in ep_theirs.columns:
+        a, b = ep_ours[column].iloc[0], ep_theirs[column].iloc[0]
+        if column.startswith("stats/task_index/q"):
+            assert np.allclose(a, b, atol=1e-12), column
+        else:
+            assert str(a) == str(b), column
+    assert len(LeRobotDataset("vla_builder/one", root=out)) == 24
+    assert_valid(out)

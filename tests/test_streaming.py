@@ -218,23 +218,27 @@ def test_a_failing_encoder_process_names_the_file_and_the_reason(tmp_path):
         encode_frames(iter([_numbered_frame(i) for i in range(3)]), tmp_path / "v.mp4", 10, bad)
 
 
+def _decode_encoding(video: Path, size_hw: tuple[int, int], folder: Path) -> Clip:
+    """The decode stage on `video` with the episode video encoded in its pass (as a build runs it), at `size_hw`."""
+    from vla_builder.sinks.encode import ENCODE_TARGET
+    from vla_builder.sinks.lerobot import LeRobotSink
+
+    sink = LeRobotSink(fps=5, image_size=size_hw, video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
+    token = ENCODE_TARGET.set(sink.encode_target(folder))
+    try:
+        clip = Clip("c", SourceSpec(video=video), info=probe(video), labels=LabelTable.empty())
+        return DecodeStage(fps=5, image_size=size_hw, stream=True).process(clip)
+    finally:
+        ENCODE_TARGET.reset(token)
+
+
 def test_frames_at_the_source_size_reach_the_encoder_unconverted(counted_video, tmp_path):
     """Written at the source's own size, the decode pass hands yuv420p frames to the encoder, never through RGB:
     the video shows the same samples; at another size the RGB path (resize, letterbox) is taken."""
     import av
 
-    from vla_builder.sinks.encode import ENCODE_TARGET
-    from vla_builder.sinks.lerobot import LeRobotSink
-
     def decode_into(size_hw):
-        sink = LeRobotSink(fps=5, image_size=size_hw, video=VideoConfig(codec="h264", crf=18, gop=2, preset="ultrafast"))
-        token = ENCODE_TARGET.set(sink.encode_target(tmp_path / f"s{size_hw[0]}"))
-        try:
-            info = probe(counted_video)
-            clip = Clip("c", SourceSpec(video=counted_video), info=info, labels=LabelTable.empty())
-            return DecodeStage(fps=5, image_size=size_hw, stream=True).process(clip)
-        finally:
-            ENCODE_TARGET.reset(token)
+        return _decode_encoding(counted_video, size_hw, tmp_path / f"s{size_hw[0]}")
 
     same = decode_into((48, 64))
     assert "unconverted" in same.provenance["decoder"]
@@ -243,6 +247,29 @@ def test_frames_at_the_source_size_reach_the_encoder_unconverted(counted_video, 
         bars = [int((f.to_ndarray(format="rgb24")[24, :, 0] > 100).sum()) for f in container.decode(video=0)]
     assert bars == [2 + 2 * t for t in range(30)]
     assert "unconverted" not in decode_into((96, 128)).provenance["decoder"]
+
+
+def test_frames_at_another_size_are_scaled_and_letterboxed_in_yuv(counted_video, tmp_path):
+    """Written at another size, a yuv420p source is scaled by swscale and letterboxed in yuv (never through RGB): the
+    stored video shows the same samples, scaled, on black bars where `boxes.letterbox` puts them; a letterbox offset
+    that 4:2:0 chroma cannot follow (odd) takes the RGB route, with the same picture."""
+    import av
+
+    from vla_builder.boxes import fit_size, letterbox_offset_px
+
+    def stored(size_hw):
+        out = _decode_encoding(counted_video, size_hw, tmp_path / f"s{size_hw[0]}")
+        with av.open(str(out.frames.rgb.encoded[1].path)) as container:
+            return out.provenance["decoder"], [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+    for size_hw, route in (((96, 96), "scaled to 96x72 by swscale"), ((98, 96), "opencv")):
+        how, frames = stored(size_hw)
+        assert route in how and "unconverted" not in how
+        x0, y0 = letterbox_offset_px(fit_size((64, 48), size_hw), size_hw)
+        assert (x0, y0) == (0, 12 if size_hw[0] == 96 else 13) and frames[0].shape == (*size_hw, 3)
+        assert all(f[: y0 - 1].max() < 20 and f[y0 + 73 :].max() < 20 for f in frames)  # black bars, top and bottom
+        bars = [int((f[y0 + 36, :, 0] > 100).sum()) for f in frames]
+        assert len(bars) == 30 and all(abs(b - 1.5 * (2 + 2 * t)) <= 1 for t, b in enumerate(bars)), bars
 
 
 def test_yuv_frames_give_the_grey_frames_and_stats_pixels_of_their_rgb():
@@ -267,6 +294,27 @@ def test_yuv_frames_give_the_grey_frames_and_stats_pixels_of_their_rgb():
     theirs = downsample_like_lerobot(rgb.transpose(2, 0, 1)).transpose(1, 2, 0).reshape(-1, 3).astype(int)
     ours = yuv.stats_pixels(step)
     assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 4 and np.abs((ours - theirs).mean(0)).max() < 2
+
+
+def test_image_stats_are_lerobots_fed_column_major_pixels():
+    """The episode's image stats are lerobot's RunningQuantileStats over the same pixels as its streaming encoder
+    gives it, fed column-major (fast reductions): min, max, mean and quantiles equal, std within float32 rounding."""
+    from lerobot.datasets.compute_stats import RunningQuantileStats, auto_downsample_height_width
+
+    from vla_builder.sinks.encode import _ImageStats
+
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal(90 + 3 * i, 50, (480, 640, 3)), 0, 255).astype(np.uint8) for i in range(12)]
+    ours, theirs = _ImageStats(None), RunningQuantileStats()
+    for frame in frames:
+        ours.add(frame)
+        small = auto_downsample_height_width(frame.transpose(2, 0, 1))  # lerobot's streaming encoder's own steps
+        theirs.update(small.transpose(1, 2, 0).reshape(-1, small.shape[0]))
+    got, want = ours.result(len(frames)), theirs.get_statistics()
+    assert sorted(got) == sorted(want)
+    for key in want:
+        tol = 1e-4 * np.abs(want[key]).max() if key == "std" else 0
+        assert np.allclose(got[key], want[key], rtol=0, atol=tol), key
 
 
 def test_stats_samples_held_during_lerobots_import_are_bounded():

@@ -387,7 +387,13 @@ class LeRobotSink:
             release_free_memory()
 
         remove_tree(partial)
-        if len(shard_dirs) <= self.merge_group:
+        if len(shard_dirs) == 1:
+            # one shard is a dataset already, in lerobot's layout, written by lerobot's own writer: copied as it is
+            # (less this builder's own files), not aggregated — aggregate_datasets of one shard rewrote its files
+            # with the same content (the episodes' task_index quantiles 0 instead of ~1e-15), on one core at the end
+            # of the build (BENCHMARKS.md, issue 23)
+            shutil.copytree(shard_dirs[0], partial, ignore=shutil.ignore_patterns(CLIP_RECORD, CLIP_REASONING))
+        elif len(shard_dirs) <= self.merge_group:
             aggregate(list(shard_dirs), partial)
         else:
             groups_dir = partial.parent / f"{partial.name}.groups"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_builder.boxes import letterbox_offset_px
 from vla_builder.sources.gpu_decode import NvdecDecoder
 from vla_builder.types import VideoInfo
 
@@ -124,8 +125,10 @@ class Yuv420Frame:
 
     The decode pass hands it to the encoder unconverted when the episode video is written at the source's size:
     decoding to RGB and converting back to yuv420p cost ~1.5 s of CPU per 150 frames at 1080p, for the same
-    pixels (up to the round trip's rounding). Motion's grey frames and lerobot's image stats are taken from the
-    planes directly (`gray`, `stats_pixels`)."""
+    pixels (up to the round trip's rounding). At another size it is scaled by swscale in yuv420p and letterboxed in
+    yuv (`letterboxed`), as a plain transcode would: the RGB route (convert, `cv2.resize`, rgb24 through the pipe,
+    back to yuv420p in the encoder) cost 3.7 CPU-s more per 300 frames 1080p -> 480x640. Motion's grey frames and
+    lerobot's image stats are taken from the planes directly (`gray`, `stats_pixels`)."""
 
     planes: np.ndarray  # (h * 3 // 2, w) uint8
 
@@ -154,9 +157,25 @@ class Yuv420Frame:
         small = shrink_gray(self.planes[: self.height], max_side_px).astype(np.float32)
         return np.clip(np.rint((small - 16.0) * _Y_GAIN), 0, 255).astype(np.uint8)
 
+    def letterboxed(self, size_hw: tuple[int, int]) -> Yuv420Frame:
+        """This frame centred on a black canvas of `size_hw` (h, w), as `boxes.letterbox` centres an RGB frame (same
+        offsets: `can_pass_yuv` asks them even, so that the chroma planes line up)."""
+        h, w = size_hw
+        if (self.height, self.width) == (h, w):
+            return self
+        x0, y0 = letterbox_offset_px((self.width, self.height), size_hw)
+        canvas = np.empty((h * 3 // 2, w), np.uint8)
+        canvas[:h] = 16  # RGB black in limited-range yuv: Y 16, U V 128
+        canvas[h:] = 128
+        canvas[y0 : y0 + self.height, x0 : x0 + self.width] = self.planes[: self.height]
+        chroma = canvas[h:].reshape(2, h // 2, w // 2)
+        chroma[:, y0 // 2 : (y0 + self.height) // 2, x0 // 2 : (x0 + self.width) // 2] = \
+            self.planes[self.height :].reshape(2, self.height // 2, self.width // 2)
+        return Yuv420Frame(canvas)
+
     def stats_pixels(self, step: int) -> np.ndarray:
         """(N, 3) uint8 RGB of every `step`-th pixel in both directions (lerobot's stats downsampling of the RGB
-        frame), converted from the planes at those pixels only."""
+        frame), converted from the planes at those pixels only; column-major (see `encode._ImageStats`)."""
         h, w = self.height, self.width
         rows, cols = np.arange(0, h, step), np.arange(0, w, step)
         y = self.planes[:h][np.ix_(rows, cols)].astype(np.float32) - 16.0
@@ -165,16 +184,18 @@ class Yuv420Frame:
         u = u_plane[0][crow, ccol].astype(np.float32) - 128.0
         v = u_plane[1][crow, ccol].astype(np.float32) - 128.0
         luma = y * _Y_GAIN
-        rgb = np.stack([luma + _RV * v, luma + _GU * u + _GV * v, luma + _BU * u], axis=-1)
-        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8).reshape(-1, 3)
+        rgb = np.stack([luma + _RV * v, luma + _GU * u + _GV * v, luma + _BU * u])
+        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8).reshape(3, -1).T
 
 
-def can_pass_yuv(info: VideoInfo, size_px: tuple[int, int]) -> bool:
-    """Whether frames of this source can go to the encoder as decoded (`Yuv420Frame`): yuv420p, not rotated, even
-    sides, and written at exactly the source's size `size_px` (w, h) (no resize, no letterbox)."""
+def can_pass_yuv(info: VideoInfo, size_px: tuple[int, int], canvas_hw: tuple[int, int] | None = None) -> bool:
+    """Whether frames of this source can go to the encoder in yuv420p (`Yuv420Frame`), scaled by swscale to
+    `size_px` (w, h) where that is not the source's size and letterboxed on `canvas_hw` (h, w; None: `size_px`):
+    yuv420p, not rotated, and every side and letterbox offset even (4:2:0 chroma covers 2x2 pixels)."""
+    canvas_hw = (size_px[1], size_px[0]) if canvas_hw is None else canvas_hw
+    sides = (info.width_px, info.height_px, *size_px, *canvas_hw, *letterbox_offset_px(size_px, canvas_hw))
     return (info.codec != "images" and info.pix_fmt == "yuv420p" and info.rotation_deg % 360 == 0
-            and (info.width_px, info.height_px) == tuple(size_px) and info.width_px % 2 == 0
-            and info.height_px % 2 == 0)
+            and all(side % 2 == 0 for side in sides))
 
 
 # -- seeking: start decoding near a piece of a long video, with the source frame index a decode from frame 0 gives --
@@ -289,14 +310,32 @@ def _seek_plan(info: VideoInfo, start_s: float | None, start_index: int | None
     return (table, key, start) if key > 0 else None
 
 
-def _pyav_item(frame, index: int, first: int, info: VideoInfo, pixels: bool, yuv: bool):
+def _yuv_scaler(info: VideoInfo, size_px: tuple[int, int] | None):
+    """frame -> the PyAV frame in yuv420p at `size_px` (w, h) (None: as decoded), scaled by swscale (area
+    averaging, as `cv2.INTER_AREA` on the RGB route); one swscale context for the stream."""
+    if size_px is None or tuple(size_px) == (info.width_px, info.height_px):
+        return lambda frame: frame
+    from av.video.reformatter import VideoReformatter
+
+    reformatter, (w, h) = VideoReformatter(), size_px
+
+    def scale(frame):
+        if (frame.width, frame.height) != (info.width_px, info.height_px):
+            raise DecodeError(info.path, f"decoded frame is {frame.width}x{frame.height}, probe said "
+                              f"{info.width_px}x{info.height_px}")
+        return reformatter.reformat(frame, w, h, "yuv420p", interpolation="AREA")
+
+    return scale
+
+
+def _pyav_item(frame, index: int, first: int, info: VideoInfo, pixels: bool, yuv: bool, scale=None):
     """(index, pts, frame) as the PyAV decoder yields it; with pixels=False only the first yielded (`first`) has
-    pixels, the others None."""
+    pixels, the others None. yuv: a `Yuv420Frame`, of `scale(frame)` where given."""
     pts = float(frame.time) if frame.time is not None else index / max(info.fps, 1e-9)
     if not pixels and index > first:
         return index, pts, None
     if yuv:
-        return index, pts, Yuv420Frame(frame.to_ndarray(format="yuv420p"))
+        return index, pts, Yuv420Frame((scale(frame) if scale else frame).to_ndarray(format="yuv420p"))
     return index, pts, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
 
 
@@ -311,10 +350,11 @@ class PyAVDecoder:
     seeks = True  # frames(start_s=..., start_index=...): starts near there (see FrameTable)
 
     def frames(self, info: VideoInfo, pixels: bool = True, yuv: bool = False, start_s: float | None = None,
-               start_index: int | None = None) -> FrameStream:
+               start_index: int | None = None, yuv_size_px: tuple[int, int] | None = None) -> FrameStream:
         """pixels=False: every frame is decoded (so errors show) but only the first yielded is converted to RGB;
         the others are yielded as None (for passes that need timestamps only). yuv=True: frames are yielded
-        unconverted as `Yuv420Frame` (yuv420p sources without rotation only: `can_pass_yuv`).
+        unconverted as `Yuv420Frame` (yuv420p sources without rotation only: `can_pass_yuv`), scaled by swscale to
+        `yuv_size_px` (w, h) where given.
 
         start_s / start_index: only frames at or after this source time / index are needed. Where the file allows
         an exact seek (`frame_table`) decoding starts at the keyframe before it and yields, from the first frame at
@@ -323,15 +363,15 @@ class PyAVDecoder:
         plan = _seek_plan(info, start_s, start_index)
         if plan is not None:
             landed = [False]
-            yield from self._seeked(info, pixels, yuv, plan, landed)
+            yield from self._seeked(info, pixels, yuv, plan, landed, yuv_size_px)
             if landed[0]:
                 return
             _count("pyav seek failed")  # not where the table said: nothing was yielded, decode from frame 0
         _count("pyav linear")
-        yield from self._linear(info, pixels, yuv)
+        yield from self._linear(info, pixels, yuv, yuv_size_px)
 
     def _seeked(self, info: VideoInfo, pixels: bool, yuv: bool, plan: tuple[FrameTable, int, int],
-                landed: list[bool]) -> FrameStream:
+                landed: list[bool], yuv_size_px: tuple[int, int] | None = None) -> FrameStream:
         """Seek to the plan's keyframe; check every frame from it to the start against the table (pts equal to
         the tick) before yielding anything; `landed[0]` says whether it did. Yields nothing if the check fails."""
         import av
@@ -361,25 +401,26 @@ class PyAVDecoder:
                     return
             except av.error.FFmpegError:
                 return  # decode from frame 0, which reports the error as it always has
-            index = rank
+            index, scale = rank, _yuv_scaler(info, yuv_size_px) if yuv else None
             try:
                 while frame is not None:
-                    yield _pyav_item(frame, index, rank, info, pixels, yuv)
+                    yield _pyav_item(frame, index, rank, info, pixels, yuv, scale)
                     index += 1
                     frame = next(frames, None)
             except av.error.FFmpegError:
                 pass  # a truncated tail: keep what decoded, as a decode from frame 0 does
 
-    def _linear(self, info: VideoInfo, pixels: bool, yuv: bool) -> FrameStream:
+    def _linear(self, info: VideoInfo, pixels: bool, yuv: bool,
+                yuv_size_px: tuple[int, int] | None = None) -> FrameStream:
         import av
 
         with av.open(str(info.path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            index = 0
+            index, scale = 0, _yuv_scaler(info, yuv_size_px) if yuv else None
             try:
                 for frame in container.decode(stream):
-                    yield _pyav_item(frame, index, 0, info, pixels, yuv)
+                    yield _pyav_item(frame, index, 0, info, pixels, yuv, scale)
                     index += 1
             except av.error.FFmpegError as e:
                 if index == 0:

@@ -114,12 +114,20 @@ class DecodeStage(Stage):
             # where the build asked for it (work.process_clip), the episode video is encoded in this same pass: the
             # sink then takes the file and the source is decoded once in all
             target = ENCODE_TARGET.get()
-            # written at the source's own size: frames go to the encoder as decoded (yuv420p), never through RGB
+            # frames go to the encoder in yuv420p, never through RGB: as decoded at the source's own size, else
+            # scaled by swscale and letterboxed in yuv (a plain transcode's route; the RGB route cost 3.7 CPU-s more per
+            # 300 frames 1080p -> 480x640, BENCHMARKS.md issue 23)
             passthrough = (target is not None and self.backend in ("auto", "pyav")
-                           and tuple(target.image_size) == (work_h, work_w) and can_pass_yuv(info, (work_w, work_h)))
+                           and can_pass_yuv(info, (work_w, work_h), tuple(target.image_size)))
             if passthrough:
-                how = f"pyav, yuv420p to the encoder unconverted ({how} where frames are read again)"
-                open_pass_stream = lambda: PyAVDecoder().frames(info, yuv=True, **seek)  # noqa: E731
+                if (work_w, work_h) == (info.width_px, info.height_px) == (target.image_size[1], target.image_size[0]):
+                    how = f"pyav, yuv420p to the encoder unconverted ({how} where frames are read again)"
+                else:
+                    how = (f"pyav, yuv420p scaled to {work_w}x{work_h} by swscale for the encoder ({how} where frames "
+                           "are read again)")
+
+                def open_pass_stream():
+                    return PyAVDecoder().frames(info, yuv=True, yuv_size_px=(work_w, work_h), **seek)
             else:
                 open_pass_stream = open_stream
             index_l, time_l = [], []
@@ -137,7 +145,8 @@ class DecodeStage(Stage):
                     if pixels:
                         if work is None or index_j != index_l[-1]:  # a source frame shown at several samples: once
                             if isinstance(rgb, Yuv420Frame):
-                                check_size(rgb.width, rgb.height)
+                                if (rgb.width, rgb.height) != (work_w, work_h):  # scaled frames: checked before
+                                    check_size(rgb.width, rgb.height)
                                 work = rgb
                                 gray = rgb.gray(side) if side else None
                             else:
@@ -151,7 +160,7 @@ class DecodeStage(Stage):
                     index_l.append(index_j)
                     time_l.append(pts)
                     if target is not None:
-                        yield work if passthrough else letterbox(work, target.image_size)
+                        yield work.letterboxed(target.image_size) if passthrough else letterbox(work, target.image_size)
 
             encoded = None
             try:
