@@ -40,7 +40,8 @@ def main() -> None:
 
     from vla_builder.boxes import fit_size, letterbox
     from vla_builder.sinks.encode import EncodeSettings, encode_frames
-    from vla_builder.sources.video import PyAVDecoder, can_pass_yuv, probe
+    from vla_builder.sources.video import PyAVDecoder, probe
+    from vla_builder.sources.yuv import can_pass_yuv
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("video", type=Path)

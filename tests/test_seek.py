@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vla_builder.sources.video import (SEEK_ENV, SEEKS, DecordDecoder, OpenCVDecoder, PyAVDecoder, Yuv420Frame,
-                                       frame_table, probe)
+from vla_builder.sources.video import SEEK_ENV, SEEKS, DecordDecoder, OpenCVDecoder, PyAVDecoder, frame_table, probe
+from vla_builder.sources.yuv import Yuv420Frame
 
 BACKENDS = {  # name -> (decoder, frames() options)
     "pyav": (PyAVDecoder, {}),

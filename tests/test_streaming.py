@@ -279,7 +279,7 @@ def test_yuv_frames_give_the_grey_frames_and_stats_pixels_of_their_rgb():
 
     from vla_builder.kernels.reference import to_gray
     from vla_builder.sinks.encode import downsample_like_lerobot, stats_step
-    from vla_builder.sources.video import Yuv420Frame
+    from vla_builder.sources.yuv import Yuv420Frame
 
     path = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "dexretargeting__human_hand_video.mp4"
     if not path.exists():

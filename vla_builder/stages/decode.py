@@ -22,8 +22,8 @@ from vla_builder.schema import IMAGE_SIZE_HW
 from vla_builder.prefetch import start_lerobot_import
 from vla_builder.sources.grid import grid_samples, sample_to_grid
 from vla_builder.sources.lazy_frames import DiskFrames, GridFrames
-from vla_builder.sources.video import (DecodeError, PyAVDecoder, Yuv420Frame, can_pass_yuv, choose_decoder,
-                                       image_frames)
+from vla_builder.sources.video import DecodeError, PyAVDecoder, choose_decoder, image_frames
+from vla_builder.sources.yuv import Yuv420Frame, can_pass_yuv
 from vla_builder.types import Clip, Frames, LabelRowCounts
 
 SEEK_MARGIN_S = 0.01  # a stream opened for a time span starts this much before it (float rounding of pts)
