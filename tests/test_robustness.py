@@ -79,11 +79,11 @@ def test_killed_build_resumes_to_the_same_dataset(corpus, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    res = cli_in_process(*cmd[3:], cwd=tmp_path)  # the resume and the rerun: the same command, no kill to survive
     assert res.returncode == 0, res.stdout + res.stderr
     assert_same_dataset(src / "out" / "corpus", tmp_path / "out" / "corpus")
     assert not (tmp_path / "out" / ".corpus.work").exists()
-    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    again = cli_in_process(*cmd[3:], cwd=tmp_path)
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
