@@ -301,10 +301,11 @@ def read_episodes(dataset: Path) -> list[dict]:
 SYNTHETIC_SCENES = ("pick_place", "push", "handover", "idle", "pan")
 
 
-def synthetic_section(n_frames: int = 60, fps: int = 15, scenes: tuple[str, ...] = SYNTHETIC_SCENES) -> list[dict]:
-    """Synthetic scenes with exact truth, built by `python -m vla_builder build` (one recipe, one episode per scene),
-    scored from the written dataset: action and gripper from the parquet, events from meta/subtasks.jsonl, the task
-    from meta/provenance.jsonl. One row per scene."""
+def synthetic_section(n_frames: int = 60, fps: int = 15, scenes: tuple[str, ...] = SYNTHETIC_SCENES,
+                      in_process=None) -> list[dict]:
+    """Synthetic scenes with exact truth, built by `python -m vla_builder build` (one recipe, one episode per scene;
+    or `in_process`, a CLI runner taking the same arguments), scored from the written dataset: action and gripper
+    from the parquet, events from meta/subtasks.jsonl, the task from meta/provenance.jsonl. One row per scene."""
     import yaml
 
     from vla_builder.schema import GRIPPER
@@ -323,8 +324,11 @@ def synthetic_section(n_frames: int = 60, fps: int = 15, scenes: tuple[str, ...]
         recipe.write_text(yaml.safe_dump({"name": "synthetic_eval", "sources": sources, "actor": "hand", "fps": fps,
                                           "image_size": [120, 160], "motion": {"method": "dis", "preset": "fast"},
                                           "output": str(Path(tmp) / "dataset")}))
-        proc = subprocess.run([sys.executable, "-m", "vla_builder", "build", str(recipe)], capture_output=True,
-                              text=True, cwd=Path(__file__).resolve().parents[1])
+        if in_process is not None:
+            proc = in_process("build", str(recipe), cwd=Path(__file__).resolve().parents[1])
+        else:
+            proc = subprocess.run([sys.executable, "-m", "vla_builder", "build", str(recipe)], capture_output=True,
+                                  text=True, cwd=Path(__file__).resolve().parents[1])
         if proc.returncode != 0:
             raise RuntimeError(f"build failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
         episodes = read_episodes(Path(tmp) / "dataset")

@@ -111,6 +111,64 @@ def kernel_library(tmp_path_factory):
         kc.get_library.cache_clear()
 
 
+RAY_NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}  # small: three raylets share this machine
+_ray_session: dict = {}  # the session's Ray cluster while it is up
+
+
+def _stop_ray_cluster() -> None:
+    cluster = _ray_session.pop("cluster", None)
+    if cluster is not None:
+        import ray
+
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The session's Ray cluster stops as soon as no later test uses it: idle, its GCS, raylets and warm workers still
+    take ~8% of a core."""
+    if "cluster" in _ray_session and nextitem is not None:
+        later = item.session.items[item.session.items.index(nextitem):]
+        if not any("ray_cluster" in i.fixturenames for i in later):
+            _stop_ray_cluster()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One real multi-node Ray cluster on this machine for the session (`ray.cluster_utils.Cluster`: a head that runs
+    no clip, a CPU worker node and a worker node declaring a fake GPU), this process its driver: started once, its
+    workers warm for every Ray test, stopped after the last of them. Tests that remove a node use `ray_nodes`."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    # a node that dies without a word is noticed within ~2 s (Ray's default waits ~30 s): its health checks are
+    # refused at once, three in a row. A live node that answers late on a loaded machine is not declared dead (and
+    # shut down by Ray) unless it misses three checks of 5 s each — a 500 ms timeout did that under load
+    fast = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500, "health_check_timeout_ms": 5000,
+            "health_check_failure_threshold": 3}
+    c = _ray_session["cluster"] = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "object_store_memory": 80 * 2**20, "include_dashboard": False, "_system_config": fast})
+    try:
+        c.cpu_node = c.add_node(**RAY_NODE)
+        c.add_node(**RAY_NODE, num_gpus=1)  # a fake GPU: Ray schedules by the declared resource alone
+        c.wait_for_nodes()
+        ray.init(address=c.address, log_to_driver=False)
+        yield c
+    finally:
+        _stop_ray_cluster()
+
+
+@pytest.fixture
+def ray_nodes(ray_cluster):
+    """The session's cluster with both worker nodes: one lost by a test before comes back (a new node, as a
+    replacement)."""
+    if ray_cluster.cpu_node not in ray_cluster.worker_nodes:
+        ray_cluster.cpu_node = ray_cluster.add_node(**RAY_NODE)
+        ray_cluster.wait_for_nodes()
+    return ray_cluster
+
+
 @pytest.fixture(scope="session")
 def umi_wrist_dataset(tmp_path_factory, real_data) -> Path:
     """recipes/umi_wrist.yaml built once through the CLI (400 frames, 10 fps): shared by the tests that read it."""

@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import cli_in_process, load_dataset, run_cli
+from conftest import cli_in_process, load_dataset
 from vla_builder import __version__
 from vla_builder.cli import main
 
@@ -23,7 +23,7 @@ FPS = 10
 @pytest.fixture(scope="module")
 def built(pick_place_scene, tmp_path_factory):
     """Two episodes of the synthetic scene (listed twice; the second with a human caption, so the label check gives
-    it a verdict), small frames; the CLI's own build."""
+    it a verdict), small frames; the CLI's own build (its `main`, in this process)."""
     scene, _truth = pick_place_scene
     work = tmp_path_factory.mktemp("cli_build")
     (work / "clips").mkdir()
@@ -46,7 +46,7 @@ def built(pick_place_scene, tmp_path_factory):
         image_size: [120, 160]
         output: out/cli
     """))
-    res = run_cli("build", "recipe.yaml", cwd=work)
+    res = cli_in_process("build", "recipe.yaml", cwd=work)  # the CLI's main(): no second interpreter to import
     assert res.returncode == 0, res.stdout + res.stderr
     return work, work / "out" / "cli", res
 

@@ -283,7 +283,7 @@ def test_recipe_with_a_detector_and_no_labels_builds(tmp_path):
     """No labels at all: the committed test detector + ByteTrack make the tracks, the rest of the build follows."""
     import textwrap
 
-    from conftest import REPO, cli_in_process, run_cli
+    from conftest import REPO, cli_in_process
     from vla_builder.synthetic import make_scene
 
     make_scene(tmp_path / "s", "push", n_frames=45, fps=15, size_px=(240, 320), seed=7)
@@ -302,5 +302,5 @@ def test_recipe_with_a_detector_and_no_labels_builds(tmp_path):
     prov = json.loads((tmp_path / "out" / "meta" / "provenance.jsonl").read_text().splitlines()[0])
     assert prov["tracks_mode"].startswith("detect") and prov["tracks"] >= 3
     assert "push" in prov["task"] or "slide" in prov["task"] or "shove" in prov["task"], prov["task"]
-    missing = run_cli("build", "recipe.yaml", "--set", "detector.weights=nope.pt", cwd=tmp_path)
+    missing = cli_in_process("build", "recipe.yaml", "--set", "detector.weights=nope.pt", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.pt" in missing.stderr

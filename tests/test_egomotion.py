@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import cli_in_process
 from vla_builder.egomotion import camera_ego_motion, ego_motion_for_video
 from vla_builder.synthetic import make_scene
 from vla_builder.types import Motion
@@ -77,6 +78,6 @@ def test_umi_correlations_first_60_frames(umi_wrist_dataset):
     assert np.isfinite(res["gripper"]["r"]) and res["gripper"]["n"] == 60
     # the synthetic half of eval_actions, scored from a CLI-built dataset (one scene here: the handover exercises
     # the second hand's events; the event suite covers every scene in-process)
-    (row,) = ev.synthetic_section(scenes=("handover",))
+    (row,) = ev.synthetic_section(scenes=("handover",), in_process=cli_in_process)
     assert row["scene"] == "handover" and row["event_err"] <= 2 and row["gripper_f1"] > 0.9, row
     assert row["direction"] > 0.9, row

@@ -22,39 +22,13 @@ from vla_builder.synthetic import make_corpus
 
 ray = pytest.importorskip("ray")
 
-NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}  # small: three raylets share this machine
 CLIPS = 12
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from ray.cluster_utils import Cluster
-
-    # a node that dies without a word is noticed within ~2 s (Ray's default waits ~30 s): its health checks are
-    # refused at once, three in a row. A live node that answers late on a loaded machine is not declared dead (and
-    # shut down by Ray) unless it misses three checks of 5 s each — a 500 ms timeout did that under load
-    fast = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500, "health_check_timeout_ms": 5000,
-            "health_check_failure_threshold": 3}
-    c = Cluster(initialize_head=True, head_node_args={  # the head runs no clip: the workers do
-        "num_cpus": 0, "object_store_memory": 80 * 2**20, "include_dashboard": False, "_system_config": fast})
-    try:
-        c.cpu_node = c.add_node(**NODE)
-        c.add_node(**NODE, num_gpus=1)  # a fake GPU: Ray schedules by the declared resource alone
-        c.wait_for_nodes()
-        ray.init(address=c.address, log_to_driver=False)
-        yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()
-
-
 @pytest.fixture
-def nodes(cluster):
-    """The cluster with both worker nodes: one lost by a test before comes back (a new node, as a replacement)."""
-    if cluster.cpu_node not in cluster.worker_nodes:
-        cluster.cpu_node = cluster.add_node(**NODE)
-        cluster.wait_for_nodes()
-    return cluster
+def nodes(ray_nodes):
+    """The session's cluster (conftest: a head, a CPU node, a fake-GPU node) with both worker nodes."""
+    return ray_nodes
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli_in_process
 from vla_builder.recipe import RecipeError, load_recipe
 
 
@@ -31,7 +31,7 @@ def test_bad_recipe_lists_every_problem_exits_2_writes_nothing(tmp_path):
         motion: {method: raft}
         output: out/bad
     """)
-    res = run_cli("build", str(recipe), cwd=tmp_path)
+    res = cli_in_process("build", str(recipe), cwd=tmp_path)
     assert res.returncode == 2, res.stderr
     msg = res.stderr
     for needle in ["colour: unknown key", "fps:", "sources[1].fps", "sources[2]", "exactly one of 'video' or 'frames'",

@@ -79,11 +79,11 @@ def test_killed_build_resumes_to_the_same_dataset(corpus, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    res = cli_in_process(*cmd[3:], cwd=tmp_path)  # the resume and the rerun: the same command, no kill to survive
     assert res.returncode == 0, res.stdout + res.stderr
     assert_same_dataset(src / "out" / "corpus", tmp_path / "out" / "corpus")
     assert not (tmp_path / "out" / ".corpus.work").exists()
-    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    again = cli_in_process(*cmd[3:], cwd=tmp_path)
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
@@ -261,12 +261,30 @@ def test_validate_names_the_real_cause(corpus, tmp_path):
 
 
 @pytest.mark.timeout(900)
-def test_ray_runner_gives_the_same_episodes(corpus, tmp_path):
+def test_ray_runner_gives_the_same_episodes(corpus, tmp_path, ray_nodes):
+    """`--runner ray` through the CLI on the session's Ray cluster (conftest: its workers warm); a Ray of the
+    build's own (no address) is started for real by the test below."""
     src, _ = corpus
-    res = run_cli("build", "recipe.yaml", "--runner", "ray", "--output", str(tmp_path / "ray"), "--no-report",
-                  cwd=src, timeout=900)
+    # the recipe by its full path: the cluster's workers run in another folder, and clip paths resolve from the recipe's
+    res = cli_in_process("build", str(src / "recipe.yaml"), "--runner", "ray", "--set",
+                         f"runner.address={ray_nodes.address}", "--output", str(tmp_path / "ray"), "--no-report")
     assert res.returncode == 0, res.stdout + res.stderr
     assert_same_dataset(src / "out" / "corpus", tmp_path / "ray")
+
+
+def test_without_an_address_a_ray_of_its_own_starts_beside_another(ray_cluster):
+    """No address: a fresh driver starts a local Ray with `num_workers` CPUs, not the one already running here."""
+    code = textwrap.dedent(f"""
+        import ray
+        from vla_builder.runners.ray import RayRunner
+        assert RayRunner(num_workers=1)._init()
+        print(ray.cluster_resources().get("CPU"), ray.get_runtime_context().gcs_address)
+        ray.shutdown()
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    cpus, address = res.stdout.split()[-2:]
+    assert float(cpus) == 1.0 and address != ray_cluster.address
 
 
 def test_grouped_merge_gives_the_same_episodes(tmp_path, monkeypatch):

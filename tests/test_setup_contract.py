@@ -5,7 +5,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-from conftest import REPO, run_cli
+from conftest import REPO, cli_in_process, run_cli
 
 
 def test_exactly_one_opencv_distribution():
@@ -39,6 +39,6 @@ def test_demo_recipe_builds(tmp_path):
     from conftest import assert_valid
 
     assert_valid(tmp_path / "demo")  # the demo holds the real MOT17-05 frames and labels
-    rerun = run_cli("build", str(REPO / "recipes" / "demo.yaml"), "--output", str(tmp_path / "demo"))
+    rerun = cli_in_process("build", str(REPO / "recipes" / "demo.yaml"), "--output", str(tmp_path / "demo"))
     assert rerun.returncode == 0 and "up to date" in rerun.stdout
     # the explore notebook is run in a Jupyter kernel on a built dataset by test_cli_outputs.test_notebook_executes
