@@ -96,3 +96,26 @@ def test_decode_keeps_grey_frames_at_the_size_motion_reads():
     for side in (160, 320):
         decode = next(s for s in PipelineFactory.of(10, motion={"max_side_px": side})().stages if s.name == "decode")
         assert decode.gray_max_side_px == side
+
+
+def test_a_recipe_named_relative_to_the_start_folder_gives_absolute_source_paths(tmp_path, monkeypatch):
+    """A Ray worker runs in another folder: the sources a recipe names must not stay relative to where the build was
+    started (`build recipe.yaml --runner ray` failed every clip with 'no such file'); clip ids and provenance stay
+    relative to the recipe's folder."""
+    from vla_builder.build import recipe_relative
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.mp4").write_bytes(b"x")
+    (corpus / "a_gt.txt").write_text("1,1,0,0,1,1,1,1,1\n")
+    write(corpus, """
+        name: relative
+        sources:
+          - video: a.mp4
+            labels: "{stem}_gt.txt"
+    """)
+    monkeypatch.chdir(tmp_path)
+    loaded = load_recipe(Path("corpus") / "recipe.yaml")
+    spec = loaded.sources[0]
+    assert spec.media.is_absolute() and spec.labels.is_absolute() and spec.media == corpus / "a.mp4"
+    assert recipe_relative(spec.media, loaded.path.parent) == "a.mp4"

@@ -263,7 +263,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedR
         raise RecipeError(path, problems + validation_problems(e)) from None
     if problems:
         raise RecipeError(path, problems)
-    sources = expand_sources(recipe, path.parent, problems)
+    # absolute: a source path relative to where the build started means nothing to a Ray worker, which runs in
+    # another folder (provenance and clip ids stay relative to the recipe's folder: build.recipe_relative)
+    sources = expand_sources(recipe, path.absolute().parent, problems)
     if recipe.detector is not None and not (path.parent / recipe.detector.weights).is_file():
         problems.append(f"detector.weights: no such file: {path.parent / recipe.detector.weights} "
                         "(a local .pt file is required; nothing is downloaded)")
