@@ -311,6 +311,14 @@ class InteractionStage(Stage):
                     unsure[span] = True
                     found.append((s, e, "uncertain", {"why": f"whether the {tracks.class_names[o]} moved with the "
                                                              f"{tracks.class_names[actor]}: {co['why']}"}))
+                elif (grips and not (covered[span].mean() >= 0.5 or leaves_with_hand)
+                      and self._trails(centers[:, actor], boxes[:, o], s, e)
+                      and self._follows(centers[:, actor], centers[:, o], s, e) and self._translates(boxes[:, o], s, e)):
+                    # a hand on a small part of the object, behind it as it moves: a push looks so in the image
+                    # (co-motion alone cannot tell it from a grip at the object's rear)
+                    pushed[span] = True
+                    found.append((s, e, "push", {"evidence": disp["evidence"], "displacement": disp,
+                                                 "co_motion": co}))
                 elif grips and co["evidence"] >= (0.0 if covered[span].mean() >= 0.5 or leaves_with_hand
                                                   else Z_DECIDES):
                     # a hand over the object: its motion with the hand decides; a hand on a small part of it (a pen
@@ -384,6 +392,24 @@ class InteractionStage(Stage):
                 events.append(Event("uncertain", s, e, actor_id, obj_id,
                                     {"why": why, "evidence": None, "thresholds": thresholds}))
         return events
+
+    @staticmethod
+    def _trails(c_actor: np.ndarray, box_obj: np.ndarray, s: int, e: int) -> bool:
+        """At the run's start the actor's centre lies behind the object's rear edge along the object's net motion
+        over [s, e+1]: a pusher's place (a hand gripping an end, a pen held at its back, has its centre on the
+        object)."""
+        end = min(e + 1, len(box_obj) - 1)
+        c_o = centers(box_obj)
+        d_o = c_o[end] - c_o[s]
+        size = sizes(box_obj[s])
+        if not (np.all(np.isfinite(d_o)) and np.all(np.isfinite(c_actor[s])) and np.all(np.isfinite(size))):
+            return False
+        norm = float(np.hypot(*d_o))
+        if norm == 0.0:
+            return False
+        u = d_o / norm
+        extent = float(abs(u[0]) * size[0] + abs(u[1]) * size[1])  # the box's length along u
+        return float((c_actor[s] - c_o[s]) @ u) < -0.5 * extent
 
     @staticmethod
     def _follows(c_actor: np.ndarray, c_obj: np.ndarray, s: int, e: int) -> bool:
