@@ -344,5 +344,57 @@ def test_a_slight_motion_the_labels_cannot_resolve_is_not_refuted(se_clips):
         move = next(c for c in result["checks"] if c["check"].startswith("object moved"))
         assert result["verdict"] != "contradicted" and move["can_refute"] is False, (text, result)
         assert result["evidence"] >= -1.0  # never strong evidence against
+        # below what the labels resolve: no evidence either way, and the reason is said
+        assert result["verdict"] == "uncertain" and result["evidence"] == 0.0 and "resolution" in result["why"], result
     assert not parse_label("Pushing book so it moves").slight
     assert verify(se_clips["151201"], "Pushing bottle so it slightly moves")["verdict"] != "contradicted"
+
+
+def test_a_camera_caption_is_measured_on_the_filmed_objects_box(se_clips):
+    """Clip 3201: no hand, the camera moves away from a mouse (its box shrinks to under half its size before it
+    leaves the top edge). A caption about the camera is checked on the box in the image: true ones (template, free
+    English, Korean) confirmed, the opposite motion and a pretend contradicted, an unlabeled object only weak
+    evidence against."""
+    for text in ("Moving camera away from wireless mouse", "Moving away from wireless mouse with your camera",
+                 "카메라를 무선 마우스에서 멀어지게 움직인다"):
+        result = verify(se_clips["3201"], text)
+        assert result["verdict"] == "confirmed", (text, result)
+        scale = result["checks"][0]
+        assert scale["size_ratio"] < 0.6 and scale["usable_samples"] >= 6, scale  # edge-clipped samples not used
+    for wrong in ("Approaching wireless mouse with your camera", "Pretending to move camera away from wireless mouse"):
+        assert verify(se_clips["3201"], wrong)["verdict"] == "contradicted", wrong
+    other = verify(se_clips["3201"], "Moving camera away from puzzle piece")
+    assert other["verdict"] != "confirmed" and other["evidence"] < 0
+    # the object moving toward the camera is no camera motion
+    assert not parse_label("Tilting glass toward the camera and back").about_camera
+    assert parse_label("Turning the camera left while filming cup").camera == "x+"  # the cup moves right
+
+
+def test_camera_claims_need_a_size_the_frame_edge_does_not_cut():
+    """Generated boxes: a box that grows only while cut by the frame edge shows no size; a turn needs observed
+    steps; a clean zoom decides."""
+    import numpy as np
+
+    from vla_builder.camera_label import measure
+
+    t = np.linspace(0, 1, 20)[:, None]
+    zoom = np.hstack([0.4 - 0.2 * t, 0.4 - 0.2 * t, 0.6 + 0.2 * t, 0.6 + 0.2 * t])  # grows 0.2 -> 0.6 wide
+    labeled = np.ones(20, bool)
+    assert measure("grows", "cup", zoom, labeled).value > 0.5 and not measure("grows", "cup", zoom, labeled).why
+    cut = zoom.copy()
+    cut[:, 0] = 0.0  # the left side on the frame edge throughout: its width is the frame's
+    m = measure("grows", "cup", cut, labeled)
+    assert m.why and m.value == 0.0
+    pan = np.hstack([0.2 + 0.3 * t, np.full_like(t, 0.4), 0.4 + 0.3 * t, np.full_like(t, 0.6)])
+    assert measure("x+", "cup", pan, labeled).value > 0.25 and measure("x-", "cup", pan, labeled).value < -0.25
+
+
+def test_an_act_is_never_checked_on_the_place_it_goes(se_clips):
+    """'Putting cup next to book' on clip 2003 (a book, no cup labeled): the book is where the cup goes, not what
+    moves — measuring it ("never moved") would contradict a caption about an unlabeled cup. It stays undetermined,
+    weak evidence against; a labeled object of the act is still measured."""
+    result = verify(se_clips["2003"], "Putting cup next to book")
+    assert result["verdict"] == "undetermined" and result["evidence"] == -0.5 and "'cup'" in result["why"], result
+    assert verify(se_clips["2003"], "Putting book next to cup")["verdict"] == "contradicted"  # the book never moved
+    assert parse_label("Picking up the red cup from the table").object_words == "red cup"
+    assert parse_label("Lifting up one end of bottle").object_words == "end of bottle"

@@ -46,6 +46,8 @@ from pydantic import Field
 from vla_builder.actor import actor_is_manipulator, is_manipulator
 from vla_builder.boxes import gap as box_gap
 from vla_builder.camera_compensation import camera_uncertainty, world_velocity
+from vla_builder.camera_label import camera_motion, camera_moves
+from vla_builder.camera_label import measure as measure_camera
 from vla_builder.config import StrictConfig
 from vla_builder.observability import (MIN_COVERAGE, TrackObservability, fills_frame, measured_samples,
                                        observable_steps, track_observability)
@@ -107,6 +109,12 @@ DIRECTIONS = {  # (axis, sign): x grows to the right, y grows downward
 }
 # the direction a verb implies where no word states one ("Lifting bottle" goes up; "lifting it down" goes down)
 IMPLIED_DIRECTIONS = {r"\blift|\brais(e|es|ed|ing)\b": (1, -1)}
+# where an English verb's object ends ("putting marker *next* to watch"); particles that may precede it ("picking *up* X")
+PREPOSITIONS = {"into", "onto", "on", "in", "next", "to", "from", "beside", "behind", "under", "over", "toward",
+                "towards", "across", "at", "with", "near", "by", "inside", "off", "out", "against", "between", "along",
+                "through", "underneath", "above", "below", "upon", "so", "until", "without", "while", "and", "but"}
+PARTICLES = {"up", "down", "away", "back", "out", "off"}
+PRONOUNS = {"it", "them", "something", "one", "this", "that", "these", "those", "itself"}
 NOT_NAMED = -0.5  # evidence of an English label naming no labeled object: against it, too weak to refute (synonyms)
 # Korean: a side with 으로 (toward) is a direction, a side with 에 (at) only a place (오른쪽에 놓는다: put at the right)
 KOREAN_DIRECTIONS = {
@@ -142,6 +150,9 @@ class Claim:
     still: bool = False  # the label says the object does not move ("Touching (without moving) book", "움직이지 않고")
     slight: bool = False  # the label says the motion is small ("so it slightly moves", "살짝"): `SLIGHT_WORDS`
     language: str = "en"  # en | ko: an English label names its object in the labels' own words
+    camera: str = ""  # a label about the camera: what it did, as the filmed object's image change (`camera_label`)
+    object_words: str = ""  # English: the words of the verb's object, up to a preposition ("marker" of "put marker
+    # next to watch"): the thing the act moves, not where it goes
 
     @property
     def reason(self) -> str:
@@ -187,12 +198,16 @@ def _parse_english(text: str) -> Claim:
         cls = _class_of((word, *lemmas), VERB_CLASSES)
         if cls is not None:
             lemma = next(x for x in (word, *lemmas) if x in VERB_CLASSES[cls])
-            camera = bool(re.search(rf"\b{re.escape(word)}\s+(the\s+|a\s+)?camera\b", body))
+            camera = bool(re.search(rf"\b{re.escape(word)}\s+(the\s+|a\s+)?camera\b", body)) or camera_moves(body)
             at = words.index((word, lemmas))
             thing = next((w for w, _ in words[at + 1:] if w not in DETERMINERS), "")  # the verb's object
             return Claim(cls, pretend, direction, word, lemma, about_camera=camera,
                          body_part=thing if thing in BODY_PARTS else "", still=bool(re.search(STILL_WORDS, body)),
-                         slight=bool(re.search(SLIGHT_WORDS, body)))
+                         slight=bool(re.search(SLIGHT_WORDS, body)), camera=camera_motion(body, "en") if camera else "",
+                         object_words=_object_words([w for w, _ in words[at + 1:]]))
+    if camera_moves(body):  # "Approaching X with your camera": no verb of the lexicon, but a camera that moves
+        return Claim("none", pretend, direction, "", about_camera=True, camera=camera_motion(body, "en"),
+                     why="the label is about the camera, and says nothing of how it moved")
     # no known verb: name the word most likely the caption's verb — an inflected verb form (talking, seen, juggles),
     # else a first word that can be a verb (an instruction: "scoop rice")
     ranked = []
@@ -208,6 +223,16 @@ def _parse_english(text: str) -> Claim:
     _, _, word, lemma = min(ranked)
     return Claim("none", pretend, direction, "", lemma, unknown=word,
                  why=f"the verb '{word}' ({lemma}) is not in the verb lexicon")
+
+
+def _object_words(after_verb: list[str]) -> str:
+    """The verb's object: the words after it up to a preposition, particles and determiners dropped ("up the red
+    cup next to ..." -> "red cup"); "of" joins ("one end of the bottle")."""
+    words = [w for w in after_verb if w not in DETERMINERS]
+    while words and words[0] in PARTICLES:
+        words = words[1:]
+    end = next((i for i, w in enumerate(words) if w in PREPOSITIONS), len(words))
+    return " ".join(words[:end])
 
 
 def _parse_korean(text: str) -> Claim:
@@ -240,12 +265,13 @@ def _parse_korean(text: str) -> Claim:
     known = [lemma for lemma in verbs if _class_of((lemma,), KOREAN_VERB_CLASSES)]
     if known:
         return Claim(_class_of(known[-1:], KOREAN_VERB_CLASSES), pretend, direction, known[-1], known[-1],
-                     about_camera=camera, body_part=body_part, still="움직이다" in negated, language="ko",
+                     about_camera=camera, camera=camera_motion(text, "ko") if camera else "", body_part=body_part, still="움직이다" in negated, language="ko",
                      slight=any(tok.form in KOREAN_SLIGHT for tok in tokens))
     if not verbs:
         why = f"its only verb '{negated[0]}' is negated" if negated else f"no verb found in '{text}'"
         return Claim("none", pretend, direction, "", why=why, language="ko")
     return Claim("none", pretend, direction, "", verbs[-1], unknown=verbs[-1], about_camera=camera, language="ko",
+                 camera=camera_motion(text, "ko") if camera else "",
                  why=f"the verb '{verbs[-1]}' is not in the Korean verb lexicon")
 
 
@@ -379,14 +405,23 @@ def verify(clip: Clip, text: str, moved: float = MOVED, recipe_actor: str | None
         out["unknown_verb"] = claim.unknown
     if clip.tracks is None or len(clip.tracks) == 0:
         return {**out, "verdict": "undetermined", "why": "no tracks to measure"}
-    if claim.about_camera:
-        return _unmeasured(out, clip, text, claim, "the label is about the camera, not a labeled object")
+    if claim.about_camera and not claim.camera:
+        return _unmeasured(out, clip, text, claim, claim.why or "the label is about the camera, not a labeled object")
     if claim.body_part:
         return {**out, "verdict": "undetermined",
                 "why": f"the label moves a body part ('{claim.body_part}'), not a labeled object"}
+    if claim.camera:  # the camera's own motion: measured on the filmed object's box in the image
+        k, how = _object_track(clip, text, recipe_actor)
+        return {**out, "verdict": "undetermined", "why": how} if k is None else {**out, **_camera_verdict(clip, k, how,
+                                                                                                         claim)}
     if claim.verb == "none" and not claim.pretend:
         return _unmeasured(out, clip, text, claim, claim.reason)
     k, how = _object_track(clip, text, recipe_actor)
+    landmarks = _landmarks_only(clip, claim, text)
+    if landmarks:  # "Putting frog next to watch", no frog labeled: the watch is where it goes, not what moves
+        return {**out, "verdict": "undetermined", "evidence": NOT_NAMED, "checks": [_not_named_check(clip)],
+                "why": f"the act's object '{claim.object_words}' is no labeled class (the labeled "
+                       f"{', '.join(landmarks)} is where it goes, not what it moves)"}
     if k is None:
         return {**out, "verdict": "undetermined", "why": how}
     name = clip.tracks.class_names[k]
@@ -418,7 +453,11 @@ def verify(clip: Clip, text: str, moved: float = MOVED, recipe_actor: str | None
         if carried:
             z = max(z, Z_CONFIRM)
         # a motion the label calls slight may be within the labels' jitter: "never moved" cannot refute it
-        move = {**_check(move_name, z, _motion_why(path, shows_motion=z > 0), can_refute=not claim.slight, **numbers,
+        why = _motion_why(path, shows_motion=z > 0)
+        if claim.slight and z < 0 and not why:  # below what the labels resolve: it neither supports nor refutes
+            why = [f"a slight motion of the {name} is within the labels' resolution (moved {exc:.3f}; "
+                   f"{(STILL + moved) / 2:.3f} decides)"]
+        move = {**_check(move_name, z, why, can_refute=not claim.slight, **numbers,
                          sigma=round(sigma, 4)), "expect": "slightly moved" if claim.slight else "moved"}
         checks.append(move)
         # a hand's act needs a hand: without a labeled manipulator reaching the object, a moving object may be the
@@ -451,6 +490,31 @@ def verify(clip: Clip, text: str, moved: float = MOVED, recipe_actor: str | None
         checks[:] = [{**c, "ok": None, "observable": False, "unobservable": [*c.get("unobservable", []), *actor_why]}
                      for c in checks]
     return {**out, **_verdict(checks)}
+
+
+def _landmarks_only(clip: Clip, claim: Claim, text: str) -> list[str]:
+    """The labeled classes an English act names only where its object goes ("next to watch"), its own object
+    ("frog") being no labeled class: measuring the landmark would check the act on the wrong thing."""
+    words = claim.object_words
+    if claim.language != "en" or claim.verb not in ("take", "put", "push", "touch") or not words \
+            or set(words.split()) & PRONOUNS:
+        return []
+    named = _named_classes(clip, text)
+    return named if named and not any(n.lower() in words for n in named) else []
+
+
+def _camera_verdict(clip: Clip, k: int, how: str, claim: Claim) -> dict[str, Any]:
+    """A label about the camera's motion, checked on object k's image box (`camera_label`); a pretended one
+    ("pretending to approach ...") the other way round."""
+    tracks = clip.tracks
+    assert tracks is not None
+    m = measure_camera(claim.camera, tracks.class_names[k], tracks.boxes_xyxy[:, k], measured_samples(tracks)[:, k])
+    z = m.value / m.band * (-1 if claim.pretend else 1)
+    checks = [{**_check(m.name, z, m.why, **m.numbers), "expect": "not done" if claim.pretend else claim.camera}]
+    if claim.language == "en" and not how.startswith("class"):
+        checks.append(_not_named_check(clip))
+    return {"object": {"track_id": int(tracks.ids[k]), "class": tracks.class_names[k], "chosen_by": how},
+            "checks": checks, **_verdict(checks)}
 
 
 def _actor_unobservable(clip: Clip) -> list[str]:
