@@ -162,3 +162,10 @@ def test_gripper_known_is_0_on_people_and_1_where_a_hand_can_hold(real_data, tmp
     assert (known[gripper > 0.5] == 1).all()  # a held object is always evidence
     for e in np.unique(ep):  # the hand is seen beside the book / the puzzle pieces on most frames
         assert known[ep == e].mean() > 0.5, e
+    # the reasoning trace's words follow the mask, frame by frame: "unknown" where it is 0 (every frame of the
+    # street), "open" / "closed" only where it is 1
+    for root in (tmp_path / "people", tmp_path / "hands"):
+        known, _g, _e = _gripper_columns(root)
+        rows = sorted((json.loads(line) for line in (root / "meta" / "reasoning.jsonl").read_text().splitlines()),
+                      key=lambda r: (r["episode_index"], r["frame_index"]))
+        assert [r["gripper"] == "unknown" for r in rows] == list(known == 0), root

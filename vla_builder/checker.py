@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_builder.boxes import centers
+from vla_builder.observability import GRIPPER_KNOWN
 from vla_builder.stages.language import JUMP_PER_FRAME, move_primitives
 from vla_builder.schema import GRIPPER
 
@@ -75,6 +76,9 @@ def check_dataset(root: str | Path) -> CheckReport:
                 continue
             row = rows[t]
             gripper = "closed" if action[t, GRIPPER] > 0.5 else "open"
+            known = row.get(GRIPPER_KNOWN)  # a dataset without the mask: every value is a claim
+            if known is not None and float(np.asarray(known).reshape(-1)[0]) < 0.5:
+                gripper = "unknown"  # nothing tells open from closed: the trace claims neither
             claim(tr["gripper"] == gripper, f"{where}: gripper '{tr['gripper']}' but action says {gripper}")
             claim(tr["move"] == moves[t], f"{where}: move '{tr['move']}' but the action gives '{moves[t]}'")
             persistent = row.get("language_persistent") or []

@@ -16,7 +16,7 @@ import numpy as np
 
 from vla_builder.actor import action_track
 from vla_builder.boxes import centers, stored_image_mapping
-from vla_builder.observability import is_manipulator_class
+from vla_builder.observability import gripper_known, is_manipulator_class
 from vla_builder.pipeline import Stage
 from vla_builder.schema import GRIPPER, STILL_SPEED_PER_S
 from vla_builder.types import Clip, Event, TrackSet, Trajectory
@@ -294,6 +294,7 @@ class ReasoningTrace:
     move_words: tuple[str, ...]  # the distinct move primitives ...
     move_code: np.ndarray  # (T,) ... and which one each sample has
     gripper_closed: np.ndarray  # (T,) bool
+    gripper_known: np.ndarray  # (T,) bool: the gripper value is evidence (`observability.gripper_known`), else "unknown"
     basis: list[str]
     verdict: dict[str, Any] | None
 
@@ -323,7 +324,8 @@ class ReasoningTrace:
         i = int(self._active[t])
         subtask = self.sub_texts[i] if i >= 0 else self.task
         move = self.move_words[int(self.move_code[t])]
-        gripper = "closed" if self.gripper_closed[t] else "open"
+        # where nothing tells open from closed (no hand as the actor, the hand unseen) the trace claims neither
+        gripper = ("closed" if self.gripper_closed[t] else "open") if self.gripper_known[t] else "unknown"
         checks = label_checks(self.tracks, list(self.subtasks), t, self._centers, self._present)
         verdict = self.verdict
         return {
@@ -370,9 +372,11 @@ class LanguageStage(Stage):
         sub_texts = [st.detail["text"] if st.kind == "label" else describe_subtask(tracks, st, traj, actor,
                                                                                   self.seed, clip.clip_id) for st in subtasks]
         labeled = any(st.kind == "label" for st in subtasks)  # human-labeled subtasks (segments_as: subtasks)
-        if caption and subtasks and not labeled and (clip.label_verdict or {}).get("verdict") != "confirmed":
+        verdict = clip.label_verdict or {}
+        if caption and subtasks and not labeled and (verdict.get("verdict") != "confirmed" or verdict.get("camera")):
             # geometry the label's checks did not confirm must not speak beside the human label ("shove the pillow
             # down" for "pretending to pick a pillow up"): one step, the label; confirmed subtasks agree with it
+            # (a confirmed camera motion says nothing of the objects' steps)
             subtasks = [Event("label", 0, len(frames) - 1, subtasks[0].actor_id, subtasks[0].object_id)]
             sub_texts = [caption]
         plan = "; ".join(f"{i + 1}. {s}" for i, s in enumerate(sub_texts)) if sub_texts else task
@@ -433,4 +437,5 @@ class LanguageStage(Stage):
         return ReasoningTrace(
             tracks=clip.tracks, subtasks=tuple(subtasks), sub_texts=tuple(sub_texts), task=task, plan=plan,
             move_words=words, move_code=np.array([code[m] for m in moves], np.int32),
-            gripper_closed=np.asarray(traj.action[: len(moves), GRIPPER] > 0.5), basis=basis, verdict=verdict)
+            gripper_closed=np.asarray(traj.action[: len(moves), GRIPPER] > 0.5),
+            gripper_known=gripper_known(clip, len(moves)) > 0, basis=basis, verdict=verdict)

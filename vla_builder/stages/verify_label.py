@@ -514,7 +514,7 @@ def _camera_verdict(clip: Clip, k: int, how: str, claim: Claim) -> dict[str, Any
     if claim.language == "en" and not how.startswith("class"):
         checks.append(_not_named_check(clip))
     return {"object": {"track_id": int(tracks.ids[k]), "class": tracks.class_names[k], "chosen_by": how},
-            "checks": checks, **_verdict(checks)}
+            "camera": claim.camera, "checks": checks, **_verdict(checks)}
 
 
 def _actor_unobservable(clip: Clip) -> list[str]:
