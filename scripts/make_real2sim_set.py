@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import shutil
 from pathlib import Path
 
 from PIL import Image
 
-from make_something_else_set import git
+from make_something_else_set import finish_set, git
 
 CAPTIONS = Path(__file__).resolve().parents[1] / "tests" / "assets" / "labels" / "real2sim_new"
 GIFS = {"13956": "doc/render_13956_1_1_video.gif"}  # clip id -> its frames in the video-skills repository
@@ -44,10 +43,7 @@ def main() -> int:
         for k in range(gif.n_frames):
             gif.seek(k)
             gif.convert("RGB").save(dest / f"{k + 1:04d}.png")
-    (args.out / "annotations.json").write_text(json.dumps({cid: annotations[cid] for cid in GIFS}))
-    for name in ("README.md", "labels.json", "as_written.json"):
-        shutil.copy(CAPTIONS / name, args.out / name)
-    print(f"{len(GIFS)} clip(s) laid out in {args.out}")
+    finish_set(args.out, {cid: annotations[cid] for cid in GIFS}, CAPTIONS)
     return 0
 
 
