@@ -151,12 +151,15 @@ def benchmark_captions(ids: tuple[str, ...], dev: Path = DEV, captions: Path = C
     written = json.loads(written_file.read_text(encoding="utf-8")) if written_file.exists() else {}
     ann = json.loads((dev / "annotations.json").read_text())
     objects = [table[i]["placeholders"][0] for i in sorted(table)]
+    # after this set's own objects, the development set's (a one-clip set has no other object of its own)
+    fallback = [r["placeholders"][0] for r in json.loads((CAPTIONS / "labels.json").read_text())]
     out = []
     for cid in ids:
         obj = table[cid]["placeholders"][0]
         labeled = {o["category"].lower() for f in ann[cid] for o in f["labels"]}
         # another clip's object that this clip does not label (a swap to a labeled one could be true)
-        other = next(o for o in objects[objects.index(obj) + 1:] + objects if o.lower() not in labeled and o != obj)
+        other = next(o for o in objects[objects.index(obj) + 1:] + objects + fallback
+                     if o.lower() not in labeled and o != obj)
         out += [(cid, "true", table[cid]["label"])] + [(cid, "true", t) for t in written.get(cid, [])]
         out += [(cid, kind, text) for kind, text in injected_captions(table[cid]["label"], obj, other)]
     return out

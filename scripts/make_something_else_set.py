@@ -23,6 +23,14 @@ def git(repo: Path, *args: str) -> bytes:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True).stdout
 
 
+def finish_set(out: Path, records: dict, captions: Path) -> None:
+    """Beside the laid-out frames: the clips' box records, unchanged, and the set's captions and README."""
+    (out / "annotations.json").write_text(json.dumps(records))
+    for name in ("README.md", "labels.json", "as_written.json"):
+        shutil.copy(captions / name, out / name)
+    print(f"{len(records)} clip(s) laid out in {out}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("repo", type=Path)
@@ -38,10 +46,7 @@ def main() -> int:
         dest.mkdir(parents=True, exist_ok=True)
         for path in git(args.repo, "ls-tree", "--name-only", "HEAD", f"videos/{cid}/").decode().split():
             (dest / Path(path).name).write_bytes(git(args.repo, "show", f"HEAD:{path}"))
-    (args.out / "annotations.json").write_text(json.dumps({i: annotations[i] for i in args.ids}))
-    for name in ("README.md", "labels.json", "as_written.json"):
-        shutil.copy(EXTRA / name, args.out / name)
-    print(f"{len(args.ids)} clips laid out in {args.out}")
+    finish_set(args.out, {i: annotations[i] for i in args.ids}, EXTRA)
     return 0
 
 
