@@ -85,7 +85,8 @@ def measure(kind: str, name: str, boxes_xyxy: np.ndarray, labeled: np.ndarray) -
 def _scale(kind: str, name: str, b: np.ndarray, labeled: np.ndarray) -> CameraMeasure:
     usable = labeled & np.isfinite(b[:, 0]) & ~clipped_axes(b).any(axis=1) & ~fills_frame(b)
     idx = np.nonzero(usable)[0]
-    check = f"the {name}'s box {'grows' if kind == 'grows' else 'shrinks'} (the camera {'approaches' if kind == 'grows' else 'moves away'})"
+    grows = kind == "grows"
+    check = f"the {name}'s box {'grows' if grows else 'shrinks'} (the camera {'approaches' if grows else 'moves away'})"
     if len(idx) < MIN_LABELED_SAMPLES:
         return CameraMeasure(check, 0.0, SCALE_BAND, {"usable_samples": int(len(idx))},
                              [f"the {name}'s size shown on {len(idx)} samples (needs {MIN_LABELED_SAMPLES}: labeled, "
