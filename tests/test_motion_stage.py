@@ -50,6 +50,38 @@ def test_camera_motion_excludes_the_moving_object(clip, method):
     assert np.all(np.isnan(motion.track_flow[-1]))  # the last entry has no next sample
 
 
+def test_dis_runs_on_one_opencv_thread_with_the_same_flow(clip, monkeypatch):
+    """The opencv backend runs on the stage's thread alone (its declared CPU; OpenCV's pool spun beside the
+    encoder) and gives the flow the default pool gives, bit for bit; the pool's size is restored after."""
+    import cv2
+
+    from vla_builder.kernels import reference as ref
+
+    rng = np.random.default_rng(1)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (180, 320), dtype=np.uint8), (0, 0), 2)
+    pairs = [(base, np.roll(base, (i, 2 * i), (0, 1))) for i in range(1, 4)]
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(max(2, threads))
+    try:
+        pooled = [ref.dense_flow(a, b, "dis", "fast") for a, b in pairs]
+        seen, original = [], ref.dense_flow
+
+        def spy(*args, **kwargs):
+            seen.append(cv2.getNumThreads())
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(ref, "dense_flow", spy)
+        rgb, boxes, _ = clip
+        _stage("opencv").compute(rgb, boxes)
+        monkeypatch.undo()
+        assert seen and set(seen) == {1} and cv2.getNumThreads() == max(2, threads)
+        cv2.setNumThreads(1)
+        alone = [ref.dense_flow(a, b, "dis", "fast") for a, b in pairs]
+    finally:
+        cv2.setNumThreads(threads)
+    assert all(np.array_equal(x, y) for x, y in zip(pooled, alone))
+
+
 def test_lk_cpu_backends_agree(kernel_library, clip):  # skipped without nvcc (no host-compiled kernel code)
     rgb, boxes, _ = clip
     numpy_twin = _stage("lk-numpy", method="lk").compute(rgb, boxes)

@@ -318,23 +318,25 @@ def test_image_stats_are_lerobots_fed_column_major_pixels():
 
 
 def test_stats_samples_held_during_lerobots_import_are_bounded():
-    """While lerobot imports, stats samples wait in a list; past the cap the decode waits for the import instead."""
+    """While lerobot imports, stats samples wait in a list; past the cap (bytes) the decode waits for the import."""
     import threading
 
-    from vla_builder.sinks.encode import STATS_WAITING_FRAMES, _ImageStats
+    from vla_builder.sinks.encode import STATS_WAITING_BYTES, _ImageStats
 
+    assert STATS_WAITING_BYTES >= 300 * 58 * 1024  # a 300-frame build at 480x640 never waits for the import
     release = threading.Event()
     importing = threading.Thread(target=release.wait, daemon=True)
     importing.start()
-    stats = _ImageStats(importing)
+    cap_frames = 40
+    stats = _ImageStats(importing, max_waiting_bytes=cap_frames * 48 * 64 * 3)  # 48x64 frames: 9216 bytes each
     held = []
-    for i in range(STATS_WAITING_FRAMES + 20):
-        if i == STATS_WAITING_FRAMES:
+    for i in range(cap_frames + 20):
+        if i == cap_frames:
             threading.Timer(0.2, release.set).start()  # the "import" ends while the decode waits
         stats.add(_numbered_frame(i))
         held.append(len(stats.waiting))
-    assert max(held) == STATS_WAITING_FRAMES and stats.stats is not None and not stats.waiting
-    assert stats.result(STATS_WAITING_FRAMES + 20)["count"][0] == (STATS_WAITING_FRAMES + 20) * 48 * 64
+    assert max(held) == cap_frames and stats.stats is not None and not stats.waiting
+    assert stats.result(cap_frames + 20)["count"][0] == (cap_frames + 20) * 48 * 64
 
 
 def test_hand_detection_and_sparse_propagation_stream_the_clip(counted_video):

@@ -143,17 +143,21 @@ WORKER_SCRIPT = Path(__file__).with_name("encode_worker.py")
 PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux F_SETPIPE_SZ; default 64 KiB): fewer wake-ups per 1080p frame
 
 
-STATS_WAITING_FRAMES = 256  # stats samples held while lerobot imports (1080p: 43 KB each; 240p: 77 KB each)
+# stats samples held while lerobot imports (1080p: 43 KB a frame, 480x640: 58 KB, 240p: 77 KB): 64 MiB is 800-1500
+# frames. Past it the decode waits for the import; a cap of 256 frames made a 300-frame 1080p build stall there for
+# 1.7-3 s (the encoder idle) wherever the import was slow (a loaded machine), BENCHMARKS.md issue 23
+STATS_WAITING_BYTES = 64 << 20
 
 
 class _ImageStats:
     """lerobot's per-channel image stats of the episode (RunningQuantileStats over its downsampled frames), fed a
     frame at a time; lerobot is imported only once `importing` (a thread importing it) has ended."""
 
-    def __init__(self, importing: threading.Thread | None):
+    def __init__(self, importing: threading.Thread | None, max_waiting_bytes: int = STATS_WAITING_BYTES):
         self.importing = importing
         self.stats = None
         self.waiting: list[np.ndarray] = []  # small frames for the stats while lerobot is being imported
+        self.waiting_bytes, self.max_waiting_bytes = 0, max_waiting_bytes
 
     def add(self, frame) -> None:
         # (N, 3) pixels in column-major order (each channel contiguous): lerobot's per-channel reductions over axis
@@ -165,12 +169,13 @@ class _ImageStats:
             pixels = small.reshape(small.shape[0], -1).T
         else:  # Yuv420Frame: the same pixels, converted at those pixels only
             pixels = frame.stats_pixels(stats_step(frame.height, frame.width))
-        if self.stats is None and len(self.waiting) >= STATS_WAITING_FRAMES and self.importing is not None:
-            self.importing.join()  # memory stays bounded: a fast decode (small frames) waits for the import
+        if self.stats is None and self.waiting_bytes >= self.max_waiting_bytes and self.importing is not None:
+            self.importing.join()  # memory stays bounded: a long decode that outruns the import waits for it
         if self.stats is None and (self.importing is None or not self.importing.is_alive()):
             self.stats = _running_stats(self.waiting)
         if self.stats is None:
             self.waiting.append(pixels.copy(order="F"))  # a copy: a view would keep the whole frame alive
+            self.waiting_bytes += pixels.nbytes
         else:
             self.stats.update(pixels)
 

@@ -21,6 +21,7 @@ the same numbers on a CPU node of the same cluster.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -143,7 +144,27 @@ class MotionStage(Stage):
         return dataclasses.replace(self._compute(rgb, boxes), backend=facts["backend"], device=facts["device"])
 
     def _compute(self, rgb: np.ndarray, boxes: np.ndarray) -> Motion:
-        return run_motion(backend_ops(self.config, self.backend), rgb, boxes)
+        ops = backend_ops(self.config, self.backend)
+        if self.backend != "opencv":
+            return run_motion(ops, rgb, boxes)
+        with one_opencv_thread():
+            return run_motion(ops, rgb, boxes)
+
+
+@contextmanager
+def one_opencv_thread():
+    """OpenCV's operations on this thread alone while the block runs: the stage declares one CPU (`resources_for`),
+    and OpenCV's pool (a thread a core) ran DIS beside the encoder still finishing the episode video, its threads
+    spinning between calls — 0-1 CPU-s per 300 pairs at 320 px on 2 cores, no faster in wall time. The flow is the
+    same bit for bit (tests/test_motion_stage.py). BENCHMARKS.md, issue 23."""
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
 
 
 class OpenCVMotion(PairwiseOps):
