@@ -36,8 +36,10 @@ $(DEMO_SCENE): scripts/make_synthetic_scene.py vla_builder/synthetic.py | $(STAM
 demo: $(STAMP) system-deps $(DEMO_SCENE)
 	$(PY) -m vla_builder build recipes/demo.yaml
 
+# two workers (the suite is sized for CI's 2 cores: -n 2 took 406 s where one took ~535 s); a file's tests stay on
+# one worker so its module fixtures are built once; session fixtures are built once per worker
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # System packages, from Debian's archive when missing and run as root (CI's .ci/run is): FFmpeg's shared libraries
 # (torchcodec, lerobot's default decoder, loads them; without them every LeRobotDataset(...) prints torchcodec's
